@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+func lsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ls",
+		Usage: "list the files a seed serves: name, size in bytes, content ID",
+		Description: `Example:
+   quicxfer ls --seed 'quic://seed.example:4433?pin=...'`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "seed", Required: true, Usage: "the seed's `URL`"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON array instead of lines"},
+		},
+		Action: func(c *cli.Context) error {
+			u, err := wire.ParseURL(c.String("seed"))
+			if err != nil {
+				return usagef("%v", err)
+			}
+			client, err := quicxfer.NewClient()
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+			defer cancel()
+			conn, err := client.Dial(ctx, u)
+			if err != nil {
+				return fmt.Errorf("seed %s: %s", c.String("seed"), quicxfer.Describe(err))
+			}
+			defer conn.Close()
+			entries, err := conn.List(ctx)
+			if err != nil {
+				return fmt.Errorf("seed %s: listing files: %s", c.String("seed"), quicxfer.Describe(err))
+			}
+			if c.Bool("json") {
+				type entry struct {
+					Name string `json:"name"`
+					Size int64  `json:"size"`
+					ID   string `json:"content_id"`
+				}
+				out := make([]entry, 0, len(entries))
+				for _, e := range entries {
+					out = append(out, entry{e.Name, e.Size, e.ID.String()})
+				}
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			for _, e := range entries {
+				fmt.Fprintf(c.App.Writer, "%s\t%d\t%s\n", e.Name, e.Size, e.ID)
+			}
+			return nil
+		},
+	}
+}

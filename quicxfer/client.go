@@ -1,0 +1,245 @@
+package quicxfer
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// Transport settings for the client side. Every block travels on its own
+// short-lived stream, which never auto-tunes its flow-control window, so the
+// initial stream window is the largest block size: a block never waits for a
+// window update.
+const (
+	streamWindow     = manifest.MaxBlockSize
+	connWindow       = 128 << 20
+	handshakeTimeout = 5 * time.Second
+	idleTimeout      = 30 * time.Second
+	keepAlive        = 5 * time.Second
+	// maxListEntries bounds what List accepts from a seed.
+	maxListEntries = 1 << 20
+)
+
+// Client dials seeds through one quic.Transport over one UDP socket.
+type Client struct {
+	udp       *net.UDPConn
+	tr        *quic.Transport
+	closeOnce sync.Once
+}
+
+// NewClient opens the UDP socket that every connection of this client shares.
+func NewClient() (*Client, error) {
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		return nil, fmt.Errorf("opening UDP socket: %w", err)
+	}
+	return &Client{udp: udp, tr: &quic.Transport{Conn: udp}}, nil
+}
+
+// Close closes every connection and the socket. It is idempotent.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		err = c.tr.Close()
+		if cerr := c.udp.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+	})
+	return err
+}
+
+func tlsConfig(u wire.URL) *tls.Config {
+	conf := &tls.Config{
+		NextProtos: []string{wire.ALPN},
+		MinVersion: tls.VersionTLS13,
+		ServerName: u.Host,
+	}
+	if u.HasPin {
+		// The pin replaces the usual chain check. VerifyConnection also runs
+		// on resumed sessions, unlike VerifyPeerCertificate.
+		conf.InsecureSkipVerify = true
+		conf.VerifyConnection = u.Pin.Verify
+	}
+	return conf
+}
+
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout:           handshakeTimeout,
+		MaxIdleTimeout:                 idleTimeout,
+		KeepAlivePeriod:                keepAlive,
+		InitialStreamReceiveWindow:     streamWindow,
+		MaxStreamReceiveWindow:         streamWindow,
+		InitialConnectionReceiveWindow: connWindow,
+		MaxConnectionReceiveWindow:     connWindow,
+		MaxIncomingStreams:             -1, // a seed never opens streams to us
+		MaxIncomingUniStreams:          -1,
+	}
+}
+
+// Dial connects to the seed at u and checks its certificate: against the
+// pin in u, or against the system's roots for u.Host when u has no pin.
+func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
+	addr, err := net.ResolveUDPAddr("udp", u.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", u.Addr(), err)
+	}
+	qc, err := c.tr.Dial(ctx, addr, tlsConfig(u), quicConfig())
+	if err != nil {
+		return nil, wire.FromQUIC(err)
+	}
+	return &Conn{qc: qc, url: u}, nil
+}
+
+// Conn is one QUIC connection to a seed. Its methods may be called from many
+// goroutines at once; each request runs on its own stream.
+type Conn struct {
+	qc  *quic.Conn
+	url wire.URL
+}
+
+// URL returns the seed's URL.
+func (c *Conn) URL() wire.URL { return c.url }
+
+// RTT returns the connection's smoothed round-trip time.
+func (c *Conn) RTT() time.Duration { return c.qc.ConnectionStats().SmoothedRTT }
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.qc.Context().Done() }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.qc.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeNoError), "") }
+
+// request opens a stream, sends req and closes the send side. The caller
+// reads the answer from the returned reader and must call done, which cancels
+// the stream unless the answer was read to its end.
+func (c *Conn) request(ctx context.Context, req wire.Request, bufSize int) (*bufio.Reader, func(ok bool), error) {
+	str, err := c.qc.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, nil, wire.FromQUIC(err)
+	}
+	// Cancelling ctx cancels the stream in both directions, so the seed stops.
+	stop := context.AfterFunc(ctx, func() { cancelStream(str) })
+	done := func(ok bool) {
+		stop()
+		if !ok {
+			cancelStream(str)
+		}
+	}
+	if _, err := str.Write(req.Append(nil)); err != nil {
+		done(false)
+		return nil, nil, wire.FromQUIC(err)
+	}
+	if err := str.Close(); err != nil {
+		done(false)
+		return nil, nil, wire.FromQUIC(err)
+	}
+	return bufio.NewReaderSize(str, bufSize), done, nil
+}
+
+func cancelStream(str *quic.Stream) {
+	str.CancelRead(quic.StreamErrorCode(wire.ErrCodeCancelled))
+	str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeCancelled))
+}
+
+// streamErr maps an error reading an answer to the package's errors,
+// preferring the context's error when the request was cancelled.
+func streamErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return wire.FromQUIC(err)
+}
+
+// List returns the files the seed serves.
+func (c *Conn) List(ctx context.Context) ([]wire.FileEntry, error) {
+	r, done, err := c.request(ctx, &wire.ListRequest{}, 16<<10)
+	if err != nil {
+		return nil, err
+	}
+	var entries []wire.FileEntry
+	for {
+		e, err := wire.ReadFileEntry(r)
+		if errors.Is(err, io.EOF) {
+			done(true)
+			return entries, nil
+		}
+		if err != nil {
+			done(false)
+			return nil, streamErr(ctx, err)
+		}
+		if len(entries) == maxListEntries {
+			done(false)
+			return nil, fmt.Errorf("seed lists more than %d files", maxListEntries)
+		}
+		entries = append(entries, e)
+	}
+}
+
+// Manifest asks the seed for a manifest by name or by content ID. When
+// asked by ID, an answer for any other ID is refused.
+func (c *Conn) Manifest(ctx context.Context, req wire.ManifestRequest) (wire.ManifestResponse, error) {
+	r, done, err := c.request(ctx, &req, 64<<10)
+	if err != nil {
+		return wire.ManifestResponse{}, err
+	}
+	resp, err := wire.ReadManifestResponse(r)
+	if err != nil {
+		done(false)
+		return wire.ManifestResponse{}, streamErr(ctx, err)
+	}
+	done(true)
+	if req.ByID && resp.Manifest.ID() != req.ID {
+		return wire.ManifestResponse{}, fmt.Errorf("seed answered with content ID %s, asked for %s", resp.Manifest.ID(), req.ID)
+	}
+	return resp, nil
+}
+
+// FetchBlock reads block index of the content id into buf, whose length must
+// be the block's length. onBytes, if not nil, is called with the size of each
+// piece of payload as it arrives. The bytes are not verified here.
+func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []byte, onBytes func(int)) error {
+	r, done, err := c.request(ctx, &wire.BlockRequest{ID: id, Index: uint64(index)}, 64<<10)
+	if err != nil {
+		return err
+	}
+	if err := wire.ReadBlockHeader(r, int64(len(buf))); err != nil {
+		done(false)
+		return streamErr(ctx, err)
+	}
+	for off := 0; off < len(buf); {
+		n, err := r.Read(buf[off:min(off+64<<10, len(buf))])
+		off += n
+		if n > 0 && onBytes != nil {
+			onBytes(n)
+		}
+		if err != nil && off < len(buf) {
+			done(false)
+			return streamErr(ctx, err)
+		}
+	}
+	// The seed must end the stream here: anything more is a protocol error.
+	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+		done(false)
+		if err == nil {
+			return fmt.Errorf("block %d: %w", index, wire.ErrWrongLength)
+		}
+		return streamErr(ctx, err)
+	}
+	done(true)
+	return nil
+}

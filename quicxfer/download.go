@@ -1,0 +1,597 @@
+package quicxfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+	"github.com/quicxfer/quicxfer/scheduler"
+)
+
+// Errors a caller of Download branches on.
+var (
+	// ErrNotFound: no reachable seed serves the requested name.
+	ErrNotFound = errors.New("not found on any seed")
+	// ErrNoSeeds: no seed could be reached, or every seed failed.
+	ErrNoSeeds = errors.New("no usable seed")
+	// ErrOutExists: OUT exists and is not the requested file.
+	ErrOutExists = errors.New("output file exists and is a different file")
+	// ErrIDMismatch: no seed serves the content ID the user asked for.
+	ErrIDMismatch = errors.New("no seed serves the requested content ID")
+)
+
+// Options says what to download from where.
+type Options struct {
+	Seeds []string    // seed URLs (quic://...)
+	Name  string      // the file's name on the seeds
+	Out   string      // where the complete file appears
+	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
+
+	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
+	DialTimeout  time.Duration // per seed, default 10s
+	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s
+	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
+	Workers      int           // goroutines for re-checking a partial file (default GOMAXPROCS)
+
+	// Logf receives one-line messages for the user (seeds left out or
+	// dropped, damaged partial state, ...). Nil discards them.
+	Logf func(format string, args ...any)
+	// OnProgress, if set, is called from the download loop about every
+	// ProgressInterval (default 200ms), and once at the end.
+	OnProgress       func(Progress)
+	ProgressInterval time.Duration
+}
+
+// Progress is a snapshot of a running download.
+type Progress struct {
+	Name     string
+	Size     int64
+	Verified int64 // bytes verified on disk, including resumed ones
+	Resumed  int64
+	Elapsed  time.Duration
+	Seeds    []SeedProgress
+}
+
+// SeedProgress is one seed's part of a Progress.
+type SeedProgress struct {
+	URL      string
+	State    string
+	Rate     float64 // bytes/s, as the scheduler measures it
+	Accepted int64
+}
+
+// Result sums up a download.
+type Result struct {
+	Name         string
+	ID           manifest.ID
+	Size         int64
+	FetchedBytes int64 // payload bytes received over the network in this run (duplicates and rejected blocks included)
+	ResumedBytes int64 // bytes already verified on disk when the run started
+	Elapsed      time.Duration
+	Seeds        []SeedResult
+}
+
+// SeedResult is one seed's contribution.
+type SeedResult struct {
+	URL       string
+	Bytes     int64 // payload bytes accepted from it
+	Blocks    int64 // blocks accepted from it
+	BadBlocks int64 // blocks from it that failed verification
+	Received  int64 // payload bytes received from it, accepted or not
+	Note      string
+}
+
+func (o *Options) fill() {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 64 << 20
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 200 * time.Millisecond
+	}
+}
+
+// Download fetches Name from every seed at once into Out, verifying every
+// block, and resumes from what an earlier run left. On any error the partial
+// state stays on disk, consistent, so that running it again resumes.
+func Download(ctx context.Context, opts Options) (*Result, error) {
+	opts.fill()
+	start := time.Now()
+	if opts.Name == "" {
+		return nil, errors.New("no file name given")
+	}
+	if err := wire.CheckName(opts.Name); err != nil {
+		return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+	}
+	if len(opts.Seeds) == 0 {
+		return nil, errors.New("no seed given (use --seed URL)")
+	}
+	if opts.Out == "" {
+		return nil, errors.New("no output file given")
+	}
+	var urls []wire.URL
+	seen := map[string]bool{}
+	var raws []string
+	for _, s := range opts.Seeds {
+		u, err := wire.ParseURL(s)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			continue
+		}
+		seen[u.String()] = true
+		urls = append(urls, u)
+		raws = append(raws, s)
+	}
+
+	client := opts.Client
+	if client == nil {
+		c, err := NewClient()
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		client = c
+	}
+	srcs := make([]*source, len(urls))
+	for i, u := range urls {
+		srcs[i] = &source{url: u, raw: raws[i], client: client, dialTO: opts.DialTimeout}
+	}
+	defer func() {
+		for _, s := range srcs {
+			s.close()
+		}
+	}()
+
+	name, m, err := agree(ctx, srcs, opts)
+	if err != nil {
+		return nil, err
+	}
+	id := m.ID()
+	res := &Result{Name: name, ID: id, Size: m.Size}
+
+	done, err := alreadyThere(opts.Out, m, opts.Workers)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		opts.Logf("%s is already complete and verified", opts.Out)
+		res.ResumedBytes = m.Size
+		res.Elapsed = time.Since(start)
+		res.Seeds = results(srcs)
+		return res, nil
+	}
+
+	part, rep, err := partial.Open(opts.Out, m, partial.Options{Workers: opts.Workers, Logf: opts.Logf})
+	if err != nil {
+		return nil, fmt.Errorf("opening partial download: %w", err)
+	}
+	defer part.Close()
+	res.ResumedBytes = part.Bytes()
+	if rep.Trusted+rep.Recovered > 0 {
+		opts.Logf("resuming: %d of %d blocks already verified on disk", part.Count(), m.NumBlocks())
+	}
+
+	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
+	runErr := l.run(ctx)
+	res.Elapsed = time.Since(start)
+	res.Seeds = results(srcs)
+	for _, s := range srcs {
+		res.FetchedBytes += s.received.Load()
+	}
+	if runErr != nil {
+		return res, runErr
+	}
+	if err := part.Finish(); err != nil {
+		return res, fmt.Errorf("finishing %s: %w", opts.Out, err)
+	}
+	return res, nil
+}
+
+func results(srcs []*source) []SeedResult {
+	out := make([]SeedResult, len(srcs))
+	for i, s := range srcs {
+		out[i] = SeedResult{
+			URL:       s.raw,
+			Bytes:     s.accepted.Load(),
+			Blocks:    s.blocks.Load(),
+			BadBlocks: s.badBlocks.Load(),
+			Received:  s.received.Load(),
+			Note:      s.note,
+		}
+	}
+	return out
+}
+
+// agree connects to every seed, asks each for the manifest of the name, and
+// settles on one: the one whose content ID the user gave, or else the one
+// most seeds report (ties to the earliest seed given). Seeds that report
+// another manifest are left out, and the user is told.
+func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest.Manifest, error) {
+	type answer struct {
+		name string
+		m    *manifest.Manifest
+		id   manifest.ID
+		err  error
+	}
+	answers := make([]answer, len(srcs))
+	var g errgroup.Group
+	for i, s := range srcs {
+		g.Go(func() error {
+			conn, err := s.connect(ctx)
+			if err != nil {
+				answers[i].err = err
+				return nil
+			}
+			mctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+			defer cancel()
+			resp, err := conn.Manifest(mctx, wire.ManifestRequest{Name: opts.Name})
+			if err != nil {
+				answers[i].err = err
+				return nil
+			}
+			answers[i] = answer{name: resp.Name, m: resp.Manifest, id: resp.Manifest.ID()}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+
+	count := map[manifest.ID]int{}
+	var best manifest.ID
+	for _, a := range answers {
+		if a.err != nil {
+			continue
+		}
+		count[a.id]++
+		if opts.ID.IsZero() && (best.IsZero() || count[a.id] > count[best]) {
+			best = a.id
+		}
+	}
+	if !opts.ID.IsZero() {
+		best = opts.ID
+	}
+	var chosen *answer
+	var firstErr error
+	notFound := 0
+	for i, a := range answers {
+		s := srcs[i]
+		switch {
+		case a.err != nil:
+			if errors.Is(a.err, wire.ErrNotFound) {
+				notFound++
+				s.leftOut = true
+				s.note = fmt.Sprintf("does not serve %q", opts.Name)
+			} else {
+				s.note = "unreachable: " + Describe(a.err)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
+				}
+			}
+			opts.Logf("seed %s %s; going on without it", s.raw, s.note)
+		case a.id != best:
+			s.leftOut = true
+			s.note = fmt.Sprintf("serves a different %q (content ID %s)", opts.Name, a.id)
+			opts.Logf("seed %s %s; leaving it out", s.raw, s.note)
+		default:
+			if chosen == nil {
+				chosen = &answers[i]
+			}
+		}
+	}
+	if chosen == nil {
+		switch {
+		case !opts.ID.IsZero() && len(count) > 0:
+			return "", nil, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
+		case notFound > 0 && firstErr == nil:
+			return "", nil, fmt.Errorf("%q: %w", opts.Name, ErrNotFound)
+		default:
+			return "", nil, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
+		}
+	}
+	return chosen.name, chosen.m, nil
+}
+
+// alreadyThere reports whether out already holds the file. An out that
+// exists but is not the file is never overwritten.
+func alreadyThere(out string, m *manifest.Manifest, workers int) (bool, error) {
+	fi, err := os.Stat(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%s exists and is not a regular file", out)
+	}
+	if fi.Size() == m.Size {
+		got, err := manifest.BuildFile(context.Background(), out, workers)
+		if err == nil && got.ID() == m.ID() {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("%s: %w; remove it or choose another -o", out, ErrOutExists)
+}
+
+// loop is one download's event loop: it owns the scheduler.
+type loop struct {
+	opts    Options
+	m       *manifest.Manifest
+	id      manifest.ID
+	part    *partial.File
+	srcs    []*source
+	byID    map[scheduler.SourceID]*source
+	start   time.Time
+	resumed int64
+
+	sched   *scheduler.Scheduler
+	results chan result
+	cancels map[scheduler.ReqID]context.CancelFunc
+	bufs    sync.Pool
+}
+
+type result struct {
+	a    scheduler.Action
+	out  outcome
+	err  error // nil: delivered
+	conn *Conn
+}
+
+func (l *loop) run(ctx context.Context) error {
+	l.sched = scheduler.New(scheduler.Config{
+		NumBlocks:   l.m.NumBlocks(),
+		BlockSize:   l.m.BlockSize,
+		Size:        l.m.Size,
+		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
+	}, l.part.Has)
+	l.byID = map[scheduler.SourceID]*source{}
+	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
+	l.results = make(chan result, 64)
+	bs := l.m.BlockSize
+	l.bufs.New = func() any { b := make([]byte, bs); return &b }
+
+	now := time.Now()
+	for _, s := range l.srcs {
+		if s.leftOut {
+			continue // serves something else
+		}
+		s.id = l.sched.AddSource(now)
+		l.byID[s.id] = s
+		if s.current() == nil {
+			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+		}
+	}
+
+	ctx, cancelAll := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	defer func() {
+		cancelAll()
+		workers.Wait()
+	}()
+
+	// The syncer makes written blocks durable and records them, off the loop.
+	syncReq := make(chan struct{}, 1)
+	syncErr := make(chan error, 1)
+	var syncer sync.WaitGroup
+	syncer.Add(1)
+	go func() {
+		defer syncer.Done()
+		for range syncReq {
+			if err := l.part.Sync(); err != nil {
+				select {
+				case syncErr <- err:
+				default:
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(syncReq)
+		syncer.Wait()
+	}()
+
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	lastSync, lastProgress := now, now
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+
+	apply := func(actions []scheduler.Action) {
+		for _, a := range actions {
+			switch a.Kind {
+			case scheduler.Fetch:
+				wctx, cancel := context.WithCancel(ctx)
+				l.cancels[a.Req] = cancel
+				workers.Add(1)
+				go func() {
+					defer workers.Done()
+					defer cancel()
+					r := l.fetch(wctx, a)
+					select {
+					case l.results <- r:
+					case <-ctx.Done():
+					}
+				}()
+			case scheduler.Cancel:
+				if cancel, ok := l.cancels[a.Req]; ok {
+					cancel()
+					delete(l.cancels, a.Req)
+				}
+			}
+		}
+	}
+
+	for {
+		now := time.Now()
+		if l.sched.Done() {
+			l.progress(now)
+			return nil
+		}
+		if err := l.sched.Err(); err != nil {
+			l.progress(now)
+			return fmt.Errorf("%w: %w", ErrNoSeeds, err)
+		}
+		apply(l.sched.Next(now))
+		if w := l.sched.NextWake(now); !w.IsZero() {
+			wake.Reset(max(w.Sub(now), time.Millisecond))
+		} else {
+			wake.Reset(time.Hour)
+		}
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-syncErr:
+			return fmt.Errorf("saving progress: %w", err)
+		case r := <-l.results:
+			if err := l.handle(r, apply); err != nil {
+				return err
+			}
+		case <-wake.C:
+		case <-tick.C:
+			now := time.Now()
+			for id, s := range l.byID {
+				l.sched.Progress(id, s.received.Load(), now)
+				if c := s.current(); c != nil {
+					l.sched.SetRTT(id, c.RTT())
+				}
+			}
+			if now.Sub(lastSync) >= l.opts.SyncInterval {
+				lastSync = now
+				select {
+				case syncReq <- struct{}{}:
+				default:
+				}
+			}
+			if now.Sub(lastProgress) >= l.opts.ProgressInterval {
+				lastProgress = now
+				l.progress(now)
+			}
+		}
+	}
+}
+
+// handle feeds one worker's result to the scheduler. It returns an error
+// only for what ends the download (the disk failing).
+func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
+	now := time.Now()
+	a := r.a
+	delete(l.cancels, a.Req)
+	s := l.byID[a.Source]
+	var de *diskError
+	switch {
+	case r.err == nil:
+		apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
+		return nil
+	case errors.As(r.err, &de):
+		return de
+	case errors.Is(r.err, context.Canceled):
+		return nil // the scheduler cancelled it
+	}
+	switch r.out {
+	case outRejected:
+		s.badBlocks.Add(1)
+		l.opts.Logf("seed %s sent a bad copy of block %d (%v); fetching it elsewhere", s.raw, a.Block, r.err)
+		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
+		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
+			s.note = "dropped: " + st.DropReason
+			l.opts.Logf("seed %s dropped: %s", s.raw, st.DropReason)
+		}
+	case outDown:
+		s.reset(r.conn)
+		apply(l.sched.SourceDown(a.Source, now))
+		st := l.sched.Stats(a.Source)
+		if st.State == scheduler.Dropped && s.note == "" {
+			s.note = "dropped: " + Describe(r.err)
+			l.opts.Logf("seed %s dropped: %s", s.raw, Describe(r.err))
+		}
+	default:
+		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
+	}
+	return nil
+}
+
+// fetch runs one request: fetch, verify, write. It never touches the
+// scheduler; the loop does.
+func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
+	s := l.byID[a.Source]
+	conn, err := s.connect(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return result{a: a, err: ctx.Err()}
+		}
+		return result{a: a, out: outDown, err: err}
+	}
+	bp := l.bufs.Get().(*[]byte)
+	defer l.bufs.Put(bp)
+	buf := (*bp)[:l.m.BlockLen(a.Block)]
+	err = conn.FetchBlock(ctx, l.id, a.Block, buf, func(n int) { s.received.Add(int64(n)) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return result{a: a, err: ctx.Err()}
+		}
+		return result{a: a, out: classify(err, conn), err: err, conn: conn}
+	}
+	if err := l.m.Verify(a.Block, buf); err != nil {
+		return result{a: a, out: outRejected, err: err, conn: conn}
+	}
+	if l.part.Has(a.Block) {
+		return result{a: a, conn: conn} // another seed's copy won the race
+	}
+	if err := l.part.WriteBlock(a.Block, buf); err != nil {
+		// A disk error is the download's, not the seed's: stop everything.
+		return result{a: a, out: outFailed, err: &diskError{err}, conn: conn}
+	}
+	s.accepted.Add(int64(len(buf)))
+	s.blocks.Add(1)
+	return result{a: a, conn: conn}
+}
+
+type diskError struct{ err error }
+
+func (e *diskError) Error() string { return "writing to disk: " + e.err.Error() }
+func (e *diskError) Unwrap() error { return e.err }
+
+func (l *loop) progress(now time.Time) {
+	if l.opts.OnProgress == nil {
+		return
+	}
+	p := Progress{Size: l.m.Size, Verified: l.part.Bytes(), Resumed: l.resumed, Elapsed: now.Sub(l.start)}
+	ids := make([]scheduler.SourceID, 0, len(l.byID))
+	for id := range l.byID {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		st := l.sched.Stats(id)
+		s := l.byID[id]
+		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: st.State.String(), Rate: st.Rate, Accepted: s.accepted.Load()})
+	}
+	l.opts.OnProgress(p)
+}
+
