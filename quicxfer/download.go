@@ -184,15 +184,12 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	part, rep, err := partial.Open(opts.Out, m, partial.Options{Workers: opts.Workers, Logf: opts.Logf})
+	part, _, err := partial.Open(opts.Out, m, partial.Options{Workers: opts.Workers, Logf: opts.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("opening partial download: %w", err)
 	}
 	defer part.Close()
 	res.ResumedBytes = part.Bytes()
-	if rep.Trusted+rep.Recovered > 0 {
-		opts.Logf("resuming: %d of %d blocks already verified on disk", part.Count(), m.NumBlocks())
-	}
 
 	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
 	runErr := l.run(ctx)
