@@ -274,6 +274,7 @@ func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest
 	}
 	var chosen *answer
 	var firstErr error
+	var warnings []string
 	notFound := 0
 	for i, a := range answers {
 		s := srcs[i]
@@ -289,11 +290,11 @@ func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest
 					firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
 				}
 			}
-			opts.Logf("seed %s %s; going on without it", s.raw, s.note)
+			warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
 		case a.id != best:
 			s.leftOut = true
 			s.note = fmt.Sprintf("serves a different %q (content ID %s)", opts.Name, a.id)
-			opts.Logf("seed %s %s; leaving it out", s.raw, s.note)
+			warnings = append(warnings, fmt.Sprintf("seed %s %s; leaving it out", s.raw, s.note))
 		default:
 			if chosen == nil {
 				chosen = &answers[i]
@@ -309,6 +310,9 @@ func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest
 		default:
 			return "", nil, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
 		}
+	}
+	for _, w := range warnings {
+		opts.Logf("%s", w)
 	}
 	return chosen.name, chosen.m, nil
 }

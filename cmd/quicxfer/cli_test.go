@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// bin is the quicxfer binary the tests drive, as a user's script would.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "quicxfer-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "quicxfer")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building quicxfer:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var urlRE = regexp.MustCompile(`quic://\S+`)
+
+// startSeed runs `quicxfer seed` and returns the URL from its ready line. At
+// cleanup it sends SIGTERM and checks that the seed exits 0.
+func startSeed(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir()}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "seed must exit 0 on SIGTERM; stderr: %s", stderr.String())
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("seed did not exit after SIGTERM")
+		}
+	})
+	select {
+	case line, ok := <-lines:
+		require.True(t, ok, "seed exited before it was ready: %s", stderr.String())
+		u := urlRE.FindString(line)
+		require.NotEmpty(t, u, "ready line without a URL: %q", line)
+		require.Contains(t, u, "127.0.0.1:")
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("seed not ready: %s", stderr.String())
+	}
+	return ""
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return cliResult{code, stdout.String(), stderr.String()}
+}
+
+func writeRandom(t *testing.T, path string, size int, seed uint64) []byte {
+	t.Helper()
+	data := make([]byte, size)
+	_, _ = rand.NewChaCha8([32]byte{byte(seed), 'c'}).Read(data)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	return data
+}
+
+type getJSON struct {
+	Size         int64   `json:"size"`
+	FetchedBytes int64   `json:"fetched_bytes"`
+	ResumedBytes int64   `json:"resumed_bytes"`
+	ElapsedS     float64 `json:"elapsed_s"`
+	Seeds        []struct {
+		URL       string `json:"url"`
+		Bytes     int64  `json:"bytes"`
+		Blocks    int64  `json:"blocks"`
+		BadBlocks int64  `json:"bad_blocks"`
+	} `json:"seeds"`
+}
+
+func TestContract(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "isos", "a.iso"), 3<<20+7, 1)
+	u1 := startSeed(t, dir)
+	u2 := startSeed(t, "--rate-limit", "20MB/s", dir)
+
+	ls := run(t, "ls", "--seed", u1)
+	require.Zero(t, ls.code, ls.stderr)
+	fields := strings.Fields(strings.TrimSpace(ls.stdout))
+	require.Len(t, fields, 3, "one line: name, size, content ID: %q", ls.stdout)
+	require.Equal(t, "isos/a.iso", fields[0])
+	require.Equal(t, fmt.Sprint(len(data)), fields[1])
+
+	man := run(t, "manifest", filepath.Join(dir, "isos", "a.iso"))
+	require.Zero(t, man.code, man.stderr)
+	require.Equal(t, fields[2], strings.TrimSpace(man.stdout), "manifest prints the ID the seed reports")
+
+	out := filepath.Join(t.TempDir(), "a.iso")
+	get := run(t, "get", "--seed", u1, "--seed", u2, "-o", out, "--json", "isos/a.iso")
+	require.Zero(t, get.code, get.stderr)
+	var j getJSON
+	require.NoError(t, json.Unmarshal([]byte(get.stdout), &j), get.stdout)
+	require.Equal(t, int64(len(data)), j.Size)
+	require.GreaterOrEqual(t, j.FetchedBytes, j.Size)
+	require.Zero(t, j.ResumedBytes)
+	require.Len(t, j.Seeds, 2)
+	require.Equal(t, u1, j.Seeds[0].URL)
+	require.Equal(t, j.Size, j.Seeds[0].Bytes+j.Seeds[1].Bytes)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// -o defaults to NAME's base name in the current directory.
+	wd := t.TempDir()
+	cmd := exec.Command(bin, "get", "--seed", u1, "--quiet", "isos/a.iso")
+	cmd.Dir = wd
+	outb, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(outb))
+	got, err = os.ReadFile(filepath.Join(wd, "a.iso"))
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+}
+
+func TestGetErrorsAreOneLine(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f"), 1000, 2)
+	u := startSeed(t, dir)
+	out := filepath.Join(t.TempDir(), "o")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing name", []string{"get", "--seed", u, "-o", out, "nope"}, "not found"},
+		{"dot dot", []string{"get", "--seed", u, "-o", out, "../f"}, "file name"},
+		{"bad url", []string{"get", "--seed", "quic:/x", "-o", out, "f"}, "seed URL"},
+		{"no seed", []string{"get", "-o", out, "f"}, "seed"},
+		{"bad rate", []string{"seed", "--rate-limit", "fast", dir}, "rate"},
+		{"manifest of nothing", []string{"manifest", filepath.Join(dir, "nothing")}, "nothing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.args...)
+			require.NotZero(t, r.code)
+			require.Contains(t, r.stderr, tc.want)
+			require.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line: %q", r.stderr)
+			require.NotContains(t, r.stderr, "panic")
+			_, err := os.Stat(out)
+			require.ErrorIs(t, err, os.ErrNotExist)
+		})
+	}
+}
+
+// TestSIGKILLResume kills the downloader process half way and runs the same
+// command again: nothing verified is fetched again and the file is exact.
+func TestSIGKILLResume(t *testing.T) {
+	dir := t.TempDir()
+	const size = 16 << 20
+	data := writeRandom(t, filepath.Join(dir, "big.bin"), size, 3)
+	u := startSeed(t, "--rate-limit", "8MB/s", dir)
+	out := filepath.Join(t.TempDir(), "big.bin")
+	args := []string{"get", "--seed", u, "-o", out, "--json", "--quiet", "big.bin"}
+
+	cmd := exec.Command(bin, args...)
+	require.NoError(t, cmd.Start())
+	// At 8 MB/s the file takes about two seconds: kill it once about half is on disk.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(out + ".qxpart"); err == nil && allocated(fi) >= size/2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	_, err := os.Stat(out)
+	require.ErrorIs(t, err, os.ErrNotExist, "OUT must not appear before completion")
+
+	r := run(t, args...)
+	require.Zero(t, r.code, r.stderr)
+	var j getJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
+	require.Positive(t, j.ResumedBytes, "blocks on disk before the kill are kept")
+	const slack = 8 << 20 // at most what was in flight, and far below a second full download
+	require.LessOrEqual(t, j.FetchedBytes, size-j.ResumedBytes+slack)
+	t.Logf("SIGKILL at about half: resumed %d bytes, fetched %d of %d again", j.ResumedBytes, j.FetchedBytes, size)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+}
+
+// allocated returns the bytes a (sparse) file really holds on disk.
+func allocated(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
+}
