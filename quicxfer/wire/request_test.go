@@ -1,0 +1,105 @@
+package wire
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/quic-go/quic-go/quicvarint"
+	"github.com/stretchr/testify/require"
+)
+
+// testRequests holds one of every kind of request.
+var testRequests = map[string]Request{
+	"list":               &ListRequest{},
+	"manifest by name":   &ManifestRequest{Name: "dir/file.iso"},
+	"manifest by ID":     &ManifestRequest{ByID: true, ID: testID(1)},
+	"block 0":            &BlockRequest{ID: testID(2)},
+	"block 262143":       &BlockRequest{ID: testID(3), Index: 1<<18 - 1},
+	"block max varint":   &BlockRequest{ID: testID(4), Index: quicvarint.Max},
+	"manifest long name": &ManifestRequest{Name: string(bytes.Repeat([]byte("x"), MaxNameLen))},
+}
+
+func TestRequestRoundTrip(t *testing.T) {
+	for name, req := range testRequests {
+		t.Run(name, func(t *testing.T) {
+			enc := req.Append([]byte("prefix"))
+			require.Equal(t, "prefix", string(enc[:6]))
+			r := bytes.NewReader(append(enc[6:], "more"...))
+			got, err := ReadRequest(r)
+			require.NoError(t, err)
+			require.Equal(t, req, got)
+			require.Equal(t, 4, r.Len(), "read exactly one frame")
+		})
+	}
+}
+
+func TestRequestTruncated(t *testing.T) {
+	for name, req := range testRequests {
+		t.Run(name, func(t *testing.T) {
+			// A request stream must carry a request: even the empty
+			// stream is truncated.
+			checkTruncations(t, req.Append(nil), io.ErrUnexpectedEOF, func(r Reader) error {
+				_, err := ReadRequest(r)
+				return err
+			})
+		})
+	}
+}
+
+func TestReadRequestRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		enc  []byte
+		want error
+	}{
+		{"file entry", (&FileEntry{Name: "a", Size: 1}).Append(nil), ErrUnexpectedFrame},
+		{"manifest", (&ManifestResponse{Name: "a", Manifest: testManifest(1)}).Append(nil), ErrUnexpectedFrame},
+		{"block", append(AppendBlockHeader(nil, 3), 1, 2, 3), ErrUnexpectedFrame},
+		{"unknown type", AppendFrameHeader(nil, 0x04, 0), ErrUnknownFrame},
+		{"unknown 2-byte type", AppendFrameHeader(nil, 0x1234, 1), ErrUnknownFrame},
+		{"list with payload", AppendFrameHeader(nil, FrameList, 1), ErrFrameTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadRequest(bytes.NewReader(tc.enc))
+			require.ErrorIs(t, err, tc.want)
+			require.Equal(t, ErrCodeBadRequest, CodeOf(err))
+		})
+	}
+}
+
+// TestReadRequestTooLarge checks that a request claiming more than its limit
+// is refused from the header alone.
+func TestReadRequestTooLarge(t *testing.T) {
+	for _, ft := range []FrameType{FrameList, FrameGetManifest, FrameGetBlock} {
+		limit, _ := MaxPayload(ft)
+		for _, length := range []uint64{limit + 1, quicvarint.Max} {
+			_, err := ReadRequest(&tripwire{t: t, header: AppendFrameHeader(nil, ft, length)})
+			require.ErrorIs(t, err, ErrFrameTooLarge, "%s of %d bytes", ft, length)
+		}
+	}
+}
+
+func FuzzReadRequest(f *testing.F) {
+	for _, req := range testRequests {
+		f.Add(req.Append(nil))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{byte(FrameGetManifest), 2, kindByName, '/'})
+	f.Add([]byte{byte(FrameGetManifest), 3, kindByName, '.', '.'})
+	f.Add([]byte{byte(FrameGetManifest), 2, 7, 'a'})
+	f.Add(append(AppendFrameHeader(nil, FrameGetBlock, 34), make([]byte, 34)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		req, err := ReadRequest(r)
+		if err != nil {
+			requireDecodeError(t, err)
+			return
+		}
+		consumed := data[:len(data)-r.Len()]
+		require.Equal(t, consumed, req.Append(nil), "one encoding per request")
+		if m, ok := req.(*ManifestRequest); ok && !m.ByID {
+			require.NoError(t, CheckName(m.Name))
+		}
+	})
+}
