@@ -185,6 +185,10 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if done {
+		// A crash inside Finish, after the rename, can leave the state file.
+		if _, err := os.Stat(partial.PartPath(opts.Out)); errors.Is(err, os.ErrNotExist) {
+			_ = os.Remove(partial.StatePath(opts.Out))
+		}
 		opts.Logf("%s is already complete and verified", opts.Out)
 		res.ResumedBytes = m.Size
 		res.Elapsed = time.Since(start)

@@ -245,6 +245,7 @@ func TestDamagedPartialState(t *testing.T) {
 	require.NoError(t, err)
 	// Had the scribbled block been trusted, the output would differ.
 	requireFile(t, out, data)
+	t.Log(l.String())
 	require.NotEmpty(t, l.String(), "the user is told about the damaged state")
 	require.Positive(t, res.ResumedBytes, "good blocks were recovered, not fetched again")
 }

@@ -63,8 +63,12 @@ func ParseURL(s string) (URL, error) {
 		return bad("missing host")
 	}
 	if strings.HasPrefix(pu.Host, "[") {
-		if a, err := netip.ParseAddr(u.Host); err != nil || !a.Is6() {
+		a, err := netip.ParseAddr(u.Host)
+		if err != nil || !a.Is6() {
 			return bad("host %q in brackets is not an IPv6 address", u.Host)
+		}
+		if err := checkHostName(a.Zone()); err != nil {
+			return bad("IPv6 zone %q: %v", a.Zone(), err)
 		}
 	} else if strings.Count(pu.Host, ":") > 1 {
 		return bad("an IPv6 address must be in brackets, as in quic://[::1]:%d", DefaultPort)
@@ -106,7 +110,7 @@ func ParseURL(s string) (URL, error) {
 }
 
 // checkHostName accepts a DNS name or an IPv4 address, in ASCII (an
-// internationalized name must be given in its xn-- form).
+// internationalized name must be given in its xn-- form), or an IPv6 zone.
 func checkHostName(h string) error {
 	for _, c := range h {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {

@@ -1,0 +1,517 @@
+package partial
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+)
+
+var (
+	// ErrLocked is returned by Open when another File, in this process or
+	// another, holds the part file.
+	ErrLocked = errors.New("another quicxfer process is writing this download")
+	// ErrClosed is returned by calls on a closed File.
+	ErrClosed = errors.New("partial download already closed")
+	// ErrFinished is returned by WriteBlock after Finish.
+	ErrFinished = errors.New("download already finished")
+	// ErrIncomplete is returned by Finish while blocks are missing.
+	ErrIncomplete = errors.New("download is not complete")
+)
+
+// PartPath returns the path of out's data file.
+func PartPath(out string) string { return out + ".qxpart" }
+
+// StatePath returns the path of out's state file.
+func StatePath(out string) string { return out + ".qxstate" }
+
+// tmpStatePath is where a new state is written before it replaces the old.
+func tmpStatePath(out string) string { return StatePath(out) + ".tmp" }
+
+// Options tunes Open.
+type Options struct {
+	Workers int                              // goroutines for re-checking blocks at Open (0 = GOMAXPROCS)
+	Logf    func(format string, args ...any) // one-line messages for the user (nil = silent)
+}
+
+// Report says what Open found.
+type Report struct {
+	Trusted      int    // blocks whose bit was set and whose data re-checked good
+	Recovered    int    // blocks with no bit whose data on disk verified anyway (written before a crash, bit not yet saved)
+	Damaged      int    // blocks whose bit was set but whose data failed the check: they will be fetched again
+	Discarded    string // non-empty when an existing partial download was thrown away, and why
+	StateDamaged bool   // the state file was unreadable (truncated, edited, wrong checksum) and the data was re-checked instead
+	ScannedBytes int64  // bytes the recovery scan read; holes in the part file are skipped
+}
+
+// File is a download in progress: the part file, locked for the File's life,
+// and its state. Has, Count, Bytes, Complete, WriteBlock and Sync are safe for
+// concurrent use.
+type File struct {
+	out  string
+	m    *manifest.Manifest
+	id   manifest.ID
+	f    *os.File // the part file; its flock is the download's lock
+	dir  *os.File // out's directory, for fsync after renames
+	logf func(string, ...any)
+
+	// life is held shared by WriteBlock and Sync and exclusively by Finish
+	// and Close, so that nothing writes into a file being renamed or closed.
+	life     sync.RWMutex
+	closed   bool
+	finished bool
+	renamed  bool // Finish has renamed the part file to out
+
+	mu      sync.Mutex // guards the fields below
+	have    bitmap     // blocks written (durable or not)
+	pending []int      // blocks written since the last Sync's snapshot
+	count   int
+	bytes   int64
+
+	syncMu  sync.Mutex // serialises Sync; guards the fields below
+	durable bitmap     // blocks whose data was fdatasynced: what the state file records
+	dirty   bool       // durable differs from the state file on disk
+	spare   []int      // the previous snapshot, reused as the next pending list
+	buf     []byte     // encoding buffer
+	err     error      // sticky: set when fdatasync failed, after which nothing is trusted
+}
+
+// Open opens or creates the partial download of m at out: the part file
+// PartPath(out), locked for the File's life, and the state StatePath(out).
+// It re-checks what a previous run left (see the package documentation for
+// the rules), persists what it found, and reports it. Open does not look at
+// out itself: Finish replaces it.
+//
+// Open returns ErrLocked if another File holds the download.
+func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error) {
+	if err := checkManifest(m); err != nil {
+		return nil, Report{}, err
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	pf, created, err := openLocked(PartPath(out))
+	if err != nil {
+		return nil, Report{}, err
+	}
+	dir, err := os.Open(filepath.Dir(out))
+	if err != nil {
+		pf.Close()
+		return nil, Report{}, err
+	}
+	n := m.NumBlocks()
+	f := &File{
+		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
+		have:    make(bitmap, bitmapLen(n)),
+		durable: make(bitmap, bitmapLen(n)),
+		dirty:   true, // whatever Open finds, it writes down
+	}
+	rep, err := f.load(created, opts.Workers)
+	if err == nil {
+		// Make a truncation or extension durable before the state that
+		// describes the new contents.
+		err = fdatasync(pf)
+	}
+	if err == nil {
+		f.syncMu.Lock()
+		err = f.syncLocked()
+		f.syncMu.Unlock()
+	}
+	if err != nil {
+		pf.Close()
+		dir.Close()
+		return nil, Report{}, err
+	}
+	return f, rep, nil
+}
+
+func checkManifest(m *manifest.Manifest) error {
+	switch {
+	case m == nil:
+		return errors.New("no manifest")
+	case m.Size < 0 || m.Size > manifest.MaxSize:
+		return fmt.Errorf("manifest: size %d out of range", m.Size)
+	case !validBlockSize(uint64(m.BlockSize)):
+		return fmt.Errorf("manifest: block size %d", m.BlockSize)
+	case m.NumBlocks() != manifest.NumBlocksFor(m.Size, m.BlockSize):
+		return fmt.Errorf("manifest: %d blocks for size %d", m.NumBlocks(), m.Size)
+	}
+	return nil
+}
+
+// openLocked opens the part file, creating it if it does not exist, and
+// takes its lock. It reports whether it created the file. After locking it
+// checks that the path still names the file it locked: a File finishing
+// renames its part file away, and a lock on that inode would guard nothing.
+func openLocked(path string) (*os.File, bool, error) {
+	for range 10 {
+		created := false
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			created = true
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, false, fmt.Errorf("%s: %w", path, ErrLocked)
+			}
+			return nil, false, fmt.Errorf("locking %s: %w", path, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, false, err
+		}
+		if pi, err := os.Stat(path); err == nil && os.SameFile(fi, pi) {
+			return f, created, nil
+		}
+		f.Close()
+	}
+	return nil, false, fmt.Errorf("%s keeps being replaced while it is opened", path)
+}
+
+func flock(f *os.File, how int) error {
+	return control(f, func(fd int) error {
+		for {
+			if err := unix.Flock(fd, how); err != unix.EINTR {
+				return err
+			}
+		}
+	})
+}
+
+func fdatasync(f *os.File) error {
+	return control(f, func(fd int) error {
+		for {
+			if err := unix.Fdatasync(fd); err != unix.EINTR {
+				return err
+			}
+		}
+	})
+}
+
+func control(f *os.File, fn func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// load decides what to keep of a previous run and fills have and durable.
+func (f *File) load(created bool, workers int) (Report, error) {
+	var rep Report
+	part, statePath := PartPath(f.out), StatePath(f.out)
+	// A leftover of a Sync cut short; never read, only replaced.
+	if err := os.Remove(tmpStatePath(f.out)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, err
+	}
+	st, stateErr := readState(statePath)
+	stateMissing := errors.Is(stateErr, fs.ErrNotExist)
+
+	var old *State // the state to resume from, nil if none
+	scan := false  // whether blocks without a bit are worth reading
+	switch {
+	case created && stateMissing:
+		// A fresh download.
+	case created:
+		rep.Discarded = "its data file " + part + " was missing"
+		f.logf("%s exists but %s does not; starting over", statePath, part)
+	case stateMissing:
+		rep.StateDamaged = true
+		scan = true
+		f.logf("%s is missing; re-checking the data in %s", statePath, part)
+	case stateErr != nil:
+		rep.StateDamaged = true
+		scan = true
+		f.logf("%s is damaged (%v); re-checking the data in %s", statePath, stateErr, part)
+	case st.ID != f.id || st.Size != f.m.Size || st.BlockSize != f.m.BlockSize:
+		rep.Discarded = fmt.Sprintf("it is a different file (content ID %s)", st.ID)
+		f.logf("%s holds a partial download of a different file; starting over", part)
+		// Never mix two files: nothing of the old data is read again.
+		if err := f.f.Truncate(0); err != nil {
+			return rep, fmt.Errorf("discarding %s: %w", part, err)
+		}
+	default:
+		old, scan = st, true
+	}
+
+	// Bring the part file to the full size: extending leaves a hole (which
+	// fails any check), truncating drops what no block can use.
+	fi, err := f.f.Stat()
+	if err != nil {
+		return rep, err
+	}
+	if fi.Size() != f.m.Size {
+		if !created && rep.Discarded == "" {
+			f.logf("%s is %d bytes, want %d; resizing it", part, fi.Size(), f.m.Size)
+		}
+		if err := f.f.Truncate(f.m.Size); err != nil {
+			return rep, fmt.Errorf("resizing %s: %w", part, err)
+		}
+	}
+	if old == nil && !scan {
+		return rep, nil
+	}
+	if err := f.check(old, scan, workers, &rep); err != nil {
+		return rep, fmt.Errorf("re-checking %s: %w", part, err)
+	}
+	if got := rep.Trusted + rep.Recovered; got > 0 || old != nil {
+		f.logf("%s: resuming with %d of %d blocks (%d recovered, %d damaged)", part, got, f.m.NumBlocks(), rep.Recovered, rep.Damaged)
+	}
+	return rep, nil
+}
+
+// readState reads and decodes a state file, refusing to read more than any
+// valid state can hold.
+func readState(path string) (*State, error) {
+	sf, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer sf.Close()
+	b, err := io.ReadAll(io.LimitReader(sf, int64(MaxStateLen)+1))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeState(b)
+}
+
+// Has reports whether block i is written (and verified by the caller).
+func (f *File) Has(i int) bool {
+	if i < 0 || i >= f.m.NumBlocks() {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.have.get(i)
+}
+
+// Count returns how many blocks are present, durable or not yet.
+func (f *File) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count
+}
+
+// Bytes returns the size of the blocks Count counts.
+func (f *File) Bytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bytes
+}
+
+// Complete reports whether every block is present.
+func (f *File) Complete() bool { return f.Count() == f.m.NumBlocks() }
+
+// WriteBlock writes block i, which the caller has verified against the
+// manifest, at its offset. As a guard against a block written at the wrong
+// index it checks the length and the xxh64 (at memory speed) and returns an
+// error wrapping manifest.ErrHashMismatch if they do not match. Writing a
+// block that is already present does nothing. The block becomes durable, and
+// is recorded in the state file, at the next Sync. WriteBlock is safe for
+// concurrent use.
+func (f *File) WriteBlock(i int, data []byte) error {
+	f.life.RLock()
+	defer f.life.RUnlock()
+	switch {
+	case f.closed:
+		return ErrClosed
+	case f.finished:
+		return ErrFinished
+	case i < 0 || i >= f.m.NumBlocks():
+		return fmt.Errorf("block %d out of range [0,%d)", i, f.m.NumBlocks())
+	case f.Has(i):
+		return nil
+	case !f.m.CheckXXH(i, data):
+		return fmt.Errorf("writing block %d: %d bytes do not match its xxh64: %w", i, len(data), manifest.ErrHashMismatch)
+	}
+	if _, err := f.f.WriteAt(data, f.m.BlockOffset(i)); err != nil {
+		return fmt.Errorf("writing block %d: %w", i, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.have.get(i) {
+		f.markLocked(i)
+		f.pending = append(f.pending, i)
+	}
+	return nil
+}
+
+// markLocked records block i as present; f.mu is held.
+func (f *File) markLocked(i int) {
+	f.have.set(i)
+	f.count++
+	f.bytes += f.m.BlockLen(i)
+}
+
+// Sync makes every block written before the call durable and records them in
+// the state file. Calls are serialised; a Sync with nothing new to record
+// does no I/O. If the data cannot be flushed, Sync returns the error and so
+// does every later call: the kernel may have dropped the unflushed pages, and
+// only a new Open, which re-checks the data, can say which blocks survived.
+func (f *File) Sync() error {
+	f.life.RLock()
+	defer f.life.RUnlock()
+	switch {
+	case f.closed:
+		return ErrClosed
+	case f.finished:
+		return nil
+	}
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
+	return f.syncLocked()
+}
+
+// syncLocked is Sync with f.syncMu held. The order is what makes the state
+// true after a power cut: data first (fdatasync), then the bits, in a new
+// state file fsynced before it is renamed over the old one.
+func (f *File) syncLocked() error {
+	if f.err != nil {
+		return f.err
+	}
+	f.mu.Lock()
+	snap := f.pending
+	f.pending = f.spare[:0]
+	f.mu.Unlock()
+	f.spare = snap[:0]
+	if len(snap) == 0 && !f.dirty {
+		return nil
+	}
+	if len(snap) > 0 {
+		if err := fdatasync(f.f); err != nil {
+			f.err = fmt.Errorf("flushing %s: %w", PartPath(f.out), err)
+			return f.err
+		}
+		for _, i := range snap {
+			f.durable.set(i)
+		}
+		f.dirty = true
+	}
+	if err := f.writeState(); err != nil {
+		return err // dirty stays set: the next Sync tries again
+	}
+	f.dirty = false
+	return nil
+}
+
+// writeState replaces the state file with one recording f.durable.
+func (f *File) writeState() error {
+	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: f.m.NumBlocks(), Bitmap: f.durable}
+	f.buf = st.Append(f.buf[:0])
+	tmp := tmpStatePath(f.out)
+	if err := writeFileSync(tmp, f.buf); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving %s: %w", StatePath(f.out), err)
+	}
+	if err := os.Rename(tmp, StatePath(f.out)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving %s: %w", StatePath(f.out), err)
+	}
+	if err := f.dir.Sync(); err != nil {
+		return fmt.Errorf("saving %s: syncing the directory: %w", StatePath(f.out), err)
+	}
+	return nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Finish completes the download: it flushes the data, renames the part file
+// to out (replacing any file there), syncs the directory, removes the state
+// file and syncs the directory again. It returns ErrIncomplete unless every
+// block is present. A Finish that failed may be called again; once it has
+// succeeded, later calls do nothing. Close is still needed to release the
+// lock.
+func (f *File) Finish() error {
+	f.life.Lock()
+	defer f.life.Unlock()
+	switch {
+	case f.closed:
+		return ErrClosed
+	case f.finished:
+		return nil
+	case f.err != nil:
+		return f.err
+	case !f.Complete():
+		return fmt.Errorf("%s: %d of %d blocks: %w", f.out, f.Count(), f.m.NumBlocks(), ErrIncomplete)
+	}
+	if !f.renamed {
+		if err := fdatasync(f.f); err != nil {
+			f.err = fmt.Errorf("flushing %s: %w", PartPath(f.out), err)
+			return f.err
+		}
+		if err := os.Rename(PartPath(f.out), f.out); err != nil {
+			return fmt.Errorf("finishing %s: %w", f.out, err)
+		}
+		f.renamed = true
+	}
+	if err := f.dir.Sync(); err != nil {
+		return fmt.Errorf("finishing %s: syncing the directory: %w", f.out, err)
+	}
+	if err := os.Remove(StatePath(f.out)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("finishing %s: %w", f.out, err)
+	}
+	if err := f.dir.Sync(); err != nil {
+		return fmt.Errorf("finishing %s: syncing the directory: %w", f.out, err)
+	}
+	f.finished = true
+	return nil
+}
+
+// Close syncs (unless the download is finished), releases the lock and
+// closes the files. It is idempotent: later calls return nil.
+func (f *File) Close() error {
+	f.life.Lock()
+	defer f.life.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	var err error
+	if !f.finished && !f.renamed {
+		f.syncMu.Lock()
+		err = f.syncLocked()
+		f.syncMu.Unlock()
+	}
+	// Closing the only descriptor of the open file releases its flock.
+	if cerr := f.f.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.dir.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
