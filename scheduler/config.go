@@ -1,0 +1,120 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxWindow    = 64 << 20
+	DefaultMaxInFlight  = 96 << 20
+	DefaultRTTMargin    = 20 * time.Millisecond
+	DefaultStallTimeout = 3 * time.Second
+	DefaultMaxStrikes   = 3
+	DefaultMaxRetries   = 6
+	DefaultBackoffBase  = 500 * time.Millisecond
+	DefaultBackoffMax   = 15 * time.Second
+)
+
+// Internal tunables. They are constants on purpose: tests drive behaviour
+// through Config, never by overwriting package state.
+const (
+	// rateTau is the time constant of the decayed rate average.
+	rateTau = time.Second
+	// assumedRTT stands in for a source's RTT until SetRTT is called.
+	assumedRTT = 100 * time.Millisecond
+	// probeHorizon is how long the sources with a known rate must still be
+	// busy for a source with an unknown rate to get its probe window.
+	probeHorizon = time.Second
+	// endgameFactor: a block is duplicated only if its holder would finish it
+	// more than this many times later than the duplicating source.
+	endgameFactor = 1.5
+	// maxCopies is the most requests for one block at once.
+	maxCopies = 2
+)
+
+// Config describes the file and the scheduler's limits. Zero fields get the
+// defaults given in their comments.
+type Config struct {
+	NumBlocks int
+	BlockSize int64 // every block is BlockSize long except the last, which is Size-(NumBlocks-1)*BlockSize
+	Size      int64
+
+	MinWindow    int64         // bytes in flight a source always may have (default 2*BlockSize, at least 1 block)
+	MaxWindow    int64         // per-source cap on bytes in flight (default 64 MiB, at least MinWindow)
+	MaxInFlight  int64         // global cap on bytes in flight, all sources together: this bounds the caller's memory (default 96 MiB, at least 1 block)
+	RTTMargin    time.Duration // added to the RTT when sizing a window (default 20ms)
+	StallTimeout time.Duration // a source with requests outstanding that makes no progress this long is stalled (default 3s)
+	MaxStrikes   int           // blocks failing verification before a source is dropped for good (default 3)
+	MaxRetries   int           // consecutive failures (down/stall/request errors without a success between) before a source is dropped (default 6)
+	BackoffBase  time.Duration // first retry delay after a failure (default 500ms), doubling
+	BackoffMax   time.Duration // (default 15s)
+}
+
+// withDefaults fills zero fields and enforces the documented minimums. It
+// panics if the file geometry is inconsistent: that is a programming error in
+// the caller, not a runtime condition.
+func (c Config) withDefaults() Config {
+	if c.NumBlocks < 0 || c.BlockSize < 0 || c.Size < 0 {
+		panic(fmt.Sprintf("scheduler: negative geometry in %+v", c))
+	}
+	if c.NumBlocks > 0 {
+		if c.BlockSize <= 0 {
+			panic("scheduler: BlockSize must be positive when NumBlocks > 0")
+		}
+		last := c.Size - int64(c.NumBlocks-1)*c.BlockSize
+		if last <= 0 || last > c.BlockSize {
+			panic(fmt.Sprintf("scheduler: Size %d does not fit %d blocks of %d bytes", c.Size, c.NumBlocks, c.BlockSize))
+		}
+	}
+	if c.MinWindow <= 0 {
+		c.MinWindow = 2 * c.BlockSize
+	}
+	c.MinWindow = max(c.MinWindow, c.BlockSize)
+	if c.MaxWindow <= 0 {
+		c.MaxWindow = DefaultMaxWindow
+	}
+	c.MaxWindow = max(c.MaxWindow, c.MinWindow)
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	c.MaxInFlight = max(c.MaxInFlight, c.BlockSize)
+	if c.RTTMargin <= 0 {
+		c.RTTMargin = DefaultRTTMargin
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxStrikes <= 0 {
+		c.MaxStrikes = DefaultMaxStrikes
+	}
+	if c.MaxRetries <= 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = DefaultBackoffBase
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	c.BackoffMax = max(c.BackoffMax, c.BackoffBase)
+	return c
+}
+
+// blockLen is the length of block i.
+func (c *Config) blockLen(i int) int64 {
+	if i == c.NumBlocks-1 {
+		return c.Size - int64(c.NumBlocks-1)*c.BlockSize
+	}
+	return c.BlockSize
+}
+
+// backoff is the wait after the n-th consecutive failure (n >= 1).
+func (c *Config) backoff(n int) time.Duration {
+	d := c.BackoffBase
+	for i := 1; i < n && d < c.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, c.BackoffMax)
+}

@@ -1,0 +1,76 @@
+// Package scheduler decides which block of a file to ask of which seed.
+//
+// It is pure decision logic: no I/O, no goroutines, no clock of its own. The
+// caller reports events (a source was added, bytes arrived, a block verified or
+// failed, a connection was lost) and asks Next for what to do; every method
+// that depends on time takes it as a now argument, so the whole package is
+// tested with a fake clock. A Scheduler is not safe for concurrent use: it is
+// meant to be driven by the caller's single event-loop goroutine.
+//
+// # Sketch of the algorithm
+//
+// Blocks. A block is missing, in flight (at one source, or at two during the
+// endgame) or done. Missing blocks that are not in flight sit in a bitmap with
+// a low-water cursor, so the lowest free block is found in amortised constant
+// time and a decision costs O(assignments · sources), independent of the file
+// size.
+//
+// Rate. Progress reports the cumulative bytes received from a source. The rate
+// is bytes over busy time (time with at least one request outstanding), both
+// summed with an exponential decay in wall time (time constant 1 s), so the
+// estimate follows changes within a few seconds, is not fooled by blocks that
+// complete in bunches, and does not fall while a source idles. A source with no
+// bytes measured yet has an unknown rate.
+//
+// Window. Each source may have window bytes not yet received, where
+//
+//	window = clamp(2 · rate · (RTT + RTTMargin), MinWindow, MaxWindow)
+//
+// and an unknown rate gives MinWindow (the probe window). Bytes not yet
+// received are the bytes of its outstanding requests minus the bytes that have
+// arrived for them, so a new request goes out while the previous ones are still
+// arriving and the pipe stays full; the bytes issued to one source are further
+// capped at twice its window and at MaxWindow. The window grows as a source
+// delivers, like slow start. Independently, the full length of every
+// outstanding request counts against MaxInFlight, which bounds the caller's
+// buffers.
+//
+// Assignment. Next repeatedly gives one block (the lowest free one the source
+// may serve) to the source that would finish it soonest, finish = (bytes not
+// yet received + block length) / rate, until no source has room or no block is
+// left. Sources with an unknown rate come after all those with a known rate
+// (except for the first block of an idle one, so that a tight MaxInFlight
+// cannot starve a newcomer) and get their probe window only while plenty of
+// work remains (the other sources would need at least a second for it).
+//
+// Tail rule. A source is not given a block if its estimated finish for it is
+// later than the time the other usable sources together need for all the
+// remaining work (their bytes not yet received plus the unassigned bytes,
+// divided by the sum of their rates) and also later than the soonest any one
+// of them could finish that block (blocks do not split, so the sum alone would
+// refuse everyone at the very end). The faster sources take the block when
+// they have room, so the download never waits on the slowest seed.
+//
+// Endgame. A source with room but no free block left may duplicate a block in
+// flight at a single other source whose estimated finish (its bytes not yet
+// received / its rate; unknown rate means never) is later than 1.5 times the
+// duplicating source's own. The block at the slowest holder, most recently
+// issued there, is chosen. When one copy is Delivered the other comes back as a
+// Cancel.
+//
+// Failures. A source with requests outstanding and no Progress for
+// StallTimeout (counted from the later of its last progress and its oldest
+// outstanding request) is stalled: Next cancels its requests and it goes into
+// backoff, as after SourceDown. A block that fails verification is a strike:
+// that source is never asked for that block again and is dropped after
+// MaxStrikes. Losing the connection, stalling and request errors are
+// consecutive failures; after MaxRetries of them without a delivery in between
+// the source is dropped. Short of that, a lost connection or a stall makes it
+// wait BackoffBase·2^(n-1) (at most BackoffMax) after its n-th failure, after
+// which it comes back with an unknown rate and the probe window; a request
+// error alone only returns that block to the pool.
+//
+// Err reports when the download can no longer finish: every source dropped
+// (ErrNoSources), or a missing block that every remaining source is banned
+// from serving (ErrNoValidSource).
+package scheduler

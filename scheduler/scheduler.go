@@ -1,0 +1,635 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// ReqID tags one request the scheduler asked the caller to make. IDs start at
+// 1 and are never reused.
+type ReqID uint64
+
+// ActionKind says what an Action asks of the caller.
+type ActionKind int
+
+// Kinds of Action.
+const (
+	Fetch  ActionKind = iota + 1 // caller must request Block from Source, tagged Req
+	Cancel                       // caller must abandon request Req (Block at Source); the scheduler has already forgotten it
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case Fetch:
+		return "fetch"
+	case Cancel:
+		return "cancel"
+	}
+	return "unknown"
+}
+
+// Action is one thing the caller must do.
+type Action struct {
+	Kind   ActionKind
+	Req    ReqID
+	Source SourceID
+	Block  int
+}
+
+var (
+	// ErrNoSources is returned by Err when every source added has been
+	// dropped and blocks are still missing.
+	ErrNoSources = errors.New("every source was dropped")
+	// ErrNoValidSource is returned by Err, wrapped with the block index, when
+	// a missing block has no remaining source that may serve it (all of them
+	// sent bad data for it).
+	ErrNoValidSource = errors.New("no remaining source can serve it")
+)
+
+type request struct {
+	id     ReqID
+	src    *source
+	block  int
+	length int64
+	issued time.Time
+}
+
+type blockState struct {
+	done    bool
+	holders []*request // outstanding requests for the block, at most maxCopies
+}
+
+// Scheduler holds the state of one download. See the package documentation
+// for the algorithm. It is not safe for concurrent use.
+type Scheduler struct {
+	cfg      Config
+	blocks   []blockState
+	free     freeSet
+	missing  int
+	reqs     map[ReqID]*request
+	lastReq  ReqID
+	sources  []*source // index id-1
+	inFlight int64     // full length of all outstanding requests
+	clock    time.Time // latest now seen, for the calls that take none
+	anyBans  bool      // some source has a banned block
+
+	cands []cand // scratch for Next
+}
+
+// New returns a scheduler for the file described by cfg. have(i) reports
+// blocks already verified on disk (resume); nil means none. Zero fields of cfg
+// get the defaults. New panics if NumBlocks, BlockSize and Size do not
+// describe a file.
+func New(cfg Config, have func(block int) bool) *Scheduler {
+	cfg = cfg.withDefaults()
+	s := &Scheduler{
+		cfg:    cfg,
+		blocks: make([]blockState, cfg.NumBlocks),
+		free:   newFreeSet(cfg.NumBlocks),
+		reqs:   make(map[ReqID]*request),
+	}
+	for i := range s.blocks {
+		if have != nil && have(i) {
+			s.blocks[i].done = true
+			continue
+		}
+		s.missing++
+		s.free.add(i, cfg.blockLen(i))
+	}
+	return s
+}
+
+// AddSource registers a new source, which starts probing. Sources can be added
+// at any time.
+func (s *Scheduler) AddSource(now time.Time) SourceID {
+	s.tick(now)
+	src := &source{id: SourceID(len(s.sources) + 1)}
+	src.resetRate(now)
+	s.sources = append(s.sources, src)
+	return src.id
+}
+
+// SetRTT records the round-trip time to src, used to size its window. Until it
+// is called a source is assumed to be 100ms away.
+func (s *Scheduler) SetRTT(src SourceID, rtt time.Duration) {
+	if x := s.source(src); x != nil {
+		x.rtt = rtt
+	}
+}
+
+// Progress reports total, the cumulative payload bytes received from src so
+// far (monotone non-decreasing, including partial blocks). It drives the rate
+// estimate and stall detection; call it as bytes arrive, and before the
+// Delivered of the block those bytes complete.
+func (s *Scheduler) Progress(src SourceID, total int64, now time.Time) {
+	s.tick(now)
+	if x := s.source(src); x != nil && x.state != dropped {
+		x.progress(total, now)
+	}
+}
+
+// Next returns the Cancels to perform (stalled sources) and the new Fetches to
+// issue, in that order. Call it after every batch of events and at NextWake.
+func (s *Scheduler) Next(now time.Time) []Action {
+	s.tick(now)
+	var acts []Action
+	for _, x := range s.sources {
+		switch x.state {
+		case backingOff:
+			if !now.Before(x.backoffUntil) {
+				x.state = usable
+				x.resetRate(now)
+			}
+		case usable:
+			if d := x.stallDeadline(&s.cfg); !d.IsZero() && !now.Before(d) {
+				acts = s.failSource(x, now, acts)
+			}
+		}
+	}
+	return s.assign(now, acts)
+}
+
+// Delivered reports that block arrived from src for req and verified. It
+// returns Cancels for every other request for the same block (endgame losers).
+// A Delivered for a request the scheduler already cancelled still counts if
+// the block is still missing; if the block is already done it is ignored.
+func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time) []Action {
+	s.tick(now)
+	if block < 0 || block >= len(s.blocks) {
+		return nil
+	}
+	r := s.lookup(req, src, block)
+	x := s.source(src)
+	if x == nil {
+		return nil
+	}
+	b := &s.blocks[block]
+	if b.done {
+		if r != nil {
+			s.forget(r, true, now)
+		}
+		return nil
+	}
+	if r != nil {
+		s.forget(r, true, now)
+	}
+	b.done = true
+	s.missing--
+	s.free.remove(block, s.cfg.blockLen(block))
+	var acts []Action
+	for len(b.holders) > 0 {
+		acts = s.cancel(b.holders[0], now, acts)
+	}
+	x.deliveredBlocks++
+	x.deliveredBytes += s.cfg.blockLen(block)
+	x.failures = 0
+	return acts
+}
+
+// Rejected reports that block from src failed verification. It is a strike
+// for src, which is never asked for that block again; at MaxStrikes src is
+// dropped and its outstanding requests come back as Cancels.
+func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) []Action {
+	s.tick(now)
+	if block < 0 || block >= len(s.blocks) {
+		return nil
+	}
+	if r := s.lookup(req, src, block); r != nil {
+		s.forget(r, true, now)
+	}
+	x := s.source(src)
+	if x == nil || x.state == dropped {
+		return nil
+	}
+	if x.bad == nil {
+		x.bad = make(map[int]struct{})
+	}
+	x.bad[block] = struct{}{}
+	s.anyBans = true
+	x.strikes++
+	if x.strikes >= s.cfg.MaxStrikes {
+		return s.drop(x, fmt.Sprintf("%d blocks failed verification", x.strikes), now, nil)
+	}
+	return nil
+}
+
+// Failed reports that req failed (stream reset, timeout): the block goes back
+// to the pool and src has one more consecutive failure; at MaxRetries it is
+// dropped and its other requests come back as Cancels. A Failed for a request
+// the scheduler already cancelled is ignored.
+func (s *Scheduler) Failed(req ReqID, src SourceID, block int, now time.Time) []Action {
+	s.tick(now)
+	r := s.lookup(req, src, block)
+	if r == nil {
+		return nil
+	}
+	s.forget(r, false, now)
+	x := r.src
+	x.failures++
+	if x.failures >= s.cfg.MaxRetries {
+		return s.drop(x, fmt.Sprintf("%d consecutive failures", x.failures), now, nil)
+	}
+	return nil
+}
+
+// SourceDown reports that the connection to src was lost or could not be
+// made. Every request of src comes back as a Cancel; src waits with
+// exponential backoff and then gets a probe window again, or is dropped after
+// MaxRetries consecutive failures. It is ignored for a source already in
+// backoff or dropped.
+func (s *Scheduler) SourceDown(src SourceID, now time.Time) []Action {
+	s.tick(now)
+	x := s.source(src)
+	if x == nil || x.state != usable {
+		return nil
+	}
+	return s.failSource(x, now, nil)
+}
+
+// Remove drops src for good (e.g. it serves a different file); its requests
+// come back as Cancels.
+func (s *Scheduler) Remove(src SourceID) []Action {
+	x := s.source(src)
+	if x == nil || x.state == dropped {
+		return nil
+	}
+	return s.drop(x, "removed", s.clock, nil)
+}
+
+// Done reports whether every block is delivered (or was had at New).
+func (s *Scheduler) Done() bool { return s.missing == 0 }
+
+// Missing returns the number of blocks not yet delivered.
+func (s *Scheduler) Missing() int { return s.missing }
+
+// InFlight returns the full length of all outstanding requests, the figure
+// bounded by MaxInFlight.
+func (s *Scheduler) InFlight() int64 { return s.inFlight }
+
+// Err returns nil while the download can still finish. Otherwise it returns
+// ErrNoSources when every source added has been dropped, or an error wrapping
+// ErrNoValidSource that names the lowest missing block no remaining source may
+// serve. Adding a source can make it nil again. With no source added yet it
+// is nil.
+func (s *Scheduler) Err() error {
+	if s.Done() {
+		return nil
+	}
+	var alive *source
+	for _, x := range s.sources {
+		if x.state != dropped {
+			alive = x
+			break
+		}
+	}
+	if alive == nil {
+		if len(s.sources) > 0 {
+			return ErrNoSources
+		}
+		return nil
+	}
+	// A block nobody may serve is banned at every live source, so it is
+	// among alive's few banned blocks.
+	lowest := -1
+	for b := range alive.bad {
+		if s.blocks[b].done || (lowest >= 0 && b > lowest) {
+			continue
+		}
+		if !s.servable(b) {
+			lowest = b
+		}
+	}
+	if lowest >= 0 {
+		return fmt.Errorf("block %d: %w", lowest, ErrNoValidSource)
+	}
+	return nil
+}
+
+// NextWake returns the latest time the caller should call Next again if no
+// event arrives first (a backoff expires, a stall would be detected), or the
+// zero time if nothing is pending.
+func (s *Scheduler) NextWake(now time.Time) time.Time {
+	var wake time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+			wake = t
+		}
+	}
+	for _, x := range s.sources {
+		switch x.state {
+		case backingOff:
+			earlier(x.backoffUntil)
+		case usable:
+			earlier(x.stallDeadline(&s.cfg))
+		}
+	}
+	return wake
+}
+
+// Stats returns a snapshot of src; the zero SourceStats for an unknown ID.
+func (s *Scheduler) Stats(src SourceID) SourceStats {
+	x := s.source(src)
+	if x == nil {
+		return SourceStats{}
+	}
+	st := SourceStats{
+		Rate:            x.rate(),
+		RTT:             x.rtt,
+		InFlightBytes:   x.issued,
+		UnreceivedBytes: x.unreceived(),
+		InFlightReqs:    len(x.reqs),
+		Window:          x.window(&s.cfg),
+		Strikes:         x.strikes,
+		Failures:        x.failures,
+		DeliveredBlocks: x.deliveredBlocks,
+		DeliveredBytes:  x.deliveredBytes,
+		DropReason:      x.dropReason,
+	}
+	switch x.state {
+	case usable:
+		st.State = Probing
+		if st.Rate > 0 {
+			st.State = Active
+		}
+	case backingOff:
+		st.State = Backoff
+		st.BackoffUntil = x.backoffUntil
+	case dropped:
+		st.State = Dropped
+	}
+	return st
+}
+
+func (s *Scheduler) tick(now time.Time) { s.clock = later(s.clock, now) }
+
+func (s *Scheduler) source(id SourceID) *source {
+	if id < 1 || int(id) > len(s.sources) {
+		return nil
+	}
+	return s.sources[id-1]
+}
+
+// lookup returns the outstanding request req if it matches src and block.
+func (s *Scheduler) lookup(req ReqID, src SourceID, block int) *request {
+	r := s.reqs[req]
+	if r == nil || r.src.id != src || r.block != block {
+		return nil
+	}
+	return r
+}
+
+// servable reports whether some live source may serve block b.
+func (s *Scheduler) servable(b int) bool {
+	for _, x := range s.sources {
+		if x.state != dropped && !x.banned(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// issue records a new request and appends its Fetch.
+func (s *Scheduler) issue(x *source, block int, now time.Time, acts []Action) []Action {
+	s.lastReq++
+	r := &request{id: s.lastReq, src: x, block: block, length: s.cfg.blockLen(block), issued: now}
+	s.reqs[r.id] = r
+	b := &s.blocks[block]
+	b.holders = append(b.holders, r)
+	s.free.remove(block, r.length)
+	s.inFlight += r.length
+	x.addReq(r, now)
+	return append(acts, Action{Kind: Fetch, Req: r.id, Source: x.id, Block: block})
+}
+
+// forget drops r from every index and returns its block to the pool if it is
+// still missing and no other request holds it.
+func (s *Scheduler) forget(r *request, whole bool, now time.Time) {
+	delete(s.reqs, r.id)
+	b := &s.blocks[r.block]
+	if i := slices.Index(b.holders, r); i >= 0 {
+		b.holders = slices.Delete(b.holders, i, i+1)
+	}
+	s.inFlight -= r.length
+	r.src.removeReq(r, whole, now)
+	if !b.done && len(b.holders) == 0 {
+		s.free.add(r.block, r.length)
+	}
+}
+
+func (s *Scheduler) cancel(r *request, now time.Time, acts []Action) []Action {
+	s.forget(r, false, now)
+	return append(acts, Action{Kind: Cancel, Req: r.id, Source: r.src.id, Block: r.block})
+}
+
+func (s *Scheduler) cancelAll(x *source, now time.Time, acts []Action) []Action {
+	for len(x.reqs) > 0 {
+		acts = s.cancel(x.reqs[0], now, acts)
+	}
+	return acts
+}
+
+// failSource handles a lost connection or a stall: cancel everything, then
+// back off or, at MaxRetries, drop.
+func (s *Scheduler) failSource(x *source, now time.Time, acts []Action) []Action {
+	x.failures++
+	if x.failures >= s.cfg.MaxRetries {
+		return s.drop(x, fmt.Sprintf("%d consecutive failures", x.failures), now, acts)
+	}
+	acts = s.cancelAll(x, now, acts)
+	x.state = backingOff
+	x.backoffUntil = now.Add(s.cfg.backoff(x.failures))
+	return acts
+}
+
+func (s *Scheduler) drop(x *source, reason string, now time.Time, acts []Action) []Action {
+	acts = s.cancelAll(x, now, acts)
+	x.state = dropped
+	x.dropReason = reason
+	return acts
+}
+
+// cand is a source's standing during one Next.
+type cand struct {
+	x      *source
+	rate   float64 // 0 when unknown
+	window int64
+	full   bool // nothing more for this source in this Next
+}
+
+func (c *cand) starving() bool { return c.rate == 0 && c.x.issued == 0 }
+
+// assign hands out blocks; see the package documentation.
+func (s *Scheduler) assign(now time.Time, acts []Action) []Action {
+	if s.missing == 0 {
+		return acts
+	}
+	cands := s.cands[:0]
+	var sumRate float64 // of usable sources with a known rate
+	var unreceived int64
+	for _, x := range s.sources {
+		if x.state != usable {
+			continue
+		}
+		c := cand{x: x, rate: x.rate(), window: x.window(&s.cfg)}
+		sumRate += c.rate
+		unreceived += x.unreceived()
+		cands = append(cands, c)
+	}
+	s.cands = cands
+	minLen := s.cfg.blockLen(s.cfg.NumBlocks - 1)
+	for s.inFlight+minLen <= s.cfg.MaxInFlight {
+		best, bestBlock := -1, -1
+		bestFinish := math.Inf(1)
+		for i := range cands {
+			c := &cands[i]
+			if c.full {
+				continue
+			}
+			block, finish := s.offer(c, sumRate, unreceived)
+			if block < 0 {
+				c.full = true
+				continue
+			}
+			if best < 0 || better(c, finish, &cands[best], bestFinish) {
+				best, bestBlock, bestFinish = i, block, finish
+			}
+		}
+		if best < 0 {
+			break
+		}
+		c := &cands[best]
+		before := c.x.unreceived()
+		acts = s.issue(c.x, bestBlock, now, acts)
+		unreceived += c.x.unreceived() - before
+	}
+	clear(s.cands) // do not keep sources alive through the scratch slice
+	return acts
+}
+
+// better orders offers: first a source with an unknown rate and nothing
+// outstanding (so every source gets measured even when MaxInFlight is tight),
+// then known rates by finish, then unknown rates by bytes outstanding; ties by
+// ID.
+func better(a *cand, fa float64, b *cand, fb float64) bool {
+	if sa, sb := a.starving(), b.starving(); sa != sb {
+		return sa
+	}
+	if (a.rate > 0) != (b.rate > 0) {
+		return a.rate > 0
+	}
+	if a.rate > 0 && fa != fb {
+		return fa < fb
+	}
+	if ua, ub := a.x.unreceived(), b.x.unreceived(); ua != ub {
+		return ua < ub
+	}
+	return a.x.id < b.x.id
+}
+
+// offer returns the block c should get next and its estimated finish there,
+// or -1 if c gets nothing more in this Next.
+func (s *Scheduler) offer(c *cand, sumRate float64, unreceived int64) (int, float64) {
+	x := c.x
+	block := s.free.next(0)
+	for block >= 0 && x.banned(block) {
+		block = s.free.next(block + 1)
+	}
+	if block < 0 {
+		return s.endgame(c)
+	}
+	length := s.cfg.blockLen(block)
+	if !s.fits(c, length) {
+		return -1, 0
+	}
+	finish := x.finish(length)
+	// Tail rule: could the others finish everything before c finishes this?
+	others := sumRate - c.rate
+	if s.anyBans {
+		for _, y := range s.sources {
+			if y != x && y.state == usable && y.banned(block) {
+				others -= y.rate()
+			}
+		}
+	}
+	if others > 0 {
+		eta := float64(unreceived-x.unreceived()+s.free.bytes) / others
+		if c.rate == 0 && eta < probeHorizon.Seconds() {
+			return -1, 0
+		}
+		// Blocks do not split: the others cannot be done before the
+		// soonest of them could finish this very block.
+		if c.rate > 0 && finish > eta && finish > s.soonestOther(x, block, length) {
+			return -1, 0
+		}
+	}
+	return block, finish
+}
+
+// soonestOther is the earliest estimated finish of block (of the given
+// length) at a usable source other than x with a known rate that may serve it.
+// Equal estimates count as sooner for x, so a tie never refuses everyone.
+func (s *Scheduler) soonestOther(x *source, block int, length int64) float64 {
+	soonest := math.Inf(1)
+	for _, y := range s.sources {
+		if y == x || y.state != usable || y.banned(block) {
+			continue
+		}
+		soonest = min(soonest, y.finish(length)*(1+1e-9))
+	}
+	return soonest
+}
+
+// fits reports whether c has room for length more bytes: its bytes not yet
+// received stay within its window, its bytes issued within twice that and
+// MaxWindow, and all bytes issued within MaxInFlight.
+func (s *Scheduler) fits(c *cand, length int64) bool {
+	x := c.x
+	return x.unreceived()+length <= c.window &&
+		x.issued+length <= min(2*c.window, s.cfg.MaxWindow) &&
+		s.inFlight+length <= s.cfg.MaxInFlight
+}
+
+// endgame picks a block in flight at one other, much slower source for c to
+// duplicate: the most recently issued eligible block at the holder with the
+// latest estimated finish.
+func (s *Scheduler) endgame(c *cand) (int, float64) {
+	x := c.x
+	if c.rate == 0 {
+		return -1, 0
+	}
+	var holder *source
+	var holderFinish float64
+	for _, y := range s.sources {
+		if y == x || y.state != usable || len(y.reqs) == 0 {
+			continue
+		}
+		f := y.finish(0)
+		if holder != nil && f <= holderFinish {
+			continue
+		}
+		// Is there a block at y that c may duplicate?
+		for i := len(y.reqs) - 1; i >= 0; i-- {
+			r := y.reqs[i]
+			if len(s.blocks[r.block].holders) >= maxCopies || x.banned(r.block) || !s.fits(c, r.length) {
+				continue
+			}
+			if f > endgameFactor*x.finish(r.length) {
+				holder, holderFinish = y, f
+			}
+			break
+		}
+	}
+	if holder == nil {
+		return -1, 0
+	}
+	for i := len(holder.reqs) - 1; i >= 0; i-- {
+		r := holder.reqs[i]
+		if len(s.blocks[r.block].holders) < maxCopies && !x.banned(r.block) && s.fits(c, r.length) {
+			return r.block, x.finish(r.length)
+		}
+	}
+	return -1, 0
+}

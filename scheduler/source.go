@@ -1,0 +1,224 @@
+package scheduler
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// SourceID names a source within one Scheduler. IDs start at 1, so the zero
+// value never names a source.
+type SourceID int
+
+// State is where a source stands, as reported by Stats.
+type State int
+
+// States of a source.
+const (
+	Probing State = iota + 1 // usable, rate not measured yet: gets the probe window (MinWindow)
+	Active                   // usable, rate known: its window follows its rate
+	Backoff                  // failed recently, waits before it is tried again
+	Dropped                  // never used again; see SourceStats.DropReason
+)
+
+func (s State) String() string {
+	switch s {
+	case Probing:
+		return "probing"
+	case Active:
+		return "active"
+	case Backoff:
+		return "backoff"
+	case Dropped:
+		return "dropped"
+	}
+	return "unknown"
+}
+
+// SourceStats is a snapshot of one source, for progress reports and tests.
+type SourceStats struct {
+	State           State
+	Rate            float64       // estimated bytes/s; 0 while unknown
+	RTT             time.Duration // as last given to SetRTT
+	InFlightBytes   int64         // full length of its outstanding requests
+	UnreceivedBytes int64         // of those, the bytes not received yet (estimate)
+	InFlightReqs    int
+	Window          int64 // current window, compared with UnreceivedBytes
+	Strikes         int   // blocks that failed verification
+	Failures        int   // consecutive failures since its last delivery
+	DeliveredBlocks int
+	DeliveredBytes  int64
+	BackoffUntil    time.Time // when State is Backoff
+	DropReason      string    // when State is Dropped
+}
+
+// srcState is the internal life cycle; Probing and Active are both usable and
+// differ only in whether the rate is known.
+type srcState int
+
+const (
+	usable srcState = iota
+	backingOff
+	dropped
+)
+
+type source struct {
+	id    SourceID
+	state srcState
+	rtt   time.Duration
+
+	// Rate estimate: bytes and busy seconds, both decayed with wall time.
+	bytesW, secsW float64
+	lastSample    time.Time     // time of the last Progress (or of the reset)
+	busyStart     time.Time     // when reqs last went from empty to non-empty
+	pendingBusy   time.Duration // busy time since lastSample of busy periods already ended
+
+	// Progress bookkeeping. total is monotone even if the caller's counter is
+	// reset (offset absorbs that); accounted is the part of total credited to
+	// requests that are no longer outstanding.
+	total, raw, offset int64
+	accounted          int64
+	lastProgress       time.Time // when total last grew
+
+	reqs   []*request // outstanding, in issue order
+	issued int64      // full length of reqs
+
+	strikes, failures int
+	deliveredBlocks   int
+	deliveredBytes    int64
+	bad               map[int]struct{} // blocks this source is never asked for again
+	backoffUntil      time.Time
+	dropReason        string
+}
+
+// rate returns the estimated bytes/s, or 0 when unknown.
+func (s *source) rate() float64 {
+	if s.bytesW <= 0 || s.secsW <= 0 {
+		return 0
+	}
+	return s.bytesW / s.secsW
+}
+
+func (s *source) resetRate(now time.Time) {
+	s.bytesW, s.secsW = 0, 0
+	s.lastSample = now
+	s.pendingBusy = 0
+	s.busyStart = now
+}
+
+// window is the bytes not yet received the source may have outstanding.
+func (s *source) window(cfg *Config) int64 {
+	r := s.rate()
+	if r == 0 {
+		return cfg.MinWindow
+	}
+	rtt := s.rtt
+	if rtt <= 0 {
+		rtt = assumedRTT
+	}
+	w := 2 * r * (rtt + cfg.RTTMargin).Seconds()
+	if w >= float64(cfg.MaxWindow) {
+		return cfg.MaxWindow
+	}
+	return max(int64(w), cfg.MinWindow)
+}
+
+// received is the estimate of bytes already arrived for outstanding requests.
+func (s *source) received() int64 {
+	return min(max(s.total-s.accounted, 0), s.issued)
+}
+
+func (s *source) unreceived() int64 { return s.issued - s.received() }
+
+// finish estimates when the source would finish extra more bytes after those
+// it has outstanding: seconds from now, +Inf for an unknown rate.
+func (s *source) finish(extra int64) float64 {
+	r := s.rate()
+	if r == 0 {
+		return math.Inf(1)
+	}
+	return float64(s.unreceived()+extra) / r
+}
+
+func (s *source) banned(block int) bool {
+	_, ok := s.bad[block]
+	return ok
+}
+
+// progress records a new cumulative byte count and takes a rate sample.
+func (s *source) progress(total int64, now time.Time) {
+	if total < s.raw { // the caller's counter restarted: keep ours monotone
+		s.offset += s.raw - total
+	}
+	s.raw = total
+	total += s.offset
+	delta := total - s.total
+	s.total = total
+
+	busy := s.pendingBusy
+	if len(s.reqs) > 0 {
+		busy += now.Sub(later(s.busyStart, s.lastSample))
+	}
+	busy = max(busy, 0)
+	decay := 1.0
+	if el := now.Sub(s.lastSample); el > 0 {
+		decay = math.Exp(-el.Seconds() / rateTau.Seconds())
+	}
+	s.bytesW = s.bytesW*decay + float64(delta)
+	s.secsW = s.secsW*decay + busy.Seconds()
+	s.lastSample = later(s.lastSample, now)
+	s.pendingBusy = 0
+	if delta > 0 {
+		s.lastProgress = later(s.lastProgress, now)
+	}
+	// More bytes than outstanding (late bytes of cancelled requests) belong
+	// to nothing still outstanding.
+	s.accounted = max(s.accounted, s.total-s.issued)
+}
+
+func (s *source) addReq(r *request, now time.Time) {
+	if len(s.reqs) == 0 {
+		s.busyStart = now
+		// Bytes that arrived while idle belong to nothing outstanding.
+		s.accounted = max(s.accounted, s.total)
+	}
+	s.reqs = append(s.reqs, r)
+	s.issued += r.length
+}
+
+// removeReq forgets r. whole says all its bytes arrived (delivered or
+// rejected); otherwise it is credited with its share of the bytes received so
+// far for outstanding requests.
+func (s *source) removeReq(r *request, whole bool, now time.Time) {
+	i := slices.Index(s.reqs, r)
+	if i < 0 {
+		return
+	}
+	if whole {
+		s.accounted += r.length
+	} else if s.issued > 0 {
+		s.accounted += s.received() * r.length / s.issued
+	}
+	s.reqs = slices.Delete(s.reqs, i, i+1)
+	s.issued -= r.length
+	if len(s.reqs) == 0 {
+		s.pendingBusy += max(now.Sub(later(s.busyStart, s.lastSample)), 0)
+		s.accounted = max(s.accounted, s.total)
+	}
+}
+
+// stallDeadline is when the source counts as stalled if nothing arrives; zero
+// when it has nothing outstanding.
+func (s *source) stallDeadline(cfg *Config) time.Time {
+	if s.state != usable || len(s.reqs) == 0 {
+		return time.Time{}
+	}
+	return later(s.lastProgress, s.reqs[0].issued).Add(cfg.StallTimeout)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
