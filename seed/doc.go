@@ -1,0 +1,30 @@
+// Package seed serves files to quicxfer downloaders over QUIC.
+//
+// A Server indexes every regular file under its paths at start-up: each file
+// gets a manifest (hashed blocks, see package manifest), loaded from a cache in
+// the state directory while the file's size and modification time are
+// unchanged, and hashed again otherwise. It then answers requests, one per
+// bidirectional stream opened by the client (see package wire):
+//
+//	List         a FileEntry frame per file, sorted by name, then FIN
+//	GetManifest  one Manifest frame (by name or by content ID), then FIN
+//	GetBlock     a block header, the block's bytes, then FIN
+//
+// or resets the stream with a wire.ErrCode. Blocks are read from disk for
+// every request, through an os.Root per served path, in chunks of at most
+// 64 KiB from a shared pool, so memory is bounded by streams × chunk and a
+// file that changed on disk is served as it now is (a short read resets the
+// stream with ErrCodeFileChanged; the client verifies every block anyway).
+// One rate.Limiter, shared by every stream, caps the bytes sent per second.
+//
+// Lifetime: New binds the socket and returns when ready; Serve owns one
+// goroutine per connection, which owns one goroutine per stream. When Serve's
+// context ends, the listener stops, new streams are refused with
+// ErrCodeShuttingDown, in-flight streams get a short grace period, then every
+// connection is closed with ErrCodeShuttingDown and the transport is closed.
+// Close stops everything at once.
+//
+// Without an operator certificate the seed makes a self-signed ECDSA P-256
+// certificate, keeps it in the state directory and advertises its SHA-256 pin
+// in its URLs (quic://HOST:PORT?pin=...), so the pin survives restarts.
+package seed

@@ -1,0 +1,257 @@
+package seed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// File is one file the seed serves.
+type File struct {
+	Name string      // name on the wire, relative to the PATH it was found under
+	Size int64       // bytes, when it was indexed
+	ID   manifest.ID // content ID of its manifest
+	Path string      // absolute path on disk (as found, symlinks not resolved)
+}
+
+// servedFile is a File with what serving it needs.
+type servedFile struct {
+	File
+	root *os.Root // the PATH's root: every open goes through it
+	rel  string   // name inside root, in the OS's form
+	man  *manifest.Manifest
+
+	encOnce sync.Once
+	enc     []byte // the encoded ManifestResponse, made on first request
+}
+
+func (f *servedFile) manifestFrame() []byte {
+	f.encOnce.Do(func() {
+		resp := &wire.ManifestResponse{Name: f.Name, Manifest: f.man}
+		f.enc = resp.Append(nil)
+	})
+	return f.enc
+}
+
+// scanner finds the files under the served paths.
+type scanner struct {
+	log      *slog.Logger
+	stateDir string // resolved absolute StateDir, never served
+	roots    []*os.Root
+	files    []*servedFile
+	seen     map[string]string // name -> absolute path of the first file with it
+}
+
+// scan opens an os.Root per PATH and lists the regular files under it. A
+// PATH that does not exist is an error; a file under it that cannot be
+// served is skipped with a warning.
+func scan(paths []string, stateDir string, log *slog.Logger) ([]*os.Root, []*servedFile, error) {
+	sc := &scanner{log: log, stateDir: stateDir, seen: make(map[string]string)}
+	for _, p := range paths {
+		if err := sc.scanPath(p); err != nil {
+			for _, r := range sc.roots {
+				r.Close()
+			}
+			return nil, nil, err
+		}
+	}
+	return sc.roots, sc.files, nil
+}
+
+func (sc *scanner) scanPath(p string) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return fmt.Errorf("serving %s: %w", p, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return fmt.Errorf("serving %s: %w", p, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return fmt.Errorf("serving %s: %w", p, err)
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		root, err := os.OpenRoot(filepath.Dir(real))
+		if err != nil {
+			return fmt.Errorf("serving %s: %w", p, err)
+		}
+		sc.roots = append(sc.roots, root)
+		sc.add(root, filepath.Base(abs), filepath.Base(real), abs)
+		return nil
+	case fi.IsDir():
+		root, err := os.OpenRoot(real)
+		if err != nil {
+			return fmt.Errorf("serving %s: %w", p, err)
+		}
+		sc.roots = append(sc.roots, root)
+		return fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil {
+				sc.log.Warn("skipping what cannot be read", "path", filepath.Join(abs, name), "err", err)
+				if d != nil && d.IsDir() && name != "." {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if sc.stateDir != "" && filepath.Join(real, name) == sc.stateDir {
+					sc.log.Debug("not serving the state directory", "path", sc.stateDir)
+					return fs.SkipDir
+				}
+				return nil
+			}
+			osName := filepath.FromSlash(name)
+			if d.Type()&fs.ModeSymlink != 0 {
+				// Stat through the root: a link that leaves it fails here
+				// (and would fail at every later open too).
+				st, err := root.Stat(osName)
+				if err != nil {
+					sc.log.Warn("skipping symlink", "path", filepath.Join(abs, osName), "err", err)
+					return nil
+				}
+				if !st.Mode().IsRegular() {
+					sc.log.Debug("skipping symlink to a non-regular file", "path", filepath.Join(abs, osName))
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
+				sc.log.Debug("skipping non-regular file", "path", filepath.Join(abs, osName))
+				return nil
+			}
+			sc.add(root, name, osName, filepath.Join(abs, osName))
+			return nil
+		})
+	default:
+		return fmt.Errorf("serving %s: not a regular file or directory", p)
+	}
+}
+
+func (sc *scanner) add(root *os.Root, name, rel, abs string) {
+	if err := wire.CheckName(name); err != nil {
+		sc.log.Warn("skipping file whose name cannot be served", "path", abs, "err", err)
+		return
+	}
+	if first, dup := sc.seen[name]; dup {
+		sc.log.Warn("skipping file: another path is served under the same name", "name", name, "path", abs, "served", first)
+		return
+	}
+	sc.seen[name] = abs
+	sc.files = append(sc.files, &servedFile{File: File{Name: name, Path: abs}, root: root, rel: rel})
+}
+
+// hashAll gives every file its manifest, from the cache where it is still
+// valid. Several files are hashed at once, and a lone large file with
+// several workers, so that start-up uses every core; memory stays at about
+// workers × the block size. A file that cannot be read, or keeps changing
+// while it is hashed, is dropped with a warning. It returns the files kept,
+// sorted by name, and how many were hashed and how many came from the cache.
+func hashAll(ctx context.Context, files []*servedFile, cache *manifestCache, workers int, log *slog.Logger) (kept []*servedFile, hashed, cached int, err error) {
+	parallel := max(1, min(workers, len(files)))
+	perFile := max(1, workers/parallel)
+	var nHashed, nCached atomic.Int64
+	ok := make([]bool, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for i, f := range files {
+		g.Go(func() error {
+			fromCache, err := indexFile(gctx, f, cache, perFile, log)
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				log.Warn("skipping file", "path", f.Path, "err", err)
+				return nil
+			}
+			ok[i] = true
+			if fromCache {
+				nCached.Add(1)
+			} else {
+				nHashed.Add(1)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, 0, err
+	}
+	for i, f := range files {
+		if ok[i] {
+			kept = append(kept, f)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Name < kept[j].Name })
+	return kept, int(nHashed.Load()), int(nCached.Load()), nil
+}
+
+// indexFile sets f's manifest, size and ID. It reports whether the manifest
+// came from the cache.
+func indexFile(ctx context.Context, f *servedFile, cache *manifestCache, workers int, log *slog.Logger) (fromCache bool, err error) {
+	const attempts = 3
+	for range attempts {
+		m, fi, fromCache, err := tryIndex(ctx, f, cache, workers, log)
+		if err != nil {
+			return false, err
+		}
+		if m == nil {
+			continue // changed while hashed
+		}
+		f.man, f.Size, f.ID = m, m.Size, m.ID()
+		if !fromCache {
+			if err := cache.store(f.Path, fi.Size(), fi.ModTime().UnixNano(), m); err != nil {
+				log.Warn("could not store manifest in cache", "path", f.Path, "err", err)
+			}
+		}
+		return fromCache, nil
+	}
+	return false, fmt.Errorf("changed %d times while being hashed", attempts)
+}
+
+// tryIndex returns nil, nil if the file changed while it was hashed.
+func tryIndex(ctx context.Context, f *servedFile, cache *manifestCache, workers int, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
+	fh, err := f.root.Open(f.rel)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, false, errors.New("not a regular file")
+	}
+	m, err := cache.load(f.Path, fi.Size(), fi.ModTime().UnixNano())
+	if err != nil {
+		log.Warn("ignoring manifest cache entry", "path", f.Path, "err", err)
+	} else if m != nil {
+		return m, fi, true, nil
+	}
+	start := time.Now()
+	m, err = manifest.Build(ctx, fh, fi.Size(), workers)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	after, err := f.root.Stat(f.rel)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !os.SameFile(fi, after) || after.Size() != fi.Size() || !after.ModTime().Equal(fi.ModTime()) {
+		log.Debug("file changed while hashed; hashing again", "path", f.Path)
+		return nil, nil, false, nil
+	}
+	log.Debug("hashed", "path", f.Path, "size", fi.Size(), "took", time.Since(start))
+	return m, fi, false, nil
+}

@@ -1,0 +1,299 @@
+package seed
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// Stats are the seed's counters since New.
+type Stats struct {
+	BytesSent        int64 // block payload bytes written to streams
+	BlocksSent       int64 // blocks sent whole
+	ManifestsSent    int64
+	ListsSent        int64
+	Requests         int64 // request streams accepted
+	Rejected         int64 // request streams reset with an error code
+	Cancelled        int64 // responses stopped part-way (client cancelled, connection lost, shutdown)
+	StreamsActive    int64 // request streams being handled now
+	ConnsAccepted    int64
+	ConnsRefused     int64 // closed at once with ErrCodeBusy
+	ConnsActive      int64
+	FilesHashed      int64 // manifests hashed at start-up
+	FilesFromCache   int64 // manifests loaded from the cache at start-up
+	RejectedByReason map[wire.ErrCode]int64
+}
+
+type counters struct {
+	bytesSent, blocksSent, manifestsSent, listsSent atomic.Int64
+	requests, cancelled, streamsActive              atomic.Int64
+	connsAccepted, connsRefused, connsActive        atomic.Int64
+	filesHashed, filesCached                        atomic.Int64
+	rejected                                        [16]atomic.Int64 // by ErrCode; the last slot for any other code
+}
+
+func (c *counters) reject(code wire.ErrCode) {
+	i := int(code)
+	if i < 0 || i >= len(c.rejected)-1 {
+		i = len(c.rejected) - 1
+	}
+	c.rejected[i].Add(1)
+}
+
+// Stats returns a snapshot of the seed's counters.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	st := Stats{
+		BytesSent:        c.bytesSent.Load(),
+		BlocksSent:       c.blocksSent.Load(),
+		ManifestsSent:    c.manifestsSent.Load(),
+		ListsSent:        c.listsSent.Load(),
+		Requests:         c.requests.Load(),
+		Cancelled:        c.cancelled.Load(),
+		StreamsActive:    c.streamsActive.Load(),
+		ConnsAccepted:    c.connsAccepted.Load(),
+		ConnsRefused:     c.connsRefused.Load(),
+		ConnsActive:      c.connsActive.Load(),
+		FilesHashed:      c.filesHashed.Load(),
+		FilesFromCache:   c.filesCached.Load(),
+		RejectedByReason: make(map[wire.ErrCode]int64),
+	}
+	for i := range c.rejected {
+		if n := c.rejected[i].Load(); n > 0 {
+			st.Rejected += n
+			st.RejectedByReason[wire.ErrCode(i)] += n
+		}
+	}
+	return st
+}
+
+// connStats are one connection's totals, for its closing log line.
+type connStats struct {
+	bytes, blocks, requests atomic.Int64
+}
+
+// handleConn serves the streams of one connection until it closes, and
+// waits for their handlers.
+func (s *Server) handleConn(conn *quic.Conn) {
+	defer s.release(conn)
+	s.stats.connsActive.Add(1)
+	defer s.stats.connsActive.Add(-1)
+	start := time.Now()
+	remote := conn.RemoteAddr().String()
+	s.log.Info("connection opened", "remote", remote)
+	var cs connStats
+	var wg sync.WaitGroup
+	for {
+		str, err := conn.AcceptStream(s.hardCtx)
+		if err != nil {
+			break
+		}
+		if !s.streams.add() {
+			s.reject(str, wire.ErrCodeShuttingDown)
+			continue
+		}
+		wg.Go(func() {
+			defer s.streams.done()
+			s.handleStream(conn, &cs, str)
+		})
+	}
+	wg.Wait()
+	s.log.Info("connection closed", "remote", remote,
+		"duration", time.Since(start).Round(time.Millisecond),
+		"requests", cs.requests.Load(), "bytes", cs.bytes.Load(), "blocks", cs.blocks.Load(),
+		"reason", context.Cause(conn.Context()))
+}
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// handleStream reads one request and answers it.
+func (s *Server) handleStream(conn *quic.Conn, cs *connStats, str *quic.Stream) {
+	s.stats.requests.Add(1)
+	cs.requests.Add(1)
+	s.stats.streamsActive.Add(1)
+	defer s.stats.streamsActive.Add(-1)
+
+	// ctx ends when the client stops the stream (STOP_SENDING), the
+	// connection closes, or the server is closed.
+	ctx, cancel := context.WithCancel(conn.Context())
+	defer cancel()
+	defer context.AfterFunc(str.Context(), cancel)()
+	defer context.AfterFunc(s.hardCtx, cancel)()
+
+	str.SetReadDeadline(time.Now().Add(s.opts.RequestTimeout))
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(str)
+	req, err := wire.ReadRequest(br)
+	if err == nil {
+		// The client closes its side after the request; read up to that
+		// FIN so the stream completes and the client gets its credit back.
+		err = wire.ReadEnd(br)
+	}
+	br.Reset(nil)
+	readers.Put(br)
+	if err != nil {
+		s.log.Debug("bad request", "remote", conn.RemoteAddr(), "stream", str.StreamID(), "err", err)
+		s.reject(str, wire.ErrCodeBadRequest)
+		return
+	}
+	str.SetReadDeadline(time.Time{})
+
+	switch r := req.(type) {
+	case *wire.ListRequest:
+		s.sendList(str)
+	case *wire.ManifestRequest:
+		f := s.byName[r.Name]
+		if r.ByID {
+			f = s.byID[r.ID]
+		}
+		if f == nil {
+			s.log.Debug("manifest not found", "remote", conn.RemoteAddr(), "name", r.Name, "id", r.ID, "by_id", r.ByID)
+			s.reject(str, wire.ErrCodeNotFound)
+			return
+		}
+		if s.write(str, f.manifestFrame()) {
+			s.stats.manifestsSent.Add(1)
+			str.Close()
+		}
+	case *wire.BlockRequest:
+		f := s.byID[r.ID]
+		if f == nil {
+			s.log.Debug("block of unknown file", "remote", conn.RemoteAddr(), "id", r.ID)
+			s.reject(str, wire.ErrCodeNotFound)
+			return
+		}
+		if r.Index >= uint64(f.man.NumBlocks()) {
+			s.log.Debug("block index out of range", "remote", conn.RemoteAddr(), "name", f.Name, "index", r.Index, "blocks", f.man.NumBlocks())
+			s.reject(str, wire.ErrCodeBadRequest)
+			return
+		}
+		s.sendBlock(ctx, conn, cs, str, f, int(r.Index))
+	default:
+		s.reject(str, wire.ErrCodeBadRequest)
+	}
+}
+
+// sendList writes a FileEntry for every file, sorted by name, then FIN.
+func (s *Server) sendList(str *quic.Stream) {
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	b := (*bp)[:0]
+	for _, f := range s.files {
+		e := wire.FileEntry{Name: f.Name, Size: f.Size, ID: f.ID}
+		b = e.Append(b)
+		if len(b) >= s.chunk {
+			if !s.write(str, b) {
+				return
+			}
+			b = b[:0]
+		}
+	}
+	if len(b) > 0 && !s.write(str, b) {
+		return
+	}
+	s.stats.listsSent.Add(1)
+	str.Close()
+}
+
+// sendBlock writes the block header, then the block's bytes read from disk
+// in chunks, each after the rate limiter allows it, then FIN.
+func (s *Server) sendBlock(ctx context.Context, conn *quic.Conn, cs *connStats, str *quic.Stream, f *servedFile, i int) {
+	log := s.log.With("remote", conn.RemoteAddr(), "name", f.Name, "block", i)
+	fh, err := f.root.Open(f.rel)
+	if err != nil {
+		log.Warn("cannot open file", "err", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			s.reject(str, wire.ErrCodeFileChanged)
+		} else {
+			s.reject(str, wire.ErrCodeInternal)
+		}
+		return
+	}
+	defer fh.Close()
+
+	length, off := f.man.BlockLen(i), f.man.BlockOffset(i)
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := (*bp)[:s.chunk]
+	if !s.write(str, wire.AppendBlockHeader(buf[:0], int(length))) {
+		return
+	}
+	start := time.Now()
+	for sent := int64(0); sent < length; {
+		n := int(min(int64(len(buf)), length-sent))
+		if s.limiter != nil {
+			if err := s.limiter.WaitN(ctx, n); err != nil {
+				s.abandoned(str)
+				return
+			}
+		}
+		k, err := fh.ReadAt(buf[:n], off+sent)
+		if k < n {
+			if err == nil || err == io.EOF {
+				log.Info("file shrank since it was indexed", "offset", off+sent+int64(k))
+				s.reject(str, wire.ErrCodeFileChanged)
+			} else {
+				log.Warn("reading block", "err", err)
+				s.reject(str, wire.ErrCodeInternal)
+			}
+			return
+		}
+		if !s.write(str, buf[:n]) {
+			return
+		}
+		sent += int64(n)
+		s.stats.bytesSent.Add(int64(n))
+		cs.bytes.Add(int64(n))
+	}
+	str.Close()
+	s.stats.blocksSent.Add(1)
+	cs.blocks.Add(1)
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("block sent", "bytes", length, "took", time.Since(start))
+	}
+}
+
+// write writes b and reports whether it all went; if not, the stream was
+// stopped (client, connection or shutdown) and is abandoned. A client that
+// stops reading for IdleTimeout loses the stream, so that it cannot hold a
+// chunk buffer for ever while it keeps its connection alive.
+func (s *Server) write(str *quic.Stream, b []byte) bool {
+	str.SetWriteDeadline(time.Now().Add(s.opts.IdleTimeout))
+	if _, err := str.Write(b); err != nil {
+		s.abandoned(str)
+		return false
+	}
+	return true
+}
+
+// abandoned records a response stopped part-way and makes sure the stream
+// is reset (a no-op if the client already stopped it).
+func (s *Server) abandoned(str *quic.Stream) {
+	s.stats.cancelled.Add(1)
+	code := wire.ErrCodeCancelled
+	if s.hardCtx.Err() != nil {
+		code = wire.ErrCodeShuttingDown
+	}
+	s.reset(str, code)
+}
+
+// reject resets both directions of str with code.
+func (s *Server) reject(str *quic.Stream, code wire.ErrCode) {
+	s.stats.reject(code)
+	s.reset(str, code)
+}
+
+func (s *Server) reset(str *quic.Stream, code wire.ErrCode) {
+	str.CancelWrite(quic.StreamErrorCode(code))
+	str.CancelRead(quic.StreamErrorCode(code))
+}

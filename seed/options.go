@@ -1,0 +1,126 @@
+package seed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultListen            = "0.0.0.0:4433"
+	DefaultMaxConns          = 256
+	DefaultMaxStreamsPerConn = 100
+	DefaultIdleTimeout       = 30 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultShutdownGrace     = 5 * time.Second
+
+	// chunkSize is the most a stream reads from disk, waits for from the rate
+	// limiter, or holds in memory at once.
+	chunkSize = 64 << 10
+)
+
+// Options configure a Server. The zero value of each field means its default.
+type Options struct {
+	// Paths are files or directories; every regular file under each is
+	// served. A file's name is its path relative to the PATH it was found
+	// under, with '/'; a file PATH is served under its base name.
+	Paths []string
+	// Listen is the UDP address to bind, default "0.0.0.0:4433"; port 0
+	// picks a free port.
+	Listen string
+	// RateLimit is bytes per second for all clients together; 0 is unlimited.
+	RateLimit float64
+	// StateDir keeps the self-signed key and certificate (so the pin
+	// survives restarts) and the manifest cache. Default
+	// $XDG_STATE_HOME/quicxfer, or ~/.local/state/quicxfer.
+	StateDir string
+	// CertFile and KeyFile name the operator's own certificate and key (PEM);
+	// both or neither.
+	CertFile, KeyFile string
+	// MaxConns bounds concurrent connections, default 256; past it a new
+	// connection is closed with wire.ErrCodeBusy.
+	MaxConns int
+	// MaxStreamsPerConn bounds concurrent request streams per connection,
+	// default 100.
+	MaxStreamsPerConn int
+	// IdleTimeout closes a silent connection, default 30s.
+	IdleTimeout time.Duration
+	// HandshakeTimeout bounds the QUIC handshake, default 10s.
+	HandshakeTimeout time.Duration
+	// RequestTimeout is the time a client has to send its whole request on a
+	// stream (frame and FIN), default 10s.
+	RequestTimeout time.Duration
+	// ShutdownGrace is how long in-flight streams may run on after Serve's
+	// context ends, default 5s.
+	ShutdownGrace time.Duration
+	// HashWorkers is how many goroutines hash at start-up, default GOMAXPROCS.
+	HashWorkers int
+	// Logger receives the seed's logs; default discards.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Paths) == 0 {
+		return o, errors.New("no paths to serve")
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return o, errors.New("certificate and key: give both files or neither")
+	}
+	if o.RateLimit < 0 {
+		return o, fmt.Errorf("negative rate limit %v", o.RateLimit)
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxStreamsPerConn <= 0 {
+		o.MaxStreamsPerConn = DefaultMaxStreamsPerConn
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.HashWorkers <= 0 {
+		o.HashWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return o, err
+		}
+		o.StateDir = d
+	}
+	return o, nil
+}
+
+// DefaultStateDir returns $XDG_STATE_HOME/quicxfer, or
+// ~/.local/state/quicxfer when XDG_STATE_HOME is unset.
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "quicxfer"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the state directory: %w (set --state-dir or XDG_STATE_HOME)", err)
+	}
+	return filepath.Join(home, ".local", "state", "quicxfer"), nil
+}

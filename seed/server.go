@@ -1,0 +1,465 @@
+package seed
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"golang.org/x/time/rate"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// ErrClosed is returned by Serve on a Server that was closed or already served.
+var ErrClosed = errors.New("seed: server closed")
+
+// Receive windows: a seed only receives small request frames, so it offers
+// small windows and a client cannot make it buffer much.
+const (
+	streamReceiveWindow = 64 << 10
+	connReceiveWindow   = 1 << 20
+)
+
+// Server is a seed: it serves the files found under Options.Paths.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	files   []*servedFile // sorted by name
+	byName  map[string]*servedFile
+	byID    map[manifest.ID]*servedFile
+	roots   []*os.Root
+	pin     wire.Pin
+	udp     *net.UDPConn
+	tr      *quic.Transport
+	ln      *quic.Listener
+	urls    []string
+	limiter *rate.Limiter // nil: unlimited
+	chunk   int           // bytes read, rate-limited and written at once
+	bufs    sync.Pool     // *[]byte of chunk bytes
+	streams streamTracker
+	stats   counters
+
+	hardCtx   context.Context // done once Close is called
+	hardStop  context.CancelFunc
+	serving   atomic.Bool
+	served    chan struct{} // closed when Serve returns
+	tearOnce  sync.Once
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	conns map[*quic.Conn]struct{}
+}
+
+// New scans and hashes the files (cache first), loads or makes the
+// certificate and binds the UDP socket. It returns when the server is ready
+// to serve; nothing is served until Serve is called.
+func New(ctx context.Context, opts Options) (_ *Server, err error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	stateAbs, err := filepath.Abs(o.StateDir)
+	if err == nil {
+		stateAbs, err = filepath.EvalSymlinks(stateAbs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	cacheDir := filepath.Join(stateAbs, "manifests")
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("manifest cache: %w", err)
+	}
+	cert, pin, err := loadCert(o)
+	if err != nil {
+		return nil, err
+	}
+
+	hctx, hstop := context.WithCancel(context.Background())
+	s := &Server{
+		opts:     o,
+		log:      log,
+		pin:      pin,
+		hardCtx:  hctx,
+		hardStop: hstop,
+		served:   make(chan struct{}),
+		conns:    make(map[*quic.Conn]struct{}),
+		chunk:    chunkSize,
+	}
+	defer func() {
+		if err != nil {
+			s.closeOnce.Do(func() {})
+			s.teardown()
+		}
+	}()
+
+	// Bind before hashing: a busy port fails at once, not after an hour of
+	// hashing.
+	laddr, err := net.ResolveUDPAddr("udp", o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", o.Listen, err)
+	}
+	network := "udp" // dual-stack for "[::]:port" or ":port"
+	if laddr.IP.To4() != nil {
+		network = "udp4" // 0.0.0.0 means IPv4 only
+	}
+	s.udp, err = net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.Listen, err)
+	}
+	s.tr = &quic.Transport{Conn: s.udp}
+	tlsConf := &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{wire.ALPN},
+	}
+	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
+		HandshakeIdleTimeout:           o.HandshakeTimeout,
+		MaxIdleTimeout:                 o.IdleTimeout,
+		MaxIncomingStreams:             int64(o.MaxStreamsPerConn),
+		MaxIncomingUniStreams:          -1,
+		InitialStreamReceiveWindow:     streamReceiveWindow,
+		MaxStreamReceiveWindow:         streamReceiveWindow,
+		InitialConnectionReceiveWindow: connReceiveWindow,
+		MaxConnectionReceiveWindow:     connReceiveWindow,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.Listen, err)
+	}
+
+	if o.RateLimit > 0 {
+		// A burst of about an eighth of a second, at most one chunk: chunks
+		// shrink with the rate so a slow seed still sends smoothly.
+		burst := int(min(float64(chunkSize), max(1024, o.RateLimit/8)))
+		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
+		s.chunk = burst
+	}
+	s.bufs.New = func() any { b := make([]byte, s.chunk); return &b }
+
+	start := time.Now()
+	var files []*servedFile
+	s.roots, files, err = scan(o.Paths, stateAbs, log)
+	if err != nil {
+		return nil, err
+	}
+	files, hashed, cached, err := hashAll(ctx, files, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
+	if err != nil {
+		return nil, fmt.Errorf("indexing files: %w", err)
+	}
+	s.files = files
+	s.byName = make(map[string]*servedFile, len(files))
+	s.byID = make(map[manifest.ID]*servedFile, len(files))
+	var total int64
+	for _, f := range files {
+		s.byName[f.Name] = f
+		if _, dup := s.byID[f.ID]; !dup {
+			s.byID[f.ID] = f
+		}
+		total += f.Size
+	}
+	s.stats.filesHashed.Store(int64(hashed))
+	s.stats.filesCached.Store(int64(cached))
+	s.urls = buildURLs(s.udp.LocalAddr().(*net.UDPAddr), pin, log)
+
+	log.Info("seed ready",
+		"files", len(files), "bytes", total, "hashed", hashed, "from_cache", cached,
+		"took", time.Since(start).Round(time.Millisecond), "listen", s.udp.LocalAddr().String(),
+		"rate_limit", o.RateLimit, "pin", pin.String())
+	if len(files) == 0 {
+		log.Warn("no files to serve", "paths", o.Paths)
+	}
+	return s, nil
+}
+
+// buildURLs lists the URLs a client can use: loopback first; for an
+// unspecified address also one per non-loopback interface address.
+func buildURLs(addr *net.UDPAddr, pin wire.Pin, log *slog.Logger) []string {
+	port := uint16(addr.Port)
+	mk := func(ip net.IP) string {
+		return wire.URL{Host: ip.String(), Port: port, Pin: pin, HasPin: true}.String()
+	}
+	if !addr.IP.IsUnspecified() {
+		return []string{mk(addr.IP)}
+	}
+	v4only := addr.IP.To4() != nil
+	urls := []string{mk(net.IPv4(127, 0, 0, 1))}
+	if !v4only {
+		urls = append(urls, mk(net.IPv6loopback))
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		log.Warn("listing interface addresses", "err", err)
+		return urls
+	}
+	for _, a := range ifaddrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip := ipn.IP
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || ip.IsUnspecified() {
+			continue
+		}
+		if v4only && ip.To4() == nil {
+			continue
+		}
+		urls = append(urls, mk(ip))
+	}
+	return urls
+}
+
+// URLs returns the seed's URLs, each with the certificate's pin: loopback
+// first, then, for an unspecified listen address, one per non-loopback
+// interface address.
+func (s *Server) URLs() []string { return append([]string(nil), s.urls...) }
+
+// Addr returns the address of the UDP socket.
+func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
+
+// Pin returns the pin of the certificate the seed presents.
+func (s *Server) Pin() wire.Pin { return s.pin }
+
+// Files returns the files served, sorted by name.
+func (s *Server) Files() []File {
+	out := make([]File, len(s.files))
+	for i, f := range s.files {
+		out[i] = f.File
+	}
+	return out
+}
+
+// Serve accepts connections until ctx is done, then shuts down gracefully:
+// it stops accepting, refuses new streams with ErrCodeShuttingDown, lets
+// in-flight streams finish for up to Options.ShutdownGrace, closes every
+// connection with ErrCodeShuttingDown and closes the socket. It returns nil
+// after such a shutdown or after Close, and ErrClosed if the server was
+// closed before or Serve was called twice.
+func (s *Server) Serve(ctx context.Context) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	defer close(s.served)
+	defer s.teardown()
+	if s.hardCtx.Err() != nil {
+		return ErrClosed
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.hardCtx, cancel)
+	defer stop()
+
+	var conns sync.WaitGroup
+	var err error
+	for {
+		conn, aerr := s.ln.Accept(actx)
+		if aerr != nil {
+			if actx.Err() == nil && s.hardCtx.Err() == nil && !errors.Is(aerr, quic.ErrServerClosed) {
+				err = fmt.Errorf("accepting connections: %w", aerr)
+			}
+			break
+		}
+		if !s.admit(conn) {
+			conns.Go(func() {
+				conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeBusy), "busy: too many connections")
+			})
+			continue
+		}
+		conns.Go(func() { s.handleConn(conn) })
+	}
+	s.ln.Close()
+
+	idle := s.streams.drain()
+	if s.hardCtx.Err() == nil {
+		if n := s.streams.active(); n > 0 {
+			s.log.Info("shutting down: letting requests finish", "streams", n, "grace", s.opts.ShutdownGrace)
+		}
+		deadline := time.Now().Add(s.opts.ShutdownGrace)
+		grace := time.NewTimer(s.opts.ShutdownGrace)
+		select {
+		case <-idle:
+			// The responses are written, not yet delivered: closing a
+			// connection drops what is unacknowledged, so give the last
+			// packets a few round trips.
+			s.linger(time.Until(deadline))
+		case <-grace.C:
+			s.log.Warn("shutting down: grace period over, cutting requests", "streams", s.streams.active())
+		case <-s.hardCtx.Done():
+		}
+		grace.Stop()
+	}
+	s.closeConns("shutting down")
+	conns.Wait()
+	s.log.Info("seed stopped", "bytes_sent", s.stats.bytesSent.Load(), "blocks_sent", s.stats.blocksSent.Load())
+	return err
+}
+
+// linger waits a few round trips of the slowest connection, at most limit
+// and at most a second, or until Close. A client that reads its streams as
+// data arrives (as downloaders do) gets its last bytes; data it received but
+// had not read when the close arrives is lost to it, as QUIC drops a closed
+// connection's buffers.
+func (s *Server) linger(limit time.Duration) {
+	var rtt time.Duration
+	s.mu.Lock()
+	for c := range s.conns {
+		st := c.ConnectionStats()
+		rtt = max(rtt, 2*st.SmoothedRTT+4*st.MeanDeviation)
+	}
+	s.mu.Unlock()
+	d := min(limit, time.Second, rtt+50*time.Millisecond)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.hardCtx.Done():
+	}
+}
+
+// Close stops the server at once: it closes every connection with
+// ErrCodeShuttingDown, without a grace period, and the socket. If Serve is
+// running, Close waits for it to return. Close is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.hardStop()
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		s.closeConns("closed")
+	})
+	if s.serving.Load() {
+		<-s.served
+	} else {
+		s.teardown()
+	}
+	return nil
+}
+
+// teardown releases the socket and roots once.
+func (s *Server) teardown() {
+	s.tearOnce.Do(func() {
+		s.hardStop()
+		if s.tr != nil {
+			s.tr.Close()
+		}
+		if s.udp != nil {
+			s.udp.Close()
+		}
+		for _, r := range s.roots {
+			r.Close()
+		}
+	})
+}
+
+// admit registers conn unless the server is full or closing.
+func (s *Server) admit(conn *quic.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) >= s.opts.MaxConns || s.hardCtx.Err() != nil {
+		s.stats.connsRefused.Add(1)
+		s.log.Debug("refusing connection: busy", "remote", conn.RemoteAddr(), "conns", len(s.conns))
+		return false
+	}
+	s.conns[conn] = struct{}{}
+	s.stats.connsAccepted.Add(1)
+	return true
+}
+
+func (s *Server) release(conn *quic.Conn) {
+	s.mu.Lock()
+	delete(s.conns, conn)
+	s.mu.Unlock()
+}
+
+// closeConns closes every registered connection with ErrCodeShuttingDown.
+func (s *Server) closeConns(reason string) {
+	s.mu.Lock()
+	conns := make([]*quic.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { c.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeShuttingDown), reason) })
+	}
+	wg.Wait()
+}
+
+// streamTracker counts in-flight request streams and, once draining,
+// refuses new ones and signals when the last one ends.
+type streamTracker struct {
+	mu       sync.Mutex
+	n        int
+	draining bool
+	idle     chan struct{}
+}
+
+func (t *streamTracker) add() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.draining {
+		return false
+	}
+	t.n++
+	return true
+}
+
+func (t *streamTracker) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n--
+	if t.n == 0 && t.draining {
+		close(t.idle)
+	}
+}
+
+func (t *streamTracker) active() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+// drain refuses new streams from now on and returns a channel closed once no
+// stream is in flight.
+func (t *streamTracker) drain() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.draining {
+		t.draining = true
+		t.idle = make(chan struct{})
+		if t.n == 0 {
+			close(t.idle)
+		}
+	}
+	return t.idle
+}
+
+// Serve runs a seed for the command line: New, then ready (if not nil) with
+// the server once it is ready, then Serve until ctx is done.
+func Serve(ctx context.Context, opts Options, ready func(*Server)) error {
+	s, err := New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if ready != nil {
+		ready(s)
+	}
+	return s.Serve(ctx)
+}
