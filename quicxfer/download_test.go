@@ -179,7 +179,8 @@ func TestSeedWithChangedFile(t *testing.T) {
 	require.NoError(t, err)
 	requireFile(t, out, data)
 	require.Zero(t, res.Seeds[0].Bytes, "nothing from the bad seed was kept")
-	require.Equal(t, int64(3), res.Seeds[0].BadBlocks, "dropped after three bad blocks")
+	// Dropped at the third strike; copies already in flight may still arrive bad.
+	require.GreaterOrEqual(t, res.Seeds[0].BadBlocks, int64(3), "dropped after three bad blocks")
 	require.Contains(t, res.Seeds[0].Note, "dropped")
 	require.Contains(t, l.String(), "bad copy")
 }

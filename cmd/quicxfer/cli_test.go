@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func startSeed(t *testing.T, args ...string) string {
 	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir()}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	lines := make(chan string, 1)
@@ -82,6 +83,25 @@ func startSeed(t *testing.T, args ...string) string {
 		t.Fatalf("seed not ready: %s", stderr.String())
 	}
 	return ""
+}
+
+// lockedBuffer is a bytes.Buffer that a running process may write while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type cliResult struct {

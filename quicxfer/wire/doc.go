@@ -119,7 +119,8 @@
 //	0x7 UNAUTHORIZED   reserved for private seeds
 //	0x8 FILE_CHANGED   the file on disk no longer matches its manifest
 //
-// A receiver treats an unknown code like INTERNAL.
+// Other codes are reserved; a receiver treats one it does not know as a
+// failure of that request (or connection) for no stated reason.
 //
 // # Seed URL
 //

@@ -99,7 +99,7 @@ func TestFileEntryRefusesOtherFrames(t *testing.T) {
 
 func FuzzReadFileEntry(f *testing.F) {
 	var all []byte
-	for _, e := range testEntries {
+	for _, e := range testEntries[:3] { // not the long name: it makes minimization crawl
 		f.Add(e.Append(nil))
 		all = e.Append(all)
 	}
