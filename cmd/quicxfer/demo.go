@@ -167,4 +167,3 @@ func sha256File(path string) ([32]byte, error) {
 	h.Sum(sum[:0])
 	return sum, nil
 }
-
