@@ -69,7 +69,8 @@ func (v *progressView) update(p quicxfer.Progress) {
 	filled := int(pct / 100 * float64(width))
 	fmt.Fprintf(&b, "[%s%s] %s\n", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), total)
 	for _, s := range p.Seeds {
-		fmt.Fprintf(&b, "  %-50.50s %-8s %10s/s %10s\n", s.URL, s.State, formatBytes(s.Rate), formatBytes(float64(s.Accepted)))
+		addr, _, _ := strings.Cut(s.URL, "?") // the pin adds nothing here
+		fmt.Fprintf(&b, "  %-40.40s %-8s %10s/s %10s\n", addr, s.State, formatBytes(s.Rate), formatBytes(float64(s.Accepted)))
 	}
 	v.lines = 1 + len(p.Seeds)
 	io.WriteString(v.w, b.String())

@@ -70,7 +70,11 @@ Examples:
 			}
 			return seed.Serve(c.Context, opts, func(s *seed.Server) {
 				urls := s.URLs()
-				line := fmt.Sprintf("quicxfer seed ready, serving %d files: %s", len(s.Files()), urls[0])
+				files := "files"
+				if len(s.Files()) == 1 {
+					files = "file"
+				}
+				line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), files, urls[0])
 				if len(urls) > 1 {
 					line += " (from other hosts: " + strings.Join(urls[1:], " ") + " )"
 				}
