@@ -3,9 +3,15 @@ package quicxfer
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// TLS alerts that quic-go reports as crypto errors (0x100 + alert).
+const (
+	alertNoApplicationProtocol = 0x100 + 120
 )
 
 // Describe turns an error from talking to a seed into a short phrase a user
@@ -19,16 +25,16 @@ func Describe(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(err, wire.ErrPinMismatch):
+		return "its certificate does not match the pin in the URL (wrong URL, or not the seed you think)"
 	case errors.As(err, &hsErr):
 		return "no answer (is the seed running, and is its UDP port reachable?)"
 	case errors.As(err, &idleErr):
 		return "the connection timed out (no answer from the seed)"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out"
-	case errors.As(err, &trErr) && strings.Contains(trErr.Error(), "pin mismatch"):
-		return "its certificate does not match the pin in the URL (wrong URL, or not the seed you think)"
-	case errors.As(err, &trErr) && strings.Contains(trErr.Error(), "no application protocol"):
-		return "it does not speak this version of the quicxfer protocol"
+	case errors.As(err, &trErr) && trErr.ErrorCode == alertNoApplicationProtocol:
+		return "it does not speak this version of the quicxfer protocol (" + wire.ALPN + ")"
 	}
 	return err.Error()
 }
