@@ -263,3 +263,42 @@ func allocated(fi os.FileInfo) int64 {
 	}
 	return fi.Size()
 }
+
+// TestCtrlC interrupts get with SIGINT: it exits 130 with one line saying how
+// to resume, leaves no OUT, and the same command then completes.
+func TestCtrlC(t *testing.T) {
+	dir := t.TempDir()
+	const size = 8 << 20
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), size, 4)
+	u := startSeed(t, "--rate-limit", "4MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	args := []string{"get", "--seed", u, "-o", out, "--quiet", "f.bin"}
+
+	cmd := exec.Command(bin, args...)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(out + ".qxpart"); err == nil && allocated(fi) >= size/4 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 130, ee.ExitCode())
+	msg := strings.TrimSpace(stderr.String())
+	require.NotContains(t, msg, "\n", "one line")
+	require.Contains(t, msg, "run the same command to resume")
+	_, err = os.Stat(out)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	r := run(t, args...)
+	require.Zero(t, r.code, r.stderr)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+}
