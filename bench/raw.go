@@ -1,0 +1,290 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// The client's transport windows, as in quicxfer/client.go (unexported
+// there): the raw ceiling must run with the same flow control.
+const (
+	rawStreamWindow = 16 << 20
+	rawConnWindow   = 128 << 20
+	rawALPN         = "quicxfer-bench-raw"
+)
+
+// childEnv names the role a self-executed child plays; see RunChild.
+const childEnv = "QUICXFER_BENCH_CHILD"
+
+// RawOptions configures a raw quic-go transfer.
+type RawOptions struct {
+	Size int64 // bytes to transfer on one stream
+	// InProcess runs the server in this process. By default it runs in a
+	// child process (this executable, re-run with RunChild's environment),
+	// as a real seed and downloader would.
+	InProcess bool
+	// Link, if set, puts an emulated link between client and server.
+	Link *LinkConfig
+}
+
+// RawResult is the outcome of a raw transfer.
+type RawResult struct {
+	Bytes      int64         `json:"bytes"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	Throughput float64       `json:"throughput_bytes_per_s"`
+	Child      bool          `json:"server_in_child_process"`
+}
+
+// RawQUIC transfers o.Size bytes on one quic-go stream from a server to a
+// client with the downloader's flow-control windows, and returns the rate:
+// the ceiling a quicxfer download on the same path can approach. The clock
+// runs from opening the stream to its end (the handshake is excluded).
+//
+// Unless o.InProcess, the executable must call RunChild at the start of
+// main (or TestMain).
+func RawQUIC(ctx context.Context, o RawOptions) (RawResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		addr *net.UDPAddr
+		wait func() error
+	)
+	if o.InProcess {
+		ln, closeAll, err := rawListen()
+		if err != nil {
+			return RawResult{}, err
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { rawServe(ctx, ln) })
+		addr = ln.Addr().(*net.UDPAddr)
+		wait = func() error { cancel(); wg.Wait(); closeAll(); return nil }
+	} else {
+		a, w, err := startRawChild(ctx)
+		if err != nil {
+			return RawResult{}, err
+		}
+		addr, wait = a, w
+	}
+	res, err := rawFetch(ctx, addr, o)
+	if werr := wait(); err == nil && werr != nil {
+		err = werr
+	}
+	res.Child = !o.InProcess
+	return res, err
+}
+
+func rawFetch(ctx context.Context, addr *net.UDPAddr, o RawOptions) (RawResult, error) {
+	if o.Link != nil {
+		l, err := NewLink(ctx, addr, *o.Link)
+		if err != nil {
+			return RawResult{}, err
+		}
+		defer l.Close()
+		addr = l.Addr()
+	}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return RawResult{}, err
+	}
+	tr := &quic.Transport{Conn: udp}
+	defer udp.Close()
+	defer tr.Close()
+	conn, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{rawALPN}}, &quic.Config{
+		InitialStreamReceiveWindow:     rawStreamWindow,
+		MaxStreamReceiveWindow:         rawStreamWindow,
+		InitialConnectionReceiveWindow: rawConnWindow,
+		MaxConnectionReceiveWindow:     rawConnWindow,
+		MaxIdleTimeout:                 30 * time.Second,
+	})
+	if err != nil {
+		return RawResult{}, fmt.Errorf("raw: dialling %s: %w", addr, err)
+	}
+	defer conn.CloseWithError(0, "")
+	start := time.Now()
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return RawResult{}, fmt.Errorf("raw: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { str.CancelRead(1) })
+	defer stop()
+	if _, err := str.Write(binary.BigEndian.AppendUint64(nil, uint64(o.Size))); err != nil {
+		return RawResult{}, fmt.Errorf("raw: %w", err)
+	}
+	str.Close()
+	n, err := io.CopyBuffer(io.Discard, str, make([]byte, 256<<10))
+	elapsed := time.Since(start)
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("raw: received %d bytes, want %d", n, o.Size)
+	}
+	if err != nil {
+		return RawResult{}, fmt.Errorf("raw: %w", err)
+	}
+	return RawResult{Bytes: n, Elapsed: elapsed, Throughput: float64(n) / elapsed.Seconds()}, nil
+}
+
+// rawListen starts a raw server's listener; closeAll closes it, its
+// transport and its socket.
+func rawListen() (ln *quic.Listener, closeAll func(), err error) {
+	cert, err := selfSignedCert()
+	if err != nil {
+		return nil, nil, err
+	}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, nil, err
+	}
+	setBuffers(udp)
+	tr := &quic.Transport{Conn: udp}
+	ln, err = tr.Listen(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{rawALPN}},
+		&quic.Config{MaxIdleTimeout: 30 * time.Second})
+	if err != nil {
+		udp.Close()
+		return nil, nil, err
+	}
+	return ln, func() { ln.Close(); tr.Close(); udp.Close() }, nil
+}
+
+// rawServe answers every stream of every connection with the number of
+// bytes the stream asks for, until ctx is done.
+func rawServe(ctx context.Context, ln *quic.Listener) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	payload := make([]byte, 1<<20)
+	_, _ = rand.Read(payload)
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		wg.Go(func() {
+			defer conn.CloseWithError(0, "")
+			stop := context.AfterFunc(ctx, func() { conn.CloseWithError(0, "server stopping") })
+			defer stop()
+			for {
+				str, err := conn.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				var hdr [8]byte
+				if _, err := io.ReadFull(str, hdr[:]); err != nil {
+					str.CancelWrite(1)
+					continue
+				}
+				for left := int64(binary.BigEndian.Uint64(hdr[:])); left > 0; {
+					n := min(left, int64(len(payload)))
+					if _, err := str.Write(payload[:n]); err != nil {
+						break
+					}
+					left -= n
+				}
+				str.Close()
+			}
+		})
+	}
+}
+
+func selfSignedCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// startRawChild runs this executable as a raw server. The child prints its
+// address, then serves until its standard input closes; wait closes it and
+// waits for the child to exit.
+func startRawChild(ctx context.Context) (*net.UDPAddr, func() error, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"=raw-server")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("raw: starting server process: %w", err)
+	}
+	wait := func() error {
+		stdin.Close()
+		return cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = wait()
+		return nil, nil, fmt.Errorf("raw: server process did not start (is RunChild called first in main/TestMain?): %w", err)
+	}
+	addr, err := net.ResolveUDPAddr("udp4", strings.TrimSpace(line))
+	if err != nil {
+		_ = wait()
+		return nil, nil, fmt.Errorf("raw: server process said %q: %w", line, err)
+	}
+	return addr, wait, nil
+}
+
+// RunChild plays the role this process was started for by the bench package
+// (the raw quic-go server), if any, and then exits; otherwise it returns at
+// once. Call it first in main or TestMain of any program that calls RawQUIC.
+func RunChild() {
+	role := os.Getenv(childEnv)
+	if role == "" {
+		return
+	}
+	if err := runChild(role); err != nil {
+		fmt.Fprintf(os.Stderr, "bench child %s: %v\n", role, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func runChild(role string) error {
+	if role != "raw-server" {
+		return errors.New("unknown role")
+	}
+	ln, closeAll, err := rawListen()
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fmt.Println(ln.Addr().String())
+	go func() {
+		// The parent closes standard input when it is done (or dies).
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	rawServe(ctx, ln)
+	return nil
+}
