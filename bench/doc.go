@@ -26,17 +26,46 @@
 // # Scenarios
 //
 // Run writes a deterministic file, starts one seed.Server per LinkConfig
-// behind its Link, downloads with quicxfer.Download through the links,
-// checks the output byte for byte and returns a Result. The numbered
-// scenarios of the benchmark issue are built by Scenario1, Scenario2 and
-// Scenario5; RunSuite runs them with the raw ceiling and WriteReport writes
-// the Markdown table and the JSON file.
+// behind its Link, downloads through the links, checks the output byte for
+// byte and returns a Result. The numbered scenarios of the benchmark issue
+// are built by Scenario1 to Scenario9 (scenarios.go):
+//
+//  1. one unlimited seed on loopback, with the raw quic-go ceiling;
+//  2. three seeds at 4:2:1;
+//  3. as 2, the fastest seed closed (seed.Server.Close) once the seeds
+//     have sent 40 % of the file; the ideal counts three seeds until then
+//     and two after;
+//  4. as 2 plus a seed whose link black-holes everything after the
+//     handshake and the manifest (LinkConfig.DownBudget); the ideal counts
+//     the three that work;
+//  5. three seeds at 80 ms RTT and 1 % loss;
+//  6. twelve seeds of mixed rates and RTTs, one ten times slower;
+//  7. one seed, N downloaders at once (after one alone): aggregate ÷ one
+//     alone, and Jain's index over their throughputs;
+//  8. the binary SIGKILLed once half the file was sent, then run again:
+//     bytes fetched again ÷ size, from the seeds' counters and the second
+//     run's --json;
+//  9. `quicxfer seed` and `quicxfer get` as child processes on loopback:
+//     the peak RSS of each.
+//
+// With RunOptions.Exe (the quicxfer binary) every downloader is `quicxfer
+// get --json` in a child process, so its CPU seconds and peak RSS are its
+// own; without it, downloads run in this process (tests) and the CPU figure
+// is the whole process's. Scenarios 8 and 9 need the binary. Peak RSS is
+// the child's VmHWM, sampled while it runs: a child's ru_maxrss includes the
+// parent's peak (see usage in process.go).
+//
+// Throughput over time comes from each seed's count of block bytes written
+// (seed.Server.Stats), sampled every 100 ms; WritePlot draws it per seed.
+// RunSuite runs the scenarios with the aria2c baseline (aria2.go) where it
+// applies, and WriteReport writes report.md (the table, each scenario's
+// details), report.json (every figure) and the plots.
 //
 // # Running
 //
-//	go test ./bench/                                 # smoke: scenarios 2 and 5 on a few MiB
-//	go test -run '^$' -bench . -benchtime 1x ./bench/ -bench.size 256MiB
-//
-// CPU figures include everything in the process: the seeds and the link
-// emulator run beside the downloader.
+//	quicxfer bench                          # the whole suite, 1 GiB (scenario 9: 4 GiB); report in bench/results/DATE
+//	quicxfer bench --smoke                  # every scenario on a few MiB, in seconds
+//	quicxfer bench --size 64MiB --only 2,3  # some scenarios, another size
+//	go test ./bench/                        # the tests: scenarios 2 to 9 on small files
+//	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

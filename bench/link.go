@@ -26,6 +26,13 @@ type LinkConfig struct {
 	// direction (drop-tail). 0 means one bandwidth-delay product plus
 	// DefaultQueueSlack, like a sensibly sized router buffer.
 	QueueBytes int
+
+	// DownBudget, if positive, makes the link a seed that stalls: once this
+	// many bytes have been admitted from upstream to the client, every later
+	// datagram in that direction is black-holed (counted in
+	// DirStats.Blackholed). Sized to let the handshake and the manifest
+	// through, it leaves a seed that answers and then never sends again.
+	DownBudget int64
 }
 
 // DefaultQueueSlack is added to the bandwidth-delay product for the default
@@ -49,6 +56,8 @@ func (c LinkConfig) validate() error {
 		return fmt.Errorf("link: loss %v not in 0..1", c.Loss)
 	case c.QueueBytes < 0:
 		return errors.New("link: negative queue size")
+	case c.DownBudget < 0:
+		return errors.New("link: negative down budget")
 	}
 	return nil
 }
@@ -68,10 +77,11 @@ type DirStats struct {
 	Lost         int64 // datagrams dropped by random loss
 	QueueDropped int64 // datagrams dropped because the queue was full
 	SendErrors   int64 // datagrams the socket refused
+	Blackholed   int64 // datagrams dropped after LinkConfig.DownBudget was spent
 }
 
 // Dropped returns every datagram that was not delivered.
-func (s DirStats) Dropped() int64 { return s.Lost + s.QueueDropped + s.SendErrors }
+func (s DirStats) Dropped() int64 { return s.Lost + s.QueueDropped + s.SendErrors + s.Blackholed }
 
 // LinkStats counts both directions of a Link.
 type LinkStats struct {
@@ -123,6 +133,7 @@ func NewLink(ctx context.Context, upstream *net.UDPAddr, cfg LinkConfig) (*Link,
 		done:     make(chan struct{}),
 	}
 	l.down = newPipe(cfg, cfg.Rate, cfg.Seed, 1, l.done)
+	l.down.budget = cfg.DownBudget
 	l.up = newPipe(cfg, cfg.UpRate, cfg.Seed, 2, l.done)
 	l.wg.Add(3)
 	go func() { defer l.wg.Done(); l.down.run() }()
@@ -273,6 +284,7 @@ type pipe struct {
 	delay    time.Duration
 	jitter   time.Duration
 	loss     float64
+	budget   int64 // bytes this direction admits in all; 0 = no limit
 	done     <-chan struct{}
 	wake     chan struct{}
 
@@ -282,8 +294,9 @@ type pipe struct {
 	head        int
 	lastDepart  time.Time // when the last accepted packet leaves the bottleneck
 	lastDeliver time.Time
+	admitted    int64 // bytes accepted so far, for budget
 
-	packets, bytes, lost, queueDropped, sendErrors atomic.Int64
+	packets, bytes, lost, queueDropped, sendErrors, blackholed atomic.Int64
 }
 
 func newPipe(cfg LinkConfig, rate float64, seed, dir uint64, done <-chan struct{}) *pipe {
@@ -306,6 +319,7 @@ func (p *pipe) stats() DirStats {
 		Lost:         p.lost.Load(),
 		QueueDropped: p.queueDropped.Load(),
 		SendErrors:   p.sendErrors.Load(),
+		Blackholed:   p.blackholed.Load(),
 	}
 }
 
@@ -313,6 +327,12 @@ func (p *pipe) stats() DirStats {
 func (p *pipe) push(b []byte, send func([]byte) error) {
 	now := time.Now()
 	p.mu.Lock()
+	if p.budget > 0 && p.admitted+int64(len(b)) > p.budget {
+		p.admitted = p.budget // nothing later fits either, however small
+		p.mu.Unlock()
+		p.blackholed.Add(1)
+		return
+	}
 	if p.loss > 0 && p.rng.Float64() < p.loss {
 		p.mu.Unlock()
 		p.lost.Add(1)
@@ -346,6 +366,7 @@ func (p *pipe) push(b []byte, send func([]byte) error) {
 		deliver = p.lastDeliver
 	}
 	p.lastDeliver = deliver
+	p.admitted += int64(len(b))
 	var bp *[]byte
 	if len(b) <= 2048 {
 		bp = bufPool.Get().(*[]byte)

@@ -43,6 +43,10 @@ type RawOptions struct {
 	InProcess bool
 	// Link, if set, puts an emulated link between client and server.
 	Link *LinkConfig
+	// ChildArgs are the arguments with which this executable reaches
+	// RunChild: nil for a test binary (TestMain calls it), {"bench"} for
+	// `quicxfer bench`.
+	ChildArgs []string
 }
 
 // RawResult is the outcome of a raw transfer.
@@ -77,7 +81,7 @@ func RawQUIC(ctx context.Context, o RawOptions) (RawResult, error) {
 		addr = ln.Addr().(*net.UDPAddr)
 		wait = func() error { cancel(); wg.Wait(); closeAll(); return nil }
 	} else {
-		a, w, err := startRawChild(ctx)
+		a, w, err := startRawChild(ctx, o.ChildArgs)
 		if err != nil {
 			return RawResult{}, err
 		}
@@ -217,12 +221,12 @@ func selfSignedCert() (tls.Certificate, error) {
 // startRawChild runs this executable as a raw server. The child prints its
 // address, then serves until its standard input closes; wait closes it and
 // waits for the child to exit.
-func startRawChild(ctx context.Context) (*net.UDPAddr, func() error, error) {
+func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() error, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"=raw-server")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -255,7 +259,8 @@ func startRawChild(ctx context.Context) (*net.UDPAddr, func() error, error) {
 
 // RunChild plays the role this process was started for by the bench package
 // (the raw quic-go server), if any, and then exits; otherwise it returns at
-// once. Call it first in main or TestMain of any program that calls RawQUIC.
+// once. Call it first in TestMain of any test that calls RawQUIC, or where
+// RawOptions.ChildArgs lead (`quicxfer bench` calls it first).
 func RunChild() {
 	role := os.Getenv(childEnv)
 	if role == "" {

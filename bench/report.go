@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// DuplicateLimit is the issue's bound on bytes fetched ÷ file size; the
+// report flags results above it.
+const DuplicateLimit = 1.02
+
 // Report is what WriteReport stores as JSON.
 type Report struct {
 	Date      time.Time `json:"date"`
@@ -21,11 +25,27 @@ type Report struct {
 	Results   []Result  `json:"results"`
 }
 
-// WriteReport writes results into dir as report.md (a Markdown table) and
-// report.json (every figure), creating dir if needed.
+// WriteReport writes results into dir as report.md (a Markdown table and
+// each scenario's details), report.json (every figure) and one plot per
+// scenario with samples (scenario-NAME.svg, linked from report.md),
+// creating dir if needed. A plot that cannot be drawn is noted, not fatal.
 func WriteReport(dir string, results []Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	results = append([]Result(nil), results...)
+	var plotErrs []string
+	for i := range results {
+		r := &results[i]
+		if len(r.Samples) < 2 {
+			continue
+		}
+		name := plotName(r.Name)
+		if err := WritePlot(filepath.Join(dir, name), *r); err != nil {
+			plotErrs = append(plotErrs, fmt.Sprintf("%s: %v", r.Name, err))
+			continue
+		}
+		r.Plot = name
 	}
 	rep := Report{
 		Date:      time.Now().UTC().Truncate(time.Second),
@@ -45,35 +65,223 @@ func WriteReport(dir string, results []Result) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# quicxfer benchmark, %s\n\n%s %s/%s, %d CPUs\n\n", rep.Date.Format("2006-01-02 15:04 UTC"), rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs)
 	WriteTable(&md, results)
+	writeDetails(&md, results)
+	for _, e := range plotErrs {
+		fmt.Fprintf(&md, "\nplot not drawn: %s\n", e)
+	}
 	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
 }
 
-// WriteTable writes results as a Markdown table.
+// WriteTable writes results as a Markdown table: one row per scenario with
+// quicxfer's time and rate, the baselines, the ideal, and the downloader's
+// costs. Fetched ÷ size above DuplicateLimit is flagged.
 func WriteTable(w io.Writer, results []Result) {
-	fmt.Fprintln(w, "| scenario | size | time | quicxfer | ideal | time ÷ ideal | raw QUIC | ÷ raw | fetched ÷ size | CPU s | seed shares |")
+	fmt.Fprintln(w, "| scenario | quicxfer | aria2 best | aria2 default | raw QUIC | ideal | time ÷ ideal | fetched ÷ size | CPU s | peak RSS | shares |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
-		ideal, over, raw, overRaw := "n/a", "n/a", "n/a", "n/a"
+		name := r.Name
+		if r.Plot != "" {
+			name = fmt.Sprintf("[%s](%s)", r.Name, r.Plot)
+		}
+		if r.Err != "" {
+			fmt.Fprintf(w, "| %s | **failed**: %s | %s | %s | | | | | | | |\n", name, oneLine(r.Err), aria2Cell(r.Aria2, true), aria2Cell(r.Aria2, false))
+			continue
+		}
+		qx := fmt.Sprintf("%.2f s, %s", r.Elapsed, formatRate(r.Throughput))
+		raw, ideal, over := "n/a", "n/a", "n/a"
+		if r.Raw != nil {
+			raw = fmt.Sprintf("%s (÷ %.2f)", formatRate(r.Raw.Throughput), r.OverRaw)
+		}
 		if r.Ideal > 0 {
 			ideal = fmt.Sprintf("%.2f s", r.Ideal)
 			over = fmt.Sprintf("%.3f", r.TimeOverIdeal)
 		}
-		if r.Raw != nil {
-			raw = formatRate(r.Raw.Throughput)
-			overRaw = fmt.Sprintf("%.2f", r.OverRaw)
+		fetched := fmt.Sprintf("%.4f", r.FetchedOver)
+		if r.FetchedOver > DuplicateLimit {
+			fetched = fmt.Sprintf("**%.4f** ⚠", r.FetchedOver)
 		}
-		shares := make([]string, len(r.Seeds))
-		for i, s := range r.Seeds {
-			shares[i] = fmt.Sprintf("%.0f%%", 100*s.Share)
+		rss := "n/a"
+		if r.PeakRSS > 0 {
+			rss = formatMiB(r.PeakRSS)
 		}
-		fmt.Fprintf(w, "| %s | %s | %.2f s | %s | %s | %s | %s | %s | %.3f | %.2f | %s |\n",
-			r.Name, formatSize(r.Size), r.Elapsed, formatRate(r.Throughput), ideal, over, raw, overRaw,
-			r.FetchedOver, r.CPUSeconds, strings.Join(shares, " / "))
+		cpu := fmt.Sprintf("%.2f", r.CPUSeconds)
+		if !r.DownloaderInChild {
+			cpu += " ‡"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			name, qx, aria2Cell(r.Aria2, true), aria2Cell(r.Aria2, false), raw, ideal, over, fetched, cpu, rss, sharesCell(r))
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU s and peak RSS are the downloader process's own (`quicxfer get --json` in a child process); ‡ marks a downloader that ran inside the bench process, whose CPU figure includes the seeds and the links. Shares are each seed's part of the bytes accepted; fetched ÷ size above", DuplicateLimit, "is flagged ⚠. The scenario name links to its plot.")
+}
+
+func aria2Cell(a *Aria2, best bool) string {
+	switch {
+	case a == nil:
+		return "n/a"
+	case a.Skipped != "":
+		return "skipped"
+	}
+	run := a.Default
+	if best {
+		run = a.Best
+	}
+	if run == nil {
+		return "failed"
+	}
+	if run.Err != "" {
+		return "failed: " + oneLine(run.Err)
+	}
+	s := fmt.Sprintf("%.2f s, %s", run.Elapsed, formatRate(run.Throughput))
+	if best {
+		s += " (`" + run.Options + "`)"
+	}
+	if a.Caveat != "" {
+		s += " †"
+	}
+	return s
+}
+
+func sharesCell(r Result) string {
+	switch {
+	case r.Fairness != nil:
+		return fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
+	case r.Resume != nil:
+		return fmt.Sprintf("fetched again ÷ size %.4f", r.Resume.FetchedAgainOverSize)
+	case r.SeedProcess != nil:
+		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
+	}
+	shares := make([]string, len(r.Seeds))
+	for i, s := range r.Seeds {
+		shares[i] = fmt.Sprintf("%.0f%%", 100*s.Share)
+		switch {
+		case s.Killed:
+			shares[i] += " (killed)"
+		case s.Stalls:
+			shares[i] += " (stalls)"
+		}
+	}
+	return strings.Join(shares, " / ")
+}
+
+// writeDetails writes what the table leaves out: each scenario's note,
+// target, plot and its own figures.
+func writeDetails(w io.Writer, results []Result) {
+	fmt.Fprintln(w, "\n## Scenarios")
+	for _, r := range results {
+		fmt.Fprintf(w, "\n### %s (%s)\n\n%s.", r.Name, formatSize(r.Size), r.Note)
+		if r.Target != "" {
+			fmt.Fprintf(w, " Target: %s.", r.Target)
+		}
+		fmt.Fprintln(w)
+		if r.Err != "" {
+			fmt.Fprintf(w, "\n- **failed**: %s\n", r.Err)
+		}
+		if r.KilledAt > 0 {
+			fmt.Fprintf(w, "\n- seed closed when the seeds had sent %.1f %% of the file; the ideal counts three seeds until then, two after\n", 100*r.KilledAt)
+		}
+		if f := r.Fairness; f != nil {
+			fmt.Fprintf(w, "\n- %d downloaders of %s each at once: aggregate %s, one alone %s, aggregate ÷ one alone %.3f, Jain's index %.4f\n",
+				f.Downloaders, formatSize(r.Size), formatRate(f.Aggregate), formatRate(f.Alone), f.AggregateOverAlone, f.Jain)
+			if len(f.PerDownloader) > 0 {
+				lo, hi := f.PerDownloader[0], f.PerDownloader[0]
+				for _, x := range f.PerDownloader {
+					lo, hi = min(lo, x), max(hi, x)
+				}
+				fmt.Fprintf(w, "- per downloader: %s to %s\n", formatRate(lo), formatRate(hi))
+			}
+		}
+		if rs := r.Resume; rs != nil {
+			fmt.Fprintf(w, "\n- first run SIGKILLed when the seeds had sent %s; the second run resumed %s and fetched %s\n",
+				formatMiB(rs.SentBeforeKill), formatMiB(rs.Resumed), formatMiB(rs.Fetched))
+			fmt.Fprintf(w, "- fetched again (sent before the kill + fetched by the second run − size; an upper bound): %d bytes = %.4f of the file; the second run's duplicates: %d bytes\n",
+				rs.FetchedAgain, rs.FetchedAgainOverSize, rs.Duplicates)
+			fmt.Fprintln(w, "- the table's time, rate and ideal are the second run's, for the part it fetched")
+		}
+		if p := r.SeedProcess; p != nil {
+			fmt.Fprintf(w, "\n- peak RSS: downloader %s, seed %s (CPU s: downloader %.2f, seed %.2f)\n", formatMiB(r.PeakRSS), formatMiB(p.PeakRSS), r.CPUSeconds, p.CPUSeconds)
+		}
+		if a := r.Aria2; a != nil && (len(a.Runs) > 0 || a.Skipped != "") {
+			fmt.Fprintf(w, "\n- aria2c (links: %s):", orNA(a.Links))
+			if a.Skipped != "" {
+				fmt.Fprintf(w, " skipped: %s", a.Skipped)
+			}
+			fmt.Fprintln(w)
+			for _, run := range a.Runs {
+				if run.Err != "" {
+					fmt.Fprintf(w, "  - `%s`: failed: %s\n", run.Options, oneLine(run.Err))
+					continue
+				}
+				fmt.Fprintf(w, "  - `%s`: %.2f s, %s, %.2f CPU s, peak RSS %s\n", run.Options, run.Elapsed, formatRate(run.Throughput), run.CPUSeconds, formatMiB(run.PeakRSS))
+			}
+			if a.Caveat != "" {
+				fmt.Fprintf(w, "  - † %s\n", a.Caveat)
+			}
+		}
+		if len(r.Seeds) > 1 && r.Fairness == nil {
+			fmt.Fprintln(w, "\n| seed | link | accepted | share | received | sent | note |")
+			fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|")
+			for i, s := range r.Seeds {
+				link := "loopback"
+				if s.Rate > 0 {
+					link = fmt.Sprintf("%s, %.0f ms", formatRate(s.Rate), 1000*s.RTT)
+					if s.Loss > 0 {
+						link += fmt.Sprintf(", %.1f %% loss", 100*s.Loss)
+					}
+				}
+				note := s.Note
+				if s.Killed {
+					note = strings.TrimSpace("killed " + note)
+				}
+				if s.Stalls {
+					note = strings.TrimSpace("stalls " + note)
+				}
+				fmt.Fprintf(w, "| %d | %s | %s | %.1f %% | %s | %s | %s |\n", i+1, link, formatMiB(s.Bytes), 100*s.Share, formatMiB(s.Received), formatMiB(s.Sent), note)
+			}
+		}
+		if r.Plot != "" {
+			fmt.Fprintf(w, "\n![%s: throughput over time per seed](%s)\n", r.Name, r.Plot)
+		}
+	}
+}
+
+// plotName is the plot's file name for scenario name: letters, digits and
+// dashes only, so that it needs no escaping in a Markdown link.
+func plotName(name string) string {
+	b := []byte("plot-")
+	for _, c := range []byte(strings.ToLower(name)) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case len(b) > 0 && b[len(b)-1] != '-':
+			b = append(b, '-')
+		}
+	}
+	return strings.TrimSuffix(string(b), "-") + ".svg"
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
 }
 
 func formatRate(bps float64) string {
 	return fmt.Sprintf("%.1f Mbit/s", bps*8/1e6)
+}
+
+func formatMiB(n int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 func formatSize(n int64) string {
@@ -82,6 +290,8 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%d GiB", n>>30)
 	case n >= 1<<20:
 		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
 	default:
 		return fmt.Sprintf("%d B", n)
 	}

@@ -16,38 +16,21 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/seed"
 )
-
-// Mbit is one megabit per second in bytes per second.
-const Mbit = 1e6 / 8
-
-// Scenario is one download: a file of FileSize bytes served by one seed per
-// entry of Seeds, each behind a Link with that configuration.
-type Scenario struct {
-	Name     string
-	Note     string // what it shows, for the report
-	FileSize int64
-	Seeds    []LinkConfig
-	// NoLink dials the seeds directly on loopback, without a Link; the
-	// LinkConfigs then only count the seeds and must be zero.
-	NoLink bool
-	// Raw, if set, also measures the raw quic-go ceiling for the same size
-	// on the same path (a Link like Seeds[0], or none with NoLink), for
-	// scenario 1's throughput ÷ raw.
-	Raw bool
-}
 
 // SeedShare is one seed's part of a Result.
 type SeedShare struct {
 	Rate     float64   `json:"link_rate_bytes_per_s"` // 0 = unlimited
 	RTT      float64   `json:"link_rtt_s"`
 	Loss     float64   `json:"link_loss"`
-	Bytes    int64     `json:"bytes"` // accepted from it
-	Share    float64   `json:"share"` // Bytes ÷ file size
+	Stalls   bool      `json:"stalls,omitempty"` // its link goes silent after the manifest
+	Killed   bool      `json:"killed,omitempty"`
+	Bytes    int64     `json:"bytes"` // accepted from it (all downloaders)
+	Share    float64   `json:"share"` // Bytes ÷ the bytes downloaded
 	Received int64     `json:"received_bytes"`
+	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams
 	Note     string    `json:"note,omitempty"`
 	Link     LinkStats `json:"link"`
 }
@@ -55,124 +38,90 @@ type SeedShare struct {
 // Sample is the progress at one instant of a download.
 type Sample struct {
 	T     float64 `json:"t_s"`
-	Bytes []int64 `json:"bytes"` // accepted from each seed so far
+	Bytes []int64 `json:"bytes"` // block bytes each seed has written to its streams so far
+}
+
+// Fairness is scenario 7's figures: one seed, many downloaders at once.
+type Fairness struct {
+	Downloaders        int       `json:"downloaders"`
+	Alone              float64   `json:"alone_bytes_per_s"` // one downloader alone, launch to exit
+	Aggregate          float64   `json:"aggregate_bytes_per_s"`
+	AggregateOverAlone float64   `json:"aggregate_over_alone"`
+	Jain               float64   `json:"jain_index"`
+	PerDownloader      []float64 `json:"per_downloader_bytes_per_s"` // each launch to exit
+}
+
+// Resume is scenario 8's figures.
+type Resume struct {
+	// SentBeforeKill is what the seeds had written to their streams when
+	// the first run was killed: at least what it received.
+	SentBeforeKill int64 `json:"sent_before_kill"`
+	Resumed        int64 `json:"resumed_bytes"` // from the second run's --json
+	Fetched        int64 `json:"fetched_bytes"` // from the second run's --json
+	// FetchedAgain is SentBeforeKill + Fetched − size: the bytes that
+	// crossed the network twice (lost with the first run, or duplicated in
+	// the second); an upper bound, as SentBeforeKill includes what was still
+	// in flight.
+	FetchedAgain         int64   `json:"fetched_again"`
+	FetchedAgainOverSize float64 `json:"fetched_again_over_size"`
+	// Duplicates is Fetched − (size − Resumed): the second run's bytes
+	// beyond what it was missing.
+	Duplicates int64 `json:"duplicates_in_second_run"`
+}
+
+// Process is a child process's cost.
+type Process struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	PeakRSS    int64   `json:"peak_rss_bytes"`
 }
 
 // Result is the outcome of one scenario.
 type Result struct {
+	Number        int         `json:"number,omitempty"`
 	Name          string      `json:"name"`
 	Note          string      `json:"note,omitempty"`
+	Target        string      `json:"target,omitempty"`
 	Size          int64       `json:"size"`
 	Elapsed       float64     `json:"elapsed_s"`
 	Throughput    float64     `json:"throughput_bytes_per_s"`
-	Ideal         float64     `json:"ideal_s,omitempty"`         // size ÷ sum of rates; 0 when a seed is unlimited
+	Ideal         float64     `json:"ideal_s,omitempty"`         // size ÷ the working seeds' rates; 0 when a seed is unlimited
 	TimeOverIdeal float64     `json:"time_over_ideal,omitempty"` // 0 when Ideal is
-	FetchedOver   float64     `json:"fetched_over_size"`         // bytes received ÷ size
-	CPUSeconds    float64     `json:"cpu_s"`                     // user+system of this whole process during the download
+	FetchedOver   float64     `json:"fetched_over_size"`         // bytes received ÷ bytes downloaded
+	CPUSeconds    float64     `json:"cpu_s"`                     // the downloader's user+system (see DownloaderInChild)
+	PeakRSS       int64       `json:"peak_rss_bytes,omitempty"`  // the downloader process's; 0 when it ran in this process
 	Verified      bool        `json:"verified"`                  // output is byte-identical to the source
 	Seeds         []SeedShare `json:"seeds"`
-	Raw           *RawResult  `json:"raw,omitempty"`
-	OverRaw       float64     `json:"throughput_over_raw,omitempty"`
-	Samples       []Sample    `json:"samples,omitempty"`
+	// DownloaderInChild: the downloader ran as `quicxfer get --json` in a
+	// child process, and CPUSeconds and PeakRSS are its own. Otherwise it
+	// ran in this process, and CPUSeconds is the whole process's (seeds and
+	// links included).
+	DownloaderInChild bool       `json:"downloader_in_child_process"`
+	Raw               *RawResult `json:"raw,omitempty"`
+	OverRaw           float64    `json:"throughput_over_raw,omitempty"`
+	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
+	Fairness          *Fairness  `json:"fairness,omitempty"`
+	Resume            *Resume    `json:"resume,omitempty"`
+	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenario 9
+	Aria2             *Aria2     `json:"aria2,omitempty"`
+	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
+	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
+	Samples           []Sample   `json:"samples,omitempty"`
 }
 
-// Ideal returns the time the file would take at the sum of the seeds' rates,
-// or 0 if a seed is unlimited.
-func (sc Scenario) Ideal() float64 {
-	var sum float64
-	for _, c := range sc.Seeds {
-		if c.Rate <= 0 {
-			return 0
-		}
-		sum += c.Rate
-	}
-	if sum == 0 {
-		return 0
-	}
-	return float64(sc.FileSize) / sum
-}
-
-// Scenario1 is one unlimited seed on loopback, compared with the raw quic-go
-// ceiling.
-func Scenario1(size int64) Scenario {
-	return Scenario{
-		Name:     "1-loopback",
-		Note:     "one unlimited seed on loopback; throughput ÷ raw quic-go",
-		FileSize: size,
-		Seeds:    []LinkConfig{{}},
-		NoLink:   true,
-		Raw:      true,
-	}
-}
-
-// Scenario2 is three seeds with rates 4:2:1 of unit bytes/s (the issue's
-// figures are unit = 50 Mbit/s).
-func Scenario2(size int64, unit float64) Scenario {
-	return Scenario{
-		Name:     "2-ratio-4:2:1",
-		Note:     "three seeds, rates 4:2:1; time ÷ ideal",
-		FileSize: size,
-		Seeds: []LinkConfig{
-			{Rate: 4 * unit, RTT: 2 * time.Millisecond, Seed: 21},
-			{Rate: 2 * unit, RTT: 2 * time.Millisecond, Seed: 22},
-			{Rate: 1 * unit, RTT: 2 * time.Millisecond, Seed: 23},
-		},
-	}
-}
-
-// Scenario5 is three seeds with 80 ms RTT and 1 % loss at rate bytes/s each
-// (the issue's figure is 100 Mbit/s).
-func Scenario5(size int64, rate float64) Scenario {
-	var seeds []LinkConfig
-	for i := range 3 {
-		seeds = append(seeds, LinkConfig{Rate: rate, RTT: 80 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: 0.01, Seed: uint64(51 + i)})
-	}
-	return Scenario{
-		Name:     "5-wan-80ms-1%",
-		Note:     "three seeds, 80 ms RTT, 1 % loss; throughput ÷ total link rate (1 ÷ time÷ideal)",
-		FileSize: size,
-		Seeds:    seeds,
-	}
-}
-
-// SuiteOptions sizes a suite run.
-type SuiteOptions struct {
-	Size int64   // file size for every scenario (the issue: 1 GiB for scenario 1)
-	Unit float64 // scenario 2's rate unit, bytes/s (default 50 Mbit/s)
-	WAN  float64 // scenario 5's rate per seed, bytes/s (default 100 Mbit/s)
-}
-
-// Suite returns the scenarios implemented so far.
-func Suite(o SuiteOptions) []Scenario {
-	if o.Unit <= 0 {
-		o.Unit = 50 * Mbit
-	}
-	if o.WAN <= 0 {
-		o.WAN = 100 * Mbit
-	}
-	return []Scenario{Scenario1(o.Size), Scenario2(o.Size, o.Unit), Scenario5(o.Size, o.WAN)}
-}
-
-// RunSuite runs every scenario of Suite(o) in a fresh directory under
-// workDir, one after the other, and writes the report into reportDir (if not
-// empty). It stops at the first error.
-func RunSuite(ctx context.Context, o SuiteOptions, workDir, reportDir string) ([]Result, error) {
-	var results []Result
-	for _, sc := range Suite(o) {
-		dir := filepath.Join(workDir, sc.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return results, err
-		}
-		r, err := Run(ctx, sc, dir)
-		if err != nil {
-			return results, fmt.Errorf("scenario %s: %w", sc.Name, err)
-		}
-		results = append(results, r)
-	}
-	if reportDir != "" {
-		return results, WriteReport(reportDir, results)
-	}
-	return results, nil
+// RunOptions says how to run scenarios.
+type RunOptions struct {
+	// Exe is the quicxfer binary. When set, every downloader runs as `Exe
+	// get --json` in a child process, so that its CPU seconds and peak RSS
+	// are its own; scenarios 8 and 9 need it. When empty, downloads run in
+	// this process.
+	Exe string
+	// ChildArgs are the arguments that make this executable reach RunChild,
+	// for the raw ceiling's server process: nil for a test binary whose
+	// TestMain calls RunChild, {"bench"} for `quicxfer bench`.
+	ChildArgs []string
+	// SampleInterval is how often the seeds' counters are sampled for the
+	// plots, default 100ms.
+	SampleInterval time.Duration
 }
 
 // fileName is the served file's name.
@@ -181,9 +130,15 @@ const fileName = "bench.bin"
 // Run runs one scenario in workDir (which must exist; Run fills it with the
 // served file, the seeds' state and the output) and returns its figures. An
 // output that differs from the source is an error.
-func Run(ctx context.Context, sc Scenario, workDir string) (Result, error) {
+func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result, error) {
 	if len(sc.Seeds) == 0 {
 		return Result{}, errors.New("bench: scenario without seeds")
+	}
+	if o.SampleInterval <= 0 {
+		o.SampleInterval = 100 * time.Millisecond
+	}
+	if (sc.Mode == ModeResume || sc.Mode == ModeMemory) && o.Exe == "" {
+		return Result{}, fmt.Errorf("bench: scenario %s runs the quicxfer binary: give RunOptions.Exe", sc.Name)
 	}
 	served := filepath.Join(workDir, "served")
 	if err := os.MkdirAll(served, 0o755); err != nil {
@@ -193,119 +148,24 @@ func Run(ctx context.Context, sc Scenario, workDir string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("writing the source file: %w", err)
 	}
-	out := filepath.Join(workDir, "out.bin")
-	for _, p := range []string{out, out + ".qxpart", out + ".qxstate"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return Result{}, err
-		}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var links []*Link
-	defer func() {
-		cancel()
-		for _, l := range links {
-			if l != nil {
-				l.Close()
-			}
-		}
-		wg.Wait()
-	}()
-
-	var urls []string
-	for i, cfg := range sc.Seeds {
-		s, err := seed.New(ctx, seed.Options{
-			Paths:    []string{served},
-			Listen:   "127.0.0.1:0",
-			StateDir: filepath.Join(workDir, fmt.Sprintf("seed%d", i+1)),
-			Logger:   slog.New(slog.DiscardHandler),
-		})
-		if err != nil {
-			return Result{}, fmt.Errorf("starting seed %d: %w", i+1, err)
-		}
-		wg.Go(func() { _ = s.Serve(ctx) })
-		if sc.NoLink {
-			links = append(links, nil)
-			urls = append(urls, s.URLs()[0])
-			continue
-		}
-		l, err := NewLink(ctx, s.Addr().(*net.UDPAddr), cfg)
-		if err != nil {
-			return Result{}, err
-		}
-		links = append(links, l)
-		u, err := linkURL(s, l)
-		if err != nil {
-			return Result{}, err
-		}
-		urls = append(urls, u)
-	}
-
-	var samples []Sample
-	start := time.Now()
-	cpu0 := cpuSeconds()
-	res, err := quicxfer.Download(ctx, quicxfer.Options{
-		Seeds:            urls,
-		Name:             fileName,
-		Out:              out,
-		ProgressInterval: 100 * time.Millisecond,
-		OnProgress: func(p quicxfer.Progress) {
-			s := Sample{T: time.Since(start).Seconds()}
-			for _, sp := range p.Seeds {
-				s.Bytes = append(s.Bytes, sp.Accepted)
-			}
-			samples = append(samples, s)
-		},
-	})
-	cpu := cpuSeconds() - cpu0
-	if err != nil {
-		return Result{}, fmt.Errorf("download: %w", err)
-	}
-	got, err := sha256File(out)
-	if err != nil {
-		return Result{}, err
-	}
-	if got != want {
-		return Result{}, fmt.Errorf("bench: %s differs from the source", out)
-	}
-
 	r := Result{
-		Name:     sc.Name,
-		Note:     sc.Note,
-		Size:     sc.FileSize,
-		Elapsed:  res.Elapsed.Seconds(),
-		Ideal:    sc.Ideal(),
-		Verified: true,
-		Samples:  samples,
+		Number: sc.Number, Name: sc.Name, Note: sc.Note, Target: sc.Target,
+		Size: sc.FileSize, Ideal: sc.Ideal(), DownloaderInChild: o.Exe != "",
 	}
-	if r.Elapsed > 0 {
-		r.Throughput = float64(sc.FileSize) / r.Elapsed
+	switch sc.Mode {
+	case ModeMemory:
+		err = runMemory(ctx, sc, workDir, o, want, &r)
+	default:
+		err = runWithSeeds(ctx, sc, workDir, o, want, &r)
+	}
+	if err != nil {
+		return r, err
 	}
 	if r.Ideal > 0 {
 		r.TimeOverIdeal = r.Elapsed / r.Ideal
 	}
-	for i, cfg := range sc.Seeds {
-		sh := SeedShare{Rate: cfg.Rate, RTT: cfg.RTT.Seconds(), Loss: cfg.Loss}
-		if links[i] != nil {
-			sh.Link = links[i].Stats()
-		}
-		if i < len(res.Seeds) {
-			sr := res.Seeds[i]
-			sh.Bytes, sh.Received, sh.Note = sr.Bytes, sr.Received, sr.Note
-		}
-		if sc.FileSize > 0 {
-			sh.Share = float64(sh.Bytes) / float64(sc.FileSize)
-		}
-		r.Seeds = append(r.Seeds, sh)
-	}
-	if sc.FileSize > 0 {
-		r.FetchedOver = float64(res.FetchedBytes) / float64(sc.FileSize)
-	}
-	r.CPUSeconds = cpu
-
 	if sc.Raw {
-		ro := RawOptions{Size: max(sc.FileSize, 1)}
+		ro := RawOptions{Size: max(sc.FileSize, 1), ChildArgs: o.ChildArgs}
 		if !sc.NoLink {
 			cfg := sc.Seeds[0]
 			ro.Link = &cfg
@@ -320,6 +180,399 @@ func Run(ctx context.Context, sc Scenario, workDir string) (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// testbed is a scenario's in-process seeds, each behind its link.
+type testbed struct {
+	seeds []*seed.Server
+	links []*Link // nil entries with NoLink
+	urls  []string
+	stop  func()
+}
+
+func startTestbed(ctx context.Context, sc Scenario, workDir string) (_ *testbed, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	tb := &testbed{}
+	var wg sync.WaitGroup
+	tb.stop = func() {
+		// Close, not the context: a graceful stop would wait
+		// ShutdownGrace for requests of a downloader that was killed.
+		for _, s := range tb.seeds {
+			s.Close()
+		}
+		cancel()
+		for _, l := range tb.links {
+			if l != nil {
+				l.Close()
+			}
+		}
+		wg.Wait()
+	}
+	defer func() {
+		if err != nil {
+			tb.stop()
+		}
+	}()
+	served := filepath.Join(workDir, "served")
+	for i, cfg := range sc.Seeds {
+		s, err := seed.New(ctx, seed.Options{
+			Paths:    []string{served},
+			Listen:   "127.0.0.1:0",
+			StateDir: filepath.Join(workDir, fmt.Sprintf("seed%d", i+1)),
+			Logger:   slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("starting seed %d: %w", i+1, err)
+		}
+		wg.Go(func() { _ = s.Serve(ctx) })
+		tb.seeds = append(tb.seeds, s)
+		if sc.NoLink {
+			tb.links = append(tb.links, nil)
+			tb.urls = append(tb.urls, s.URLs()[0])
+			continue
+		}
+		l, err := NewLink(ctx, s.Addr().(*net.UDPAddr), cfg)
+		if err != nil {
+			return nil, err
+		}
+		tb.links = append(tb.links, l)
+		u, err := linkURL(s, l)
+		if err != nil {
+			return nil, err
+		}
+		tb.urls = append(tb.urls, u)
+	}
+	return tb, nil
+}
+
+// sent returns the block bytes each seed has written so far, and their sum.
+func (tb *testbed) sent() ([]int64, int64) {
+	out := make([]int64, len(tb.seeds))
+	var sum int64
+	for i, s := range tb.seeds {
+		out[i] = s.Stats().BytesSent
+		sum += out[i]
+	}
+	return out, sum
+}
+
+// watch samples the seeds' counters every interval from start until the
+// returned function is called, calling tick (if not nil) with each sample's
+// total; the returned function stops it and returns the samples.
+func (tb *testbed) watch(start time.Time, interval time.Duration, tick func(total int64)) func() []Sample {
+	var samples []Sample
+	stop, done := make(chan struct{}), make(chan struct{})
+	take := func() {
+		b, sum := tb.sent()
+		samples = append(samples, Sample{T: time.Since(start).Seconds(), Bytes: b})
+		if tick != nil {
+			tick(sum)
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		take()
+		for {
+			select {
+			case <-t.C:
+				take()
+			case <-stop:
+				take()
+				return
+			}
+		}
+	}()
+	return func() []Sample {
+		close(stop)
+		<-done
+		return samples
+	}
+}
+
+// clearOut removes out and what a download leaves beside it.
+func clearOut(out string) error {
+	for _, p := range []string{out, out + ".qxpart", out + ".qxstate"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// verify checks out against the source's hash, then removes it.
+func verify(out string, want [32]byte) error {
+	got, err := sha256File(out)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("bench: %s differs from the source", out)
+	}
+	return os.Remove(out)
+}
+
+// runWithSeeds runs ModeDownload and ModeResume scenarios: in-process seeds
+// behind links, the downloader here or in a child.
+func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions, want [32]byte, r *Result) error {
+	tb, err := startTestbed(ctx, sc, workDir)
+	if err != nil {
+		return err
+	}
+	defer tb.stop()
+
+	var downloads []download
+	switch {
+	case sc.Mode == ModeResume:
+		downloads, err = runResume(ctx, sc, workDir, o, tb, r)
+	case sc.Downloaders > 1:
+		downloads, err = runMany(ctx, sc, workDir, o, tb, want, r)
+	default:
+		downloads, err = runOne(ctx, sc, workDir, o, tb, want, r)
+	}
+	if err != nil {
+		return err
+	}
+	r.Verified = true
+
+	var fetched, downloaded int64
+	shares := make([]SeedShare, len(sc.Seeds))
+	for _, d := range downloads {
+		fetched += d.Fetched
+		downloaded += d.Size - d.Resumed
+		r.CPUSeconds += d.CPU
+		r.PeakRSS = max(r.PeakRSS, d.RSS)
+		for i, s := range d.Seeds {
+			if i < len(shares) {
+				shares[i].Bytes += s.Bytes
+				shares[i].Received += s.Received
+				if s.Note != "" {
+					shares[i].Note = s.Note
+				}
+			}
+		}
+	}
+	sent, _ := tb.sent()
+	for i, cfg := range sc.Seeds {
+		sh := &shares[i]
+		sh.Rate, sh.RTT, sh.Loss = cfg.Rate, cfg.RTT.Seconds(), cfg.Loss
+		sh.Stalls, sh.Killed = cfg.DownBudget > 0, sc.KillSeed == i+1 && r.KilledAt > 0
+		sh.Sent = sent[i]
+		if tb.links[i] != nil {
+			sh.Link = tb.links[i].Stats()
+		}
+		if downloaded > 0 {
+			sh.Share = float64(sh.Bytes) / float64(downloaded)
+		}
+	}
+	r.Seeds = shares
+	if downloaded > 0 {
+		r.FetchedOver = float64(fetched) / float64(downloaded)
+	}
+	return nil
+}
+
+// runOne is one download; with KillSeed, that seed is closed once KillAt of
+// the file was sent.
+func runOne(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *testbed, want [32]byte, r *Result) ([]download, error) {
+	out := filepath.Join(workDir, "out.bin")
+	if err := clearOut(out); err != nil {
+		return nil, err
+	}
+	var tick func(int64)
+	if k := sc.KillSeed - 1; k >= 0 && k < len(tb.seeds) {
+		tick = func(total int64) {
+			if r.KilledAt == 0 && float64(total) >= sc.KillAt*float64(sc.FileSize) {
+				r.KilledAt = float64(total) / float64(max(sc.FileSize, 1))
+				tb.seeds[k].Close()
+			}
+		}
+	}
+	start := time.Now()
+	stop := tb.watch(start, o.SampleInterval, tick)
+	d, err := runDownload(ctx, o.Exe, tb.urls, out)
+	r.Samples = stop()
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	if err := verify(out, want); err != nil {
+		return nil, err
+	}
+	if k := sc.KillSeed - 1; k >= 0 && r.KilledAt > 0 {
+		r.Ideal = sc.idealWithKill(k, min(r.KilledAt, 1))
+	}
+	r.Elapsed = d.Elapsed
+	if r.Elapsed > 0 {
+		r.Throughput = float64(sc.FileSize) / r.Elapsed
+	}
+	return []download{d}, nil
+}
+
+// runMany downloads the file once alone, then sc.Downloaders times at once.
+func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *testbed, want [32]byte, r *Result) ([]download, error) {
+	out := func(i int) string { return filepath.Join(workDir, fmt.Sprintf("out%02d.bin", i)) }
+	for i := range sc.Downloaders + 1 {
+		if err := clearOut(out(i)); err != nil {
+			return nil, err
+		}
+	}
+	alone, err := runDownload(ctx, o.Exe, tb.urls, out(0))
+	if err != nil {
+		return nil, fmt.Errorf("download alone: %w", err)
+	}
+	if err := verify(out(0), want); err != nil {
+		return nil, err
+	}
+	sent0, _ := tb.sent()
+
+	start := time.Now()
+	stop := tb.watch(start, o.SampleInterval, nil)
+	downloads := make([]download, sc.Downloaders)
+	errs := make([]error, sc.Downloaders)
+	var wg sync.WaitGroup
+	for i := range sc.Downloaders {
+		wg.Go(func() { downloads[i], errs[i] = runDownload(ctx, o.Exe, tb.urls, out(i+1)) })
+	}
+	wg.Wait()
+	wall := time.Since(start).Seconds()
+	r.Samples = stop()
+	// The plot shows the concurrent phase only.
+	for i := range r.Samples {
+		for j := range r.Samples[i].Bytes {
+			r.Samples[i].Bytes[j] -= sent0[j]
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("downloads at once: %w", err)
+	}
+	f := &Fairness{Downloaders: sc.Downloaders}
+	for i, d := range downloads {
+		if err := verify(out(i+1), want); err != nil {
+			return nil, err
+		}
+		f.PerDownloader = append(f.PerDownloader, float64(sc.FileSize)/d.Wall)
+	}
+	f.Alone = float64(sc.FileSize) / alone.Wall
+	f.Aggregate = float64(sc.FileSize) * float64(sc.Downloaders) / wall
+	f.AggregateOverAlone = f.Aggregate / f.Alone
+	f.Jain = Jain(f.PerDownloader)
+	r.Fairness = f
+	r.Elapsed, r.Throughput = wall, f.Aggregate
+	return downloads, nil
+}
+
+// Jain returns Jain's fairness index of xs: (Σx)² ÷ (n·Σx²), 1 when all are
+// equal, 1/n when one has everything; 0 for no values.
+func Jain(xs []float64) float64 {
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+		sq += x * x
+	}
+	if sq == 0 {
+		return 0
+	}
+	return sum * sum / (float64(len(xs)) * sq)
+}
+
+// runResume runs the binary, SIGKILLs it once the seeds have sent half the
+// file, and runs it again.
+func runResume(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *testbed, r *Result) ([]download, error) {
+	out := filepath.Join(workDir, "out.bin")
+	if err := clearOut(out); err != nil {
+		return nil, err
+	}
+	cmd, stdout, stderr := getCommand(ctx, o.Exe, tb.urls, out)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	rss := watchRSS(cmd.Process.Pid)
+	var killedAt int64
+	stop := tb.watch(start, 10*time.Millisecond, func(total int64) {
+		if killedAt == 0 && total >= sc.FileSize/2 {
+			killedAt = total
+			_ = cmd.Process.Kill()
+		}
+	})
+	first, ferr := finishGet(cmd, rss, start, stdout, stderr)
+	stop()
+	if killedAt == 0 {
+		return nil, fmt.Errorf("resume: the first run ended before it was half way (%v); use a larger file", ferr)
+	}
+	res := &Resume{SentBeforeKill: killedAt}
+
+	start = time.Now()
+	stop = tb.watch(start, o.SampleInterval, nil)
+	second, err := runDownload(ctx, o.Exe, tb.urls, out)
+	r.Samples = stop()
+	if err != nil {
+		return nil, fmt.Errorf("second run: %w", err)
+	}
+	res.Resumed, res.Fetched = second.Resumed, second.Fetched
+	res.FetchedAgain = res.SentBeforeKill + res.Fetched - sc.FileSize
+	res.Duplicates = res.Fetched - (sc.FileSize - res.Resumed)
+	if sc.FileSize > 0 {
+		res.FetchedAgainOverSize = float64(res.FetchedAgain) / float64(sc.FileSize)
+	}
+	r.Resume = res
+	r.Elapsed = second.Elapsed
+	if r.Elapsed > 0 {
+		r.Throughput = float64(sc.FileSize-second.Resumed) / r.Elapsed
+	}
+	// The ideal is for what the second run had to fetch.
+	if sum := sc.workingRate(); sum > 0 {
+		r.Ideal = float64(sc.FileSize-second.Resumed) / sum
+	}
+	// The peak RSS is the larger of the two runs'; CPU is the second's.
+	second.RSS = max(second.RSS, first.RSS)
+	return []download{second}, nil
+}
+
+// runMemory runs `quicxfer seed` and `quicxfer get` as child processes on
+// loopback, for their peak RSS.
+func runMemory(ctx context.Context, sc Scenario, workDir string, o RunOptions, want [32]byte, r *Result) error {
+	sp, err := startSeedProcess(ctx, o.Exe, filepath.Join(workDir, "served"), filepath.Join(workDir, "seed1"))
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(workDir, "out.bin")
+	d, derr := func() (download, error) {
+		if err := clearOut(out); err != nil {
+			return download{}, err
+		}
+		return runDownload(ctx, o.Exe, []string{sp.URL}, out)
+	}()
+	scpu, srss, serr := sp.stop()
+	if derr != nil {
+		return fmt.Errorf("download: %w", derr)
+	}
+	if serr != nil {
+		return serr
+	}
+	if err := verify(out, want); err != nil {
+		return err
+	}
+	r.Verified = true
+	r.Elapsed = d.Elapsed
+	if r.Elapsed > 0 {
+		r.Throughput = float64(sc.FileSize) / r.Elapsed
+	}
+	r.CPUSeconds, r.PeakRSS = d.CPU, d.RSS
+	r.SeedProcess = &Process{CPUSeconds: scpu, PeakRSS: srss}
+	if d.Size > 0 {
+		r.FetchedOver = float64(d.Fetched) / float64(d.Size-d.Resumed)
+	}
+	var sh SeedShare
+	if len(d.Seeds) > 0 {
+		sh = SeedShare{Bytes: d.Seeds[0].Bytes, Received: d.Seeds[0].Received, Note: d.Seeds[0].Note}
+	}
+	if sc.FileSize > 0 {
+		sh.Share = float64(sh.Bytes) / float64(sc.FileSize)
+	}
+	r.Seeds = []SeedShare{sh}
+	return nil
 }
 
 // linkURL returns the URL of seed s as reached through l: the link's port

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,38 +16,106 @@ import (
 
 var (
 	benchSize = flag.Int64("bench.size", 64<<20, "file size in bytes for the scenario benchmarks")
-	benchOut  = flag.String("bench.report", "", "directory for report.md and report.json of TestSuite")
+	benchOut  = flag.String("bench.report", "", "directory for the report of TestSuite")
 	runSuite  = flag.Bool("bench.suite", false, "run TestSuite: every scenario at -bench.size, with a report")
 )
 
-// TestSmoke runs scenarios 2 and 5 on a few MiB with fast links. It checks
-// only that the download completes and matches; speed is the benchmarks'.
-func TestSmoke(t *testing.T) {
-	const size = 3 << 20
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var results []Result
-	for _, sc := range []Scenario{Scenario2(size, 10e6), Scenario5(size, 100*Mbit)} {
-		t.Run(sc.Name, func(t *testing.T) {
-			r, err := Run(ctx, sc, t.TempDir())
-			require.NoError(t, err)
-			require.True(t, r.Verified)
-			require.Len(t, r.Seeds, 3)
-			var sum int64
-			for _, s := range r.Seeds {
-				sum += s.Bytes
-			}
-			require.EqualValues(t, size, sum, "the seeds' accepted bytes make the file")
-			require.GreaterOrEqual(t, r.FetchedOver, 1.0)
-			results = append(results, r)
-		})
+// fast is how the smoke tests run scenarios: in this process, sampling
+// often enough to catch a 40 % point in a download of a few MiB.
+var fast = RunOptions{SampleInterval: 10 * time.Millisecond}
+
+func requireWhole(t *testing.T, r Result, size int64) {
+	t.Helper()
+	require.True(t, r.Verified)
+	var sum int64
+	for _, s := range r.Seeds {
+		sum += s.Bytes
 	}
+	require.EqualValues(t, size, sum, "the seeds' accepted bytes make the file")
+	require.GreaterOrEqual(t, r.FetchedOver, 1.0)
+	require.Positive(t, r.Elapsed)
+	require.Positive(t, r.CPUSeconds)
+}
+
+// TestSmoke runs scenarios 2 to 7 on small files with fast links, in this
+// process. It checks what each scenario is about (the kill happens, the
+// stalled seed gives nothing, the fairness figures exist), not speed: that
+// is the suite's.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const size = 3 << 20
+	var results []Result
+	run := func(t *testing.T, sc Scenario) Result {
+		r, err := Run(ctx, sc, t.TempDir(), fast)
+		require.NoError(t, err)
+		require.Equal(t, sc.Name, r.Name)
+		require.False(t, r.DownloaderInChild)
+		require.NotEmpty(t, r.Samples)
+		results = append(results, r)
+		return r
+	}
+	t.Run("2", func(t *testing.T) {
+		r := run(t, Scenario2(size, 10e6))
+		requireWhole(t, r, size)
+		require.Len(t, r.Seeds, 3)
+		require.InDelta(t, float64(size)/70e6, r.Ideal, 1e-9)
+	})
+	t.Run("3", func(t *testing.T) {
+		sc := Scenario3(8<<20, 10e6)
+		r := run(t, sc)
+		requireWhole(t, r, sc.FileSize)
+		require.GreaterOrEqual(t, r.KilledAt, sc.KillAt, "the seed is closed once 40 %% was sent")
+		require.True(t, r.Seeds[0].Killed)
+		require.Less(t, r.Seeds[0].Share, 1.0)
+		require.Greater(t, r.Ideal, sc.Ideal(), "two seeds after the kill take longer than three")
+	})
+	t.Run("4", func(t *testing.T) {
+		sc := Scenario4(size, 10e6)
+		r := run(t, sc)
+		requireWhole(t, r, size)
+		require.Len(t, r.Seeds, 4)
+		stalled := r.Seeds[3]
+		require.True(t, stalled.Stalls)
+		require.Zero(t, stalled.Bytes, "a seed that never sends gives nothing")
+		require.Positive(t, stalled.Link.Down.Blackholed, "its link went silent")
+		require.InDelta(t, Scenario2(size, 10e6).Ideal(), r.Ideal, 1e-9, "the ideal counts the working seeds")
+	})
+	t.Run("5", func(t *testing.T) {
+		r := run(t, Scenario5(1<<20, 100*Mbit))
+		requireWhole(t, r, 1<<20)
+	})
+	t.Run("6", func(t *testing.T) {
+		r := run(t, Scenario6(size, 50*Mbit))
+		requireWhole(t, r, size)
+		require.Len(t, r.Seeds, 12)
+	})
+	t.Run("7", func(t *testing.T) {
+		sc := Scenario7(512<<10, 40e6, 4)
+		r := run(t, sc)
+		require.True(t, r.Verified)
+		f := r.Fairness
+		require.NotNil(t, f)
+		require.Len(t, f.PerDownloader, 4)
+		require.Positive(t, f.Alone)
+		require.InDelta(t, f.Aggregate/f.Alone, f.AggregateOverAlone, 1e-9)
+		require.Greater(t, f.Jain, 0.25)
+		require.LessOrEqual(t, f.Jain, 1.0+1e-9)
+		var sum int64
+		for _, s := range r.Seeds {
+			sum += s.Bytes
+		}
+		require.EqualValues(t, 4*sc.FileSize, sum, "the shares count every downloader")
+	})
+
 	dir := t.TempDir()
 	require.NoError(t, WriteReport(dir, results))
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	for _, r := range results {
-		require.Contains(t, string(md), "| "+r.Name+" |")
+		plot := plotName(r.Name)
+		require.Contains(t, string(md), "| ["+r.Name+"]("+plot+") |")
+		require.FileExists(t, filepath.Join(dir, plot))
 	}
 	require.FileExists(t, filepath.Join(dir, "report.json"))
 	t.Logf("\n%s", md)
@@ -55,21 +124,129 @@ func TestSmoke(t *testing.T) {
 func TestScenarioLoopbackWithRaw(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r, err := Run(ctx, Scenario1(2<<20), t.TempDir())
+	r, err := Run(ctx, Scenario1(2<<20), t.TempDir(), RunOptions{})
 	require.NoError(t, err)
 	require.NotNil(t, r.Raw)
 	require.Positive(t, r.OverRaw)
 }
 
-// TestSuite runs the whole suite when asked with -bench.suite; it is the
-// runner until the CLI has a bench command. Example:
+// buildBinary builds cmd/quicxfer into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "quicxfer")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/quicxfer/quicxfer/cmd/quicxfer").CombinedOutput()
+	require.NoError(t, err, "building quicxfer: %s", out)
+	return bin
+}
+
+// TestChildProcessScenarios runs the scenarios that need the binary (8 and
+// 9) and one download in a child, on small files.
+func TestChildProcessScenarios(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := fast
+	o.Exe = buildBinary(t)
+
+	t.Run("2 in a child", func(t *testing.T) {
+		r, err := Run(ctx, Scenario2(2<<20, 20e6), t.TempDir(), o)
+		require.NoError(t, err)
+		requireWhole(t, r, 2<<20)
+		require.True(t, r.DownloaderInChild)
+		require.Positive(t, r.PeakRSS)
+	})
+	t.Run("8", func(t *testing.T) {
+		// Slow links, so that the kill comes well before the end.
+		sc := Scenario8(8<<20, 4e6)
+		r, err := Run(ctx, sc, t.TempDir(), o)
+		require.NoError(t, err)
+		require.True(t, r.Verified)
+		rs := r.Resume
+		require.NotNil(t, rs)
+		require.GreaterOrEqual(t, rs.SentBeforeKill, sc.FileSize/2)
+		require.Positive(t, rs.Resumed, "the second run resumes what the first one saved")
+		require.Less(t, rs.Resumed, sc.FileSize)
+		require.GreaterOrEqual(t, rs.Fetched, sc.FileSize-rs.Resumed)
+		require.Equal(t, rs.SentBeforeKill+rs.Fetched-sc.FileSize, rs.FetchedAgain)
+	})
+	t.Run("9", func(t *testing.T) {
+		r, err := Run(ctx, Scenario9(8<<20), t.TempDir(), o)
+		require.NoError(t, err)
+		require.True(t, r.Verified)
+		require.NotNil(t, r.SeedProcess)
+		// Any Go process moving a file over QUIC holds a few MiB.
+		require.Greater(t, r.PeakRSS, int64(4<<20))
+		require.Greater(t, r.SeedProcess.PeakRSS, int64(4<<20))
+		require.Positive(t, r.SeedProcess.CPUSeconds)
+	})
+}
+
+func TestJain(t *testing.T) {
+	require.InDelta(t, 1.0, Jain([]float64{3, 3, 3, 3}), 1e-12)
+	require.InDelta(t, 0.25, Jain([]float64{5, 0, 0, 0}), 1e-12)
+	require.InDelta(t, 0.9, Jain([]float64{1, 2}), 1e-12) // 9 ÷ (2·5)
+	require.Zero(t, Jain(nil))
+}
+
+func TestIdeal(t *testing.T) {
+	sc := Scenario2(700, 1) // rates 4, 2, 1
+	require.InDelta(t, 100, sc.Ideal(), 1e-9)
+	// Killed at 40 %: 280 bytes at 7 B/s, then 420 at 3 B/s.
+	require.InDelta(t, 40+140, sc.idealWithKill(0, 0.4), 1e-9)
+	require.InDelta(t, sc.Ideal(), Scenario4(700, 1).Ideal(), 1e-9, "a stalling seed adds nothing")
+	require.Zero(t, Scenario1(700).Ideal(), "unlimited")
+	require.InDelta(t, 4*700/200.0, Scenario7(700, 200, 4).Ideal(), 1e-9)
+}
+
+func TestSuiteSelection(t *testing.T) {
+	var nums []int
+	for _, sc := range Suite(SuiteOptions{Size: 1 << 20}) {
+		nums = append(nums, sc.Number)
+	}
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, nums, "8 and 9 need the binary")
+	nums = nil
+	for _, sc := range Suite(SuiteOptions{Size: 1 << 20, Only: []int{9, 3}, Run: RunOptions{Exe: "quicxfer"}}) {
+		nums = append(nums, sc.Number)
+	}
+	require.Equal(t, []int{3, 9}, nums)
+	sc := Suite(SuiteOptions{})
+	require.EqualValues(t, 1<<30, sc[0].FileSize)
+	require.EqualValues(t, 32<<20, sc[6].FileSize, "scenario 7 splits the size over its 32 downloaders")
+}
+
+func TestPeakRSSOfThisProcess(t *testing.T) {
+	v, ok := readVmHWM("/proc/self/status")
+	require.True(t, ok)
+	require.Positive(t, v)
+	require.Positive(t, selfMaxRSS())
+}
+
+func TestPlotName(t *testing.T) {
+	require.Equal(t, "plot-2-ratio-4-2-1.svg", plotName("2-ratio-4:2:1"))
+	require.Equal(t, "plot-5-wan-80ms-1.svg", plotName("5-wan-80ms-1%"))
+}
+
+func TestReportFlagsDuplicates(t *testing.T) {
+	var md strings.Builder
+	WriteTable(&md, []Result{
+		{Name: "ok", FetchedOver: 1.01, Size: 1},
+		{Name: "dup", FetchedOver: 1.05, Size: 1},
+		{Name: "bad", Err: "it broke"},
+	})
+	require.Contains(t, md.String(), "| 1.0100 |")
+	require.Contains(t, md.String(), "| **1.0500** ⚠ |")
+	require.Contains(t, md.String(), "**failed**: it broke")
+}
+
+// TestSuite runs the whole suite when asked with -bench.suite, in this
+// process (without the binary: scenarios 1 to 7). `quicxfer bench` is the
+// runner for the real thing. Example:
 //
-//	go test -run TestSuite -bench.suite -bench.size 1073741824 -bench.report /tmp/r ./bench/
+//	go test -run TestSuite -bench.suite -bench.size 67108864 -bench.report /tmp/r ./bench/
 func TestSuite(t *testing.T) {
 	if !*runSuite {
 		t.Skip("runs only with -bench.suite")
 	}
-	results, err := RunSuite(context.Background(), SuiteOptions{Size: *benchSize}, t.TempDir(), *benchOut)
+	results, err := RunSuite(context.Background(), SuiteOptions{Size: *benchSize, Log: os.Stderr}, t.TempDir(), *benchOut)
 	require.NoError(t, err)
 	var md strings.Builder
 	WriteTable(&md, results)
@@ -83,7 +260,7 @@ func benchScenario(b *testing.B, sc Scenario) {
 		dir := b.TempDir()
 		b.StartTimer()
 		var err error
-		r, err = Run(context.Background(), sc, dir)
+		r, err = Run(context.Background(), sc, dir, RunOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,6 +276,10 @@ func benchScenario(b *testing.B, sc Scenario) {
 		b.ReportMetric(r.Raw.Throughput*8/1e6, "raw-Mbit/s")
 		b.ReportMetric(r.OverRaw, "of-raw")
 	}
+	if f := r.Fairness; f != nil {
+		b.ReportMetric(f.Jain, "jain")
+		b.ReportMetric(f.AggregateOverAlone, "aggregate/alone")
+	}
 	for i, s := range r.Seeds {
 		b.ReportMetric(s.Share, fmt.Sprintf("share%d", i+1))
 	}
@@ -106,7 +287,13 @@ func benchScenario(b *testing.B, sc Scenario) {
 
 func BenchmarkScenario1(b *testing.B) { benchScenario(b, Scenario1(*benchSize)) }
 func BenchmarkScenario2(b *testing.B) { benchScenario(b, Scenario2(*benchSize, 50*Mbit)) }
+func BenchmarkScenario3(b *testing.B) { benchScenario(b, Scenario3(*benchSize, 50*Mbit)) }
+func BenchmarkScenario4(b *testing.B) { benchScenario(b, Scenario4(*benchSize, 50*Mbit)) }
 func BenchmarkScenario5(b *testing.B) { benchScenario(b, Scenario5(*benchSize, 100*Mbit)) }
+func BenchmarkScenario6(b *testing.B) { benchScenario(b, Scenario6(*benchSize, 50*Mbit)) }
+func BenchmarkScenario7(b *testing.B) {
+	benchScenario(b, Scenario7(max(*benchSize/32, 64<<10), 200*Mbit, 32))
+}
 
 func BenchmarkRawQUIC(b *testing.B) {
 	var r RawResult

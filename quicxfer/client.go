@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -33,18 +34,49 @@ const (
 
 // Client dials seeds through one quic.Transport over one UDP socket.
 type Client struct {
+	opts      ClientOptions
 	udp       *net.UDPConn
 	tr        *quic.Transport
 	closeOnce sync.Once
 }
 
-// NewClient opens the UDP socket that every connection of this client shares.
-func NewClient() (*Client, error) {
+// ClientOptions say how a Client proves who it is to private seeds, and how
+// it checks a seed whose URL has no pin. The zero value sends no token and
+// no certificate, and checks such seeds against the system's roots.
+type ClientOptions struct {
+	// Token, if not empty (1 to wire.MaxTokenLen bytes), is sent in an AUTH
+	// request right after every handshake; Dial returns once the seed
+	// accepted it.
+	Token []byte
+	// Certificate, if not nil, is presented to a seed that asks for one
+	// (mutual TLS).
+	Certificate *tls.Certificate
+	// RootCAs check the certificate of a seed whose URL has no pin, with the
+	// URL's host name; nil means the system's roots. A pin, when the URL has
+	// one, is the only check.
+	RootCAs *x509.CertPool
+	// Insecure accepts any certificate from a seed whose URL has no pin: an
+	// explicit choice, as anyone on the path can then pose as the seed. A
+	// pin in the URL is still checked.
+	Insecure bool
+}
+
+// NewClient opens the UDP socket that every connection of this client
+// shares; it is NewClientWith(ClientOptions{}).
+func NewClient() (*Client, error) { return NewClientWith(ClientOptions{}) }
+
+// NewClientWith is NewClient with a token, a certificate or a trust setting.
+func NewClientWith(opts ClientOptions) (*Client, error) {
+	if len(opts.Token) > 0 {
+		if err := wire.CheckToken(opts.Token); err != nil {
+			return nil, err
+		}
+	}
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{})
 	if err != nil {
 		return nil, fmt.Errorf("opening UDP socket: %w", err)
 	}
-	return &Client{udp: udp, tr: &quic.Transport{Conn: udp}}, nil
+	return &Client{opts: opts, udp: udp, tr: &quic.Transport{Conn: udp}}, nil
 }
 
 // Close closes every connection and the socket. It is idempotent.
@@ -59,17 +91,27 @@ func (c *Client) Close() error {
 	return err
 }
 
-func tlsConfig(u wire.URL) *tls.Config {
+func (c *Client) tlsConfig(u wire.URL) *tls.Config {
 	conf := &tls.Config{
 		NextProtos: []string{wire.ALPN},
 		MinVersion: tls.VersionTLS13,
 		ServerName: u.Host,
+		RootCAs:    c.opts.RootCAs,
 	}
-	if u.HasPin {
+	switch {
+	case u.HasPin:
 		// The pin replaces the usual chain check. VerifyConnection also runs
 		// on resumed sessions, unlike VerifyPeerCertificate.
 		conf.InsecureSkipVerify = true
 		conf.VerifyConnection = u.Pin.Verify
+	case c.opts.Insecure:
+		conf.InsecureSkipVerify = true
+	}
+	if cert := c.opts.Certificate; cert != nil {
+		// Always presented, even when its issuer is not among the seed's
+		// acceptable CAs, so that a refusal says the certificate was
+		// refused rather than missing.
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
 	return conf
 }
@@ -89,24 +131,101 @@ func quicConfig() *quic.Config {
 }
 
 // Dial connects to the seed at u and checks its certificate: against the
-// pin in u, or against the system's roots for u.Host when u has no pin.
+// pin in u, or, when u has no pin, against ClientOptions.RootCAs (or the
+// system's roots) for u.Host, unless ClientOptions.Insecure. With a token,
+// it then sends AUTH and returns once the seed accepted it. A seed that
+// refuses the token or the client's certificate gives a
+// *NotAuthorisedError.
 func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	addr, err := net.ResolveUDPAddr("udp", u.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", u.Addr(), err)
 	}
-	qc, err := c.tr.Dial(ctx, addr, tlsConfig(u), quicConfig())
+	qc, err := c.tr.Dial(ctx, addr, c.tlsConfig(u), quicConfig())
 	if err != nil {
-		return nil, wire.FromQUIC(err)
+		return nil, fromQUIC(err, len(c.opts.Token) > 0)
 	}
-	return &Conn{qc: qc, url: u}, nil
+	conn := &Conn{qc: qc, url: u, token: len(c.opts.Token) > 0}
+	if conn.token {
+		if err := conn.auth(ctx, c.opts.Token); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // Conn is one QUIC connection to a seed. Its methods may be called from many
 // goroutines at once; each request runs on its own stream.
 type Conn struct {
-	qc  *quic.Conn
-	url wire.URL
+	qc    *quic.Conn
+	url   wire.URL
+	token bool // a token was accepted on this connection
+}
+
+// auth sends AUTH with token and waits for the seed's answer: an empty
+// stream.
+func (c *Conn) auth(ctx context.Context, token []byte) error {
+	r, done, err := c.request(ctx, &wire.AuthRequest{Token: token}, 16)
+	if err != nil {
+		return err
+	}
+	if err := wire.ReadEnd(r); err != nil {
+		done(false)
+		return c.streamErr(ctx, err)
+	}
+	done(true)
+	return nil
+}
+
+// NotAuthorisedError is the error of a request, or a dial, that a private
+// seed refused: it needs a token or a client certificate that this client
+// did not give, or does not accept the one it gave. It matches
+// wire.ErrUnauthorized with errors.Is.
+type NotAuthorisedError struct {
+	Why string // e.g. "this seed needs --token"
+}
+
+func (e *NotAuthorisedError) Error() string { return "not authorised: " + e.Why }
+
+// Is reports whether target is wire.ErrUnauthorized.
+func (e *NotAuthorisedError) Is(target error) bool { return target == wire.ErrUnauthorized }
+
+// TLS alerts a seed sends about a client certificate, as quic-go reports
+// them: crypto errors 0x100 + alert.
+const (
+	alertBadCertificate         = 0x100 + 42
+	alertUnsupportedCertificate = 0x100 + 43
+	alertCertificateRevoked     = 0x100 + 44
+	alertCertificateExpired     = 0x100 + 45
+	alertCertificateUnknown     = 0x100 + 46
+	alertUnknownCA              = 0x100 + 48
+	alertAccessDenied           = 0x100 + 49
+	alertCertificateRequired    = 0x100 + 116
+)
+
+// fromQUIC is wire.FromQUIC, except that a refusal by a private seed (a
+// reset or close with ErrCodeUnauthorized, or a TLS alert about the client's
+// certificate) becomes a *NotAuthorisedError that says what is missing.
+// sentToken tells whether this client sent a token.
+func fromQUIC(err error, sentToken bool) error {
+	if te, ok := errors.AsType[*quic.TransportError](err); ok && te.Remote {
+		switch te.ErrorCode {
+		case alertCertificateRequired:
+			return &NotAuthorisedError{Why: "this seed needs a client certificate (--client-cert and --client-key)"}
+		case alertBadCertificate, alertUnsupportedCertificate, alertCertificateRevoked,
+			alertCertificateExpired, alertCertificateUnknown, alertUnknownCA, alertAccessDenied:
+			return &NotAuthorisedError{Why: "the seed refused the client certificate"}
+		}
+	}
+	err = wire.FromQUIC(err)
+	if we, ok := errors.AsType[*wire.Error](err); ok && we.Remote && we.Code == wire.ErrCodeUnauthorized {
+		if sentToken {
+			return &NotAuthorisedError{Why: "the seed refused the token"}
+		}
+		return &NotAuthorisedError{Why: "this seed needs --token"}
+	}
+	return err
 }
 
 // URL returns the seed's URL.
@@ -129,7 +248,7 @@ func (c *Conn) Close() error {
 func (c *Conn) request(ctx context.Context, req wire.Request, bufSize int) (*bufio.Reader, func(ok bool), error) {
 	str, err := c.qc.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, nil, wire.FromQUIC(err)
+		return nil, nil, fromQUIC(err, c.token)
 	}
 	// Cancelling ctx cancels the stream in both directions, so the seed stops.
 	stop := context.AfterFunc(ctx, func() { cancelStream(str) })
@@ -141,11 +260,11 @@ func (c *Conn) request(ctx context.Context, req wire.Request, bufSize int) (*buf
 	}
 	if _, err := str.Write(req.Append(nil)); err != nil {
 		done(false)
-		return nil, nil, wire.FromQUIC(err)
+		return nil, nil, fromQUIC(err, c.token)
 	}
 	if err := str.Close(); err != nil {
 		done(false)
-		return nil, nil, wire.FromQUIC(err)
+		return nil, nil, fromQUIC(err, c.token)
 	}
 	return bufio.NewReaderSize(str, bufSize), done, nil
 }
@@ -157,14 +276,14 @@ func cancelStream(str *quic.Stream) {
 
 // streamErr maps an error reading an answer to the package's errors,
 // preferring the context's error when the request was cancelled.
-func streamErr(ctx context.Context, err error) error {
+func (c *Conn) streamErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return wire.FromQUIC(err)
+	return fromQUIC(err, c.token)
 }
 
 // List returns the files the seed serves.
@@ -182,7 +301,7 @@ func (c *Conn) List(ctx context.Context) ([]wire.FileEntry, error) {
 		}
 		if err != nil {
 			done(false)
-			return nil, streamErr(ctx, err)
+			return nil, c.streamErr(ctx, err)
 		}
 		if len(entries) == maxListEntries {
 			done(false)
@@ -202,7 +321,7 @@ func (c *Conn) Manifest(ctx context.Context, req wire.ManifestRequest) (wire.Man
 	resp, err := wire.ReadManifestResponse(r)
 	if err != nil {
 		done(false)
-		return wire.ManifestResponse{}, streamErr(ctx, err)
+		return wire.ManifestResponse{}, c.streamErr(ctx, err)
 	}
 	done(true)
 	if req.ByID && resp.Manifest.ID() != req.ID {
@@ -221,7 +340,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 	}
 	if err := wire.ReadBlockHeader(r, int64(len(buf))); err != nil {
 		done(false)
-		return streamErr(ctx, err)
+		return c.streamErr(ctx, err)
 	}
 	for off := 0; off < len(buf); {
 		n, err := r.Read(buf[off:min(off+64<<10, len(buf))])
@@ -231,7 +350,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		}
 		if err != nil && off < len(buf) {
 			done(false)
-			return streamErr(ctx, err)
+			return c.streamErr(ctx, err)
 		}
 	}
 	// The seed must end the stream here: anything more is a protocol error.
@@ -240,7 +359,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		if err == nil {
 			return fmt.Errorf("block %d: %w", index, wire.ErrWrongLength)
 		}
-		return streamErr(ctx, err)
+		return c.streamErr(ctx, err)
 	}
 	done(true)
 	return nil

@@ -40,6 +40,7 @@ type Options struct {
 	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
 
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
+	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
 	DialTimeout  time.Duration // per seed, default 10s
 	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s
 	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
@@ -86,11 +87,11 @@ type Result struct {
 // SeedResult is one seed's contribution.
 type SeedResult struct {
 	URL       string
-	Bytes     int64 // payload bytes accepted from it
-	Blocks    int64 // blocks accepted from it
-	BadBlocks int64 // blocks from it that failed verification
-	Received  int64 // payload bytes received from it, accepted or not
-	Note      string
+	Bytes     int64  // payload bytes accepted from it
+	Blocks    int64  // blocks accepted from it
+	BadBlocks int64  // blocks from it that failed verification
+	Received  int64  // payload bytes received from it, accepted or not
+	Note      string // why it was left out, dropped or stalled, or why it contributed nothing; empty if none of these
 }
 
 func (o *Options) fill() {
@@ -150,7 +151,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 
 	client := opts.Client
 	if client == nil {
-		c, err := NewClient()
+		c, err := NewClientWith(opts.Auth)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +160,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	srcs := make([]*source, len(urls))
 	for i, u := range urls {
-		srcs[i] = &source{url: u, raw: raws[i], client: client, dialTO: opts.DialTimeout}
+		srcs[i] = newSource(u, raws[i], client, opts.DialTimeout)
 	}
 	defer func() {
 		for _, s := range srcs {
@@ -460,6 +461,7 @@ func (l *loop) run(ctx context.Context) error {
 		for _, a := range actions {
 			switch a.Kind {
 			case scheduler.Fetch:
+				l.byID[a.Source].asked++
 				wctx, cancel := context.WithCancel(ctx)
 				l.cancels[a.Req] = cancel
 				workers.Add(1)
@@ -484,6 +486,7 @@ func (l *loop) run(ctx context.Context) error {
 	for {
 		now := time.Now()
 		if l.sched.Done() {
+			l.nameIdle(now)
 			l.progress(now)
 			return nil
 		}
@@ -491,7 +494,9 @@ func (l *loop) run(ctx context.Context) error {
 			l.progress(now)
 			return fmt.Errorf("%w: %w", ErrNoSeeds, err)
 		}
-		apply(l.sched.Next(now))
+		acts := l.sched.Next(now)
+		l.noteStalls(acts)
+		apply(acts)
 		if w := l.sched.NextWake(now); !w.IsZero() {
 			wake.Reset(max(w.Sub(now), time.Millisecond))
 		} else {
@@ -511,7 +516,10 @@ func (l *loop) run(ctx context.Context) error {
 		case <-tick.C:
 			now := time.Now()
 			for id, s := range l.byID {
-				l.sched.Progress(id, s.received.Load(), now)
+				if r := s.received.Load(); r != s.lastRecv {
+					s.lastRecv, s.lastData = r, now
+				}
+				l.sched.Progress(id, s.lastRecv, now)
 				if c := s.current(); c != nil {
 					l.sched.SetRTT(id, c.RTT())
 				}
@@ -605,6 +613,58 @@ func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
 	s.accepted.Add(int64(len(buf)))
 	s.blocks.Add(1)
 	return result{a: a, conn: conn}
+}
+
+// noteStalls tells the user about the seeds whose requests Next cancelled:
+// Next cancels only the requests of a seed that stalled (no data for
+// StallTimeout), which then waits before it is tried again, or is dropped.
+func (l *loop) noteStalls(acts []scheduler.Action) {
+	var last scheduler.SourceID
+	for _, a := range acts {
+		if a.Kind != scheduler.Cancel || a.Source == last {
+			continue
+		}
+		last = a.Source // a seed's cancels come together
+		s := l.byID[a.Source]
+		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
+			s.note = "dropped: stalled, " + st.DropReason
+			l.opts.Logf("seed %s %s", s.raw, s.note)
+			continue
+		}
+		if s.note == "" {
+			s.note = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout)
+		}
+		l.opts.Logf("seed %s sent no data for %s; trying it again later", s.raw, scheduler.DefaultStallTimeout)
+	}
+}
+
+// idleAfter is how long a seed must have sent nothing, at the end of a
+// download, to be said to have stopped rather than to be slow.
+const idleAfter = time.Second
+
+// nameIdle gives a note, and a log line, to every seed that was asked for
+// blocks and delivered none, so that the summary says why it contributed
+// nothing: the endgame gave its blocks to other seeds and cancelled them.
+func (l *loop) nameIdle(now time.Time) {
+	for _, s := range l.srcs {
+		if s.leftOut || s.note != "" || s.asked == 0 || s.blocks.Load() > 0 {
+			continue
+		}
+		if r := s.received.Load(); r != s.lastRecv {
+			s.lastRecv, s.lastData = r, now
+		}
+		switch {
+		case s.badBlocks.Load() > 0:
+			s.note = fmt.Sprintf("sent only bad blocks (%d); other seeds served its blocks", s.badBlocks.Load())
+		case s.received.Load() == 0:
+			s.note = "sent no data; other seeds served its blocks"
+		case now.Sub(s.lastData) >= idleAfter:
+			s.note = fmt.Sprintf("stalled mid-block (no data for the last %s); other seeds served its blocks", now.Sub(s.lastData).Round(100*time.Millisecond))
+		default:
+			s.note = "too slow: finished no block; other seeds served its blocks"
+		}
+		l.opts.Logf("seed %s %s", s.raw, s.note)
+	}
 }
 
 type diskError struct{ err error }

@@ -154,6 +154,7 @@ func TestStallingSeed(t *testing.T) {
 	require.NoError(t, err)
 	requireFile(t, out, data)
 	require.Zero(t, res.Seeds[0].Bytes, "the stalling seed sent nothing")
+	require.Contains(t, res.Seeds[0].Note, "no data", "and it is named")
 	require.Equal(t, int64(len(data)), res.Seeds[1].Bytes)
 }
 

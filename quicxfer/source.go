@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +20,11 @@ type source struct {
 	client *Client
 	dialTO time.Duration
 
-	mu   sync.Mutex
-	conn *Conn
+	// conn is read without waiting (the download loop reads it every tick);
+	// dialing serialises dials, and is never held by the loop, so a seed
+	// whose dial hangs until its timeout holds up only its own requests.
+	conn    atomic.Pointer[Conn]
+	dialing chan struct{} // a one-slot semaphore; made by newSource
 
 	received  atomic.Int64 // payload bytes received, duplicates and rejected included
 	accepted  atomic.Int64 // payload bytes of blocks verified and kept
@@ -30,22 +32,46 @@ type source struct {
 	badBlocks atomic.Int64
 
 	// Set by the download loop only.
-	note    string // why it was left out or dropped, for the summary
-	leftOut bool   // serves another file, or not this name: never asked for blocks
+	note     string    // why it was left out or dropped, for the summary
+	leftOut  bool      // serves another file, or not this name: never asked for blocks
+	asked    int       // requests issued to it
+	lastRecv int64     // received, as of the last tick
+	lastData time.Time // the tick at which received last grew
+}
+
+func newSource(u wire.URL, raw string, client *Client, dialTO time.Duration) *source {
+	return &source{url: u, raw: raw, client: client, dialTO: dialTO, dialing: make(chan struct{}, 1)}
+}
+
+// live returns the current connection if it has not ended.
+func (s *source) live() *Conn {
+	c := s.conn.Load()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.Done():
+		return nil
+	default:
+		return c
+	}
 }
 
 // connect returns the live connection, dialling a new one when there is
-// none or the old one ended.
+// none or the old one ended. Only one dial runs at a time; callers waiting
+// for it give up when ctx ends.
 func (s *source) connect(ctx context.Context) (*Conn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != nil {
-		select {
-		case <-s.conn.Done():
-			s.conn = nil
-		default:
-			return s.conn, nil
-		}
+	if c := s.live(); c != nil {
+		return c, nil
+	}
+	select {
+	case s.dialing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.dialing }()
+	if c := s.live(); c != nil {
+		return c, nil // dialled by the caller we waited for
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.dialTO)
 	defer cancel()
@@ -53,33 +79,26 @@ func (s *source) connect(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.conn = c
+	if old := s.conn.Swap(c); old != nil {
+		_ = old.Close()
+	}
 	return c, nil
 }
 
 // reset forgets conn (if it is still the current one) and closes it, so the
 // next request dials again.
 func (s *source) reset(conn *Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if conn != nil && s.conn == conn {
+	if conn != nil && s.conn.CompareAndSwap(conn, nil) {
 		_ = conn.Close()
-		s.conn = nil
 	}
 }
 
-func (s *source) current() *Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn
-}
+// current returns the connection, live or not, without waiting.
+func (s *source) current() *Conn { return s.conn.Load() }
 
 func (s *source) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != nil {
-		_ = s.conn.Close()
-		s.conn = nil
+	if c := s.conn.Swap(nil); c != nil {
+		_ = c.Close()
 	}
 }
 

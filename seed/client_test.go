@@ -56,9 +56,11 @@ func send(t testing.TB, conn *quic.Conn, raw []byte) (*quic.Stream, *bufio.Reade
 	str, err := conn.OpenStreamSync(ctx)
 	require.NoError(t, err)
 	str.SetDeadline(time.Now().Add(10 * time.Second))
-	_, err = str.Write(raw)
-	require.NoError(t, err)
-	require.NoError(t, str.Close())
+	// The seed may refuse a request before it has all of it (a bad frame
+	// header, a request rate exceeded) and stop the stream, so writing can
+	// fail; what the seed answered is read from the stream.
+	_, _ = str.Write(raw)
+	_ = str.Close()
 	return str, bufio.NewReader(str)
 }
 

@@ -17,6 +17,31 @@
 // stream with ErrCodeFileChanged; the client verifies every block anyway).
 // One rate.Limiter, shared by every stream, caps the bytes sent per second.
 //
+// Limits against hostile or broken clients (Options, each a flag of
+// `quicxfer seed`): connections (MaxConns; more are closed with
+// ErrCodeBusy), concurrent streams per connection (MaxStreamsPerConn, told to
+// the client in QUIC's stream limit), the handshake, idle and request
+// timeouts, requests per second per connection (MaxRequestRate and
+// RequestBurst, a token bucket; streams past it are reset with ErrCodeBusy
+// before they are read or cost a goroutine), the bytes of block responses a
+// connection may have in progress (MaxConnInflight, a weighted semaphore per
+// connection: a block weighs its length), and the memory of send buffers over
+// all connections (MaxSendBuffers, one weighted semaphore: each response
+// holds one chunk). A response that finds a semaphore full waits for as long
+// as its client wants it; a client that stops reading loses its response
+// after IdleTimeout, so that it cannot hold a buffer for ever. Worst-case
+// memory for responses is therefore MaxSendBuffers, not MaxConns ×
+// MaxStreamsPerConn × 64 KiB; receive windows are small (64 KiB a stream,
+// 1 MiB a connection) since a seed only receives requests.
+//
+// Private seeds: with Options.Tokens, every request on a connection is
+// refused with ErrCodeUnauthorized until the connection has sent an accepted
+// token in an AUTH request (see package wire); three refused tokens close the
+// connection. Only the tokens' SHA-256 digests are kept, compared in
+// constant time, and no token is ever logged. With Options.ClientCAFile the
+// TLS handshake requires a client certificate signed by one of those CAs
+// (mutual TLS); with both, a client needs both.
+//
 // Lifetime: New binds the socket and returns when ready; Serve owns one
 // goroutine per connection, which owns one goroutine per stream. When Serve's
 // context ends, the listener stops, new streams are refused with

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -32,6 +34,10 @@ type Stats struct {
 	FilesHashed      int64 // manifests hashed at start-up
 	FilesFromCache   int64 // manifests loaded from the cache at start-up
 	RejectedByReason map[wire.ErrCode]int64
+	InflightWaits    int64 // block responses that waited for their connection's MaxConnInflight
+	BufferWaits      int64 // responses that waited for a send buffer (MaxSendBuffers)
+	AuthFailures     int64 // AUTH frames with a token the seed does not accept
+	SendBufferBytes  int64 // bytes of send buffers held now (at most MaxSendBuffers)
 }
 
 type counters struct {
@@ -39,6 +45,8 @@ type counters struct {
 	requests, cancelled, streamsActive              atomic.Int64
 	connsAccepted, connsRefused, connsActive        atomic.Int64
 	filesHashed, filesCached                        atomic.Int64
+	inflightWaits, bufferWaits, authFailures        atomic.Int64
+	sendBufferBytes                                 atomic.Int64
 	rejected                                        [16]atomic.Int64 // by ErrCode; the last slot for any other code
 }
 
@@ -66,6 +74,10 @@ func (s *Server) Stats() Stats {
 		ConnsActive:      c.connsActive.Load(),
 		FilesHashed:      c.filesHashed.Load(),
 		FilesFromCache:   c.filesCached.Load(),
+		InflightWaits:    c.inflightWaits.Load(),
+		BufferWaits:      c.bufferWaits.Load(),
+		AuthFailures:     c.authFailures.Load(),
+		SendBufferBytes:  c.sendBufferBytes.Load(),
 		RejectedByReason: make(map[wire.ErrCode]int64),
 	}
 	for i := range c.rejected {
@@ -77,9 +89,15 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// connStats are one connection's totals, for its closing log line.
-type connStats struct {
+// connState is what the seed keeps about one connection: its totals, for
+// its closing log line, its limits and whether it is authorised.
+type connState struct {
+	conn                    *quic.Conn
 	bytes, blocks, requests atomic.Int64
+	requestRate             *rate.Limiter       // streams accepted per second
+	inflight                *semaphore.Weighted // bytes of block responses in progress
+	authorised              atomic.Bool
+	authFailures            atomic.Int32
 }
 
 // handleConn serves the streams of one connection until it closes, and
@@ -91,7 +109,12 @@ func (s *Server) handleConn(conn *quic.Conn) {
 	start := time.Now()
 	remote := conn.RemoteAddr().String()
 	s.log.Info("connection opened", "remote", remote)
-	var cs connStats
+	cs := &connState{
+		conn:        conn,
+		requestRate: rate.NewLimiter(rate.Limit(s.opts.MaxRequestRate), s.opts.RequestBurst),
+		inflight:    semaphore.NewWeighted(s.opts.MaxConnInflight),
+	}
+	cs.authorised.Store(!s.tokens.private())
 	var wg sync.WaitGroup
 	for {
 		str, err := conn.AcceptStream(s.hardCtx)
@@ -102,9 +125,16 @@ func (s *Server) handleConn(conn *quic.Conn) {
 			s.reject(str, wire.ErrCodeShuttingDown)
 			continue
 		}
+		if !cs.requestRate.Allow() {
+			// Refused unread, before it costs a goroutine.
+			s.streams.done()
+			s.log.Debug("request rate exceeded", "remote", remote, "stream", str.StreamID())
+			s.reject(str, wire.ErrCodeBusy)
+			continue
+		}
 		wg.Go(func() {
 			defer s.streams.done()
-			s.handleStream(conn, &cs, str)
+			s.handleStream(cs, str)
 		})
 	}
 	wg.Wait()
@@ -117,7 +147,8 @@ func (s *Server) handleConn(conn *quic.Conn) {
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // handleStream reads one request and answers it.
-func (s *Server) handleStream(conn *quic.Conn, cs *connStats, str *quic.Stream) {
+func (s *Server) handleStream(cs *connState, str *quic.Stream) {
+	conn := cs.conn
 	s.stats.requests.Add(1)
 	cs.requests.Add(1)
 	s.stats.streamsActive.Add(1)
@@ -148,9 +179,18 @@ func (s *Server) handleStream(conn *quic.Conn, cs *connStats, str *quic.Stream) 
 	}
 	str.SetReadDeadline(time.Time{})
 
+	if r, ok := req.(*wire.AuthRequest); ok {
+		s.auth(cs, str, r)
+		return
+	}
+	if !cs.authorised.Load() {
+		s.log.Debug("request before AUTH", "remote", conn.RemoteAddr(), "stream", str.StreamID())
+		s.reject(str, wire.ErrCodeUnauthorized)
+		return
+	}
 	switch r := req.(type) {
 	case *wire.ListRequest:
-		s.sendList(str)
+		s.sendList(ctx, str)
 	case *wire.ManifestRequest:
 		f := s.byName[r.Name]
 		if r.ByID {
@@ -177,16 +217,57 @@ func (s *Server) handleStream(conn *quic.Conn, cs *connStats, str *quic.Stream) 
 			s.reject(str, wire.ErrCodeBadRequest)
 			return
 		}
-		s.sendBlock(ctx, conn, cs, str, f, int(r.Index))
+		s.sendBlock(ctx, cs, str, f, int(r.Index))
 	default:
 		s.reject(str, wire.ErrCodeBadRequest)
 	}
 }
 
+// auth answers an AUTH request: FIN if the token is accepted (or the seed
+// needs none), else a reset with ErrCodeUnauthorized; after maxAuthFailures
+// refused tokens the connection is closed. The token is never logged.
+func (s *Server) auth(cs *connState, str *quic.Stream, r *wire.AuthRequest) {
+	if !s.tokens.private() || s.tokens.accepts(r.Token) {
+		cs.authorised.Store(true)
+		str.Close()
+		return
+	}
+	s.stats.authFailures.Add(1)
+	n := cs.authFailures.Add(1)
+	s.log.Info("refused a token", "remote", cs.conn.RemoteAddr(), "failures", n)
+	s.reject(str, wire.ErrCodeUnauthorized)
+	if n >= maxAuthFailures {
+		cs.conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeUnauthorized), "not authorised")
+	}
+}
+
+// sendBuffer takes a chunk buffer, waiting while MaxSendBuffers are in use.
+// It returns nil if ctx ends first; release gives the buffer back.
+func (s *Server) sendBuffer(ctx context.Context) (bp *[]byte, release func()) {
+	w := int64(s.chunk)
+	if !s.sendMem.TryAcquire(w) {
+		s.stats.bufferWaits.Add(1)
+		if s.sendMem.Acquire(ctx, w) != nil {
+			return nil, nil
+		}
+	}
+	s.stats.sendBufferBytes.Add(w)
+	bp = s.bufs.Get().(*[]byte)
+	return bp, func() {
+		s.bufs.Put(bp)
+		s.stats.sendBufferBytes.Add(-w)
+		s.sendMem.Release(w)
+	}
+}
+
 // sendList writes a FileEntry for every file, sorted by name, then FIN.
-func (s *Server) sendList(str *quic.Stream) {
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
+func (s *Server) sendList(ctx context.Context, str *quic.Stream) {
+	bp, release := s.sendBuffer(ctx)
+	if bp == nil {
+		s.abandoned(str)
+		return
+	}
+	defer release()
 	b := (*bp)[:0]
 	for _, f := range s.files {
 		e := wire.FileEntry{Name: f.Name, Size: f.Size, ID: f.ID}
@@ -207,8 +288,22 @@ func (s *Server) sendList(str *quic.Stream) {
 
 // sendBlock writes the block header, then the block's bytes read from disk
 // in chunks, each after the rate limiter allows it, then FIN.
-func (s *Server) sendBlock(ctx context.Context, conn *quic.Conn, cs *connStats, str *quic.Stream, f *servedFile, i int) {
-	log := s.log.With("remote", conn.RemoteAddr(), "name", f.Name, "block", i)
+//
+// The response first takes its share of the connection's MaxConnInflight
+// (the block's length), then a send buffer, waiting for each as long as the
+// client wants the answer.
+func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream, f *servedFile, i int) {
+	log := s.log.With("remote", cs.conn.RemoteAddr(), "name", f.Name, "block", i)
+	length, off := f.man.BlockLen(i), f.man.BlockOffset(i)
+	w := min(length, s.opts.MaxConnInflight)
+	if !cs.inflight.TryAcquire(w) {
+		s.stats.inflightWaits.Add(1)
+		if cs.inflight.Acquire(ctx, w) != nil {
+			s.abandoned(str)
+			return
+		}
+	}
+	defer cs.inflight.Release(w)
 	fh, err := f.root.Open(f.rel)
 	if err != nil {
 		log.Warn("cannot open file", "err", err)
@@ -221,9 +316,12 @@ func (s *Server) sendBlock(ctx context.Context, conn *quic.Conn, cs *connStats, 
 	}
 	defer fh.Close()
 
-	length, off := f.man.BlockLen(i), f.man.BlockOffset(i)
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
+	bp, release := s.sendBuffer(ctx)
+	if bp == nil {
+		s.abandoned(str)
+		return
+	}
+	defer release()
 	buf := (*bp)[:s.chunk]
 	if !s.write(str, wire.AppendBlockHeader(buf[:0], int(length))) {
 		return
@@ -255,9 +353,11 @@ func (s *Server) sendBlock(ctx context.Context, conn *quic.Conn, cs *connStats, 
 		s.stats.bytesSent.Add(int64(n))
 		cs.bytes.Add(int64(n))
 	}
-	str.Close()
+	// Counted before the FIN, so a client that has the whole block sees it
+	// in Stats.
 	s.stats.blocksSent.Add(1)
 	cs.blocks.Add(1)
+	str.Close()
 	if log.Enabled(ctx, slog.LevelDebug) {
 		log.Debug("block sent", "bytes", length, "took", time.Since(start))
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
 // Defaults for the zero values of Options.
@@ -19,6 +21,10 @@ const (
 	DefaultHandshakeTimeout  = 10 * time.Second
 	DefaultRequestTimeout    = 10 * time.Second
 	DefaultShutdownGrace     = 5 * time.Second
+	DefaultMaxConnInflight   = 64 << 20
+	DefaultMaxSendBuffers    = 256 << 20
+	DefaultMaxRequestRate    = 5000
+	DefaultRequestBurst      = 1000
 
 	// chunkSize is the most a stream reads from disk, waits for from the rate
 	// limiter, or holds in memory at once.
@@ -56,6 +62,32 @@ type Options struct {
 	// RequestTimeout is the time a client has to send its whole request on a
 	// stream (frame and FIN), default 10s.
 	RequestTimeout time.Duration
+	// MaxConnInflight bounds the bytes of block responses one connection may
+	// have in progress at once, default 64 MiB: a block counts with its
+	// length (at most MaxConnInflight) from its first byte to its last, and a
+	// request past the bound waits for one to end. It keeps one connection
+	// from taking every send buffer.
+	MaxConnInflight int64
+	// MaxSendBuffers bounds the memory of send buffers over all
+	// connections, default 256 MiB. Every response in progress holds one
+	// chunk (64 KiB at most); a response waits for a free one.
+	MaxSendBuffers int64
+	// MaxRequestRate is the requests (streams) per second one connection may
+	// open, on average, default 5000; RequestBurst, default 1000, is how many
+	// it may open at once. Streams past the rate are reset with
+	// wire.ErrCodeBusy without being read.
+	MaxRequestRate float64
+	RequestBurst   int
+	// Tokens make the seed private: every request on a connection is refused
+	// with wire.ErrCodeUnauthorized until the connection sends one of them in
+	// an AUTH frame (1 to wire.MaxTokenLen bytes each). They are compared in
+	// constant time and never logged.
+	Tokens []string
+	// ClientCAFile names a PEM file of CA certificates: the seed then asks
+	// every client for a certificate and refuses a connection without one
+	// that these CAs signed (mutual TLS). With Tokens as well, a client needs
+	// both.
+	ClientCAFile string
 	// ShutdownGrace is how long in-flight streams may run on after Serve's
 	// context ends, default 5s.
 	ShutdownGrace time.Duration
@@ -95,6 +127,25 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.MaxConnInflight <= 0 {
+		o.MaxConnInflight = DefaultMaxConnInflight
+	}
+	if o.MaxSendBuffers <= 0 {
+		o.MaxSendBuffers = DefaultMaxSendBuffers
+	}
+	// Every response needs one chunk buffer, so fewer than one never serves.
+	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
+	if o.MaxRequestRate <= 0 {
+		o.MaxRequestRate = DefaultMaxRequestRate
+	}
+	if o.RequestBurst <= 0 {
+		o.RequestBurst = DefaultRequestBurst
+	}
+	for i, t := range o.Tokens {
+		if err := wire.CheckToken([]byte(t)); err != nil {
+			return o, fmt.Errorf("token %d: %w", i+1, err) // never the token itself
+		}
 	}
 	if o.HashWorkers <= 0 {
 		o.HashWorkers = runtime.GOMAXPROCS(0)

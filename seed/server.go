@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -43,9 +44,11 @@ type Server struct {
 	tr      *quic.Transport
 	ln      *quic.Listener
 	urls    []string
-	limiter *rate.Limiter // nil: unlimited
-	chunk   int           // bytes read, rate-limited and written at once
-	bufs    sync.Pool     // *[]byte of chunk bytes
+	limiter *rate.Limiter       // nil: unlimited
+	chunk   int                 // bytes read, rate-limited and written at once
+	bufs    sync.Pool           // *[]byte of chunk bytes
+	sendMem *semaphore.Weighted // bytes of chunk buffers in use, at most MaxSendBuffers
+	tokens  tokenSet            // digests; empty: not private
 	streams streamTracker
 	stats   counters
 
@@ -98,6 +101,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		served:   make(chan struct{}),
 		conns:    make(map[*quic.Conn]struct{}),
 		chunk:    chunkSize,
+		sendMem:  semaphore.NewWeighted(o.MaxSendBuffers),
+		tokens:   newTokenSet(o.Tokens),
 	}
 	defer func() {
 		if err != nil {
@@ -125,6 +130,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{wire.ALPN},
+	}
+	if o.ClientCAFile != "" {
+		pool, err := loadClientCAs(o.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConf.ClientAuth = tls.RequireAndVerifyClientCert
+		tlsConf.ClientCAs = pool
 	}
 	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
 		HandshakeIdleTimeout:           o.HandshakeTimeout,
@@ -177,7 +190,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	log.Info("seed ready",
 		"files", len(files), "bytes", total, "hashed", hashed, "from_cache", cached,
 		"took", time.Since(start).Round(time.Millisecond), "listen", s.udp.LocalAddr().String(),
-		"rate_limit", o.RateLimit, "pin", pin.String())
+		"rate_limit", o.RateLimit, "pin", pin.String(),
+		"tokens", len(o.Tokens), "client_certs", o.ClientCAFile != "")
 	if len(files) == 0 {
 		log.Warn("no files to serve", "paths", o.Paths)
 	}

@@ -27,14 +27,15 @@ interruption to resume.
 
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
-   quicxfer get --seed URL --json isos/debian.iso`,
-		Flags: []cli.Flag{
+   quicxfer get --seed URL --json isos/debian.iso
+   QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Required: true, Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
-		},
+		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("get: give exactly one NAME")
@@ -44,7 +45,11 @@ Examples:
 			if out == "" {
 				out = path.Base(name)
 			}
-			opts := quicxfer.Options{Seeds: c.StringSlice("seed"), Name: name, Out: out}
+			auth, err := clientAccess(c, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			opts := quicxfer.Options{Seeds: c.StringSlice("seed"), Name: name, Out: out, Auth: auth}
 			if s := c.String("id"); s != "" {
 				id, err := manifest.ParseID(s)
 				if err != nil {

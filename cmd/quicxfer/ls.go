@@ -17,17 +17,22 @@ func lsCommand() *cli.Command {
 		Name:  "ls",
 		Usage: "list the files a seed serves: name, size in bytes, content ID",
 		Description: `Example:
-   quicxfer ls --seed 'quic://seed.example:4433?pin=...'`,
-		Flags: []cli.Flag{
+   quicxfer ls --seed 'quic://seed.example:4433?pin=...'
+   quicxfer ls --seed quic://seed.example:4433 --ca our-ca.pem --token-file ~/.seed-token`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "seed", Required: true, Usage: "the seed's `URL`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array instead of lines"},
-		},
+		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
 			u, err := wire.ParseURL(c.String("seed"))
 			if err != nil {
 				return usagef("%v", err)
 			}
-			client, err := quicxfer.NewClient()
+			auth, err := clientAccess(c, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			client, err := quicxfer.NewClientWith(auth)
 			if err != nil {
 				return err
 			}

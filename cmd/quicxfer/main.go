@@ -45,6 +45,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			lsCommand(),
 			manifestCommand(),
 			demoCommand(),
+			benchCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

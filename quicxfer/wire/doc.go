@@ -60,6 +60,9 @@
 //	                   Answer: one MANIFEST frame, then FIN.
 //	0x03 GET_BLOCK     content ID (32 bytes) | block index (varint)
 //	                   Answer: one BLOCK frame, then FIN.
+//	0x04 AUTH          token (the whole payload, 1 to MaxTokenLen bytes)
+//	                   Answer: FIN with no data if the token is accepted,
+//	                   else a reset with ErrCodeUnauthorized.
 //
 // Responses (seed to client):
 //
@@ -85,6 +88,31 @@
 // expects (ReadBlockHeader), and then reads the payload straight into its own
 // buffer with io.ReadFull.
 //
+// # Private seeds
+//
+// A seed may be private: it then refuses every request on a connection (LIST
+// included, so not even the names of its files are told) by resetting the
+// stream with ErrCodeUnauthorized, until the connection has been authorised.
+// A connection is authorised in one of two ways, as the seed is set up:
+//
+//   - by a token: the client sends one AUTH frame on a stream of its own, as
+//     its first request, and waits for the answer (FIN) before it sends any
+//     other request, since streams are not ordered among themselves. For
+//     example the token "s3cret" is sent as the bytes
+//     04 06 73 33 63 72 65 74 (type AUTH, payload length 6, the token). A
+//     token the seed does not accept is answered with a reset
+//     ErrCodeUnauthorized, and after a few such answers the seed closes the
+//     connection with ErrCodeUnauthorized. An authorised connection stays
+//     authorised until it closes; a new connection sends AUTH again.
+//   - by a client certificate (mutual TLS): the seed asks for one in the
+//     handshake and refuses a connection without a certificate it accepts
+//     with a TLS alert (certificate_required, bad_certificate or unknown_ca,
+//     i.e. the QUIC transport errors 0x174, 0x12a or 0x130).
+//
+// A seed that needs no token answers AUTH with FIN as well, so a client that
+// has a token can always send it. Tokens are secrets: a seed compares them in
+// constant time and never logs them.
+//
 // # Limits
 //
 // MaxNameLen is 4096 bytes. The largest payload of each frame type:
@@ -92,6 +120,7 @@
 //	LIST          0
 //	GET_MANIFEST  1 + MaxNameLen
 //	GET_BLOCK     32 + 8
+//	AUTH          MaxTokenLen (256)
 //	FILE_ENTRY    8 + MaxNameLen + 8 + 32
 //	MANIFEST      8 + MaxNameLen + manifest.MaxEncodedLen
 //	BLOCK         manifest.MaxBlockSize
@@ -114,9 +143,9 @@
 //	0x2 BAD_REQUEST    malformed or unknown request, out-of-range block
 //	0x3 NOT_FOUND      no such file or content ID
 //	0x4 INTERNAL       the seed failed, e.g. it cannot read its file
-//	0x5 BUSY           a limit was reached; try later
+//	0x5 BUSY           a limit was reached (connections, request rate); try later
 //	0x6 SHUTTING_DOWN  the seed is stopping
-//	0x7 UNAUTHORIZED   reserved for private seeds
+//	0x7 UNAUTHORIZED   a private seed, and this connection is not authorised
 //	0x8 FILE_CHANGED   the file on disk no longer matches its manifest
 //
 // Other codes are reserved; a receiver treats one it does not know as a

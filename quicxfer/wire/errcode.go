@@ -18,9 +18,9 @@ const (
 	ErrCodeBadRequest   ErrCode = 0x2 // malformed or unknown request, out-of-range block
 	ErrCodeNotFound     ErrCode = 0x3 // no such file or content ID
 	ErrCodeInternal     ErrCode = 0x4 // the seed failed (e.g. cannot read its file)
-	ErrCodeBusy         ErrCode = 0x5 // a limit was reached; try later
+	ErrCodeBusy         ErrCode = 0x5 // a limit was reached (connections, request rate); try later
 	ErrCodeShuttingDown ErrCode = 0x6 // the seed is stopping
-	ErrCodeUnauthorized ErrCode = 0x7 // reserved for private seeds
+	ErrCodeUnauthorized ErrCode = 0x7 // a private seed: no valid token (AUTH) or client certificate
 	ErrCodeFileChanged  ErrCode = 0x8 // the file on disk no longer matches its manifest
 )
 

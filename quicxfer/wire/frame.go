@@ -48,6 +48,7 @@ const (
 	FrameList        FrameType = 0x01
 	FrameGetManifest FrameType = 0x02
 	FrameGetBlock    FrameType = 0x03
+	FrameAuth        FrameType = 0x04
 	FrameFileEntry   FrameType = 0x11
 	FrameManifest    FrameType = 0x12
 	FrameBlock       FrameType = 0x13
@@ -58,6 +59,7 @@ const (
 	maxListPayload        = 0
 	maxGetManifestPayload = 1 + MaxNameLen
 	maxGetBlockPayload    = idLen + 8
+	maxAuthPayload        = MaxTokenLen
 	maxFileEntryPayload   = 8 + MaxNameLen + 8 + idLen
 	maxManifestPayload    = 8 + MaxNameLen + manifest.MaxEncodedLen
 	maxBlockPayload       = manifest.MaxBlockSize
@@ -72,6 +74,8 @@ func (t FrameType) String() string {
 		return "GET_MANIFEST"
 	case FrameGetBlock:
 		return "GET_BLOCK"
+	case FrameAuth:
+		return "AUTH"
 	case FrameFileEntry:
 		return "FILE_ENTRY"
 	case FrameManifest:
@@ -84,7 +88,7 @@ func (t FrameType) String() string {
 
 // isRequest reports whether t is a request frame type.
 func (t FrameType) isRequest() bool {
-	return t == FrameList || t == FrameGetManifest || t == FrameGetBlock
+	return t == FrameList || t == FrameGetManifest || t == FrameGetBlock || t == FrameAuth
 }
 
 // MaxPayload returns the largest payload length allowed for frames of type t,
@@ -97,6 +101,8 @@ func MaxPayload(t FrameType) (uint64, bool) {
 		return maxGetManifestPayload, true
 	case FrameGetBlock:
 		return maxGetBlockPayload, true
+	case FrameAuth:
+		return maxAuthPayload, true
 	case FrameFileEntry:
 		return maxFileEntryPayload, true
 	case FrameManifest:

@@ -12,7 +12,7 @@ import (
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
-var allFrameTypes = []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameFileEntry, FrameManifest, FrameBlock}
+var allFrameTypes = []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameFileEntry, FrameManifest, FrameBlock}
 
 func TestFrameTypeString(t *testing.T) {
 	for _, tc := range []struct {
@@ -22,6 +22,7 @@ func TestFrameTypeString(t *testing.T) {
 		{FrameList, "LIST"},
 		{FrameGetManifest, "GET_MANIFEST"},
 		{FrameGetBlock, "GET_BLOCK"},
+		{FrameAuth, "AUTH"},
 		{FrameFileEntry, "FILE_ENTRY"},
 		{FrameManifest, "MANIFEST"},
 		{FrameBlock, "BLOCK"},
@@ -39,6 +40,7 @@ func TestMaxPayload(t *testing.T) {
 		{FrameList, 0},
 		{FrameGetManifest, 1 + MaxNameLen},
 		{FrameGetBlock, 32 + 8},
+		{FrameAuth, 256},
 		{FrameFileEntry, 8 + MaxNameLen + 8 + 32},
 		{FrameManifest, 8 + MaxNameLen + manifest.MaxEncodedLen},
 		{FrameBlock, manifest.MaxBlockSize},
@@ -47,7 +49,7 @@ func TestMaxPayload(t *testing.T) {
 		require.True(t, ok, "%s", tc.t)
 		require.Equal(t, tc.want, got, "%s", tc.t)
 	}
-	for _, unknown := range []FrameType{0, 0x04, 0x10, 0x14, 0x21, quicvarint.Max} {
+	for _, unknown := range []FrameType{0, 0x05, 0x10, 0x14, 0x21, quicvarint.Max} {
 		_, ok := MaxPayload(unknown)
 		require.False(t, ok, "%s", unknown)
 	}
@@ -83,7 +85,7 @@ func TestReadFrameHeaderTruncated(t *testing.T) {
 }
 
 func TestReadFrameHeaderUnknownType(t *testing.T) {
-	for _, typ := range []uint64{0, 0x04, 0x14, 0x1234, quicvarint.Max} {
+	for _, typ := range []uint64{0, 0x05, 0x14, 0x1234, quicvarint.Max} {
 		// The unknown frame claims a huge payload; it must not be read.
 		r := &tripwire{t: t, header: AppendFrameHeader(nil, FrameType(typ), quicvarint.Max)}
 		gotT, gotLen, err := ReadFrameHeader(r)

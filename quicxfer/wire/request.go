@@ -2,8 +2,8 @@ package wire
 
 import "fmt"
 
-// Request is a request frame: *ListRequest, *ManifestRequest or
-// *BlockRequest.
+// Request is a request frame: *ListRequest, *ManifestRequest,
+// *BlockRequest or *AuthRequest.
 type Request interface {
 	// Append appends the whole frame, header included.
 	Append(b []byte) []byte
@@ -33,6 +33,12 @@ func ReadRequest(r Reader) (Request, error) {
 		return &ListRequest{}, nil // the length limit is 0
 	case FrameGetManifest:
 		m := &ManifestRequest{}
+		if err := m.parse(p); err != nil {
+			return nil, err
+		}
+		return m, nil
+	case FrameAuth:
+		m := &AuthRequest{}
 		if err := m.parse(p); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// SuiteOptions sizes a suite run. Zero values take the issue's figures.
+type SuiteOptions struct {
+	// Size is the file size of scenarios 1 to 6 and 8, and the total of
+	// scenario 7 (each of its downloaders fetches Size ÷ Downloaders);
+	// default 1 GiB.
+	Size int64
+	// MemSize is scenario 9's file size, default 4 GiB.
+	MemSize int64
+	// Unit is scenario 2's rate unit (4:2:1), bytes/s, default 50 Mbit/s;
+	// scenarios 3, 4, 6 and 8 are scaled from it.
+	Unit float64
+	// WAN is scenario 5's rate per seed, bytes/s, default 100 Mbit/s.
+	WAN float64
+	// ManyRate is scenario 7's seed link, bytes/s, default 200 Mbit/s.
+	ManyRate float64
+	// Downloaders is scenario 7's number of downloaders, default 32.
+	Downloaders int
+	// Only lists the scenario numbers to run; empty runs them all.
+	Only []int
+	// NoAria2 leaves out the aria2 baseline.
+	NoAria2 bool
+	// Keep keeps each scenario's working directory (the served file, the
+	// seeds' state); by default it is removed after the scenario.
+	Keep bool
+	// Log, if set, receives one line as each scenario starts and ends.
+	Log io.Writer
+	// Run says how to run each scenario (the binary, the raw child).
+	Run RunOptions
+}
+
+func (o SuiteOptions) withDefaults() SuiteOptions {
+	if o.Size <= 0 {
+		o.Size = 1 << 30
+	}
+	if o.MemSize <= 0 {
+		o.MemSize = 4 << 30
+	}
+	if o.Unit <= 0 {
+		o.Unit = 50 * Mbit
+	}
+	if o.WAN <= 0 {
+		o.WAN = 100 * Mbit
+	}
+	if o.ManyRate <= 0 {
+		o.ManyRate = 200 * Mbit
+	}
+	if o.Downloaders <= 0 {
+		o.Downloaders = 32
+	}
+	return o
+}
+
+// Suite returns the scenarios of the benchmark issue, numbered 1 to 9, that
+// o selects. Scenarios 8 and 9 are left out unless o.Run.Exe is set.
+func Suite(o SuiteOptions) []Scenario {
+	o = o.withDefaults()
+	all := []Scenario{
+		Scenario1(o.Size),
+		Scenario2(o.Size, o.Unit),
+		Scenario3(o.Size, o.Unit),
+		Scenario4(o.Size, o.Unit),
+		Scenario5(o.Size, o.WAN),
+		Scenario6(o.Size, o.Unit),
+		Scenario7(max(o.Size/int64(o.Downloaders), 64<<10), o.ManyRate, o.Downloaders),
+		Scenario8(o.Size, o.Unit),
+		Scenario9(o.MemSize),
+	}
+	var out []Scenario
+	for _, sc := range all {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, sc.Number) {
+			continue
+		}
+		if o.Run.Exe == "" && (sc.Mode == ModeResume || sc.Mode == ModeMemory) {
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// RunSuite runs every scenario of Suite(o) in a fresh directory under
+// workDir, one after the other, with the aria2 baseline where it applies,
+// and writes the report (report.md, report.json, one plot per scenario)
+// into reportDir if it is not empty. A scenario that fails is reported with
+// its error and the suite goes on; the error returned is for the report
+// itself, or ctx's.
+func RunSuite(ctx context.Context, o SuiteOptions, workDir, reportDir string) ([]Result, error) {
+	o = o.withDefaults()
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	var results []Result
+	for _, sc := range Suite(o) {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		dir := filepath.Join(workDir, sc.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return results, err
+		}
+		logf("scenario %s: %s, %s", sc.Name, formatSize(sc.FileSize), sc.Note)
+		start := time.Now()
+		r, err := Run(ctx, sc, dir, o.Run)
+		if err != nil {
+			r.Number, r.Name, r.Note, r.Target, r.Size = sc.Number, sc.Name, sc.Note, sc.Target, sc.FileSize
+			r.Err = err.Error()
+			logf("  failed: %v", err)
+		} else {
+			ideal := ""
+			if r.TimeOverIdeal > 0 {
+				ideal = fmt.Sprintf(", time ÷ ideal %.3f", r.TimeOverIdeal)
+			}
+			logf("  %.2f s, %s%s, fetched ÷ size %.4f (%.0f s in all)",
+				r.Elapsed, formatRate(r.Throughput), ideal, r.FetchedOver, time.Since(start).Seconds())
+		}
+		if !o.NoAria2 && aria2Applies(sc) {
+			r.Aria2 = runAria2Baseline(ctx, sc, dir, logf)
+		}
+		results = append(results, r)
+		if !o.Keep {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	if reportDir != "" {
+		return results, WriteReport(reportDir, results)
+	}
+	return results, nil
+}
+
+// Aria2 is a scenario's aria2c baseline: aria2's defaults and the best of
+// the settings tried (Aria2Variants).
+type Aria2 struct {
+	Default *Aria2Run  `json:"default,omitempty"`
+	Best    *Aria2Run  `json:"best,omitempty"`
+	Runs    []Aria2Run `json:"runs"`
+	// Links says how the links were emulated for TCP (see RunAria2).
+	Links string `json:"links,omitempty"`
+	// Caveat says where the baseline's conditions differ from quicxfer's.
+	Caveat  string `json:"caveat,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Aria2Run is one aria2c run of a baseline.
+type Aria2Run struct {
+	Options    string  `json:"options"`
+	Elapsed    float64 `json:"elapsed_s"`
+	Throughput float64 `json:"throughput_bytes_per_s"`
+	CPUSeconds float64 `json:"cpu_s"`
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+	Skipped    string  `json:"skipped,omitempty"`
+	Err        string  `json:"error,omitempty"`
+}
+
+// aria2Applies says whether scenario sc has an aria2 baseline: the single
+// downloads (1 to 6), not the many downloaders, the resume or the memory
+// scenarios.
+func aria2Applies(sc Scenario) bool {
+	return sc.Mode == ModeDownload && sc.Downloaders <= 1
+}
+
+// runAria2Baseline runs aria2c with each of Aria2Variants(sc) in dir (see
+// aria2.go, RunAria2) and keeps every figure, the default's and the best's.
+func runAria2Baseline(ctx context.Context, sc Scenario, dir string, logf func(string, ...any)) *Aria2 {
+	a := &Aria2{Runs: []Aria2Run{}}
+	switch {
+	case sc.KillSeed > 0:
+		a.Caveat = "aria2's mirrors are not killed: RunAria2 does not model scenario 3's kill, so this is scenario 2's figure"
+	case slices.ContainsFunc(sc.Seeds, func(c LinkConfig) bool { return c.DownBudget > 0 }):
+		a.Caveat = "the stalling mirror's link does not stall for TCP (RunAria2's links ignore DownBudget): aria2 gets a fourth working mirror"
+	}
+	for _, opt := range Aria2Variants(sc) {
+		res, err := RunAria2(ctx, sc, dir, opt)
+		run := Aria2Run{
+			Options:    opt.String(),
+			Elapsed:    res.Elapsed.Seconds(),
+			Throughput: res.ThroughputBps,
+			CPUSeconds: res.CPUSeconds,
+			PeakRSS:    res.PeakRSSBytes,
+			Skipped:    res.Skipped,
+			Err:        res.Err,
+		}
+		if err != nil && run.Err == "" {
+			run.Err = err.Error()
+		}
+		a.Links = res.Links
+		if run.Skipped != "" {
+			// aria2c is missing: the same for every variant.
+			a.Skipped = run.Skipped
+			logf("  aria2: skipped: %s", run.Skipped)
+			return a
+		}
+		a.Runs = append(a.Runs, run)
+		if run.Err != "" {
+			logf("  aria2 %s: failed: %s", run.Options, run.Err)
+		} else {
+			logf("  aria2 %s: %.2f s, %s", run.Options, run.Elapsed, formatRate(run.Throughput))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	// Pointers into a.Runs are taken once it no longer grows.
+	for i := range a.Runs {
+		r := &a.Runs[i]
+		if i == 0 {
+			a.Default = r
+		}
+		if r.Err == "" && r.Elapsed > 0 && (a.Best == nil || r.Elapsed < a.Best.Elapsed) {
+			a.Best = r
+		}
+	}
+	return a
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package seed
+
+// raceEnabled: the race detector slows everything several times.
+const raceEnabled = true
