@@ -55,11 +55,11 @@ type getJSON struct {
 
 // runDownload fetches fileName from urls into out: in a child process
 // `exe get --json` when exe is set, else with quicxfer.Download here.
-func runDownload(ctx context.Context, exe string, urls []string, out string) (download, error) {
+func runDownload(ctx context.Context, exe string, urls []string, out string, conns int) (download, error) {
 	if exe == "" {
-		return downloadInProcess(ctx, urls, out)
+		return downloadInProcess(ctx, urls, out, conns)
 	}
-	cmd, stdout, stderr := getCommand(ctx, exe, urls, out)
+	cmd, stdout, stderr := getCommand(ctx, exe, urls, out, conns)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return download{}, fmt.Errorf("starting %s get: %w", exe, err)
@@ -67,10 +67,10 @@ func runDownload(ctx context.Context, exe string, urls []string, out string) (do
 	return finishGet(cmd, watchRSS(cmd.Process.Pid), start, stdout, stderr)
 }
 
-func downloadInProcess(ctx context.Context, urls []string, out string) (download, error) {
+func downloadInProcess(ctx context.Context, urls []string, out string, conns int) (download, error) {
 	start := time.Now()
 	cpu0 := cpuSeconds()
-	res, err := quicxfer.Download(ctx, quicxfer.Options{Seeds: urls, Name: fileName, Out: out})
+	res, err := quicxfer.Download(ctx, quicxfer.Options{Seeds: urls, Name: fileName, Out: out, ConnsPerSeed: conns})
 	d := download{Wall: time.Since(start).Seconds(), CPU: cpuSeconds() - cpu0}
 	if err != nil {
 		return d, err
@@ -84,8 +84,8 @@ func downloadInProcess(ctx context.Context, urls []string, out string) (download
 
 // getCommand prepares `exe get --json --quiet`; its output goes to the
 // returned buffers.
-func getCommand(ctx context.Context, exe string, urls []string, out string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	args := []string{"get", "--json", "--quiet", "-o", out}
+func getCommand(ctx context.Context, exe string, urls []string, out string, conns int) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	args := []string{"get", "--json", "--quiet", "-o", out, "--conns-per-seed", fmt.Sprint(max(conns, 1))}
 	for _, u := range urls {
 		args = append(args, "--seed", u)
 	}

@@ -391,7 +391,7 @@ func runOne(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *
 	}
 	start := time.Now()
 	stop := tb.watch(start, o.SampleInterval, tick)
-	d, err := runDownload(ctx, o.Exe, tb.urls, out)
+	d, err := runDownload(ctx, o.Exe, tb.urls, out, sc.ConnsPerSeed)
 	r.Samples = stop()
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
@@ -417,7 +417,7 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 			return nil, err
 		}
 	}
-	alone, err := runDownload(ctx, o.Exe, tb.urls, out(0))
+	alone, err := runDownload(ctx, o.Exe, tb.urls, out(0), sc.ConnsPerSeed)
 	if err != nil {
 		return nil, fmt.Errorf("download alone: %w", err)
 	}
@@ -432,7 +432,7 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	errs := make([]error, sc.Downloaders)
 	var wg sync.WaitGroup
 	for i := range sc.Downloaders {
-		wg.Go(func() { downloads[i], errs[i] = runDownload(ctx, o.Exe, tb.urls, out(i+1)) })
+		wg.Go(func() { downloads[i], errs[i] = runDownload(ctx, o.Exe, tb.urls, out(i+1), sc.ConnsPerSeed) })
 	}
 	wg.Wait()
 	wall := time.Since(start).Seconds()
@@ -483,7 +483,7 @@ func runResume(ctx context.Context, sc Scenario, workDir string, o RunOptions, t
 	if err := clearOut(out); err != nil {
 		return nil, err
 	}
-	cmd, stdout, stderr := getCommand(ctx, o.Exe, tb.urls, out)
+	cmd, stdout, stderr := getCommand(ctx, o.Exe, tb.urls, out, sc.ConnsPerSeed)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -505,7 +505,7 @@ func runResume(ctx context.Context, sc Scenario, workDir string, o RunOptions, t
 
 	start = time.Now()
 	stop = tb.watch(start, o.SampleInterval, nil)
-	second, err := runDownload(ctx, o.Exe, tb.urls, out)
+	second, err := runDownload(ctx, o.Exe, tb.urls, out, sc.ConnsPerSeed)
 	r.Samples = stop()
 	if err != nil {
 		return nil, fmt.Errorf("second run: %w", err)
@@ -542,7 +542,7 @@ func runMemory(ctx context.Context, sc Scenario, workDir string, o RunOptions, w
 		if err := clearOut(out); err != nil {
 			return download{}, err
 		}
-		return runDownload(ctx, o.Exe, []string{sp.URL}, out)
+		return runDownload(ctx, o.Exe, []string{sp.URL}, out, sc.ConnsPerSeed)
 	}()
 	scpu, srss, serr := sp.stop()
 	if derr != nil {

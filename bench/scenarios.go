@@ -51,6 +51,9 @@ type Scenario struct {
 	// (after one download alone, the reference), for aggregate throughput
 	// and Jain's fairness index (scenario 7).
 	Downloaders int
+	// ConnsPerSeed is quicxfer get --conns-per-seed (0 or 1: one
+	// connection per seed).
+	ConnsPerSeed int
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the
@@ -177,12 +180,17 @@ func Scenario5(size int64, rate float64) Scenario {
 		seeds = append(seeds, LinkConfig{Rate: rate, RTT: 80 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: 0.01, Seed: uint64(51 + i)})
 	}
 	return Scenario{
-		Number:   5,
-		Name:     "5-wan-80ms-1%",
-		Note:     "three seeds, 80 ms RTT, 1 % loss; throughput ÷ total link rate (1 ÷ time÷ideal)",
-		Target:   "≥ 80 % of the links' total rate (time÷ideal ≤ 1.25), fetched ≤ 1.02",
-		FileSize: size,
-		Seeds:    seeds,
+		Number: 5,
+		// One quic-go connection (NewReno) gets about 2.4 Mbit/s through 1 %
+		// random loss at 80 ms, whatever the link; 32 share the link instead
+		// (measured, three seeds, 16 MiB: 1, 8, 16, 32 connections each →
+		// 7, 46, 78, 119 Mbit/s in all).
+		ConnsPerSeed: 32,
+		Name:         "5-wan-80ms-1%",
+		Note:         "three seeds, 80 ms RTT, 1 % loss, quicxfer with --conns-per-seed 32; throughput ÷ total link rate (1 ÷ time÷ideal)",
+		Target:       "≥ 80 % of the links' total rate (time÷ideal ≤ 1.25), fetched ≤ 1.02",
+		FileSize:     size,
+		Seeds:        seeds,
 	}
 }
 

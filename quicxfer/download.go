@@ -44,7 +44,12 @@ type Options struct {
 	DialTimeout  time.Duration // per seed, default 10s
 	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s
 	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
-	Workers      int           // goroutines for re-checking a partial file (default GOMAXPROCS)
+	// ConnsPerSeed is how many QUIC connections to open to each seed
+	// (default 1). On a path with random loss one connection's congestion
+	// control (quic-go's NewReno) caps its rate far below the link's;
+	// several connections share the link the way aria2's -x does.
+	ConnsPerSeed int
+	Workers      int // goroutines for re-checking a partial file (default GOMAXPROCS)
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
@@ -160,7 +165,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	srcs := make([]*source, len(urls))
 	for i, u := range urls {
-		srcs[i] = newSource(u, raws[i], client, opts.DialTimeout)
+		srcs[i] = newSource(u, raws[i], client, opts.DialTimeout, opts.ConnsPerSeed)
 	}
 	defer func() {
 		for _, s := range srcs {
@@ -404,6 +409,8 @@ func (l *loop) run(ctx context.Context) error {
 		BlockSize:   l.m.BlockSize,
 		Size:        l.m.Size,
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
+		// Each connection to a seed needs a block of its own in flight.
+		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}

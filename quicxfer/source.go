@@ -20,11 +20,10 @@ type source struct {
 	client *Client
 	dialTO time.Duration
 
-	// conn is read without waiting (the download loop reads it every tick);
-	// dialing serialises dials, and is never held by the loop, so a seed
-	// whose dial hangs until its timeout holds up only its own requests.
-	conn    atomic.Pointer[Conn]
-	dialing chan struct{} // a one-slot semaphore; made by newSource
+	// slots are the seed's connections (one unless Options.ConnsPerSeed
+	// asks for more); requests take them in turn.
+	slots []*slot
+	turn  atomic.Uint32
 
 	received  atomic.Int64 // payload bytes received, duplicates and rejected included
 	accepted  atomic.Int64 // payload bytes of blocks verified and kept
@@ -39,13 +38,26 @@ type source struct {
 	lastData time.Time // the tick at which received last grew
 }
 
-func newSource(u wire.URL, raw string, client *Client, dialTO time.Duration) *source {
-	return &source{url: u, raw: raw, client: client, dialTO: dialTO, dialing: make(chan struct{}, 1)}
+// slot is one connection to a seed. conn is read without waiting (the
+// download loop reads it every tick); dialing serialises dials and is never
+// held by the loop, so a seed whose dial hangs until its timeout holds up
+// only its own requests.
+type slot struct {
+	conn    atomic.Pointer[Conn]
+	dialing chan struct{} // a one-slot semaphore
 }
 
-// live returns the current connection if it has not ended.
-func (s *source) live() *Conn {
-	c := s.conn.Load()
+func newSource(u wire.URL, raw string, client *Client, dialTO time.Duration, conns int) *source {
+	s := &source{url: u, raw: raw, client: client, dialTO: dialTO}
+	for range max(conns, 1) {
+		s.slots = append(s.slots, &slot{dialing: make(chan struct{}, 1)})
+	}
+	return s
+}
+
+// live returns the slot's connection if it has not ended.
+func (sl *slot) live() *Conn {
+	c := sl.conn.Load()
 	if c == nil {
 		return nil
 	}
@@ -57,20 +69,22 @@ func (s *source) live() *Conn {
 	}
 }
 
-// connect returns the live connection, dialling a new one when there is
-// none or the old one ended. Only one dial runs at a time; callers waiting
+// connect returns a live connection to the seed, taking the slots in turn
+// and dialling a new connection for a slot that has none or whose
+// connection ended. Only one dial per slot runs at a time; callers waiting
 // for it give up when ctx ends.
 func (s *source) connect(ctx context.Context) (*Conn, error) {
-	if c := s.live(); c != nil {
+	sl := s.slots[int(s.turn.Add(1)-1)%len(s.slots)]
+	if c := sl.live(); c != nil {
 		return c, nil
 	}
 	select {
-	case s.dialing <- struct{}{}:
+	case sl.dialing <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-s.dialing }()
-	if c := s.live(); c != nil {
+	defer func() { <-sl.dialing }()
+	if c := sl.live(); c != nil {
 		return c, nil // dialled by the caller we waited for
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.dialTO)
@@ -79,26 +93,34 @@ func (s *source) connect(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if old := s.conn.Swap(c); old != nil {
+	if old := sl.conn.Swap(c); old != nil {
 		_ = old.Close()
 	}
 	return c, nil
 }
 
-// reset forgets conn (if it is still the current one) and closes it, so the
-// next request dials again.
+// reset forgets conn (if a slot still holds it) and closes it, so the next
+// request on that slot dials again.
 func (s *source) reset(conn *Conn) {
-	if conn != nil && s.conn.CompareAndSwap(conn, nil) {
-		_ = conn.Close()
+	if conn == nil {
+		return
+	}
+	for _, sl := range s.slots {
+		if sl.conn.CompareAndSwap(conn, nil) {
+			_ = conn.Close()
+		}
 	}
 }
 
-// current returns the connection, live or not, without waiting.
-func (s *source) current() *Conn { return s.conn.Load() }
+// current returns the first connection, live or not, without waiting: the
+// one whose RTT the scheduler is told.
+func (s *source) current() *Conn { return s.slots[0].conn.Load() }
 
 func (s *source) close() {
-	if c := s.conn.Swap(nil); c != nil {
-		_ = c.Close()
+	for _, sl := range s.slots {
+		if c := sl.conn.Swap(nil); c != nil {
+			_ = c.Close()
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
+			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
 		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -49,7 +50,10 @@ Examples:
 			if err != nil {
 				return err
 			}
-			opts := quicxfer.Options{Seeds: c.StringSlice("seed"), Name: name, Out: out, Auth: auth}
+			if n := c.Int("conns-per-seed"); n < 1 || n > 64 {
+				return usagef("--conns-per-seed: want 1 to 64, got %d", n)
+			}
+			opts := quicxfer.Options{Seeds: c.StringSlice("seed"), Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed")}
 			if s := c.String("id"); s != "" {
 				id, err := manifest.ParseID(s)
 				if err != nil {
