@@ -343,7 +343,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		return c.streamErr(ctx, err)
 	}
 	for off := 0; off < len(buf); {
-		n, err := r.Read(buf[off:min(off+64<<10, len(buf))])
+		n, err := r.Read(buf[off:])
 		off += n
 		if n > 0 && onBytes != nil {
 			onBytes(n)

@@ -37,6 +37,7 @@ Examples:
 			&cli.StringFlag{Name: "work", Usage: "working `DIR` for the files (default: a temporary directory, removed after)"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep each scenario's working directory"},
 			&cli.BoolFlag{Name: "no-aria2", Usage: "leave out the aria2c baseline"},
+			&cli.BoolFlag{Name: "kernel", Usage: "root only: shape the rate-only scenarios (2, 3, 8) with kernel links, each seed in its own network namespace behind a veth with tbf, instead of the user-space links (no delay or loss: no netem here)"},
 		},
 		Action: func(c *cli.Context) error {
 			// The raw ceiling's server runs as this command in a child
@@ -88,7 +89,12 @@ func benchOptions(c *cli.Context) (bench.SuiteOptions, error) {
 		NoAria2: c.Bool("no-aria2"),
 		Keep:    c.Bool("keep"),
 		Log:     c.App.ErrWriter,
-		Run:     bench.RunOptions{Exe: exe, ChildArgs: []string{"bench"}},
+		Run:     bench.RunOptions{Exe: exe, ChildArgs: []string{"bench"}, Kernel: c.Bool("kernel")},
+	}
+	if opts.Run.Kernel {
+		if why := bench.KernelUnavailable(); why != "" {
+			return opts, fmt.Errorf("--kernel: %s", why)
+		}
 	}
 	size, err := parseBenchSize(c.String("size"))
 	if err != nil {

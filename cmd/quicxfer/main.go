@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -57,9 +58,21 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// QUICXFER_CPUPROFILE=FILE writes a CPU profile of this process (for
+	// `go tool pprof`), e.g. of one side of a benchmark.
+	if path := os.Getenv("QUICXFER_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer f.Close()
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
-	os.Exit(exitCode(err, os.Stderr))
+	stop()
+	code := exitCode(err, os.Stderr)
+	pprof.StopCPUProfile()
+	os.Exit(code)
 }
 
 // exitCode prints err as one line and returns the exit code for it.
