@@ -33,6 +33,21 @@ import (
 //     byte stream and is left out (Aria2Result.Links says so). See
 //     tcplink.go.
 //
+// The scenario's failures are reproduced as for quicxfer:
+//
+//   - LinkConfig.DownBudget (scenario 4): the Fabric's or the relay's link
+//     goes silent once the budget has crossed it, so that mirror answers
+//     the first request (headers and a few KiB of body) and then never
+//     sends again;
+//   - Scenario.KillSeed (scenario 3): once the mirrors together have sent
+//     KillAt of the file (HTTPSeed.Sent, summed every aria2KillTick), that
+//     mirror is killed (HTTPSeed.Kill: listener closed, connections reset)
+//     and, with relays, its TCPLink closed. A Fabric's link stays, as a
+//     Link does for quicxfer, so the resets reach aria2c over it, as
+//     seed.Server.Close's CONNECTION_CLOSE reaches quicxfer, and later
+//     connections are refused. Aria2Result.KilledAt is the fraction sent
+//     at that moment.
+//
 // aria2c runs as a child process; the figures are its own: wall time from
 // start to exit, user+system CPU seconds and peak RSS from its rusage. The
 // output is checked against the source's SHA-256.
@@ -103,7 +118,14 @@ type Aria2Result struct {
 	// SeedBytes is the body bytes each mirror wrote to its connections (see
 	// HTTPSeed.Sent), in sc.Seeds' order.
 	SeedBytes []int64
+	// KilledAt is, with sc.KillSeed, the fraction of the file the mirrors
+	// had sent when that mirror was killed; 0 if the download ended first.
+	KilledAt float64
 }
+
+// aria2KillTick is how often the mirrors' counters are summed for
+// Scenario.KillSeed.
+const aria2KillTick = 10 * time.Millisecond
 
 // Aria2Missing is Aria2Result.Skipped when aria2c is not installed.
 const Aria2Missing = "aria2c not installed (apt-get install aria2)"
@@ -220,6 +242,7 @@ func runAria2(ctx context.Context, sc Scenario, workDir string, opt Aria2Options
 	// Mirrors and links.
 	var (
 		seeds   []*HTTPSeed
+		relays  []*TCPLink // with linksRelay, one per seed
 		closers []func() error
 		urls    []string
 		command = func(ctx context.Context, args ...string) *exec.Cmd {
@@ -284,6 +307,7 @@ func runAria2(ctx context.Context, sc Scenario, workDir string, opt Aria2Options
 				return res, err
 			}
 			closers = append(closers, l.Close)
+			relays = append(relays, l)
 			u = "http://" + l.Addr().String() + "/" + fileName
 		}
 		urls = append(urls, u)
@@ -307,9 +331,11 @@ func runAria2(ctx context.Context, sc Scenario, workDir string, opt Aria2Options
 	var output tailBuffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	cmd.WaitDelay = 5 * time.Second
+	stopKill := startAria2Kill(sc, seeds, relays, &res.KilledAt)
 	start := time.Now()
 	runErr := cmd.Run()
 	res.Elapsed = time.Since(start)
+	stopKill()
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
@@ -341,6 +367,48 @@ func runAria2(ctx context.Context, sc Scenario, workDir string, opt Aria2Options
 		res.ThroughputBps = float64(res.Bytes) / res.Elapsed.Seconds()
 	}
 	return res, nil
+}
+
+// startAria2Kill starts, if sc has a KillSeed, the watch that kills that
+// mirror (and closes its relay, if relays has one) once the mirrors together
+// have sent sc.KillAt of the file, storing the fraction sent then in
+// *killedAt. The function it returns stops the watch and waits for it, so
+// *killedAt may be read after it.
+func startAria2Kill(sc Scenario, seeds []*HTTPSeed, relays []*TCPLink, killedAt *float64) func() {
+	k := sc.KillSeed - 1
+	if k < 0 || k >= len(seeds) || sc.FileSize <= 0 {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(aria2KillTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var sum int64
+			for _, s := range seeds {
+				sum += s.Sent()
+			}
+			if float64(sum) < sc.KillAt*float64(sc.FileSize) {
+				continue
+			}
+			*killedAt = float64(sum) / float64(sc.FileSize)
+			_ = seeds[k].Kill()
+			if k < len(relays) {
+				_ = relays[k].Close()
+			}
+			return
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
 }
 
 // tailBuffer keeps the last 4 KiB written to it.

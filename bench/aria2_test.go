@@ -93,3 +93,29 @@ func TestAria2Variants(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, v[2], best.Options)
 }
+
+func TestAria2Kill(t *testing.T) {
+	// Scenario 3: mirror 1 is killed once the mirrors have sent 40 % of the
+	// file; aria2c finishes from the other two. Relays, and a Fabric where
+	// root.
+	requireAria2(t)
+	links := []string{linksRelay}
+	if NetnsAvailable() {
+		links = append(links, linksNetns)
+	}
+	for _, l := range links {
+		t.Run(l, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			sc := Scenario3(8<<20, 20*Mbit)
+			r, err := runAria2(ctx, sc, t.TempDir(), Aria2Options{Split: 3, PerServer: 1, MinSplitSize: "1M"}, l)
+			checkAria2(t, sc, r, err)
+			require.GreaterOrEqual(t, r.KilledAt, sc.KillAt)
+			require.Less(t, r.KilledAt, 0.8, "killed far too late")
+			// Mirror 1 sent nothing after the kill, but for what its
+			// connections (aria2c opens one or two here) had under way.
+			require.Less(t, float64(r.SeedBytes[0]), r.KilledAt*float64(sc.FileSize)+4*sentCountStep, "mirror 1 went on after the kill")
+			t.Logf("killed at %.3f", r.KilledAt)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -30,6 +31,9 @@ type HTTPSeed struct {
 	done     chan struct{}
 	sent     atomic.Int64
 	requests atomic.Int64
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // open connections, for Kill
 }
 
 // StartHTTPSeed serves the file at path as /<base name> on ln until Close.
@@ -41,7 +45,7 @@ func StartHTTPSeed(ln net.Listener, path string) (*HTTPSeed, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("httpseed: not a regular file: " + path)
 	}
-	s := &HTTPSeed{path: path, ln: ln, done: make(chan struct{})}
+	s := &HTTPSeed{path: path, ln: ln, done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/"+filepath.Base(path), s.serve)
 	s.srv = &http.Server{
@@ -49,6 +53,7 @@ func StartHTTPSeed(ln net.Listener, path string) (*HTTPSeed, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState:         s.track,
 	}
 	go func() {
 		defer close(s.done)
@@ -62,21 +67,51 @@ func (s *HTTPSeed) URL() string {
 	return "http://" + s.ln.Addr().String() + "/" + filepath.Base(s.path)
 }
 
-// Sent returns the body bytes written to connections so far. A client that
-// closes a connection before the end of its range (aria2 does when it
-// reaches a piece another connection has) leaves what was still in the
-// socket buffers counted here, so the sum over mirrors can exceed what the
-// client received by a few socket buffers.
+// Sent returns the body bytes written to connections so far, counted as
+// they go (every sentCountStep bytes of a range at most), so that it can be
+// watched during a download. A client that closes a connection before the
+// end of its range (aria2 does when it reaches a piece another connection
+// has) leaves what was still in the socket buffers counted here, so the sum
+// over mirrors can exceed what the client received by a few socket buffers.
 func (s *HTTPSeed) Sent() int64 { return s.sent.Load() }
 
 // Requests returns the requests served so far.
 func (s *HTTPSeed) Requests() int64 { return s.requests.Load() }
 
-// Close stops the server, closing its connections, and waits for it.
+// Close stops the server, closing its listener and connections, and waits
+// for it. It may be called again, and after Kill.
 func (s *HTTPSeed) Close() error {
 	err := s.srv.Close()
 	<-s.done
 	return err
+}
+
+// Kill stops the server abruptly: every connection is reset (SO_LINGER 0)
+// before Close, so what is still in its socket buffers is discarded rather
+// than delivered, and the client learns of it at once from the RST, as a
+// quicxfer client does from seed.Server.Close's CONNECTION_CLOSE (which
+// drops what quic-go had not sent). Later connections are refused.
+func (s *HTTPSeed) Kill() error {
+	s.mu.Lock()
+	for c := range s.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	s.mu.Unlock()
+	return s.Close()
+}
+
+// track keeps the open connections for Kill (http.Server.ConnState).
+func (s *HTTPSeed) track(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		s.conns[c] = struct{}{}
+	case http.StateHijacked, http.StateClosed:
+		delete(s.conns, c)
+	}
 }
 
 func (s *HTTPSeed) serve(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +130,11 @@ func (s *HTTPSeed) serve(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(&countingWriter{ResponseWriter: w, n: &s.sent}, r, fi.Name(), fi.ModTime(), f)
 }
 
+// sentCountStep is the most countingWriter hands to sendfile at once, so
+// that HTTPSeed.Sent moves while a long range is being sent (scenario 3
+// closes a mirror on it).
+const sentCountStep = 128 << 10
+
 // countingWriter counts body bytes and keeps the ReaderFrom path (sendfile)
 // of the http.ResponseWriter it wraps.
 type countingWriter struct {
@@ -108,13 +148,33 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom passes r to the wrapped writer's ReadFrom. A range body, an
+// *io.LimitedReader over the *os.File (http.ServeContent through
+// io.CopyN), goes in steps of sentCountStep, each again a LimitedReader over
+// the file, which the TCP connection still sends with sendfile(2).
 func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w}, r)
+	}
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
 		n, err := rf.ReadFrom(r)
 		w.n.Add(n)
 		return n, err
 	}
-	return io.Copy(struct{ io.Writer }{w}, r)
+	var total int64
+	for lr.N > 0 {
+		want := min(lr.N, sentCountStep)
+		n, err := rf.ReadFrom(&io.LimitedReader{R: lr.R, N: want})
+		lr.N -= n
+		total += n
+		w.n.Add(n)
+		if err != nil || n < want { // an error, or the end of r
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -45,6 +45,12 @@ import (
 // (ACKs, requests) are charged slightly more. The TUN MTU is 1500, like the
 // 1452-byte datagrams quic-go sends.
 //
+// A LinkConfig.DownBudget applies as in a Link: once that many bytes (here
+// of IP packets) have gone from server i to the client, link i black-holes
+// everything in that direction — data, SYN-ACKs, FINs and RSTs alike — so
+// a server that answered the first request goes silent for good, and later
+// connections to it never complete their handshake.
+//
 // It needs root (namespaces, /dev/net/tun) and iproute2's ip; NetnsAvailable
 // says whether it works here. A Fabric makes two namespaces named
 // qxb-<pid>-<n>-c and -s, deletes them in Close, and deletes leftovers of
@@ -179,6 +185,7 @@ func NewFabric(ctx context.Context, links []LinkConfig) (_ *Fabric, err error) {
 		// Directions 3 and 4, so the draws differ from a Link's with the
 		// same seed while staying reproducible.
 		f.downs = append(f.downs, newPipe(c, c.Rate*fabricRateScale, c.Seed, 3, f.done))
+		f.downs[i].budget = c.DownBudget
 		f.ups = append(f.ups, newPipe(c, c.UpRate*fabricRateScale, c.Seed, 4, f.done))
 		for _, p := range []*pipe{f.downs[i], f.ups[i]} {
 			f.wg.Go(p.run)

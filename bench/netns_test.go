@@ -132,3 +132,31 @@ func TestFabricLoss(t *testing.T) {
 	require.EqualValues(t, n, got)
 	require.Positive(t, f.Stats(0).Down.Lost+f.Stats(0).Up.Lost)
 }
+
+func TestNetnsDownBudget(t *testing.T) {
+	// A Fabric link with a DownBudget lets about that much through, then
+	// black-holes the direction: the connection goes silent, and a new one
+	// never gets its SYN-ACK.
+	const budget = 64 << 10
+	f := startFabric(t, []LinkConfig{{Rate: 10e6, RTT: 4 * time.Millisecond, Seed: 4, DownBudget: budget}})
+	ln, err := f.ListenTCP(0)
+	require.NoError(t, err)
+	serveOne(t, ln, func(c net.Conn) { _, _ = c.Write(make([]byte, 1<<20)) })
+	c := dialFromClient(t, f, ln.Addr())
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Second)))
+	got, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	require.True(t, ne.Timeout(), "the stalled connection must stay open, silent")
+	require.Positive(t, got)
+	require.Less(t, got, int64(budget), "the budget counts whole IP packets")
+	require.Positive(t, f.Stats(0).Down.Blackholed)
+	err = f.InClient(func() error {
+		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 300*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	require.Error(t, err, "a handshake after the budget must not complete")
+}

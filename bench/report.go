@@ -207,12 +207,19 @@ func writeDetails(w io.Writer, results []Result) {
 				fmt.Fprintf(w, " skipped: %s", a.Skipped)
 			}
 			fmt.Fprintln(w)
+			if a.Failure != "" && a.Skipped == "" {
+				fmt.Fprintf(w, "  - as for quicxfer: %s\n", a.Failure)
+			}
 			for _, run := range a.Runs {
+				killed := ""
+				if run.KilledAt > 0 {
+					killed = fmt.Sprintf(" (mirror killed at %.1f %% sent)", 100*run.KilledAt)
+				}
 				if run.Err != "" {
-					fmt.Fprintf(w, "  - `%s`: failed: %s\n", run.Options, oneLine(run.Err))
+					fmt.Fprintf(w, "  - `%s`%s: failed: %s\n", run.Options, killed, oneLine(run.Err))
 					continue
 				}
-				fmt.Fprintf(w, "  - `%s`: %.2f s, %s, %.2f CPU s, peak RSS %s\n", run.Options, run.Elapsed, formatRate(run.Throughput), run.CPUSeconds, formatMiB(run.PeakRSS))
+				fmt.Fprintf(w, "  - `%s`: %.2f s, %s, %.2f CPU s, peak RSS %s%s\n", run.Options, run.Elapsed, formatRate(run.Throughput), run.CPUSeconds, formatMiB(run.PeakRSS), killed)
 			}
 			if a.Caveat != "" {
 				fmt.Fprintf(w, "  - † %s\n", a.Caveat)

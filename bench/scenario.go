@@ -122,6 +122,12 @@ type RunOptions struct {
 	// SampleInterval is how often the seeds' counters are sampled for the
 	// plots, default 100ms.
 	SampleInterval time.Duration
+	// Kernel puts each seed in its own network namespace behind a veth
+	// with a tbf qdisc (kernel.go) instead of a user-space Link, in the
+	// scenarios kernel links can express (KernelUnsupported: rate only, no
+	// loss, jitter, stall or RTT above KernelMaxRTT); the others keep their
+	// Links. Needs root, ip and tc (KernelUnavailable).
+	Kernel bool
 }
 
 // fileName is the served file's name.
@@ -151,6 +157,9 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	r := Result{
 		Number: sc.Number, Name: sc.Name, Note: sc.Note, Target: sc.Target,
 		Size: sc.FileSize, Ideal: sc.Ideal(), DownloaderInChild: o.Exe != "",
+	}
+	if n := kernelNote(sc, o.Kernel); n != "" {
+		r.Note += "; " + n
 	}
 	switch sc.Mode {
 	case ModeMemory:
@@ -184,13 +193,14 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 
 // testbed is a scenario's in-process seeds, each behind its link.
 type testbed struct {
-	seeds []*seed.Server
-	links []*Link // nil entries with NoLink
-	urls  []string
-	stop  func()
+	seeds  []*seed.Server
+	links  []*Link      // nil entries with NoLink or kernel links
+	kernel *KernelLinks // with RunOptions.Kernel, for the scenarios it applies to
+	urls   []string
+	stop   func()
 }
 
-func startTestbed(ctx context.Context, sc Scenario, workDir string) (_ *testbed, err error) {
+func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions) (_ *testbed, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	tb := &testbed{}
 	var wg sync.WaitGroup
@@ -207,26 +217,40 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string) (_ *testbed,
 			}
 		}
 		wg.Wait()
+		if tb.kernel != nil {
+			_ = tb.kernel.Close() // after the seeds: their sockets hold the namespaces
+		}
 	}
 	defer func() {
 		if err != nil {
 			tb.stop()
 		}
 	}()
+	if o.Kernel && KernelUnsupported(sc) == "" {
+		if tb.kernel, err = NewKernelLinks(sc.Seeds); err != nil {
+			return nil, err
+		}
+	}
 	served := filepath.Join(workDir, "served")
 	for i, cfg := range sc.Seeds {
-		s, err := seed.New(ctx, seed.Options{
+		opts := seed.Options{
 			Paths:    []string{served},
 			Listen:   "127.0.0.1:0",
 			StateDir: filepath.Join(workDir, fmt.Sprintf("seed%d", i+1)),
 			Logger:   slog.New(slog.DiscardHandler),
-		})
+		}
+		var s *seed.Server
+		if tb.kernel != nil {
+			s, err = tb.kernel.NewSeed(ctx, i, opts)
+		} else {
+			s, err = seed.New(ctx, opts)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("starting seed %d: %w", i+1, err)
 		}
 		wg.Go(func() { _ = s.Serve(ctx) })
 		tb.seeds = append(tb.seeds, s)
-		if sc.NoLink {
+		if sc.NoLink || tb.kernel != nil {
 			tb.links = append(tb.links, nil)
 			tb.urls = append(tb.urls, s.URLs()[0])
 			continue
@@ -316,7 +340,7 @@ func verify(out string, want [32]byte) error {
 // runWithSeeds runs ModeDownload and ModeResume scenarios: in-process seeds
 // behind links, the downloader here or in a child.
 func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions, want [32]byte, r *Result) error {
-	tb, err := startTestbed(ctx, sc, workDir)
+	tb, err := startTestbed(ctx, sc, workDir, o)
 	if err != nil {
 		return err
 	}
@@ -361,6 +385,8 @@ func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions
 		sh.Sent = sent[i]
 		if tb.links[i] != nil {
 			sh.Link = tb.links[i].Stats()
+		} else if tb.kernel != nil {
+			sh.Link = tb.kernel.Stats(i)
 		}
 		if downloaded > 0 {
 			sh.Share = float64(sh.Bytes) / float64(downloaded)

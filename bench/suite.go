@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -129,6 +130,9 @@ func RunSuite(ctx context.Context, o SuiteOptions, workDir, reportDir string) ([
 		}
 		if !o.NoAria2 && aria2Applies(sc) {
 			r.Aria2 = runAria2Baseline(ctx, sc, dir, logf)
+			if o.Run.Kernel && KernelUnsupported(sc) == "" {
+				r.Aria2.Caveat = strings.TrimPrefix(r.Aria2.Caveat+"; aria2's links are the user-space TUN fabric (with the links' RTT), quicxfer's are kernel tbf links", "; ")
+			}
 		}
 		results = append(results, r)
 		if !o.Keep {
@@ -149,7 +153,11 @@ type Aria2 struct {
 	Runs    []Aria2Run `json:"runs"`
 	// Links says how the links were emulated for TCP (see RunAria2).
 	Links string `json:"links,omitempty"`
-	// Caveat says where the baseline's conditions differ from quicxfer's.
+	// Failure says how the scenario's failing seed was reproduced for
+	// aria2 (a killed mirror, a stalling link), "" if there is none.
+	Failure string `json:"failure,omitempty"`
+	// Caveat says where the baseline's conditions differ from quicxfer's
+	// (the report marks its figures †).
 	Caveat  string `json:"caveat,omitempty"`
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -163,6 +171,25 @@ type Aria2Run struct {
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	Skipped    string  `json:"skipped,omitempty"`
 	Err        string  `json:"error,omitempty"`
+	// KilledAt is, in a scenario with a KillSeed, the fraction of the
+	// file the mirrors had sent when that mirror was killed (see RunAria2);
+	// 0 if the download ended first.
+	KilledAt float64 `json:"killed_at_fraction,omitempty"`
+}
+
+// aria2Failure describes how RunAria2 reproduces sc's failing seed: a
+// KillSeed or a link with a DownBudget.
+func aria2Failure(sc Scenario) string {
+	var f []string
+	if sc.KillSeed > 0 {
+		f = append(f, fmt.Sprintf("mirror %d killed (listener closed, connections reset) once the mirrors had sent %.0f %% of the file", sc.KillSeed, 100*sc.KillAt))
+	}
+	for i, c := range sc.Seeds {
+		if c.DownBudget > 0 {
+			f = append(f, fmt.Sprintf("mirror %d's link goes silent after %s downstream, as seed %d's does", i+1, formatSize(c.DownBudget), i+1))
+		}
+	}
+	return strings.Join(f, "; ")
 }
 
 // aria2Applies says whether scenario sc has an aria2 baseline: the single
@@ -175,13 +202,7 @@ func aria2Applies(sc Scenario) bool {
 // runAria2Baseline runs aria2c with each of Aria2Variants(sc) in dir (see
 // aria2.go, RunAria2) and keeps every figure, the default's and the best's.
 func runAria2Baseline(ctx context.Context, sc Scenario, dir string, logf func(string, ...any)) *Aria2 {
-	a := &Aria2{Runs: []Aria2Run{}}
-	switch {
-	case sc.KillSeed > 0:
-		a.Caveat = "aria2's mirrors are not killed: RunAria2 does not model scenario 3's kill, so this is scenario 2's figure"
-	case slices.ContainsFunc(sc.Seeds, func(c LinkConfig) bool { return c.DownBudget > 0 }):
-		a.Caveat = "the stalling mirror's link does not stall for TCP (RunAria2's links ignore DownBudget): aria2 gets a fourth working mirror"
-	}
+	a := &Aria2{Runs: []Aria2Run{}, Failure: aria2Failure(sc)}
 	for _, opt := range Aria2Variants(sc) {
 		res, err := RunAria2(ctx, sc, dir, opt)
 		run := Aria2Run{
@@ -192,6 +213,7 @@ func runAria2Baseline(ctx context.Context, sc Scenario, dir string, logf func(st
 			PeakRSS:    res.PeakRSSBytes,
 			Skipped:    res.Skipped,
 			Err:        res.Err,
+			KilledAt:   res.KilledAt,
 		}
 		if err != nil && run.Err == "" {
 			run.Err = err.Error()
@@ -211,6 +233,18 @@ func runAria2Baseline(ctx context.Context, sc Scenario, dir string, logf func(st
 		}
 		if ctx.Err() != nil {
 			break
+		}
+	}
+	// A run that ended before the kill had all the mirrors throughout.
+	if sc.KillSeed > 0 {
+		var notKilled []string
+		for _, r := range a.Runs {
+			if r.Err == "" && r.KilledAt == 0 {
+				notKilled = append(notKilled, "`"+r.Options+"`")
+			}
+		}
+		if len(notKilled) > 0 {
+			a.Caveat = fmt.Sprintf("mirror %d was not killed in %s: the download ended before the mirrors had sent %.0f %% of the file", sc.KillSeed, strings.Join(notKilled, ", "), 100*sc.KillAt)
 		}
 	}
 	// Pointers into a.Runs are taken once it no longer grows.

@@ -25,6 +25,15 @@ import (
 // queueing delay), and LinkConfig.Loss is ignored — loss cannot be applied
 // to a byte stream without breaking it. Scenario 5's loss then only applies
 // to QUIC, which flatters the baseline.
+//
+// LinkConfig.DownBudget applies to the bytes relayed from upstream to the
+// client, over all connections: the connection that reaches it gets the
+// bytes up to the budget, and from then on every connection through the
+// link gets nothing more (the relay stops reading upstream, so the server
+// blocks once its socket buffers are full, as it would with no ACKs). The
+// connections stay open, silent, until the client closes its side or the
+// link closes; new ones are still accepted, as the relay terminates TCP
+// itself, and then hang.
 type TCPLink struct {
 	cfg      LinkConfig
 	upstream string
@@ -33,10 +42,11 @@ type TCPLink struct {
 	ctx      context.Context // done at Close: ends rate waits
 	cancel   context.CancelFunc
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	conns  map[net.Conn]struct{}
-	closed bool
+	mu       sync.Mutex
+	rng      *rand.Rand
+	conns    map[net.Conn]struct{}
+	closed   bool
+	admitted int64 // bytes relayed downstream, for DownBudget
 
 	wg        sync.WaitGroup
 	stopCtx   func() bool
@@ -150,9 +160,23 @@ func (l *TCPLink) handle(c net.Conn) {
 	}
 	defer l.untrack(u)
 	var wg sync.WaitGroup
-	wg.Go(func() { l.relay(u, c, l.up, accepted.Add(l.cfg.RTT)) })
-	wg.Go(func() { l.relay(c, u, l.down, accepted) })
+	clientDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(clientDone)
+		l.relay(u, c, l.up, accepted.Add(l.cfg.RTT), false, nil)
+	})
+	wg.Go(func() { l.relay(c, u, l.down, accepted, l.cfg.DownBudget > 0, clientDone) })
 	wg.Wait()
+}
+
+// admitDown returns how many of n more downstream bytes DownBudget lets
+// through: n until the budget is reached, then less, then 0.
+func (l *TCPLink) admitDown(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ok := int(min(int64(n), max(l.cfg.DownBudget-l.admitted, 0)))
+	l.admitted += int64(ok)
+	return ok
 }
 
 // delay returns one chunk's one-way delay.
@@ -173,8 +197,10 @@ type timedChunk struct {
 
 // relay copies src to dst through lim and the delay line; a chunk read
 // before notBefore is sent as if read then. At src's end it half-closes dst; on a write error it closes
-// both, which ends the other direction too.
-func (l *TCPLink) relay(dst, src net.Conn, lim *rate.Limiter, notBefore time.Time) {
+// both, which ends the other direction too. With budget (the downstream
+// direction under a DownBudget), once admitDown refuses bytes it stops
+// reading src and waits, dst silent, until stop is closed or the link is.
+func (l *TCPLink) relay(dst, src net.Conn, lim *rate.Limiter, notBefore time.Time, budget bool, stop <-chan struct{}) {
 	ch := make(chan timedChunk, 1024)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -203,6 +229,12 @@ func (l *TCPLink) relay(dst, src net.Conn, lim *rate.Limiter, notBefore time.Tim
 	for {
 		buf := make([]byte, tcpChunk)
 		n, err := src.Read(buf)
+		stalled := false
+		if budget && n > 0 {
+			ok := l.admitDown(n)
+			stalled = ok < n
+			n = ok
+		}
 		if n > 0 {
 			if lim != nil {
 				if lim.WaitN(l.ctx, n) != nil {
@@ -219,6 +251,13 @@ func (l *TCPLink) relay(dst, src net.Conn, lim *rate.Limiter, notBefore time.Tim
 			}
 			last = at
 			ch <- timedChunk{b: buf[:n], at: at}
+		}
+		if stalled {
+			select {
+			case <-stop:
+			case <-l.ctx.Done():
+			}
+			break
 		}
 		if err != nil {
 			break

@@ -100,3 +100,36 @@ func TestTCPLinkRateShared(t *testing.T) {
 	require.Greater(t, el, 450*time.Millisecond, "faster than the shared rate: shaping missing")
 	require.Less(t, el, 3*time.Second)
 }
+
+func TestTCPLinkDownBudget(t *testing.T) {
+	// The first connection gets exactly the budget, then nothing; a second
+	// connection is accepted and gets nothing at all.
+	const budget, n = 100_000, 1 << 20
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() }) // after the link's: its Close ends the writes
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { defer c.Close(); _, _ = c.Write(make([]byte, n)) })
+		}
+	})
+	l := startTCPLink(t, ln.Addr(), LinkConfig{Rate: 20e6, RTT: 2 * time.Millisecond, DownBudget: budget})
+	read := func() int64 {
+		c, err := net.Dial("tcp4", l.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(500*time.Millisecond)))
+		got, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		require.ErrorAs(t, err, &ne, "the stalled connection must stay open, silent")
+		require.True(t, ne.Timeout())
+		return got
+	}
+	require.EqualValues(t, budget, read())
+	require.Zero(t, read())
+}
