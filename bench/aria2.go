@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/digest"
 )
 
 // # The aria2 baseline
@@ -353,7 +355,7 @@ func runAria2(ctx context.Context, sc Scenario, workDir string, opt Aria2Options
 		res.Err = fmt.Sprintf("aria2c: %v: %s", runErr, output.String())
 		return res, nil
 	}
-	got, err := sha256File(out)
+	got, err := digest.File(out)
 	if err != nil {
 		res.Err = fmt.Sprintf("aria2c exited 0 without the output: %v", err)
 		return res, nil

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quicxfer/quicxfer/internal/digest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -327,7 +328,7 @@ func clearOut(out string) error {
 
 // verify checks out against the source's hash, then removes it.
 func verify(out string, want [32]byte) error {
-	got, err := sha256File(out)
+	got, err := digest.File(out)
 	if err != nil {
 		return err
 	}
@@ -661,21 +662,6 @@ func writeFile(path string, size int64) ([32]byte, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, f.Close()
-}
-
-func sha256File(path string) ([32]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return [32]byte{}, err
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum, nil
 }
 
 // cpuSeconds returns the user and system CPU time of this process so far.

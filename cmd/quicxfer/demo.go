@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/digest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -118,7 +119,7 @@ func runDemo(ctx context.Context, w io.Writer, size int64, keep bool) error {
 	fmt.Fprintf(w, "resumed: %s were already verified on disk, %s fetched in %s\n",
 		formatBytes(float64(res.ResumedBytes)), formatBytes(float64(res.FetchedBytes)), res.Elapsed.Round(1e6))
 
-	got, err := sha256File(out)
+	got, err := digest.File(out)
 	if err != nil {
 		return err
 	}
@@ -151,19 +152,4 @@ func writeRandomFile(path string, size int64) ([32]byte, error) {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, f.Close()
-}
-
-func sha256File(path string) ([32]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return [32]byte{}, err
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum, nil
 }
