@@ -21,15 +21,13 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
-// The client's transport windows, as in quicxfer/client.go (unexported
-// there): the raw ceiling must run with the same flow control.
-const (
-	rawStreamWindow = 16 << 20
-	rawConnWindow   = 128 << 20
-	rawALPN         = "quicxfer-bench-raw"
-)
+// rawALPN is the raw ceiling's protocol; its client runs with
+// quicxfer.QUICConfig(), the downloader's own settings.
+const rawALPN = "quicxfer-bench-raw"
 
 // childEnv names the role a self-executed child plays; see RunChild.
 const childEnv = "QUICXFER_BENCH_CHILD"
@@ -111,13 +109,7 @@ func rawFetch(ctx context.Context, addr *net.UDPAddr, o RawOptions) (RawResult, 
 	tr := &quic.Transport{Conn: udp}
 	defer udp.Close()
 	defer tr.Close()
-	conn, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{rawALPN}}, &quic.Config{
-		InitialStreamReceiveWindow:     rawStreamWindow,
-		MaxStreamReceiveWindow:         rawStreamWindow,
-		InitialConnectionReceiveWindow: rawConnWindow,
-		MaxConnectionReceiveWindow:     rawConnWindow,
-		MaxIdleTimeout:                 30 * time.Second,
-	})
+	conn, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{rawALPN}}, quicxfer.QUICConfig())
 	if err != nil {
 		return RawResult{}, fmt.Errorf("raw: dialling %s: %w", addr, err)
 	}

@@ -116,7 +116,10 @@ func (c *Client) tlsConfig(u wire.URL) *tls.Config {
 	return conf
 }
 
-func quicConfig() *quic.Config {
+// QUICConfig returns the quic.Config every client connection uses (flow
+// control windows, timeouts, no incoming streams). The benchmarks' raw
+// quic-go ceiling uses it too, so that both run with the same settings.
+func QUICConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout:           handshakeTimeout,
 		MaxIdleTimeout:                 idleTimeout,
@@ -141,7 +144,7 @@ func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", u.Addr(), err)
 	}
-	qc, err := c.tr.Dial(ctx, addr, c.tlsConfig(u), quicConfig())
+	qc, err := c.tr.Dial(ctx, addr, c.tlsConfig(u), QUICConfig())
 	if err != nil {
 		return nil, fromQUIC(err, len(c.opts.Token) > 0)
 	}
