@@ -45,6 +45,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			getCommand(),
 			lsCommand(),
 			manifestCommand(),
+			statusCommand(),
 			demoCommand(),
 			benchCommand(),
 		},
