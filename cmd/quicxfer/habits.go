@@ -37,6 +37,39 @@ func addEnvVars(flags []cli.Flag) {
 	}
 }
 
+// checkRequired makes a missing required flag a usage error (exit 2, one
+// line that names the flag and its variable) instead of urfave's own check,
+// which prints the whole help and cannot be told from a failure. The
+// flags' Required fields are cleared (by reflection, for every flag type, as
+// in addEnvVars) and the command's action checks them first.
+func checkRequired(cmd *cli.Command) {
+	var names []string
+	for _, f := range cmd.Flags {
+		rf, ok := f.(cli.RequiredFlag)
+		if !ok || !rf.IsRequired() {
+			continue
+		}
+		req := reflect.ValueOf(f).Elem().FieldByName("Required")
+		if !req.IsValid() || !req.CanSet() || req.Kind() != reflect.Bool {
+			continue
+		}
+		req.SetBool(false)
+		names = append(names, f.Names()[0])
+	}
+	if len(names) == 0 || cmd.Action == nil {
+		return
+	}
+	action := cmd.Action
+	cmd.Action = func(c *cli.Context) error {
+		for _, n := range names {
+			if !c.IsSet(n) {
+				return usagef("%s: --%s is required (or %s)", cmd.Name, n, envName(n))
+			}
+		}
+		return action(c)
+	}
+}
+
 // completeFlags is a command's shell completion: its flags after a '-',
 // else nothing, so that the shell completes file names (NAME, OUT, PATH).
 func completeFlags(cmd *cli.Command) cli.BashCompleteFunc {

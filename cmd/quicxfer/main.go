@@ -78,6 +78,13 @@ Examples:
 		if cmd.BashComplete == nil {
 			cmd.BashComplete = completeFlags(cmd)
 		}
+		// urfave asks the command, not the app, about a bad flag (or a bad
+		// value in a flag's variable); without this it prints the whole
+		// help to standard output and the exit code is 1, not 2.
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = app.OnUsageError
+		}
+		checkRequired(cmd)
 	}
 	return app
 }
