@@ -379,6 +379,13 @@ func TestEnvironmentVariables(t *testing.T) {
 	_, err = os.Stat(filepath.Join(work, "flag.bin"))
 	require.NoError(t, err, "-o wins over QUICXFER_OUTPUT")
 
+	// A list on the command line replaces the variable's.
+	r = runEnv(t, work, []string{"QUICXFER_SEED=quic://127.0.0.1:9," + u2}, "get", "--seed", u1, "-o", "list.bin", "--json", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j), r.stdout)
+	require.Len(t, j.Seeds, 1)
+	require.Equal(t, u1, j.Seeds[0].URL)
+
 	r = runEnv(t, work, []string{"QUICXFER_SEED=" + u1}, "ls")
 	require.Zero(t, r.code, r.stderr)
 	require.Contains(t, r.stdout, "f.bin")
