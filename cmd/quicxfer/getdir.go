@@ -42,9 +42,6 @@ type dirFile struct {
 // already complete is verified and kept. base carries the seeds and the
 // options every file shares.
 func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error {
-	if !base.ID.IsZero() {
-		return usagef("--id names one file's content; it does not go with a directory or --all")
-	}
 	if prefix != "" {
 		if err := wire.CheckName(prefix); err != nil {
 			return usagef("directory name %q: %v", prefix, err)
@@ -71,6 +68,9 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 			return errors.New("the seeds serve no file")
 		}
 		return fmt.Errorf("%q: %w: %w", prefix, quicxfer.ErrNotFound, errNoDir)
+	}
+	if !base.ID.IsZero() {
+		return usagef("--id names one file's content; it does not go with a directory or --all")
 	}
 	for _, r := range refused {
 		logf("%s", r)
@@ -400,7 +400,11 @@ func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Re
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(fetched) / s
 	}
-	fmt.Fprintf(w, "%s: %d files, %s verified in %s, %s/s", dir, len(files), formatBytes(float64(size)), elapsed.Round(time.Millisecond), formatBytes(rate))
+	noun := "files"
+	if len(files) == 1 {
+		noun = "file"
+	}
+	fmt.Fprintf(w, "%s: %d %s, %s verified in %s, %s/s", dir, len(files), noun, formatBytes(float64(size)), elapsed.Round(time.Millisecond), formatBytes(rate))
 	if resumed > 0 {
 		fmt.Fprintf(w, ", %s resumed from disk", formatBytes(float64(resumed)))
 	}

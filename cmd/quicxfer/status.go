@@ -43,6 +43,16 @@ Examples:
 				return usagef("status: give exactly one OUT")
 			}
 			out := c.Args().First()
+			// The name of one of the download's own files stands for it.
+			for _, suf := range []string{".qxpart", ".qxstate", ".qxcmd"} {
+				if stem, ok := strings.CutSuffix(out, suf); ok && stem != "" {
+					if _, err := os.Stat(partial.StatePath(stem)); err == nil {
+						out = stem
+					} else if _, err := os.Stat(partial.PartPath(stem)); err == nil {
+						out = stem
+					}
+				}
+			}
 			if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 				if _, err := os.Stat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) {
 					return statusDir(c, out)

@@ -170,6 +170,7 @@ func TestStatusDamagedState(t *testing.T) {
 	require.Zero(t, text.code)
 	require.Contains(t, text.stdout, "state unreadable")
 	require.Contains(t, text.stdout, "quicxfer get --seed URL", "the generic command when none is recorded")
+	require.Equal(t, out, statusOf(t, out+".qxpart").Out, "the part file's name stands for the download")
 }
 
 type dirResult struct {
