@@ -93,9 +93,7 @@ Examples:
 				}
 				fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
 			}
-			if err := writeRecord(c, out, name, name); err != nil {
-				opts.Logf("cannot record the command for status: %v", err)
-			}
+			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)
 			if view != nil {

@@ -114,9 +114,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 			if view != nil {
 				opts.OnProgress = func(p quicxfer.Progress) { view.update(i, p.Verified) }
 			}
-			if err := writeRecord(c, f.out, f.name, c.Args().Slice()...); err != nil {
-				say("%s: cannot record the command for status: %v", f.rel, err)
-			}
+			writeRecord(c, f.out, f.name, c.Args().Slice()...)
 			results[i], errs[i] = quicxfer.Download(c.Context, opts)
 			endRecord(f.out)
 			if errs[i] == nil && view != nil {

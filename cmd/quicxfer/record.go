@@ -66,9 +66,17 @@ func commandArgs(c *cli.Context, positional ...string) (args []string, token boo
 
 // writeRecord writes OUT.qxcmd for a get about to download name into out.
 // It leaves alone the record of a download that another process is running
-// now. Failing to write it costs only the status command's hint, so the
-// error is returned for a warning, not to stop the download.
-func writeRecord(c *cli.Context, out, name string, positional ...string) error {
+// now. It is best effort: without it status only cannot name the command,
+// and whatever kept it from being written (a missing or read-only
+// directory, a full disk) stops the download itself with its own one-line
+// error, so a second line about the record would only repeat it.
+func writeRecord(c *cli.Context, out, name string, positional ...string) {
+	if err := tryWriteRecord(c, out, name, positional...); err != nil {
+		os.Remove(partial.CommandPath(out) + ".tmp")
+	}
+}
+
+func tryWriteRecord(c *cli.Context, out, name string, positional ...string) error {
 	if in, err := partial.Inspect(out); err == nil && in.Running && in.LockPID != os.Getpid() {
 		return nil
 	}
@@ -86,11 +94,7 @@ func writeRecord(c *cli.Context, out, name string, positional ...string) error {
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return os.Rename(tmp, path)
 }
 
 // endRecord removes OUT.qxcmd when nothing is left to resume: the download
