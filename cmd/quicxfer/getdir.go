@@ -75,6 +75,9 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 	for _, r := range refused {
 		logf("%s", r)
 	}
+	if err := os.MkdirAll(outdir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
 
 	var view *dirView
 	if !c.Bool("quiet") {
@@ -272,13 +275,11 @@ func selectFiles(entries []wire.FileEntry, prefix, outdir string) ([]dirFile, []
 	return files, refused
 }
 
-// mkdirInside creates rel's directories under root one by one, refusing to
-// go through anything that is not a plain directory: a symbolic link there
-// (planted or left over) would send the files elsewhere.
+// mkdirInside creates rel's directories under root (which exists) one by
+// one, refusing to go through anything that is not a plain directory: a
+// symbolic link there (planted or left over) would send the files
+// elsewhere.
 func mkdirInside(root, rel string) error {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
-	}
 	if rel == "." {
 		return nil
 	}
