@@ -26,7 +26,12 @@ func demoCommand() *cli.Command {
 		Description: `Generates a file, starts three seeds on 127.0.0.1 limited to 40, 20 and 10 MB/s,
 downloads the file from all three, interrupts the download about half way,
 resumes it, checks the result byte for byte, and prints what each seed
-contributed. Everything lives in a temporary directory that is removed after.`,
+contributed. Everything lives in a temporary directory that is removed after.
+
+Examples:
+   quicxfer demo
+   quicxfer demo --size-mib 512
+   quicxfer demo --size-mib 32 --keep     # look at the files afterwards`,
 		Flags: []cli.Flag{
 			&cli.Int64Flag{Name: "size-mib", Value: 128, Usage: "size of the generated file in MiB"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,15 +20,23 @@ func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "download NAME from every seed at once, verified, into OUT",
-		ArgsUsage: "NAME",
+		ArgsUsage: "NAME | DIR | --all",
 		Description: `Every block is checked against the file's manifest before it is kept. Partial
 data lives in OUT.qxpart and its bitmap in OUT.qxstate; OUT appears, complete
 and verified, only at the end. Run the same command again after any
-interruption to resume.
+interruption to resume; 'quicxfer status OUT' shows how far a download got.
+
+NAME may also be a directory of the names the seeds list (docs matches
+docs/a and docs/sub/b), or --all every file they serve: each file is
+downloaded into -o DIR (default: the directory's base name, or here for
+--all) keeping its path below NAME, and resumes on its own; files already
+complete are checked and kept.
 
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
    quicxfer get --seed URL --json isos/debian.iso
+   quicxfer get --seed URL1 --seed URL2 -o ./manuals docs
+   QUICXFER_SEED=URL1,URL2 quicxfer get --all -o /srv/mirror
    QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Required: true, Usage: "a seed's `URL` (repeat for more seeds)"},
@@ -36,15 +45,24 @@ Examples:
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
+			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
+			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
 		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("get: give exactly one NAME")
+			all := c.Bool("all")
+			switch {
+			case all && c.NArg() != 0:
+				return usagef("get --all: give no NAME")
+			case !all && c.NArg() != 1:
+				return usagef("get: give exactly one NAME (or --all)")
 			}
 			name := c.Args().First()
 			out := c.String("output")
 			if out == "" {
 				out = path.Base(name)
+			}
+			if all && !c.IsSet("output") {
+				out = "."
 			}
 			auth, err := clientAccess(c, c.App.ErrWriter)
 			if err != nil {
@@ -61,6 +79,9 @@ Examples:
 				}
 				opts.ID = id
 			}
+			if all || strings.HasSuffix(name, "/") {
+				return getDir(c, strings.TrimSuffix(name, "/"), out, opts)
+			}
 			var view *progressView
 			if !c.Bool("quiet") {
 				view = newProgressView(c.App.ErrWriter)
@@ -72,9 +93,17 @@ Examples:
 				}
 				fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
 			}
+			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
+			endRecord(out)
 			if view != nil {
 				view.clear()
+			}
+			if errors.Is(err, quicxfer.ErrNotFound) && res == nil {
+				// Not a file on any seed: maybe a directory of files.
+				if derr := getDir(c, name, out, opts); !errors.Is(derr, errNoDir) {
+					return derr
+				}
 			}
 			if c.Bool("json") {
 				if jerr := writeJSON(c.App.Writer, res, err); jerr != nil {
@@ -117,6 +146,10 @@ type jsonResult struct {
 }
 
 func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
+	return json.NewEncoder(w).Encode(toJSON(res, err))
+}
+
+func toJSON(res *quicxfer.Result, err error) jsonResult {
 	j := jsonResult{Seeds: []jsonSeed{}, OK: err == nil}
 	if err != nil {
 		j.Error = err.Error()
@@ -129,7 +162,7 @@ func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
 			j.Seeds = append(j.Seeds, jsonSeed{s.URL, s.Bytes, s.Blocks, s.BadBlocks, s.Received, s.Note})
 		}
 	}
-	return json.NewEncoder(w).Encode(j)
+	return j
 }
 
 func summary(w io.Writer, out string, res *quicxfer.Result) {

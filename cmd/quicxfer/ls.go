@@ -16,9 +16,13 @@ func lsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ls",
 		Usage: "list the files a seed serves: name, size in bytes, content ID",
-		Description: `Example:
+		Description: `Prints one line per file: name, size in bytes, content ID (tab-separated).
+
+Examples:
    quicxfer ls --seed 'quic://seed.example:4433?pin=...'
-   quicxfer ls --seed quic://seed.example:4433 --ca our-ca.pem --token-file ~/.seed-token`,
+   quicxfer ls --seed 'quic://seed.example:4433?pin=...' --json | jq -r '.[].name'
+   quicxfer ls --seed quic://seed.example:4433 --ca our-ca.pem --token-file ~/.seed-token
+   QUICXFER_SEED='quic://seed.example:4433?pin=...' quicxfer ls`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "seed", Required: true, Usage: "the seed's `URL`"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array instead of lines"},

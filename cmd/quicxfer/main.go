@@ -33,9 +33,23 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
-		Name:                 "quicxfer",
-		Usage:                "download one file from many seeds at once over QUIC, verified and resumable",
+	app := &cli.App{
+		Name:  "quicxfer",
+		Usage: "download one file from many seeds at once over QUIC, verified and resumable",
+		Description: `Every flag can also be set in the environment: QUICXFER_ and the flag's name
+in capitals with '_' for '-' (QUICXFER_SEED, QUICXFER_CONNS_PER_SEED); a list
+flag takes a comma-separated list; a flag on the command line wins. Shell
+completion: quicxfer completion bash|zsh|fish.
+
+Exit codes: 0 done (get: OUT complete and verified); 1 failed, the reason in
+one line on standard error; 2 called wrongly (unknown flag, missing argument);
+130 interrupted (SIGINT/SIGTERM; get: run the same command to resume).
+
+Examples:
+   quicxfer seed /srv/isos
+   quicxfer get --seed URL1 --seed URL2 -o debian.iso debian.iso
+   quicxfer status debian.iso
+   quicxfer COMMAND --help`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
@@ -45,8 +59,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			getCommand(),
 			lsCommand(),
 			manifestCommand(),
+			statusCommand(),
 			demoCommand(),
 			benchCommand(),
+			completionCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
@@ -54,6 +70,23 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	for _, cmd := range app.Commands {
+		// seed's flags name their variables in seed.go.
+		if cmd.Name != "seed" {
+			addEnvVars(cmd.Flags)
+		}
+		if cmd.BashComplete == nil {
+			cmd.BashComplete = completeFlags(cmd)
+		}
+		// urfave asks the command, not the app, about a bad flag (or a bad
+		// value in a flag's variable); without this it prints the whole
+		// help to standard output and the exit code is 1, not 2.
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = app.OnUsageError
+		}
+		checkRequired(cmd)
+	}
+	return app
 }
 
 func main() {

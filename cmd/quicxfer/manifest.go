@@ -13,8 +13,13 @@ func manifestCommand() *cli.Command {
 		Name:      "manifest",
 		Usage:     "print the content ID of a local file (the ID a seed serving it reports)",
 		ArgsUsage: "FILE",
-		Description: `Example:
-   quicxfer manifest debian.iso`,
+		Description: `Hashes FILE the way a seed does (all cores) and prints its content ID: the
+SHA-256 of its manifest, the ID that 'quicxfer ls' shows for the same bytes
+under any name. Compare them, or pass it to 'get --id'.
+
+Examples:
+   quicxfer manifest debian.iso
+   quicxfer get --seed URL --id "$(quicxfer manifest ~/known-good/debian.iso)" debian.iso`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("manifest: give exactly one FILE")

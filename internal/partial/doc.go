@@ -14,6 +14,13 @@
 //   - OUT.qxstate records which blocks are durable (format below).
 //   - OUT.qxstate.tmp exists only while a Sync writes a new state.
 //   - OUT appears only at the end, when Finish renames OUT.qxpart to it.
+//   - OUT.qxcmd (CommandPath) is written by the get command, not by this
+//     package: how it was called, so that `quicxfer status OUT` can say
+//     which command resumes the download.
+//
+// Inspect reads all of these without writing or locking anything, so it is
+// safe while a download runs; it tells a running download by the part
+// file's flock in /proc/locks.
 //
 // The state file, all integers big endian:
 //

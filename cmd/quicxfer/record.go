@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/internal/partial"
+)
+
+// getRecord is what OUT.qxcmd holds: how the get that writes OUT was
+// called, so that `quicxfer status OUT` can say which command resumes it.
+// The state file (OUT.qxstate, with its checksum) is untouched by this; a
+// download without a record resumes all the same, status just cannot name
+// the command.
+type getRecord struct {
+	Version int      `json:"version"`
+	Name    string   `json:"name"`            // the file's name on the seeds
+	Args    []string `json:"args"`            // the whole command, "quicxfer", "get", flags, NAME; no token
+	Dir     string   `json:"dir"`             // the working directory it ran in (relative paths in Args are relative to it)
+	Token   bool     `json:"token,omitempty"` // an access token was given; it is never recorded
+}
+
+const getRecordVersion = 1
+
+// commandArgs rebuilds the command line of c from the flags that were set
+// (on the command line or from the environment), so that it runs the same
+// way without that environment. The access token is left out: it is a
+// secret and must not land in a file; the record says one was given.
+func commandArgs(c *cli.Context, positional ...string) (args []string, token bool) {
+	args = []string{"quicxfer", c.Command.Name}
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if !c.IsSet(name) {
+			continue
+		}
+		if name == "token" {
+			token = true
+			continue
+		}
+		switch f.(type) {
+		case *cli.BoolFlag:
+			if c.Bool(name) {
+				args = append(args, "--"+name)
+			} else {
+				args = append(args, "--"+name+"=false")
+			}
+		case *cli.StringSliceFlag:
+			for _, v := range c.StringSlice(name) {
+				args = append(args, "--"+name, v)
+			}
+		default:
+			args = append(args, "--"+name, fmt.Sprint(c.Value(name)))
+		}
+	}
+	if len(positional) > 0 && strings.HasPrefix(positional[0], "-") {
+		args = append(args, "--")
+	}
+	return append(args, positional...), token
+}
+
+// writeRecord writes OUT.qxcmd for a get about to download name into out.
+// It leaves alone the record of a download that another process is running
+// now. It is best effort: without it status only cannot name the command,
+// and whatever kept it from being written (a missing or read-only
+// directory, a full disk) stops the download itself with its own one-line
+// error, so a second line about the record would only repeat it.
+func writeRecord(c *cli.Context, out, name string, positional ...string) {
+	if err := tryWriteRecord(c, out, name, positional...); err != nil {
+		os.Remove(partial.CommandPath(out) + ".tmp")
+	}
+}
+
+func tryWriteRecord(c *cli.Context, out, name string, positional ...string) error {
+	if in, err := partial.Inspect(out); err == nil && in.Running && in.LockPID != os.Getpid() {
+		return nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	args, token := commandArgs(c, positional...)
+	b, err := json.Marshal(getRecord{Version: getRecordVersion, Name: name, Args: args, Dir: dir, Token: token})
+	if err != nil {
+		return err
+	}
+	path := partial.CommandPath(out)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// endRecord removes OUT.qxcmd when nothing is left to resume: the download
+// finished, or it ended before it made a part file.
+func endRecord(out string) {
+	if _, err := os.Stat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(partial.CommandPath(out))
+	}
+}
+
+// readRecord reads OUT.qxcmd; nil if there is none or it does not parse.
+func readRecord(out string) *getRecord {
+	b, err := os.ReadFile(partial.CommandPath(out))
+	if err != nil || len(b) > 1<<20 {
+		return nil
+	}
+	var r getRecord
+	if json.Unmarshal(b, &r) != nil || r.Version != getRecordVersion || len(r.Args) < 2 {
+		return nil
+	}
+	return &r
+}
+
+// shellQuote quotes each argument for a POSIX shell where it needs it (a
+// seed URL's '?' is a glob character) and joins them.
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@+%", r))
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

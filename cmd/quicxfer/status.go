@@ -1,0 +1,290 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/internal/partial"
+)
+
+// pictureWidth is how many characters the picture of the bitmap has at most.
+const pictureWidth = 64
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "the state of a partial download: blocks verified, of how many",
+		ArgsUsage: "OUT",
+		Description: `Reads OUT.qxstate (and OUT.qxpart, OUT.qxcmd) and shows the file, its content
+ID, how many blocks are verified, a picture of which ones ('#' all blocks of
+that stretch verified, '+' some, '.' none) and the command that resumes the
+download. It only reads: it is safe while the download runs, and says so if
+one is. For a finished download it says complete without re-checking
+anything; OUT a directory shows every partial download under it.
+
+Examples:
+   quicxfer status debian.iso
+   quicxfer status --json debian.iso
+   quicxfer status isos/          # every partial download under isos/`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of lines"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("status: give exactly one OUT")
+			}
+			out := c.Args().First()
+			// The name of one of the download's own files stands for it.
+			for _, suf := range []string{".qxpart", ".qxstate", ".qxcmd"} {
+				if stem, ok := strings.CutSuffix(out, suf); ok && stem != "" {
+					if _, err := os.Stat(partial.StatePath(stem)); err == nil {
+						out = stem
+					} else if _, err := os.Stat(partial.PartPath(stem)); err == nil {
+						out = stem
+					}
+				}
+			}
+			if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+				if _, err := os.Stat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) {
+					return statusDir(c, out)
+				}
+			}
+			st, err := downloadStatus(out)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return json.NewEncoder(c.App.Writer).Encode(st)
+			}
+			st.print(c.App.Writer)
+			return nil
+		},
+	}
+}
+
+// statusJSON is the status of one download; `status --json` prints it.
+type statusJSON struct {
+	Out string `json:"out"`
+	// State is "partial" (the state file is readable), "complete" (OUT is
+	// there and nothing partial is left), "unreadable" (the state file is
+	// damaged or missing: the next get re-checks the data) or "stale" (a
+	// state without its data file: the next get starts over).
+	State          string   `json:"state"`
+	Name           string   `json:"name,omitempty"`
+	Size           int64    `json:"size"`
+	ContentID      string   `json:"content_id,omitempty"`
+	BlockSize      int64    `json:"block_size,omitempty"`
+	Blocks         int      `json:"blocks"`
+	BlocksVerified int      `json:"blocks_verified"`
+	BytesVerified  int64    `json:"bytes_verified"`
+	Percent        float64  `json:"percent"`
+	Bitmap         string   `json:"bitmap,omitempty"`
+	Running        bool     `json:"running"`
+	PID            int      `json:"pid,omitempty"`
+	ResumeCommand  string   `json:"resume_command,omitempty"`
+	ResumeArgs     []string `json:"resume_args,omitempty"`
+	ResumeDir      string   `json:"resume_dir,omitempty"`
+	TokenNeeded    bool     `json:"token_needed,omitempty"`
+	Note           string   `json:"note,omitempty"`
+}
+
+// downloadStatus reads what is at out without writing or locking anything.
+func downloadStatus(out string) (*statusJSON, error) {
+	in, err := partial.Inspect(out)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Exists() {
+		return nil, fmt.Errorf("no download at %s: none of %s, %s or %s exists", out, out, partial.PartPath(out), partial.StatePath(out))
+	}
+	st := &statusJSON{Out: out, Running: in.Running, PID: in.LockPID}
+	rec := readRecord(out)
+	if rec != nil {
+		st.Name = rec.Name
+	}
+	switch {
+	case !in.PartExists && in.OutExists:
+		// A state file beside a complete OUT is what a crash between
+		// Finish's rename and its removal of the state leaves.
+		st.State, st.Size, st.Percent = "complete", in.OutSize, 100
+		st.Note = "nothing partial left; not re-checked (run the get again to verify it)"
+		return st, nil
+	case in.State != nil && !in.PartExists:
+		st.State = "stale"
+		st.Note = fmt.Sprintf("%s exists without %s: the next get starts over", partial.StatePath(out), partial.PartPath(out))
+	case in.State == nil:
+		st.State, st.Size = "unreadable", in.PartSize
+		why := "is missing"
+		if !errors.Is(in.StateErr, fs.ErrNotExist) {
+			why = "is damaged (" + in.StateErr.Error() + ")"
+		}
+		st.Note = fmt.Sprintf("%s %s: the next get re-checks the data in %s and keeps every block that verifies", partial.StatePath(out), why, partial.PartPath(out))
+	default:
+		st.State = "partial"
+	}
+	if s := in.State; s != nil {
+		st.Size, st.ContentID, st.BlockSize, st.Blocks = s.Size, s.ID.String(), s.BlockSize, s.NumBlocks
+		if st.State == "partial" {
+			st.BlocksVerified, st.BytesVerified = s.Verified()
+			st.Bitmap = picture(s, pictureWidth)
+		}
+		st.Percent = 100
+		if s.Size > 0 {
+			st.Percent = 100 * float64(st.BytesVerified) / float64(s.Size)
+		}
+	}
+	if in.OutExists && st.State != "complete" {
+		note := fmt.Sprintf("%s exists too: get checks it and uses it if it is this file, else refuses to touch it", out)
+		st.Note = strings.TrimPrefix(st.Note+"; "+note, "; ")
+	}
+	if rec != nil {
+		st.ResumeArgs, st.ResumeDir, st.TokenNeeded = rec.Args, rec.Dir, rec.Token
+		st.ResumeCommand = shellQuote(rec.Args)
+		if wd, err := os.Getwd(); err != nil || !sameDir(wd, rec.Dir) {
+			st.ResumeCommand = "cd " + shellQuote([]string{rec.Dir}) + " && " + st.ResumeCommand
+		}
+	}
+	return st, nil
+}
+
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// picture draws the bitmap in at most width characters: each covers an
+// equal stretch of blocks and is '#' if all of them are verified, '+' if
+// some are and '.' if none is.
+func picture(s *partial.State, width int) string {
+	n := s.NumBlocks
+	w := min(width, n)
+	var b strings.Builder
+	for j := range w {
+		lo, hi := j*n/w, (j+1)*n/w
+		have := 0
+		for i := lo; i < hi; i++ {
+			if s.Has(i) {
+				have++
+			}
+		}
+		switch {
+		case have == hi-lo:
+			b.WriteByte('#')
+		case have > 0:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('.')
+		}
+	}
+	return b.String()
+}
+
+func (st *statusJSON) print(w io.Writer) {
+	switch st.State {
+	case "complete":
+		fmt.Fprintf(w, "%s: complete, %s (%d bytes); %s\n", st.Out, formatBytes(float64(st.Size)), st.Size, st.Note)
+		return
+	case "partial":
+		fmt.Fprintf(w, "%s: partial download", st.Out)
+	case "stale":
+		fmt.Fprintf(w, "%s: stale partial state", st.Out)
+	default:
+		fmt.Fprintf(w, "%s: partial download, state unreadable", st.Out)
+	}
+	if st.Name != "" {
+		fmt.Fprintf(w, " of %q", st.Name)
+	}
+	fmt.Fprintln(w)
+	if st.Running {
+		pid := ""
+		if st.PID > 0 {
+			pid = fmt.Sprintf(" (pid %d)", st.PID)
+		}
+		fmt.Fprintf(w, "  running     a download is running now%s; this is its last saved state (saved about once a second)\n", pid)
+	}
+	if st.ContentID != "" {
+		fmt.Fprintf(w, "  content ID  %s\n", st.ContentID)
+		fmt.Fprintf(w, "  size        %s (%d bytes), %d blocks of %d bytes\n", formatBytes(float64(st.Size)), st.Size, st.Blocks, st.BlockSize)
+	} else {
+		fmt.Fprintf(w, "  data        %s (%d bytes) in %s\n", formatBytes(float64(st.Size)), st.Size, partial.PartPath(st.Out))
+	}
+	if st.State == "partial" {
+		fmt.Fprintf(w, "  verified    %d of %d blocks, %s of %s (%.1f%%)\n", st.BlocksVerified, st.Blocks, formatBytes(float64(st.BytesVerified)), formatBytes(float64(st.Size)), st.Percent)
+		if st.Bitmap != "" {
+			fmt.Fprintf(w, "  blocks      [%s]\n", st.Bitmap)
+		}
+	}
+	if st.Note != "" {
+		fmt.Fprintf(w, "  note        %s\n", st.Note)
+	}
+	switch {
+	case st.ResumeCommand != "" && st.TokenNeeded:
+		fmt.Fprintf(w, "  resume      %s\n              (with the access token: QUICXFER_TOKEN or --token-file)\n", st.ResumeCommand)
+	case st.ResumeCommand != "":
+		fmt.Fprintf(w, "  resume      %s\n", st.ResumeCommand)
+	default:
+		id := "ID"
+		if st.ContentID != "" {
+			id = st.ContentID
+		}
+		fmt.Fprintf(w, "  resume      quicxfer get --seed URL --id %s -o %s NAME\n              (the get that made it was not recorded: give its seeds and NAME)\n", id, shellQuote([]string{st.Out}))
+	}
+}
+
+// statusDir shows every download under dir that has partial files.
+func statusDir(c *cli.Context, dir string) error {
+	outs := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			for _, suf := range []string{".qxpart", ".qxstate"} {
+				if base, ok := strings.CutSuffix(p, suf); ok {
+					outs[base] = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	list := make([]string, 0, len(outs))
+	for o := range outs {
+		list = append(list, o)
+	}
+	sort.Strings(list)
+	all := []*statusJSON{}
+	for _, o := range list {
+		st, err := downloadStatus(o)
+		if err != nil {
+			return err
+		}
+		all = append(all, st)
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(c.App.Writer).Encode(struct {
+			Dir   string        `json:"dir"`
+			Files []*statusJSON `json:"files"`
+		}{dir, all})
+	}
+	if len(all) == 0 {
+		fmt.Fprintf(c.App.Writer, "%s: no partial download under it\n", dir)
+		return nil
+	}
+	for _, st := range all {
+		st.print(c.App.Writer)
+	}
+	return nil
+}
