@@ -158,9 +158,6 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Seeds) == 0 && known == nil {
 		return nil, errors.New("mirrors alone cannot say what the file is: give its manifest (--manifest FILE) or a --seed")
 	}
-	if opts.Out == "" {
-		return nil, errors.New("no output file given")
-	}
 	var urls []wire.URL
 	seen := map[string]bool{}
 	var raws []string
@@ -189,6 +186,9 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		seen[u.String()] = true
 		mirrors = append(mirrors, u)
 		mirrorRaws = append(mirrorRaws, s)
+	}
+	if opts.Out == "" {
+		return nil, errors.New("no output file given")
 	}
 
 	client := opts.Client
