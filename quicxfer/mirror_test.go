@@ -2,6 +2,7 @@ package quicxfer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -284,24 +285,28 @@ func TestHostileMirrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		b    mirrorBehaviour
-		bad  bool   // its blocks are refused: dropped at the third
-		why  string // in the log (bad) or in its note
+		bad  bool    // its blocks are refused: dropped at the third
+		why  string  // in the log (bad) or in its note
+		rate float64 // the honest seed's, bytes/s (default 4e6: about 1.6 s for the file)
 	}{
-		{"another file", otherFile, true, "hash mismatch"},
-		{"error page with 200", errorPage, true, "ignores Range"},
-		{"ignores Range", ignoresRange, true, "ignores Range"},
-		{"truncated ranges", truncatesRanges, true, "cut short"},
-		{"shifted ranges", shiftedRanges, true, "asked for"},
-		{"wrong Content-Range", liesAboutRange, true, "another file"},
-		{"404", notFound, false, "404"},
-		{"500", serverError, false, "500"},
-		{"stalls", stalls, false, "no data"},
+		{"another file", otherFile, true, "hash mismatch", 0},
+		{"error page with 200", errorPage, true, "ignores Range", 0},
+		{"ignores Range", ignoresRange, true, "ignores Range", 0},
+		{"truncated ranges", truncatesRanges, true, "cut short", 0},
+		{"shifted ranges", shiftedRanges, true, "asked for", 0},
+		{"wrong Content-Range", liesAboutRange, true, "another file", 0},
+		{"404", notFound, false, "404", 0},
+		{"500", serverError, false, "500", 0},
+		{"stalls", stalls, false, "no data", 0},
+		// The download outlasts the stall timeout: the mirror is caught
+		// stalling, not only found idle at the end.
+		{"stalls, long download", stalls, false, "stalled: no data", 1.5e6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			data := writeFile(t, dir, "f.bin", 48*manifest.MinBlockSize+1000, 33)
-			honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6})
+			honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: cmp.Or(tc.rate, 4e6)})
 			liar := startMirror(t, "f.bin", data, 0, tc.b, false)
 			out := filepath.Join(t.TempDir(), "f.bin")
 			var l logs
@@ -400,4 +405,21 @@ func TestMirrorOptionErrors(t *testing.T) {
 	requireFile(t, out, data)
 	require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
 	require.True(t, strings.HasSuffix(res.Seeds[0].URL, "/files/f.bin"))
+}
+
+// TestMirrorsInterruptAndResume: a download from mirrors alone, interrupted
+// half way, resumes with what was verified.
+func TestMirrorsInterruptAndResume(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 8<<20, 37)
+	m := buildManifest(t, data)
+	mir := startMirror(t, "f.bin", data, 16e6, nil, false)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	opts := quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out}
+	interruptAt(t, opts, 0.5)
+	res, err := quicxfer.Download(t.Context(), opts)
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	size := int64(len(data))
+	require.GreaterOrEqual(t, res.ResumedBytes, size/2, "what was verified is not fetched again")
+	require.LessOrEqual(t, res.FetchedBytes, size-res.ResumedBytes+8*m.BlockSize)
 }
