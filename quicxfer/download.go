@@ -229,7 +229,9 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if name == "" && len(mirrors) > 0 {
-		name = path.Base(mirrors[0].Path)
+		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
+			name = b
+		}
 	}
 	if len(mirrors) > 0 {
 		hc := opts.HTTPClient
