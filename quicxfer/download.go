@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"runtime"
 	"sort"
 	"sync"
@@ -35,9 +38,20 @@ const agreeGrace = time.Second
 // Options says what to download from where.
 type Options struct {
 	Seeds []string    // seed URLs (quic://...)
-	Name  string      // the file's name on the seeds
+	Name  string      // the file's name on the seeds (optional with Manifest)
 	Out   string      // where the complete file appears
 	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
+
+	// Mirrors are HTTP(S) URLs of the file itself, read with range
+	// requests; their blocks are verified like a seed's.
+	Mirrors []string
+	// Manifest, if not nil, is the file's manifest (from a manifest file):
+	// seeds are then asked for its content ID rather than for Name, and a
+	// download from mirrors alone needs it. With ID too, the two must agree.
+	Manifest *manifest.Manifest
+	// HTTPClient, if not nil, is used for every mirror; else one is made
+	// with NewHTTPClient and the trust settings of Auth (or of Client).
+	HTTPClient *http.Client
 
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
 	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
@@ -89,7 +103,8 @@ type Result struct {
 	Seeds        []SeedResult
 }
 
-// SeedResult is one seed's contribution.
+// SeedResult is one source's contribution: a seed's, or a mirror's (the
+// same shape, in Result.Seeds after the seeds).
 type SeedResult struct {
 	URL       string
 	Bytes     int64  // payload bytes accepted from it
@@ -126,17 +141,22 @@ func (o *Options) fill() {
 func Download(ctx context.Context, opts Options) (*Result, error) {
 	opts.fill()
 	start := time.Now()
-	if opts.Name == "" {
-		return nil, errors.New("no file name given")
+	known := opts.Manifest
+	if known == nil {
+		if opts.Name == "" {
+			return nil, errors.New("no file name given")
+		}
+		if err := wire.CheckName(opts.Name); err != nil {
+			return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+		}
+	} else if !opts.ID.IsZero() && known.ID() != opts.ID {
+		return nil, fmt.Errorf("the manifest has content ID %s, not the requested %s", known.ID(), opts.ID)
 	}
-	if err := wire.CheckName(opts.Name); err != nil {
-		return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+	if len(opts.Seeds) == 0 && len(opts.Mirrors) == 0 {
+		return nil, errors.New("no seed given (use --seed URL, or --mirror URL with --manifest FILE)")
 	}
-	if len(opts.Seeds) == 0 {
-		return nil, errors.New("no seed given (use --seed URL)")
-	}
-	if opts.Out == "" {
-		return nil, errors.New("no output file given")
+	if len(opts.Seeds) == 0 && known == nil {
+		return nil, errors.New("mirrors alone cannot say what the file is: give its manifest (--manifest FILE) or a --seed")
 	}
 	var urls []wire.URL
 	seen := map[string]bool{}
@@ -153,9 +173,26 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		urls = append(urls, u)
 		raws = append(raws, s)
 	}
+	var mirrors []*url.URL
+	var mirrorRaws []string
+	for _, s := range opts.Mirrors {
+		u, err := parseMirrorURL(s)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			continue
+		}
+		seen[u.String()] = true
+		mirrors = append(mirrors, u)
+		mirrorRaws = append(mirrorRaws, s)
+	}
+	if opts.Out == "" {
+		return nil, errors.New("no output file given")
+	}
 
 	client := opts.Client
-	if client == nil {
+	if client == nil && len(urls) > 0 {
 		c, err := NewClientWith(opts.Auth)
 		if err != nil {
 			return nil, err
@@ -165,11 +202,12 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	srcs := make([]*source, len(urls))
 	for i, u := range urls {
-		srcs[i] = newSource(u, raws[i], client, opts.DialTimeout, opts.ConnsPerSeed)
+		srcs[i] = newSeedSource(u, raws[i], client, opts.DialTimeout, opts.ConnsPerSeed)
 	}
+	seeds := srcs
 	defer func() {
 		for _, s := range srcs {
-			s.close()
+			s.f.close()
 		}
 	}()
 
@@ -179,9 +217,35 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	askCtx, stopAsking := context.WithCancel(ctx)
 	defer asking.Wait()
 	defer stopAsking()
-	name, m, err := agree(askCtx, &asking, srcs, opts)
-	if err != nil {
-		return nil, err
+	name, m := opts.Name, known
+	if len(seeds) > 0 {
+		n, am, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
+		if err != nil {
+			return nil, err
+		}
+		m = am
+		if name == "" {
+			name = n
+		}
+	}
+	if name == "" && len(mirrors) > 0 {
+		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
+			name = b
+		}
+	}
+	if len(mirrors) > 0 {
+		hc := opts.HTTPClient
+		if hc == nil {
+			trust := opts.Auth
+			if opts.Client != nil {
+				trust = opts.Client.opts
+			}
+			hc = NewHTTPClient(trust)
+			defer hc.CloseIdleConnections()
+		}
+		for i, u := range mirrors {
+			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size))
+		}
 	}
 	id := m.ID()
 	res := &Result{Name: name, ID: id, Size: m.Size}
@@ -244,7 +308,19 @@ func results(srcs []*source) []SeedResult {
 // settles on one: the one whose content ID the user gave, or else the one
 // most seeds report (ties to the earliest seed given). Seeds that report
 // another manifest are left out, and the user is told.
-func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, opts Options) (string, *manifest.Manifest, error) {
+//
+// With a known manifest (a manifest file), seeds are asked for its content
+// ID instead, and those that do not have it are left out; if none has it,
+// the download goes on when there are mirrors (others > 0). Mirrors have no
+// manifest to ask for: srcs holds the seeds only.
+func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (string, *manifest.Manifest, error) {
+	req := wire.ManifestRequest{Name: opts.Name}
+	what := fmt.Sprintf("%q", opts.Name)
+	if known != nil {
+		req = wire.ManifestRequest{ByID: true, ID: known.ID()}
+		what = "content ID " + known.ID().String()
+		opts.ID = known.ID()
+	}
 	type answer struct {
 		name string
 		m    *manifest.Manifest
@@ -262,14 +338,14 @@ func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, opts Options
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := s.connect(ctx)
+			conn, err := s.f.(*seedFetcher).connect(ctx)
 			if err != nil {
 				ch <- indexed{i, answer{err: err}}
 				return
 			}
 			mctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
 			defer cancel()
-			resp, err := conn.Manifest(mctx, wire.ManifestRequest{Name: opts.Name})
+			resp, err := conn.Manifest(mctx, req)
 			if err != nil {
 				ch <- indexed{i, answer{err: err}}
 				return
@@ -323,7 +399,7 @@ collect:
 			if errors.Is(a.err, wire.ErrNotFound) {
 				notFound++
 				s.leftOut = true
-				s.note = fmt.Sprintf("does not serve %q", opts.Name)
+				s.note = "does not serve " + what
 			} else {
 				s.note = "unreachable: " + Describe(a.err)
 				if firstErr == nil {
@@ -341,12 +417,18 @@ collect:
 			}
 		}
 	}
+	if chosen == nil && known != nil && others > 0 {
+		for _, w := range warnings {
+			opts.Logf("%s", w)
+		}
+		return "", known, nil // the mirrors carry the download
+	}
 	if chosen == nil {
 		switch {
 		case !opts.ID.IsZero() && len(count) > 0:
 			return "", nil, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
 		case notFound > 0 && firstErr == nil:
-			return "", nil, fmt.Errorf("%q: %w", opts.Name, ErrNotFound)
+			return "", nil, fmt.Errorf("%s: %w", what, ErrNotFound)
 		default:
 			return "", nil, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
 		}
@@ -397,10 +479,9 @@ type loop struct {
 }
 
 type result struct {
-	a    scheduler.Action
-	out  outcome
-	err  error // nil: delivered
-	conn *Conn
+	a   scheduler.Action
+	out outcome
+	err error // nil: delivered
 }
 
 func (l *loop) run(ctx context.Context) error {
@@ -425,7 +506,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		s.id = l.sched.AddSource(now)
 		l.byID[s.id] = s
-		if s.current() == nil {
+		if !s.f.ready() {
 			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
 		}
 	}
@@ -527,8 +608,8 @@ func (l *loop) run(ctx context.Context) error {
 					s.lastRecv, s.lastData = r, now
 				}
 				l.sched.Progress(id, s.lastRecv, now)
-				if c := s.current(); c != nil {
-					l.sched.SetRTT(id, c.RTT())
+				if rtt := s.f.rtt(); rtt > 0 {
+					l.sched.SetRTT(id, rtt)
 				}
 			}
 			if now.Sub(lastSync) >= l.opts.SyncInterval {
@@ -566,22 +647,22 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	switch r.out {
 	case outRejected:
 		s.badBlocks.Add(1)
-		l.opts.Logf("seed %s sent a bad copy of block %d (%v); fetching it elsewhere", s.raw, a.Block, r.err)
+		l.opts.Logf("%s %s sent a bad copy of block %d (%v); fetching it elsewhere", s.kind, s.raw, a.Block, r.err)
 		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
 			s.note = "dropped: " + st.DropReason
-			l.opts.Logf("seed %s dropped: %s", s.raw, st.DropReason)
+			l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, st.DropReason)
 		}
+		return nil
 	case outDown:
-		s.reset(r.conn)
 		apply(l.sched.SourceDown(a.Source, now))
-		st := l.sched.Stats(a.Source)
-		if st.State == scheduler.Dropped && s.note == "" {
-			s.note = "dropped: " + Describe(r.err)
-			l.opts.Logf("seed %s dropped: %s", s.raw, Describe(r.err))
-		}
 	default:
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
+	}
+	s.lastErr = Describe(r.err)
+	if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
+		s.note = "dropped: " + s.lastErr
+		l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, s.lastErr)
 	}
 	return nil
 }
@@ -590,36 +671,29 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 // scheduler; the loop does.
 func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
 	s := l.byID[a.Source]
-	conn, err := s.connect(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return result{a: a, err: ctx.Err()}
-		}
-		return result{a: a, out: outDown, err: err}
-	}
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	buf := (*bp)[:l.m.BlockLen(a.Block)]
-	err = conn.FetchBlock(ctx, l.id, a.Block, buf, func(n int) { s.received.Add(int64(n)) })
+	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, func(n int) { s.received.Add(int64(n)) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return result{a: a, err: ctx.Err()}
 		}
-		return result{a: a, out: classify(err, conn), err: err, conn: conn}
+		return result{a: a, out: out, err: err}
 	}
 	if err := l.m.Verify(a.Block, buf); err != nil {
-		return result{a: a, out: outRejected, err: err, conn: conn}
+		return result{a: a, out: outRejected, err: err}
 	}
 	if l.part.Has(a.Block) {
-		return result{a: a, conn: conn} // another seed's copy won the race
+		return result{a: a} // another source's copy won the race
 	}
 	if err := l.part.WriteBlock(a.Block, buf); err != nil {
-		// A disk error is the download's, not the seed's: stop everything.
-		return result{a: a, out: outFailed, err: &diskError{err}, conn: conn}
+		// A disk error is the download's, not the source's: stop everything.
+		return result{a: a, out: outFailed, err: &diskError{err}}
 	}
 	s.accepted.Add(int64(len(buf)))
 	s.blocks.Add(1)
-	return result{a: a, conn: conn}
+	return result{a: a}
 }
 
 // noteStalls tells the user about the seeds whose requests Next cancelled:
@@ -635,13 +709,13 @@ func (l *loop) noteStalls(acts []scheduler.Action) {
 		s := l.byID[a.Source]
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			s.note = "dropped: stalled, " + st.DropReason
-			l.opts.Logf("seed %s %s", s.raw, s.note)
+			l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
 			continue
 		}
 		if s.note == "" {
 			s.note = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout)
 		}
-		l.opts.Logf("seed %s sent no data for %s; trying it again later", s.raw, scheduler.DefaultStallTimeout)
+		l.opts.Logf("%s %s sent no data for %s; trying it again later", s.kind, s.raw, scheduler.DefaultStallTimeout)
 	}
 }
 
@@ -663,6 +737,8 @@ func (l *loop) nameIdle(now time.Time) {
 		switch {
 		case s.badBlocks.Load() > 0:
 			s.note = fmt.Sprintf("sent only bad blocks (%d); other seeds served its blocks", s.badBlocks.Load())
+		case s.received.Load() == 0 && s.lastErr != "":
+			s.note = "failed: " + s.lastErr + "; other sources served its blocks"
 		case s.received.Load() == 0:
 			s.note = "sent no data; other seeds served its blocks"
 		case now.Sub(s.lastData) >= idleAfter:
@@ -670,7 +746,7 @@ func (l *loop) nameIdle(now time.Time) {
 		default:
 			s.note = "too slow: finished no block; other seeds served its blocks"
 		}
-		l.opts.Logf("seed %s %s", s.raw, s.note)
+		l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
 	}
 }
 

@@ -7,23 +7,38 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
 
-// source is one seed of a download: its URL, its connection (dialled again
-// after it breaks) and its counters.
-type source struct {
-	url    wire.URL
-	raw    string
-	id     scheduler.SourceID
-	client *Client
-	dialTO time.Duration
+// fetcher is where a source's blocks come from: a seed over QUIC
+// (seedFetcher, below) or an HTTP(S) mirror (httpFetcher, httpsource.go).
+// The download loop treats every source alike through it: the same
+// scheduler, counters, verification and notes.
+type fetcher interface {
+	// fetch reads block index of the content id, at byte offset off of
+	// the file, into buf, whose length is the block's. onBytes is called
+	// with the size of each piece of payload as it arrives. The bytes are
+	// not verified here. On error it also says what the failure means for
+	// the scheduler.
+	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (outcome, error)
+	// ready reports, without waiting, whether the source may be asked for
+	// blocks at the start; one that is not starts in backoff.
+	ready() bool
+	// rtt returns the latest round-trip time measured, 0 if none yet.
+	rtt() time.Duration
+	// close releases the source's connections.
+	close()
+}
 
-	// slots are the seed's connections (one unless Options.ConnsPerSeed
-	// asks for more); requests take them in turn.
-	slots []*slot
-	turn  atomic.Uint32
+// source is one source of a download (a seed or a mirror): its fetcher and
+// its counters.
+type source struct {
+	kind string // "seed" or "mirror", for messages
+	raw  string // the URL as the user gave it
+	id   scheduler.SourceID
+	f    fetcher
 
 	received  atomic.Int64 // payload bytes received, duplicates and rejected included
 	accepted  atomic.Int64 // payload bytes of blocks verified and kept
@@ -36,6 +51,20 @@ type source struct {
 	asked    int       // requests issued to it
 	lastRecv int64     // received, as of the last tick
 	lastData time.Time // the tick at which received last grew
+	lastErr  string    // the last request error, described, for the summary
+}
+
+// seedFetcher is a seed: its URL and its connections (dialled again after
+// they break).
+type seedFetcher struct {
+	url    wire.URL
+	client *Client
+	dialTO time.Duration
+
+	// slots are the seed's connections (one unless Options.ConnsPerSeed
+	// asks for more); requests take them in turn.
+	slots []*slot
+	turn  atomic.Uint32
 }
 
 // slot is one connection to a seed. conn is read without waiting (the
@@ -47,12 +76,12 @@ type slot struct {
 	dialing chan struct{} // a one-slot semaphore
 }
 
-func newSource(u wire.URL, raw string, client *Client, dialTO time.Duration, conns int) *source {
-	s := &source{url: u, raw: raw, client: client, dialTO: dialTO}
+func newSeedSource(u wire.URL, raw string, client *Client, dialTO time.Duration, conns int) *source {
+	f := &seedFetcher{url: u, client: client, dialTO: dialTO}
 	for range max(conns, 1) {
-		s.slots = append(s.slots, &slot{dialing: make(chan struct{}, 1)})
+		f.slots = append(f.slots, &slot{dialing: make(chan struct{}, 1)})
 	}
-	return s
+	return &source{kind: "seed", raw: raw, f: f}
 }
 
 // live returns the slot's connection if it has not ended.
@@ -73,8 +102,8 @@ func (sl *slot) live() *Conn {
 // and dialling a new connection for a slot that has none or whose
 // connection ended. Only one dial per slot runs at a time; callers waiting
 // for it give up when ctx ends.
-func (s *source) connect(ctx context.Context) (*Conn, error) {
-	sl := s.slots[int(s.turn.Add(1)-1)%len(s.slots)]
+func (f *seedFetcher) connect(ctx context.Context) (*Conn, error) {
+	sl := f.slots[int(f.turn.Add(1)-1)%len(f.slots)]
 	if c := sl.live(); c != nil {
 		return c, nil
 	}
@@ -87,9 +116,9 @@ func (s *source) connect(ctx context.Context) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil // dialled by the caller we waited for
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.dialTO)
+	ctx, cancel := context.WithTimeout(ctx, f.dialTO)
 	defer cancel()
-	c, err := s.client.Dial(ctx, s.url)
+	c, err := f.client.Dial(ctx, f.url)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +130,11 @@ func (s *source) connect(ctx context.Context) (*Conn, error) {
 
 // reset forgets conn (if a slot still holds it) and closes it, so the next
 // request on that slot dials again.
-func (s *source) reset(conn *Conn) {
+func (f *seedFetcher) reset(conn *Conn) {
 	if conn == nil {
 		return
 	}
-	for _, sl := range s.slots {
+	for _, sl := range f.slots {
 		if sl.conn.CompareAndSwap(conn, nil) {
 			_ = conn.Close()
 		}
@@ -114,10 +143,39 @@ func (s *source) reset(conn *Conn) {
 
 // current returns the first connection, live or not, without waiting: the
 // one whose RTT the scheduler is told.
-func (s *source) current() *Conn { return s.slots[0].conn.Load() }
+func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 
-func (s *source) close() {
-	for _, sl := range s.slots {
+func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
+	conn, err := f.connect(ctx)
+	if err != nil {
+		return outDown, err
+	}
+	err = conn.FetchBlock(ctx, id, index, buf, onBytes)
+	if err == nil {
+		return outFailed, nil
+	}
+	if ctx.Err() != nil {
+		return outFailed, ctx.Err()
+	}
+	out := classify(err, conn)
+	if out == outDown {
+		f.reset(conn) // the next request dials again
+	}
+	return out, err
+}
+
+// ready: a seed that agree could not reach starts in backoff.
+func (f *seedFetcher) ready() bool { return f.current() != nil }
+
+func (f *seedFetcher) rtt() time.Duration {
+	if c := f.current(); c != nil {
+		return c.RTT()
+	}
+	return 0
+}
+
+func (f *seedFetcher) close() {
+	for _, sl := range f.slots {
 		if c := sl.conn.Swap(nil); c != nil {
 			_ = c.Close()
 		}
@@ -128,9 +186,9 @@ func (s *source) close() {
 type outcome int
 
 const (
-	outFailed   outcome = iota // this request failed; the seed may be fine
-	outDown                    // the seed is unusable for now: connection gone, unreachable, no longer serves the content
-	outRejected                // the seed broke the protocol for this block: counts like a block that failed verification
+	outFailed   outcome = iota // this request failed; the source may be fine
+	outDown                    // the source is unusable for now: connection gone, unreachable, no longer serves the content
+	outRejected                // the source broke the protocol for this block: counts like a block that failed verification
 )
 
 // classify maps err from a request on conn (nil when the dial failed).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "download NAME from every seed at once, verified, into OUT",
+		Usage:     "download NAME from every seed and mirror at once, verified, into OUT",
 		ArgsUsage: "NAME | DIR | --all",
 		Description: `Every block is checked against the file's manifest before it is kept. Partial
 data lives in OUT.qxpart and its bitmap in OUT.qxstate; OUT appears, complete
@@ -32,14 +33,25 @@ downloaded into -o DIR (default: the directory's base name, or here for
 --all) keeping its path below NAME, and resumes on its own; files already
 complete are checked and kept.
 
+HTTP(S) mirrors (--mirror, the file's own URL) are read with range requests
+and their blocks verified like a seed's. The manifest comes from the seeds,
+asked for NAME, or from --manifest MFILE (written by "quicxfer manifest
+--out"), and then seeds are asked for its content ID. Mirrors alone need
+--manifest; NAME is then optional and OUT defaults to the first mirror's
+file name.
+
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
    quicxfer get --seed URL --json isos/debian.iso
    quicxfer get --seed URL1 --seed URL2 -o ./manuals docs
    QUICXFER_SEED=URL1,URL2 quicxfer get --all -o /srv/mirror
+   quicxfer get --seed URL --mirror https://mirror.example/debian.iso debian.iso
+   quicxfer get --manifest debian.iso.qxm --mirror https://a.example/debian.iso --mirror http://b.example/d.iso
    QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
 		Flags: append([]cli.Flag{
-			&cli.StringSliceFlag{Name: "seed", Required: true, Usage: "a seed's `URL` (repeat for more seeds)"},
+			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
+			&cli.StringSliceFlag{Name: "mirror", Usage: "an HTTP(S) mirror: the file's `URL` (repeat for more mirrors)"},
+			&cli.StringFlag{Name: "manifest", Usage: "the file's manifest, from `MFILE` (quicxfer manifest --out): needed with mirrors alone"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
@@ -50,19 +62,35 @@ Examples:
 		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
 			all := c.Bool("all")
+			seeds, mirrors, mfile := c.StringSlice("seed"), c.StringSlice("mirror"), c.String("manifest")
 			switch {
-			case all && c.NArg() != 0:
-				return usagef("get --all: give no NAME")
-			case !all && c.NArg() != 1:
+			case len(seeds) == 0 && len(mirrors) == 0:
+				return usagef("get: give at least one --seed URL (or --mirror URL with --manifest MFILE)")
+			case len(seeds) == 0 && mfile == "":
+				return usagef("get: --mirror alone needs --manifest MFILE (from \"quicxfer manifest --out MFILE FILE\"): mirrors cannot say what the file is")
+			case all && (c.NArg() != 0 || mfile != "" || len(mirrors) > 0):
+				return usagef("get --all: give no NAME, --mirror or --manifest")
+			case !all && (c.NArg() > 1 || (c.NArg() == 0 && mfile == "")):
 				return usagef("get: give exactly one NAME (or --all)")
 			}
 			name := c.Args().First()
 			out := c.String("output")
-			if out == "" {
-				out = path.Base(name)
-			}
-			if all && !c.IsSet("output") {
+			if all && out == "" {
 				out = "."
+			}
+			if out == "" {
+				out = defaultOut(name, mirrors)
+				if out == "" {
+					return usagef("get: give NAME or -o OUT")
+				}
+			}
+			var known *manifest.Manifest
+			if mfile != "" {
+				m, err := manifest.ReadFile(mfile)
+				if err != nil {
+					return fmt.Errorf("--manifest: %w", err)
+				}
+				known = m
 			}
 			auth, err := clientAccess(c, c.App.ErrWriter)
 			if err != nil {
@@ -71,7 +99,7 @@ Examples:
 			if n := c.Int("conns-per-seed"); n < 1 || n > 64 {
 				return usagef("--conns-per-seed: want 1 to 64, got %d", n)
 			}
-			opts := quicxfer.Options{Seeds: c.StringSlice("seed"), Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed")}
+			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed")}
 			if s := c.String("id"); s != "" {
 				id, err := manifest.ParseID(s)
 				if err != nil {
@@ -124,6 +152,26 @@ Examples:
 	}
 }
 
+// defaultOut is OUT when -o is not given: NAME's base name, else the file
+// name in the first mirror's URL; "" if neither names a file.
+func defaultOut(name string, mirrors []string) string {
+	if name != "" {
+		return path.Base(name)
+	}
+	if len(mirrors) == 0 {
+		return ""
+	}
+	u, err := url.Parse(mirrors[0])
+	if err != nil {
+		return ""
+	}
+	if b := path.Base(u.Path); b != "/" && b != "." && b != ".." {
+		return b
+	}
+	return ""
+}
+
+// jsonSeed is one source in --json "seeds": a seed, or a mirror (same shape).
 type jsonSeed struct {
 	URL       string `json:"url"`
 	Bytes     int64  `json:"bytes"`

@@ -1,0 +1,271 @@
+package quicxfer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+)
+
+// mirrorConns is the most HTTP connections the downloader opens to one
+// mirror (host:port), and keeps idle for reuse: one per range in flight over
+// HTTP/1.1, as many as the scheduler's window for a fast mirror asks for,
+// and the cap aria2 puts on -x. Over HTTP/2 the ranges share one connection.
+const mirrorConns = 16
+
+// ErrBadRange is the error of a mirror whose answer to a range request is
+// not that range: it ignored the Range header (200 with the whole file),
+// answered another range, a file of another size, or fewer or more bytes
+// than it announced.
+var ErrBadRange = errors.New("mirror did not answer with the range asked for")
+
+// HTTPStatusError is a mirror's answer with an HTTP status that is not a
+// range.
+type HTTPStatusError struct {
+	Code   int
+	Status string // e.g. "404 Not Found"
+}
+
+func (e *HTTPStatusError) Error() string { return "HTTP " + e.Status }
+
+// NewHTTPClient returns the HTTP client a download uses for every mirror:
+// connections are kept and reused, up to mirrorConns per mirror; https
+// mirrors are checked against the system's roots, or opts.RootCAs, unless
+// opts.Insecure (the same trust settings as seeds without a pin). Tokens and
+// client certificates are for seeds and are never sent to a mirror. Bodies
+// are never compressed (a range of a compressed body is not a range of the
+// file). Proxies are taken from the environment, as curl does.
+func NewHTTPClient(opts ClientOptions) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		RootCAs:            opts.RootCAs,
+		InsecureSkipVerify: opts.Insecure,
+	}
+	tr.ForceAttemptHTTP2 = true // a TLSClientConfig of our own turns it off otherwise
+	tr.MaxIdleConnsPerHost = mirrorConns
+	tr.MaxConnsPerHost = mirrorConns
+	tr.DisableCompression = true
+	return &http.Client{Transport: tr}
+}
+
+// parseMirrorURL checks that raw is an http or https URL with a host.
+func parseMirrorURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mirror URL %q: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("mirror URL %q: want the file's http:// or https:// URL", raw)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u, nil
+}
+
+// httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
+// one range request per block.
+type httpFetcher struct {
+	url    string
+	client *http.Client
+	size   int64        // the file's size, from the manifest
+	srtt   atomic.Int64 // smoothed time to first byte in ns, 0 until the first response
+}
+
+func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *source {
+	return &source{kind: "mirror", raw: raw, f: &httpFetcher{url: u.String(), client: client, size: size}}
+}
+
+// fetch asks for the block's bytes with a Range header and accepts only a
+// 206 whose Content-Range is exactly that range of a file of the manifest's
+// size (or a 200 when the block is the whole file), with a body of exactly
+// that length. Anything else is a failure of this mirror for this block, and
+// what it reads is never kept: the caller verifies the bytes in any case.
+//
+// Outcomes: a mirror that cannot be reached, or refuses the file (401, 403,
+// 404, 410), is down for now (backoff, dropped after repeated failures); an
+// answer that is not the range (ErrBadRange, 416, a body cut short) counts
+// as a bad block (dropped after three); any other status (5xx, 429, ...) or
+// an error mid-body fails this request only.
+func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
+	n := int64(len(buf))
+	var gotConn atomic.Bool
+	var wrote atomic.Int64
+	trace := &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() {
+			if w := wrote.Load(); w != 0 {
+				f.sample(time.Duration(time.Now().UnixNano() - w))
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
+	if err != nil {
+		return outDown, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // the URL is the source's name already
+		}
+		if ctx.Err() != nil {
+			return outFailed, ctx.Err()
+		}
+		if !gotConn.Load() {
+			return outDown, err // no connection: unreachable, refused, certificate not trusted
+		}
+		return outFailed, err
+	}
+	// Closing a body that was not read to its end closes the connection:
+	// nothing more of an unwanted answer is read.
+	defer resp.Body.Close()
+
+	switch code := resp.StatusCode; {
+	case code == http.StatusPartialContent:
+		if err := checkContentRange(resp.Header, off, n, f.size); err != nil {
+			return outRejected, err
+		}
+	case code == http.StatusOK && off == 0 && n == f.size:
+		// The block is the whole file: a server that ignores Range is right.
+	case code == http.StatusOK:
+		return outRejected, fmt.Errorf("%w: it ignores Range (200 with the whole file)", ErrBadRange)
+	case code == http.StatusRequestedRangeNotSatisfiable:
+		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
+	case code == http.StatusNotFound, code == http.StatusGone,
+		code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+	default:
+		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != n {
+		return outRejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
+	}
+	for got := int64(0); got < n; {
+		k, err := resp.Body.Read(buf[got:])
+		got += int64(k)
+		if k > 0 && onBytes != nil {
+			onBytes(k)
+		}
+		if err != nil && got < n {
+			if ctx.Err() != nil {
+				return outFailed, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return outRejected, fmt.Errorf("%w: body cut short at %d of %d bytes", ErrBadRange, got, n)
+			}
+			return outFailed, err
+		}
+	}
+	// The body must end here. Reading its end also lets the connection be
+	// reused.
+	var one [1]byte
+	for {
+		k, err := resp.Body.Read(one[:])
+		if k > 0 {
+			return outRejected, fmt.Errorf("%w: body longer than %d bytes", ErrBadRange, n)
+		}
+		if errors.Is(err, io.EOF) {
+			return outFailed, nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return outFailed, ctx.Err()
+			}
+			return outFailed, err
+		}
+	}
+}
+
+// checkContentRange checks a 206's Content-Range: bytes off-(off+n-1)/size
+// (or /*), and that it is not a multipart answer.
+func checkContentRange(h http.Header, off, n, size int64) error {
+	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+		return fmt.Errorf("%w: a multipart answer to a single range", ErrBadRange)
+	}
+	cr := h.Get("Content-Range")
+	first, last, total, ok := parseContentRange(cr)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: Content-Range %q", ErrBadRange, cr)
+	case total >= 0 && total != size:
+		return fmt.Errorf("%w: its file has %d bytes, the manifest's %d (another file)", ErrBadRange, total, size)
+	case first != off || last != off+n-1:
+		return fmt.Errorf("%w: got bytes %d-%d, asked for %d-%d", ErrBadRange, first, last, off, off+n-1)
+	}
+	return nil
+}
+
+// parseContentRange parses "bytes FIRST-LAST/TOTAL" (RFC 9110 14.4); TOTAL
+// "*" gives total -1.
+func parseContentRange(s string) (first, last, total int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, tot, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	num := func(s string) (int64, bool) {
+		if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		return v, err == nil
+	}
+	var okA, okB, okT bool
+	first, okA = num(a)
+	last, okB = num(b)
+	if tot == "*" {
+		total, okT = -1, true
+	} else {
+		total, okT = num(tot)
+	}
+	if !okA || !okB || !okT || last < first || (total >= 0 && last >= total) {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+// sample folds one time to first byte (request written to the first byte
+// of the answer: a round trip plus the server's own time) into the smoothed
+// estimate, as TCP smooths its RTT (gain 1/8).
+func (f *httpFetcher) sample(d time.Duration) {
+	for {
+		old := f.srtt.Load()
+		next := int64(d)
+		if old != 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if f.srtt.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// ready: a mirror is asked at once; one that cannot be reached fails its
+// first request and goes into backoff.
+func (f *httpFetcher) ready() bool { return true }
+
+func (f *httpFetcher) rtt() time.Duration { return time.Duration(f.srtt.Load()) }
+
+// close: the HTTP client's idle connections are closed by Download, once
+// for every mirror.
+func (f *httpFetcher) close() {}
