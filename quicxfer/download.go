@@ -1,6 +1,7 @@
 package quicxfer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,9 @@ type Options struct {
 	// ProgressInterval (default 200ms), and once at the end.
 	OnProgress       func(Progress)
 	ProgressInterval time.Duration
+	// OnEvent, if set, is called from the download loop for each Event
+	// (start, a source joined, down, dropped, stalled, a block rejected).
+	OnEvent func(Event)
 }
 
 // Progress is a snapshot of a running download.
@@ -196,6 +200,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 			_ = os.Remove(partial.StatePath(opts.Out))
 		}
 		opts.Logf("%s is already complete and verified", opts.Out)
+		opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: m.Size})
 		res.ResumedBytes = m.Size
 		res.Elapsed = time.Since(start)
 		res.Seeds = results(srcs)
@@ -208,6 +213,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer part.Close()
 	res.ResumedBytes = part.Bytes()
+	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
 
 	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
 	runErr := l.run(ctx)
@@ -394,6 +400,7 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
+	joins   joins // what events last said about each source
 }
 
 type result struct {
@@ -413,6 +420,7 @@ func (l *loop) run(ctx context.Context) error {
 		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
+	l.joins = joins{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
 	l.results = make(chan result, 64)
 	bs := l.m.BlockSize
@@ -421,12 +429,16 @@ func (l *loop) run(ctx context.Context) error {
 	now := time.Now()
 	for _, s := range l.srcs {
 		if s.leftOut {
+			l.joins.drop(&l.opts, s, s.note)
 			continue // serves something else
 		}
 		s.id = l.sched.AddSource(now)
 		l.byID[s.id] = s
 		if s.current() == nil {
+			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
 			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+		} else {
+			l.joins.join(&l.opts, s)
 		}
 	}
 
@@ -556,6 +568,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	var de *diskError
 	switch {
 	case r.err == nil:
+		l.joins.join(&l.opts, s)
 		apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
 		return nil
 	case errors.As(r.err, &de):
@@ -567,10 +580,14 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	case outRejected:
 		s.badBlocks.Add(1)
 		l.opts.Logf("seed %s sent a bad copy of block %d (%v); fetching it elsewhere", s.raw, a.Block, r.err)
+		l.opts.emit(Event{Kind: EventBlockRejected, Source: s.raw, Block: a.Block, Reason: r.err.Error()})
 		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
 			s.note = "dropped: " + st.DropReason
 			l.opts.Logf("seed %s dropped: %s", s.raw, st.DropReason)
+		}
+		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
+			l.joins.drop(&l.opts, s, st.DropReason)
 		}
 	case outDown:
 		s.reset(r.conn)
@@ -579,6 +596,11 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		if st.State == scheduler.Dropped && s.note == "" {
 			s.note = "dropped: " + Describe(r.err)
 			l.opts.Logf("seed %s dropped: %s", s.raw, Describe(r.err))
+		}
+		if st.State == scheduler.Dropped {
+			l.joins.drop(&l.opts, s, Describe(r.err))
+		} else {
+			l.joins.down(&l.opts, s, EventSourceDown, Describe(r.err))
 		}
 	default:
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
@@ -636,12 +658,14 @@ func (l *loop) noteStalls(acts []scheduler.Action) {
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			s.note = "dropped: stalled, " + st.DropReason
 			l.opts.Logf("seed %s %s", s.raw, s.note)
+			l.joins.drop(&l.opts, s, "stalled, "+st.DropReason)
 			continue
 		}
 		if s.note == "" {
 			s.note = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout)
 		}
 		l.opts.Logf("seed %s sent no data for %s; trying it again later", s.raw, scheduler.DefaultStallTimeout)
+		l.joins.down(&l.opts, s, EventStalled, fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout))
 	}
 }
 
