@@ -28,6 +28,7 @@ interruption to resume.
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
    quicxfer get --seed URL --json isos/debian.iso
+   quicxfer get --seed URL --json-progress isos/debian.iso | my-gui
    QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Required: true, Usage: "a seed's `URL` (repeat for more seeds)"},
@@ -35,6 +36,8 @@ Examples:
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
+			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
+			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
 		}, clientAccessFlags()...),
 		Action: func(c *cli.Context) error {
@@ -61,30 +64,26 @@ Examples:
 				}
 				opts.ID = id
 			}
-			var view *progressView
-			if !c.Bool("quiet") {
-				view = newProgressView(c.App.ErrWriter)
-				opts.OnProgress = view.update
+			if c.Bool("json") && c.Bool("json-progress") {
+				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")
 			}
-			opts.Logf = func(format string, args ...any) {
-				if view != nil {
-					view.clear()
-				}
-				fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
+			if d := c.Duration("json-progress-interval"); d <= 0 {
+				return usagef("--json-progress-interval: want a positive duration, got %s", d)
 			}
+			view := newProgressView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"))
+			opts.OnProgress, opts.OnEvent, opts.Logf = view.progress, view.event, view.logf
 			res, err := quicxfer.Download(c.Context, opts)
-			if view != nil {
-				view.clear()
+			jsonErr := err
+			if err != nil && errors.Is(err, context.Canceled) && res != nil {
+				err = fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
 			}
+			view.finish(res, err)
 			if c.Bool("json") {
-				if jerr := writeJSON(c.App.Writer, res, err); jerr != nil {
+				if jerr := writeJSON(c.App.Writer, res, jsonErr); jerr != nil {
 					return jerr
 				}
 			}
 			if err != nil {
-				if errors.Is(err, context.Canceled) && res != nil {
-					return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
-				}
 				return err
 			}
 			if !c.Bool("quiet") {
@@ -117,6 +116,12 @@ type jsonResult struct {
 }
 
 func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
+	return json.NewEncoder(w).Encode(jsonResultOf(res, err))
+}
+
+// jsonResultOf is the --json object, also the body of --json-progress's
+// last event.
+func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 	j := jsonResult{Seeds: []jsonSeed{}, OK: err == nil}
 	if err != nil {
 		j.Error = err.Error()
@@ -129,33 +134,5 @@ func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
 			j.Seeds = append(j.Seeds, jsonSeed{s.URL, s.Bytes, s.Blocks, s.BadBlocks, s.Received, s.Note})
 		}
 	}
-	return json.NewEncoder(w).Encode(j)
-}
-
-func summary(w io.Writer, out string, res *quicxfer.Result) {
-	secs := res.Elapsed.Seconds()
-	fetched := res.Size - res.ResumedBytes
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(fetched) / secs
-	}
-	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s", out, formatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), formatBytes(rate))
-	if res.ResumedBytes > 0 {
-		fmt.Fprintf(w, ", %s resumed from disk", formatBytes(float64(res.ResumedBytes)))
-	}
-	fmt.Fprintln(w)
-	for _, s := range res.Seeds {
-		share := 0.0
-		if fetched > 0 {
-			share = 100 * float64(s.Bytes) / float64(fetched)
-		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", s.URL, formatBytes(float64(s.Bytes)), share, s.Blocks)
-		if s.BadBlocks > 0 {
-			line += fmt.Sprintf(", %d bad", s.BadBlocks)
-		}
-		if s.Note != "" {
-			line += " (" + s.Note + ")"
-		}
-		fmt.Fprintln(w, line)
-	}
+	return j
 }
