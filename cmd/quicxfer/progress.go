@@ -323,13 +323,13 @@ func (v *progressView) progressJSONLocked(now time.Time) jsonEvent {
 	p := v.snap
 	b := progressJSON{
 		Size: p.Size, VerifiedBytes: p.Verified, ResumedBytes: p.Resumed,
-		ElapsedS: math.Round(p.Elapsed.Seconds()*1000) / 1000, Rate: math.Round(v.meter.rate),
+		ElapsedS: math.Round(p.Elapsed.Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),
 		Sources: make([]sourceStatusJSON, 0, len(v.sources)),
 	}
 	for _, s := range v.sources {
 		b.Sources = append(b.Sources, sourceStatusJSON{s.url, s.state, math.Round(s.rate), s.bytes})
 	}
-	if eta, ok := v.meter.eta(p.Size - p.Verified); ok {
+	if eta, ok := v.etaLocked(); ok {
 		secs := math.Round(eta.Seconds())
 		b.ETAS = &secs
 	}
@@ -343,7 +343,7 @@ func (v *progressView) plainLineLocked() string {
 	b.WriteString("progress: " + v.totalTextLocked(false))
 	sep := "; "
 	for _, r := range v.rows {
-		fmt.Fprintf(&b, "%s%s %s %s/s %s", sep, r.label, r.state, formatBytes(r.rate), v.shareLocked(r.bytes))
+		fmt.Fprintf(&b, "%s%s %s %s/s %s", sep, r.label, r.state, formatBytes(r.rate), strings.TrimSpace(v.shareLocked(r.bytes)))
 		sep = ", "
 	}
 	b.WriteString("\n")
@@ -360,10 +360,35 @@ func (v *progressView) totalTextLocked(done bool) string {
 	eta := "ETA --"
 	if done {
 		eta = "done"
-	} else if d, ok := v.meter.eta(p.Size - p.Verified); ok {
+	} else if d, ok := v.etaLocked(); ok {
 		eta = "ETA " + d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("%5.1f%% %s of %s, %s/s, %s", pct, formatBytes(float64(p.Verified)), formatBytes(float64(p.Size)), formatBytes(v.meter.rate), eta)
+	return fmt.Sprintf("%5.1f%% %s of %s, %s/s, %s", pct, formatBytes(float64(p.Verified)), formatBytes(float64(p.Size)), formatBytes(v.rateLocked()), eta)
+}
+
+// rateLocked is the verified bytes per second; until that is measured, the
+// sum of the sources' rates.
+func (v *progressView) rateLocked() float64 {
+	if v.meter.rate > 0 {
+		return v.meter.rate
+	}
+	sum := 0.0
+	for _, s := range v.sources {
+		sum += s.rate
+	}
+	return sum
+}
+
+// etaLocked is how long the rest takes at rateLocked.
+func (v *progressView) etaLocked() (time.Duration, bool) {
+	remaining, rate := v.snap.Size-v.snap.Verified, v.rateLocked()
+	if remaining <= 0 {
+		return 0, true
+	}
+	if rate <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(remaining) / rate * float64(time.Second)), true
 }
 
 // shareLocked is a source's share of the bytes fetched in this run.
@@ -497,14 +522,6 @@ func (m *rateMeter) add(verified int64, elapsed time.Duration) {
 		m.rate = 0.6*m.rate + 0.4*inst
 	}
 	m.prev, m.prevT = verified, elapsed
-}
-
-// eta is how long the remaining bytes take at the current rate.
-func (m *rateMeter) eta(remaining int64) (time.Duration, bool) {
-	if m.rate <= 0 || remaining <= 0 {
-		return 0, remaining <= 0
-	}
-	return time.Duration(float64(remaining) / m.rate * float64(time.Second)), true
 }
 
 // summary prints what a finished download did: time, average rate, bytes
