@@ -346,3 +346,48 @@ func TestBarsSourcesAppear(t *testing.T) {
 	require.Contains(t, text, "(stopped)", "an interrupted download says so")
 	require.Empty(t, stdout.String(), "the bars never write to standard output")
 }
+
+// TestJSONProgressInterrupted: Ctrl-C during a --json-progress download
+// ends the stream with an error event that says how to resume, and the
+// exit code is 130; an error before any manifest gives error alone.
+func TestJSONProgressInterrupted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f.bin"), 8<<20, 44)
+	u := startSeed(t, "--rate-limit", "2MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+
+	cmd := exec.Command(bin, "get", "--seed", u, "-o", out, "--json-progress", "--json-progress-interval", "100ms", "f.bin")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var lines []string
+	sent := false
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if !sent && strings.Contains(sc.Text(), `"type":"progress"`) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 130, ee.ExitCode())
+	evs := parseEvents(t, strings.Join(lines, "\n"))
+	require.Equal(t, "start", evs[0].Type)
+	last := evs[len(evs)-1]
+	require.Equal(t, "error", last.Type)
+	require.False(t, last.OK)
+	require.Contains(t, last.Error, "run the same command to resume")
+	require.Equal(t, int64(8<<20), last.Size, "what is known of the download is there")
+
+	r := run(t, "get", "--seed", u, "-o", out, "--json-progress", "nope")
+	require.Equal(t, 1, r.code)
+	evs = parseEvents(t, r.stdout)
+	require.Len(t, evs, 1)
+	require.Equal(t, "error", evs[0].Type)
+	require.Contains(t, evs[0].Error, "not found")
+}
