@@ -81,6 +81,7 @@ type row struct {
 	state string
 	rate  float64
 	bytes int64
+	note  string // why it is down or dropped
 }
 
 // newProgressView picks the mode: quiet, JSON events, bars on a terminal
@@ -449,7 +450,8 @@ func (v *progressView) addLines() {
 	}
 }
 
-// rowText is source line i: "  127.0.0.1:4433  active  8.1 MB/s  38.2 MB  66.2%".
+// rowText is source line i: "  127.0.0.1:4433  active  8.1 MB/s  38.2 MB  66.2%",
+// and why a source is down or dropped.
 func (v *progressView) rowText(i int) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -462,7 +464,11 @@ func (v *progressView) rowText(i int) string {
 	}
 	w = min(w, 48)
 	r := v.rows[i]
-	return fmt.Sprintf("  %-*.*s  %-8s %12s %10s %s", w, w, r.label, r.state, formatBytes(r.rate)+"/s", formatBytes(float64(r.bytes)), v.shareLocked(r.bytes))
+	line := fmt.Sprintf("  %-*.*s  %-8s %12s %10s %s", w, w, r.label, r.state, formatBytes(r.rate)+"/s", formatBytes(float64(r.bytes)), v.shareLocked(r.bytes))
+	if r.note != "" {
+		line += "  (" + r.note + ")"
+	}
+	return line
 }
 
 // pickRows chooses the source lines: every source while they fit in
@@ -470,7 +476,11 @@ func (v *progressView) rowText(i int) string {
 func pickRows(srcs []*sourceView, limit int) []row {
 	toRow := func(s *sourceView) row {
 		label, _, _ := strings.Cut(s.url, "?") // a pin or token adds nothing here
-		return row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
+		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
+		if s.state == "dropped" || s.state == "backoff" {
+			r.note = s.reason
+		}
+		return r
 	}
 	rows := make([]row, 0, min(len(srcs), limit))
 	if len(srcs) <= limit {

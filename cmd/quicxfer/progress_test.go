@@ -330,6 +330,7 @@ func TestBarsSourcesAppear(t *testing.T) {
 	time.Sleep(400 * time.Millisecond) // drawn with one source
 	v.progress(snap(20<<20, 3))
 	v.logf("seed %s went away", "quic://10.0.0.2:4433")
+	v.event(quicxfer.Event{Kind: quicxfer.EventSourceDropped, Time: time.Now(), Source: "quic://10.0.0.99:4433?pin=y", Reason: "serves another file"})
 	time.Sleep(400 * time.Millisecond)
 	v.progress(snap(60<<20, 14))
 	time.Sleep(400 * time.Millisecond)
@@ -341,8 +342,11 @@ func TestBarsSourcesAppear(t *testing.T) {
 	require.Contains(t, text, "quicxfer: seed quic://10.0.0.2:4433 went away", "messages are printed above the bars")
 	require.Regexp(t, `quic://10\.0\.0\.3:4433 +active +3\.0 MB/s`, text, "a source that appeared later has its line")
 	require.Regexp(t, `quic://10\.0\.0\.14:4433 +active +14\.0 MB/s`, text)
-	require.Regexp(t, `\+ 5 more sources +- +15\.0 MB/s`, text, "the slowest five summed in one line (1+2+3+4+5 MB/s)")
-	require.NotRegexp(t, `quic://10\.0\.0\.1:4433 +active +1\.0 MB/s +[\d.]+ MB +\d+\.\d%\n(.*\n)*.*\+ 5 more`, text[strings.LastIndex(text, "big.iso"):], "the slowest is not listed on its own once summed")
+	require.Regexp(t, `quic://10\.0\.0\.99:4433 +dropped +0 B/s +0 B +0\.0%  \(serves another file\)`, text, "a source left out has a line that says why")
+	require.Regexp(t, `\+ 6 more sources +- +15\.0 MB/s`, text, "the slowest six summed in one line (0+1+2+3+4+5 MB/s)")
+	final := text[strings.LastIndex(text, "big.iso"):]
+	require.NotContains(t, final, "quic://10.0.0.1:4433", "the slowest is not listed on its own once summed")
+	require.Contains(t, final, "quic://10.0.0.6:4433")
 	require.Contains(t, text, "(stopped)", "an interrupted download says so")
 	require.Empty(t, stdout.String(), "the bars never write to standard output")
 }
