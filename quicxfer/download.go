@@ -1,6 +1,7 @@
 package quicxfer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,9 @@ type Options struct {
 	// ProgressInterval (default 200ms), and once at the end.
 	OnProgress       func(Progress)
 	ProgressInterval time.Duration
+	// OnEvent, if set, is called from the download loop for each Event
+	// (start, a source joined, down, dropped, stalled, a block rejected).
+	OnEvent func(Event)
 }
 
 // Progress is a snapshot of a running download.
@@ -260,6 +264,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 			_ = os.Remove(partial.StatePath(opts.Out))
 		}
 		opts.Logf("%s is already complete and verified", opts.Out)
+		opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: m.Size})
 		res.ResumedBytes = m.Size
 		res.Elapsed = time.Since(start)
 		res.Seeds = results(srcs)
@@ -272,6 +277,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer part.Close()
 	res.ResumedBytes = part.Bytes()
+	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
 
 	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
 	runErr := l.run(ctx)
@@ -476,6 +482,7 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
+	joins   joins // what events last said about each source
 }
 
 type result struct {
@@ -494,6 +501,7 @@ func (l *loop) run(ctx context.Context) error {
 		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
+	l.joins = joins{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
 	l.results = make(chan result, 64)
 	bs := l.m.BlockSize
@@ -502,12 +510,16 @@ func (l *loop) run(ctx context.Context) error {
 	now := time.Now()
 	for _, s := range l.srcs {
 		if s.leftOut {
+			l.joins.drop(&l.opts, s, s.note)
 			continue // serves something else
 		}
 		s.id = l.sched.AddSource(now)
 		l.byID[s.id] = s
 		if !s.f.ready() {
+			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
 			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+		} else {
+			l.joins.join(&l.opts, s)
 		}
 	}
 
@@ -637,6 +649,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	var de *diskError
 	switch {
 	case r.err == nil:
+		l.joins.join(&l.opts, s)
 		apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
 		return nil
 	case errors.As(r.err, &de):
@@ -648,10 +661,14 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	case outRejected:
 		s.badBlocks.Add(1)
 		l.opts.Logf("%s %s sent a bad copy of block %d (%v); fetching it elsewhere", s.kind, s.raw, a.Block, r.err)
+		l.opts.emit(Event{Kind: EventBlockRejected, Source: s.raw, Block: a.Block, Reason: r.err.Error()})
 		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
 			s.note = "dropped: " + st.DropReason
 			l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, st.DropReason)
+		}
+		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
+			l.joins.drop(&l.opts, s, st.DropReason)
 		}
 		return nil
 	case outDown:
@@ -660,9 +677,16 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
-	if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
+	st := l.sched.Stats(a.Source)
+	if st.State == scheduler.Dropped && s.note == "" {
 		s.note = "dropped: " + s.lastErr
 		l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, s.lastErr)
+	}
+	switch {
+	case st.State == scheduler.Dropped:
+		l.joins.drop(&l.opts, s, s.lastErr)
+	case r.out == outDown:
+		l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
 	}
 	return nil
 }
@@ -710,12 +734,14 @@ func (l *loop) noteStalls(acts []scheduler.Action) {
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			s.note = "dropped: stalled, " + st.DropReason
 			l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
+			l.joins.drop(&l.opts, s, "stalled, "+st.DropReason)
 			continue
 		}
 		if s.note == "" {
 			s.note = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout)
 		}
 		l.opts.Logf("%s %s sent no data for %s; trying it again later", s.kind, s.raw, scheduler.DefaultStallTimeout)
+		l.joins.down(&l.opts, s, EventStalled, fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout))
 	}
 }
 

@@ -47,6 +47,7 @@ Examples:
    QUICXFER_SEED=URL1,URL2 quicxfer get --all -o /srv/mirror
    quicxfer get --seed URL --mirror https://mirror.example/debian.iso debian.iso
    quicxfer get --manifest debian.iso.qxm --mirror https://a.example/debian.iso --mirror http://b.example/d.iso
+   quicxfer get --seed URL --json-progress isos/debian.iso | my-gui
    QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
@@ -56,6 +57,8 @@ Examples:
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
+			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
+			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
@@ -107,41 +110,41 @@ Examples:
 				}
 				opts.ID = id
 			}
-			if all || strings.HasSuffix(name, "/") {
+			if c.Bool("json") && c.Bool("json-progress") {
+				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")
+			}
+			if d := c.Duration("json-progress-interval"); d <= 0 {
+				return usagef("--json-progress-interval: want a positive duration, got %s", d)
+			}
+			dir := all || strings.HasSuffix(name, "/")
+			if dir && c.Bool("json-progress") {
+				return usagef("--json-progress: one file at a time; a directory download reports with --json")
+			}
+			if dir {
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts)
 			}
-			var view *progressView
-			if !c.Bool("quiet") {
-				view = newProgressView(c.App.ErrWriter)
-				opts.OnProgress = view.update
-			}
-			opts.Logf = func(format string, args ...any) {
-				if view != nil {
-					view.clear()
-				}
-				fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
-			}
+			view := newProgressView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"))
+			opts.OnProgress, opts.OnEvent, opts.Logf = view.progress, view.event, view.logf
 			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)
-			if view != nil {
-				view.clear()
-			}
-			if errors.Is(err, quicxfer.ErrNotFound) && res == nil {
+			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && !c.Bool("json-progress") {
 				// Not a file on any seed: maybe a directory of files.
 				if derr := getDir(c, name, out, opts); !errors.Is(derr, errNoDir) {
 					return derr
 				}
 			}
+			jsonErr := err
+			if err != nil && errors.Is(err, context.Canceled) && res != nil {
+				err = fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
+			}
+			view.finish(res, err)
 			if c.Bool("json") {
-				if jerr := writeJSON(c.App.Writer, res, err); jerr != nil {
+				if jerr := writeJSON(c.App.Writer, res, jsonErr); jerr != nil {
 					return jerr
 				}
 			}
 			if err != nil {
-				if errors.Is(err, context.Canceled) && res != nil {
-					return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
-				}
 				return err
 			}
 			if !c.Bool("quiet") {
@@ -194,10 +197,12 @@ type jsonResult struct {
 }
 
 func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
-	return json.NewEncoder(w).Encode(toJSON(res, err))
+	return json.NewEncoder(w).Encode(jsonResultOf(res, err))
 }
 
-func toJSON(res *quicxfer.Result, err error) jsonResult {
+// jsonResultOf is the --json object, also the body of --json-progress's
+// last event.
+func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 	j := jsonResult{Seeds: []jsonSeed{}, OK: err == nil}
 	if err != nil {
 		j.Error = err.Error()
@@ -211,32 +216,4 @@ func toJSON(res *quicxfer.Result, err error) jsonResult {
 		}
 	}
 	return j
-}
-
-func summary(w io.Writer, out string, res *quicxfer.Result) {
-	secs := res.Elapsed.Seconds()
-	fetched := res.Size - res.ResumedBytes
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(fetched) / secs
-	}
-	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s", out, formatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), formatBytes(rate))
-	if res.ResumedBytes > 0 {
-		fmt.Fprintf(w, ", %s resumed from disk", formatBytes(float64(res.ResumedBytes)))
-	}
-	fmt.Fprintln(w)
-	for _, s := range res.Seeds {
-		share := 0.0
-		if fetched > 0 {
-			share = 100 * float64(s.Bytes) / float64(fetched)
-		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", s.URL, formatBytes(float64(s.Bytes)), share, s.Blocks)
-		if s.BadBlocks > 0 {
-			line += fmt.Sprintf(", %d bad", s.BadBlocks)
-		}
-		if s.Note != "" {
-			line += " (" + s.Note + ")"
-		}
-		fmt.Fprintln(w, line)
-	}
 }

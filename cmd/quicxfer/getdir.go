@@ -344,7 +344,7 @@ func writeDirJSON(w io.Writer, dir string, files []dirFile, results []*quicxfer.
 	}
 	bySeed := map[string]int{}
 	for i, f := range files {
-		fj := dirFileJSON{Out: f.out, jsonResult: toJSON(results[i], errs[i])}
+		fj := dirFileJSON{Out: f.out, jsonResult: jsonResultOf(results[i], errs[i])}
 		if fj.Name == "" {
 			fj.Name, fj.Size = f.name, f.size
 		}

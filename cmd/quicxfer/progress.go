@@ -1,92 +1,566 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
-// progressView shows a download's progress on standard error: redrawn in
-// place on a terminal (a total line and a line per seed), a plain line every
-// few seconds otherwise.
+// How get shows a download while it runs.
+type viewMode int
+
+const (
+	viewQuiet viewMode = iota // --quiet: messages only
+	viewBars                  // standard error is a terminal: bars redrawn in place (mpb)
+	viewPlain                 // standard error is not a terminal: a plain line every plainEvery
+	viewJSON                  // --json-progress: one JSON event per line on standard output
+)
+
+const (
+	plainEvery = 5 * time.Second
+	// maxRows is how many source lines the bars and the plain lines show;
+	// past it the fastest maxRows-1 are shown and the rest summed in one.
+	maxRows = 10
+)
+
+// progressView shows a download as it runs, in the mode chosen at its
+// creation. Messages for the user (logf) go to standard error in every mode,
+// above the bars on a terminal. OnProgress and OnEvent call it from the
+// download loop; mpb's goroutines read it to draw; finish is called once,
+// after the download returned.
 type progressView struct {
-	w     io.Writer
-	tty   bool
-	mu    sync.Mutex
-	lines int // lines drawn last time (tty)
-	last  time.Time
-	prev  int64
-	prevT time.Duration
+	mode      viewMode
+	stdout    io.Writer // JSON events
+	stderr    io.Writer // bars, plain lines, messages
+	jsonEvery time.Duration
+
+	mu      sync.Mutex
+	name    string
+	snap    quicxfer.Progress
+	meter   rateMeter
+	sources []*sourceView // in the order they appeared
+	byURL   map[string]*sourceView
+	rows    []row // what the source lines show, recomputed at each update
+
+	// viewBars: the container is made at the start event; bars are only
+	// touched from the download loop and finish, never under mu (mpb's
+	// goroutines call the decorators, which take mu).
+	bars  *mpb.Progress
+	total *mpb.Bar
+	lines []*mpb.Bar
+
+	lastPlain time.Time
+	lastJSON  time.Time
+	jsonStale bool // a snapshot came that no progress event carried yet
+}
+
+// sourceView is what the view knows of one source.
+type sourceView struct {
+	url    string
+	state  string
+	rate   float64
+	bytes  int64
+	reason string // why it is down or dropped
+}
+
+// row is one source line: a source, or the sum of those that do not fit.
+type row struct {
+	label string
+	state string
 	rate  float64
+	bytes int64
+	note  string // why it is down or dropped
 }
 
-func newProgressView(w io.Writer) *progressView {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
+// newProgressView picks the mode: quiet, JSON events, bars on a terminal
+// or plain lines.
+func newProgressView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) *progressView {
+	v := &progressView{stdout: stdout, stderr: stderr, jsonEvery: jsonEvery, byURL: map[string]*sourceView{}}
+	switch {
+	case jsonEvents:
+		v.mode = viewJSON
+	case quiet:
+		v.mode = viewQuiet
+	case isTerminal(stderr):
+		v.mode = viewBars
+	default:
+		v.mode = viewPlain
 	}
-	return &progressView{w: w, tty: tty}
+	return v
 }
 
-func (v *progressView) update(p quicxfer.Progress) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if dt := (p.Elapsed - v.prevT).Seconds(); dt > 0.5 {
-		inst := float64(p.Verified-v.prev) / dt
-		if v.rate == 0 {
-			v.rate = inst
-		} else {
-			v.rate = 0.6*v.rate + 0.4*inst
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// logf prints a message for the user on standard error.
+func (v *progressView) logf(format string, args ...any) {
+	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
+	if v.bars != nil {
+		if _, err := io.WriteString(v.bars, line); err == nil {
+			return
 		}
-		v.prev, v.prevT = p.Verified, p.Elapsed
 	}
+	io.WriteString(v.stderr, line)
+}
+
+// event takes an event from the download.
+func (v *progressView) event(e quicxfer.Event) {
+	v.mu.Lock()
+	switch e.Kind {
+	case quicxfer.EventStart:
+		v.name = e.Name
+		v.snap = quicxfer.Progress{Name: e.Name, Size: e.Size, Verified: e.Resumed, Resumed: e.Resumed}
+	default:
+		s := v.source(e.Source)
+		switch e.Kind {
+		case quicxfer.EventSourceJoined:
+			s.reason = ""
+		case quicxfer.EventSourceDropped:
+			s.state, s.reason = "dropped", e.Reason
+		case quicxfer.EventSourceDown, quicxfer.EventStalled:
+			s.state, s.reason = "backoff", e.Reason
+		}
+		v.rows = pickRows(v.sources, maxRows)
+	}
+	v.mu.Unlock()
+
+	switch v.mode {
+	case viewJSON:
+		v.writeJSON(eventJSON(e))
+	case viewBars:
+		if e.Kind == quicxfer.EventStart {
+			v.startBars()
+		}
+		v.addLines()
+	}
+}
+
+// source returns the view of the source with url, adding it if new.
+func (v *progressView) source(url string) *sourceView {
+	s := v.byURL[url]
+	if s == nil {
+		s = &sourceView{url: url, state: "probing"}
+		v.byURL[url] = s
+		v.sources = append(v.sources, s)
+	}
+	return s
+}
+
+// progress takes a snapshot from the download.
+func (v *progressView) progress(p quicxfer.Progress) {
+	now := time.Now()
+	v.mu.Lock()
+	v.meter.add(p.Verified, p.Elapsed)
+	v.snap = p
+	for _, sp := range p.Seeds {
+		s := v.source(sp.URL)
+		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
+	}
+	v.rows = pickRows(v.sources, maxRows)
+	v.jsonStale = true
+	var plain, jsonEv bool
+	switch v.mode {
+	case viewPlain:
+		if now.Sub(v.lastPlain) >= plainEvery {
+			v.lastPlain, plain = now, true
+		}
+	case viewJSON:
+		if now.Sub(v.lastJSON) >= v.jsonEvery {
+			v.lastJSON, jsonEv, v.jsonStale = now, true, false
+		}
+	}
+	var line string
+	var ev jsonEvent
+	if plain {
+		line = v.plainLineLocked()
+	}
+	if jsonEv {
+		ev = v.progressJSONLocked(now)
+	}
+	v.mu.Unlock()
+
+	switch {
+	case plain:
+		io.WriteString(v.stderr, line)
+	case jsonEv:
+		v.writeJSON(ev)
+	case v.mode == viewBars && v.total != nil:
+		v.addLines()
+		if p.Verified < p.Size { // the final SetCurrent completes the bar
+			v.total.SetCurrent(p.Verified)
+		}
+	}
+}
+
+// finish ends the display once the download returned (err is what get
+// will report): the bars are drawn one last time; in JSON mode a last
+// progress event if one is due, then done or error.
+func (v *progressView) finish(res *quicxfer.Result, err error) {
+	switch v.mode {
+	case viewBars:
+		if v.bars == nil {
+			return
+		}
+		v.mu.Lock()
+		if err == nil && res != nil {
+			v.snap.Verified = res.Size
+		}
+		v.mu.Unlock()
+		switch {
+		case err == nil && res != nil && res.Size > 0:
+			v.total.SetCurrent(res.Size) // complete
+		case err == nil:
+			v.total.SetTotal(-1, true) // an empty file: complete
+		default:
+			v.total.Abort(false)
+		}
+		for _, b := range v.lines {
+			b.Abort(false) // drawn as they are
+		}
+		v.bars.Wait()
+		v.bars = nil
+	case viewJSON:
+		v.mu.Lock()
+		var ev jsonEvent
+		if v.jsonStale {
+			ev = v.progressJSONLocked(time.Now())
+		}
+		v.mu.Unlock()
+		if ev.body != nil {
+			v.writeJSON(ev)
+		}
+		kind := "done"
+		if err != nil {
+			kind = "error"
+		}
+		// The --json object's fields, after type and time.
+		v.writeJSON(jsonEvent{kind, time.Now(), jsonResultOf(res, err)})
+	}
+}
+
+// jsonEvent is one --json-progress line: {"type":..., "time":..., the
+// body's fields}.
+type jsonEvent struct {
+	kind string
+	time time.Time
+	body any // a struct whose fields follow type and time
+}
+
+func (v *progressView) writeJSON(ev jsonEvent) {
+	body, err := json.Marshal(ev.body)
+	if err != nil || len(body) < 2 || body[0] != '{' {
+		return
+	}
+	head, _ := json.Marshal(struct {
+		Type string    `json:"type"`
+		Time time.Time `json:"time"`
+	}{ev.kind, ev.time.UTC()})
+	line := head[:len(head)-1] // without its closing brace
+	if len(body) > 2 {
+		line = append(line, ',')
+	}
+	line = append(line, body[1:]...)
+	v.stdout.Write(append(line, '\n'))
+}
+
+type startJSON struct {
+	Name         string `json:"name"`
+	ContentID    string `json:"content_id"`
+	Size         int64  `json:"size"`
+	BlockSize    int64  `json:"block_size"`
+	ResumedBytes int64  `json:"resumed_bytes"`
+}
+
+type sourceEventJSON struct {
+	URL    string `json:"url"`
+	Block  *int   `json:"block,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+type progressJSON struct {
+	Size          int64              `json:"size"`
+	VerifiedBytes int64              `json:"verified_bytes"`
+	ResumedBytes  int64              `json:"resumed_bytes"`
+	ElapsedS      float64            `json:"elapsed_s"`
+	Rate          float64            `json:"rate"`
+	ETAS          *float64           `json:"eta_s"`
+	Sources       []sourceStatusJSON `json:"sources"`
+}
+
+type sourceStatusJSON struct {
+	URL   string  `json:"url"`
+	State string  `json:"state"`
+	Rate  float64 `json:"rate"`
+	Bytes int64   `json:"bytes"`
+}
+
+// eventJSON is e as a --json-progress event.
+func eventJSON(e quicxfer.Event) jsonEvent {
+	if e.Kind == quicxfer.EventStart {
+		return jsonEvent{string(e.Kind), e.Time, startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}}
+	}
+	b := sourceEventJSON{URL: e.Source, Reason: e.Reason}
+	if e.Kind == quicxfer.EventBlockRejected {
+		b.Block = &e.Block
+	}
+	return jsonEvent{string(e.Kind), e.Time, b}
+}
+
+func (v *progressView) progressJSONLocked(now time.Time) jsonEvent {
+	p := v.snap
+	b := progressJSON{
+		Size: p.Size, VerifiedBytes: p.Verified, ResumedBytes: p.Resumed,
+		ElapsedS: math.Round(p.Elapsed.Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),
+		Sources: make([]sourceStatusJSON, 0, len(v.sources)),
+	}
+	for _, s := range v.sources {
+		b.Sources = append(b.Sources, sourceStatusJSON{s.url, s.state, math.Round(s.rate), s.bytes})
+	}
+	if eta, ok := v.etaLocked(); ok {
+		secs := math.Round(eta.Seconds())
+		b.ETAS = &secs
+	}
+	return jsonEvent{"progress", now, b}
+}
+
+// --- plain lines ---
+
+func (v *progressView) plainLineLocked() string {
+	var b strings.Builder
+	b.WriteString("progress: " + v.totalTextLocked(false))
+	sep := "; "
+	for _, r := range v.rows {
+		fmt.Fprintf(&b, "%s%s %s %s/s %s", sep, r.label, r.state, formatBytes(r.rate), strings.TrimSpace(v.shareLocked(r.bytes)))
+		sep = ", "
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// totalTextLocked: "45.0% 57.7 MB of 128 MB, 12.3 MB/s, ETA 6s".
+func (v *progressView) totalTextLocked(done bool) string {
+	p := v.snap
 	pct := 100.0
 	if p.Size > 0 {
 		pct = 100 * float64(p.Verified) / float64(p.Size)
 	}
-	eta := "--"
-	if v.rate > 0 && p.Verified < p.Size {
-		eta = time.Duration(float64(p.Size-p.Verified) / v.rate * float64(time.Second)).Round(time.Second).String()
+	eta := "ETA --"
+	if done {
+		eta = "done"
+	} else if d, ok := v.etaLocked(); ok {
+		eta = "ETA " + d.Round(time.Second).String()
 	}
-	total := fmt.Sprintf("%5.1f%% %s of %s  %s/s  ETA %s", pct, formatBytes(float64(p.Verified)), formatBytes(float64(p.Size)), formatBytes(v.rate), eta)
-	if !v.tty {
-		if time.Since(v.last) >= 5*time.Second {
-			v.last = time.Now()
-			fmt.Fprintln(v.w, "progress: "+total)
-		}
+	return fmt.Sprintf("%5.1f%% %s of %s, %s/s, %s", pct, formatBytes(float64(p.Verified)), formatBytes(float64(p.Size)), formatBytes(v.rateLocked()), eta)
+}
+
+// rateLocked is the verified bytes per second; until that is measured, the
+// sum of the sources' rates.
+func (v *progressView) rateLocked() float64 {
+	if v.meter.rate > 0 {
+		return v.meter.rate
+	}
+	sum := 0.0
+	for _, s := range v.sources {
+		sum += s.rate
+	}
+	return sum
+}
+
+// etaLocked is how long the rest takes at rateLocked.
+func (v *progressView) etaLocked() (time.Duration, bool) {
+	remaining, rate := v.snap.Size-v.snap.Verified, v.rateLocked()
+	if remaining <= 0 {
+		return 0, true
+	}
+	if rate <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(remaining) / rate * float64(time.Second)), true
+}
+
+// shareLocked is a source's share of the bytes fetched in this run.
+func (v *progressView) shareLocked(bytes int64) string {
+	fetched := v.snap.Verified - v.snap.Resumed
+	if fetched <= 0 {
+		return "  0.0%"
+	}
+	return fmt.Sprintf("%5.1f%%", 100*float64(bytes)/float64(fetched))
+}
+
+// --- bars ---
+
+// startBars makes the container and the total bar.
+func (v *progressView) startBars() {
+	if v.bars != nil {
 		return
 	}
-	var b strings.Builder
-	v.clearLocked(&b)
-	width := 30
-	filled := int(pct / 100 * float64(width))
-	fmt.Fprintf(&b, "[%s%s] %s\n", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), total)
-	for _, s := range p.Seeds {
-		addr, _, _ := strings.Cut(s.URL, "?") // the pin adds nothing here
-		fmt.Fprintf(&b, "  %-40.40s %-8s %10s/s %10s\n", addr, s.State, formatBytes(s.Rate), formatBytes(float64(s.Accepted)))
+	v.bars = mpb.New(mpb.WithOutput(v.stderr), mpb.WithRefreshRate(150*time.Millisecond))
+	v.mu.Lock()
+	size, verified := v.snap.Size, v.snap.Verified
+	v.mu.Unlock()
+	v.total = v.bars.New(size,
+		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
+		mpb.BarWidth(30),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			return v.name
+		})),
+		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			s := v.totalTextLocked(st.Completed)
+			if st.Aborted {
+				s += " (stopped)"
+			}
+			return s
+		})),
+	)
+	if verified > 0 && verified < size {
+		v.total.SetCurrent(verified)
 	}
-	v.lines = 1 + len(p.Seeds)
-	io.WriteString(v.w, b.String())
 }
 
-// clear erases what the view drew, so that a message can be printed.
-func (v *progressView) clear() {
+// addLines adds a bar for each source line that has none yet: sources
+// may appear at any time.
+func (v *progressView) addLines() {
+	if v.bars == nil {
+		return
+	}
+	v.mu.Lock()
+	n := len(v.rows)
+	v.mu.Unlock()
+	for i := len(v.lines); i < n; i++ {
+		v.lines = append(v.lines, v.bars.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
+			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return v.rowText(i) }))))
+	}
+}
+
+// rowText is source line i: "  127.0.0.1:4433  active  8.1 MB/s  38.2 MB  66.2%",
+// and why a source is down or dropped.
+func (v *progressView) rowText(i int) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var b strings.Builder
-	v.clearLocked(&b)
-	io.WriteString(v.w, b.String())
+	if i >= len(v.rows) {
+		return ""
+	}
+	w := 0
+	for _, r := range v.rows {
+		w = max(w, len(r.label))
+	}
+	w = min(w, 48)
+	r := v.rows[i]
+	line := fmt.Sprintf("  %-*.*s  %-8s %12s %10s %s", w, w, r.label, r.state, formatBytes(r.rate)+"/s", formatBytes(float64(r.bytes)), v.shareLocked(r.bytes))
+	if r.note != "" {
+		line += "  (" + r.note + ")"
+	}
+	return line
 }
 
-func (v *progressView) clearLocked(b *strings.Builder) {
-	for ; v.lines > 0; v.lines-- {
-		b.WriteString("\x1b[1A\x1b[2K")
+// pickRows chooses the source lines: every source while they fit in
+// limit lines, else the fastest limit-1 and one line summing the rest.
+func pickRows(srcs []*sourceView, limit int) []row {
+	toRow := func(s *sourceView) row {
+		label, _, _ := strings.Cut(s.url, "?") // a pin or token adds nothing here
+		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
+		if s.state == "dropped" || s.state == "backoff" {
+			r.note = s.reason
+		}
+		return r
+	}
+	rows := make([]row, 0, min(len(srcs), limit))
+	if len(srcs) <= limit {
+		for _, s := range srcs {
+			rows = append(rows, toRow(s))
+		}
+		return rows
+	}
+	sorted := append([]*sourceView(nil), srcs...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].rate != sorted[j].rate {
+			return sorted[i].rate > sorted[j].rate
+		}
+		return sorted[i].bytes > sorted[j].bytes
+	})
+	for _, s := range sorted[:limit-1] {
+		rows = append(rows, toRow(s))
+	}
+	rest := row{label: fmt.Sprintf("+ %d more sources", len(sorted)-(limit-1)), state: "-"}
+	for _, s := range sorted[limit-1:] {
+		rest.rate += s.rate
+		rest.bytes += s.bytes
+	}
+	return append(rows, rest)
+}
+
+// rateMeter smooths the verified bytes per second.
+type rateMeter struct {
+	rate  float64
+	prev  int64
+	prevT time.Duration
+	seen  bool
+}
+
+func (m *rateMeter) add(verified int64, elapsed time.Duration) {
+	if !m.seen {
+		// The first snapshot counts resumed bytes: start measuring there.
+		m.seen, m.prev, m.prevT = true, verified, elapsed
+		return
+	}
+	dt := (elapsed - m.prevT).Seconds()
+	if dt < 0.5 {
+		return
+	}
+	inst := float64(verified-m.prev) / dt
+	if m.rate == 0 {
+		m.rate = inst
+	} else {
+		m.rate = 0.6*m.rate + 0.4*inst
+	}
+	m.prev, m.prevT = verified, elapsed
+}
+
+// summary prints what a finished download did: time, average rate, bytes
+// resumed and fetched, and each source's share.
+func summary(w io.Writer, out string, res *quicxfer.Result) {
+	secs := res.Elapsed.Seconds()
+	missing := res.Size - res.ResumedBytes
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(missing) / secs
+	}
+	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", out, formatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), formatBytes(rate))
+	fmt.Fprintf(w, "  %s resumed from disk, %s fetched over the network", formatBytes(float64(res.ResumedBytes)), formatBytes(float64(res.FetchedBytes)))
+	if missing > 0 && res.FetchedBytes > missing {
+		fmt.Fprintf(w, " (%.1f%% more than was missing: duplicates and rejected blocks)", 100*float64(res.FetchedBytes-missing)/float64(missing))
+	}
+	fmt.Fprintln(w)
+	for _, s := range res.Seeds {
+		share := 0.0
+		if missing > 0 {
+			share = 100 * float64(s.Bytes) / float64(missing)
+		}
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", s.URL, formatBytes(float64(s.Bytes)), share, s.Blocks)
+		if s.BadBlocks > 0 {
+			line += fmt.Sprintf(", %d bad", s.BadBlocks)
+		}
+		if s.Note != "" {
+			line += " (" + s.Note + ")"
+		}
+		fmt.Fprintln(w, line)
 	}
 }

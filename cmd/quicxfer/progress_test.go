@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+)
+
+// readAll reads a pty's master side until the slave side is closed (EIO
+// on Linux), in the background; wait returns what was read.
+func readAll(t *testing.T, master *os.File) (wait func() string) {
+	t.Helper()
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(&buf, master)
+	}()
+	return func() string {
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the pty was not closed")
+		}
+		return buf.String()
+	}
+}
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// TestProgressTerminal runs get on a pseudo-terminal: the bar is drawn
+// and redrawn in place with bytes, rate and ETA, one line per seed with
+// its state, rate and share, then the summary.
+func TestProgressTerminal(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), 8<<20, 40)
+	u1 := startSeed(t, "--rate-limit", "3MB/s", dir)
+	u2 := startSeed(t, "--rate-limit", "1MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+
+	cmd := exec.Command(bin, "get", "--seed", u1, "--seed", u2, "-o", out, "f.bin")
+	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	require.NoError(t, err)
+	defer master.Close()
+	wait := readAll(t, master)
+	require.NoError(t, cmd.Wait())
+	raw := wait()
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
+	text := ansiRE.ReplaceAllString(strings.ReplaceAll(raw, "\r", ""), "")
+	t.Logf("terminal output without escapes:\n%s", text)
+	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, [\d.]+ [kM]?B/s, ETA \d+s`, text, "the total line: bar, bytes, rate, ETA")
+	require.Contains(t, text, "100.0% 8.4 MB of 8.4 MB", "drawn complete at the end")
+	require.Contains(t, text, ", done")
+	for _, u := range []string{u1, u2} {
+		addr, _, _ := strings.Cut(u, "?")
+		require.Regexp(t, regexp.QuoteMeta(addr)+` +(probing|active) +[\d.]+ [kM]?B/s +[\d.]+ [kM]?B +\d+\.\d%`, text, "a line per seed: state, rate, bytes, share")
+		require.Regexp(t, regexp.QuoteMeta(u)+` +[\d.]+ [kM]?B +\d+\.\d% +\d+ blocks`, text, "the summary names each seed with its share")
+	}
+	require.Regexp(t, regexp.QuoteMeta(out)+`: 8\.4 MB verified \(content ID [0-9a-f]{64}\) in [\d.]+m?s, [\d.]+ [kM]?B/s average`, text)
+	require.Regexp(t, `0 B resumed from disk, 8\.\d MB fetched over the network`, text)
+}
+
+// TestProgressPlain: when standard error is not a terminal, get writes
+// plain progress lines (no escape sequences) and the summary.
+func TestProgressPlain(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f.bin"), 2<<20, 41)
+	u1 := startSeed(t, "--rate-limit", "2MB/s", dir)
+	u2 := startSeed(t, dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r := run(t, "get", "--seed", u1, "--seed", u2, "-o", out, "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	require.Empty(t, r.stdout, "progress never goes to standard output")
+	require.NotContains(t, r.stderr, "\x1b", "no escape sequences")
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, [\d.]+ [kM]?B/s, (ETA \S+|done); `, r.stderr)
+	for _, u := range []string{u1, u2} {
+		addr, _, _ := strings.Cut(u, "?")
+		require.Regexp(t, `progress: .*`+regexp.QuoteMeta(addr)+` \w+ [\d.]+ [kM]?B/s [\d.]+%`, r.stderr)
+		require.Contains(t, r.stderr, u+" ", "the summary names each seed")
+	}
+	require.Contains(t, r.stderr, "2.1 MB verified (content ID")
+
+	// --quiet: nothing but what goes wrong.
+	r = run(t, "get", "--seed", u1, "-o", filepath.Join(t.TempDir(), "g"), "--quiet", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	require.Empty(t, r.stderr)
+	require.Empty(t, r.stdout)
+}
+
+// event is the part of a --json-progress line the tests look at.
+type event struct {
+	Type          string    `json:"type"`
+	Time          time.Time `json:"time"`
+	URL           string    `json:"url"`
+	Block         *int      `json:"block"`
+	Reason        string    `json:"reason"`
+	Name          string    `json:"name"`
+	ContentID     string    `json:"content_id"`
+	Size          int64     `json:"size"`
+	BlockSize     int64     `json:"block_size"`
+	VerifiedBytes int64     `json:"verified_bytes"`
+	FetchedBytes  int64     `json:"fetched_bytes"`
+	OK            bool      `json:"ok"`
+	Error         string    `json:"error"`
+	Sources       []struct {
+		URL   string  `json:"url"`
+		State string  `json:"state"`
+		Rate  float64 `json:"rate"`
+		Bytes int64   `json:"bytes"`
+	} `json:"sources"`
+	Seeds []struct {
+		URL       string `json:"url"`
+		Bytes     int64  `json:"bytes"`
+		BadBlocks int64  `json:"bad_blocks"`
+	} `json:"seeds"`
+}
+
+// parseEvents parses every line of out as an event and checks what every
+// event must have.
+func parseEvents(t *testing.T, out string) []event {
+	t.Helper()
+	var evs []event
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		var e event
+		require.NoError(t, json.Unmarshal([]byte(line), &e), "every line is one JSON object: %q", line)
+		require.NotEmpty(t, e.Type, line)
+		require.False(t, e.Time.IsZero(), "every event has a time: %q", line)
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func ofType(evs []event, typ, url string) []event {
+	var out []event
+	for _, e := range evs {
+		if e.Type == typ && (url == "" || e.URL == url) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestJSONProgressLiar: with --json-progress every line of standard
+// output is a JSON event: start first, done last (with the --json fields),
+// the seeds joining, progress, and a seed whose file was corrupted after
+// it was hashed: its blocks are rejected, one event each, and it is
+// dropped.
+func TestJSONProgressLiar(t *testing.T) {
+	t.Parallel()
+	dir, liarDir := t.TempDir(), t.TempDir()
+	const size = 6 << 20
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), size, 42)
+	require.NoError(t, os.WriteFile(filepath.Join(liarDir, "f.bin"), data, 0o644))
+	honest := startSeed(t, "--rate-limit", "3MB/s", dir)
+	liar := startSeed(t, liarDir)
+	// The liar hashed the good file; now it serves other bytes.
+	f, err := os.OpenFile(filepath.Join(liarDir, "f.bin"), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(bytes.Repeat([]byte{0xAA}, size), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r := run(t, "get", "--seed", liar, "--seed", honest, "-o", out, "--json-progress", "--json-progress-interval", "300ms", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	evs := parseEvents(t, r.stdout)
+	t.Logf("events:\n%s", r.stdout)
+
+	start := evs[0]
+	require.Equal(t, "start", start.Type, "start comes first")
+	require.Equal(t, "f.bin", start.Name)
+	require.Equal(t, int64(size), start.Size)
+	require.Equal(t, int64(128<<10), start.BlockSize)
+	require.Len(t, start.ContentID, 64)
+	done := evs[len(evs)-1]
+	require.Equal(t, "done", done.Type, "done comes last")
+	require.True(t, done.OK)
+	require.Equal(t, int64(size), done.Size)
+	require.GreaterOrEqual(t, done.FetchedBytes, int64(size))
+	require.Len(t, done.Seeds, 2)
+	require.Len(t, ofType(evs, "start", ""), 1)
+	require.Len(t, ofType(evs, "done", ""), 1)
+	require.Empty(t, ofType(evs, "error", ""))
+	for i := 1; i < len(evs); i++ {
+		require.False(t, evs[i].Time.Before(evs[i-1].Time), "in time order")
+	}
+
+	require.NotEmpty(t, ofType(evs, "source_joined", honest))
+	rejected := ofType(evs, "block_rejected", liar)
+	require.GreaterOrEqual(t, len(rejected), 3, "dropped at the third bad block")
+	require.Equal(t, done.Seeds[0].BadBlocks, int64(len(rejected)), "one event per bad block")
+	for _, e := range rejected {
+		require.NotNil(t, e.Block)
+		require.NotEmpty(t, e.Reason)
+	}
+	dropped := ofType(evs, "source_dropped", liar)
+	require.Len(t, dropped, 1)
+	require.Contains(t, dropped[0].Reason, "failed verification")
+	require.Empty(t, ofType(evs, "block_rejected", honest))
+
+	progress := ofType(evs, "progress", "")
+	require.NotEmpty(t, progress)
+	last := progress[len(progress)-1]
+	require.Equal(t, int64(size), last.VerifiedBytes, "a last progress event at 100%")
+	require.Len(t, last.Sources, 2)
+	require.Equal(t, "dropped", last.Sources[0].State)
+	require.Equal(t, int64(size), last.Sources[1].Bytes)
+	require.Equal(t, "progress", evs[len(evs)-2].Type)
+
+	// Both flags: a usage error.
+	r = run(t, "get", "--seed", honest, "-o", out+"2", "--json", "--json-progress", "f.bin")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "--json-progress")
+}
+
+// TestJSONProgressSeedKilled: a seed killed in the middle of the download
+// is reported (stalled, down or dropped), and the download completes from
+// the other.
+func TestJSONProgressSeedKilled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const size = 10 << 20
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), size, 43)
+	stay := startSeed(t, "--rate-limit", "2MB/s", dir)
+	victim, victimCmd := startSeedProcess(t, "--rate-limit", "2MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+
+	cmd := exec.Command(bin, "get", "--seed", stay, "--seed", victim, "-o", out, "--json-progress", "--json-progress-interval", "200ms", "f.bin")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	var lines []string
+	killed := false
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		var e event
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &e), sc.Text())
+		if !killed && e.Type == "progress" && e.VerifiedBytes >= size/5 {
+			require.NoError(t, victimCmd.Process.Kill())
+			killed = true
+		}
+	}
+	require.NoError(t, cmd.Wait(), stderr.String())
+	require.True(t, killed, "the seed was killed during the download")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	evs := parseEvents(t, strings.Join(lines, "\n"))
+	t.Logf("events:\n%s", strings.Join(lines, "\n"))
+	require.Equal(t, "start", evs[0].Type)
+	require.Equal(t, "done", evs[len(evs)-1].Type)
+	var told []event
+	for _, typ := range []string{"stalled", "source_down", "source_dropped"} {
+		told = append(told, ofType(evs, typ, victim)...)
+	}
+	require.NotEmpty(t, told, "the killed seed is reported")
+	require.NotEmpty(t, told[0].Reason)
+	require.Empty(t, ofType(evs, "source_dropped", stay))
+}
+
+// startSeedProcess is startSeed for a seed the test kills: it returns the
+// process too, and at cleanup only makes sure it is gone.
+func startSeedProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir()}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "the seed's ready line")
+	u := urlRE.FindString(line)
+	require.NotEmpty(t, u, line)
+	return u, cmd
+}
+
+// TestBarsSourcesAppear drives the terminal view directly on a pty:
+// sources that appear during the download get a line of their own, and
+// with more sources than fit, the fastest are shown and the rest summed.
+func TestBarsSourcesAppear(t *testing.T) {
+	master, tty, err := pty.Open()
+	require.NoError(t, err)
+	defer master.Close()
+	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 160}))
+	wait := readAll(t, master)
+
+	var stdout bytes.Buffer
+	v := newProgressView(&stdout, tty, false, false, time.Second)
+	require.Equal(t, viewBars, v.mode)
+	const size = 100 << 20
+	v.event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "big.iso", Size: size, BlockSize: 1 << 20})
+	snap := func(verified int64, n int) quicxfer.Progress {
+		p := quicxfer.Progress{Name: "big.iso", Size: size, Verified: verified, Elapsed: time.Duration(verified/(10<<20)) * time.Second}
+		for i := range n {
+			p.Seeds = append(p.Seeds, quicxfer.SeedProgress{URL: fmt.Sprintf("quic://10.0.0.%d:4433?pin=x", i+1), State: "active", Rate: float64(i+1) * 1e6, Accepted: verified / int64(n)})
+		}
+		return p
+	}
+	v.progress(snap(10<<20, 1))
+	time.Sleep(400 * time.Millisecond) // drawn with one source
+	v.progress(snap(20<<20, 3))
+	v.logf("seed %s went away", "quic://10.0.0.2:4433")
+	v.event(quicxfer.Event{Kind: quicxfer.EventSourceDropped, Time: time.Now(), Source: "quic://10.0.0.99:4433?pin=y", Reason: "serves another file"})
+	time.Sleep(400 * time.Millisecond)
+	v.progress(snap(60<<20, 14))
+	time.Sleep(400 * time.Millisecond)
+	v.finish(nil, errors.New("interrupted"))
+	require.NoError(t, tty.Close())
+	text := ansiRE.ReplaceAllString(strings.ReplaceAll(wait(), "\r", ""), "")
+	t.Logf("terminal:\n%s", text)
+
+	require.Contains(t, text, "quicxfer: seed quic://10.0.0.2:4433 went away", "messages are printed above the bars")
+	require.Regexp(t, `quic://10\.0\.0\.3:4433 +active +3\.0 MB/s`, text, "a source that appeared later has its line")
+	require.Regexp(t, `quic://10\.0\.0\.14:4433 +active +14\.0 MB/s`, text)
+	require.Regexp(t, `quic://10\.0\.0\.99:4433 +dropped +0 B/s +0 B +0\.0%  \(serves another file\)`, text, "a source left out has a line that says why")
+	require.Regexp(t, `\+ 6 more sources +- +15\.0 MB/s`, text, "the slowest six summed in one line (0+1+2+3+4+5 MB/s)")
+	final := text[strings.LastIndex(text, "big.iso"):]
+	require.NotContains(t, final, "quic://10.0.0.1:4433", "the slowest is not listed on its own once summed")
+	require.Contains(t, final, "quic://10.0.0.6:4433")
+	require.Contains(t, text, "(stopped)", "an interrupted download says so")
+	require.Empty(t, stdout.String(), "the bars never write to standard output")
+}
+
+// TestJSONProgressInterrupted: Ctrl-C during a --json-progress download
+// ends the stream with an error event that says how to resume, and the
+// exit code is 130; an error before any manifest gives error alone.
+func TestJSONProgressInterrupted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f.bin"), 8<<20, 44)
+	u := startSeed(t, "--rate-limit", "2MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+
+	cmd := exec.Command(bin, "get", "--seed", u, "-o", out, "--json-progress", "--json-progress-interval", "100ms", "f.bin")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var lines []string
+	sent := false
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if !sent && strings.Contains(sc.Text(), `"type":"progress"`) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 130, ee.ExitCode())
+	evs := parseEvents(t, strings.Join(lines, "\n"))
+	require.Equal(t, "start", evs[0].Type)
+	last := evs[len(evs)-1]
+	require.Equal(t, "error", last.Type)
+	require.False(t, last.OK)
+	require.Contains(t, last.Error, "run the same command to resume")
+	require.Equal(t, int64(8<<20), last.Size, "what is known of the download is there")
+
+	r := run(t, "get", "--seed", u, "-o", out, "--json-progress", "nope")
+	require.Equal(t, 1, r.code)
+	evs = parseEvents(t, r.stdout)
+	require.Len(t, evs, 1)
+	require.Equal(t, "error", evs[0].Type)
+	require.Contains(t, evs[0].Error, "not found")
+}
