@@ -216,6 +216,13 @@ func seedLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, ho)), nil
 	case "json":
+		// Durations as seconds (a number), not slog's nanoseconds.
+		ho.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+			}
+			return a
+		}
 		return slog.New(slog.NewJSONHandler(w, ho)), nil
 	}
 	return nil, usagef("--log-format: %q: want text or json", format)

@@ -178,7 +178,8 @@ func TestSeedMetricsAndJSONLogs(t *testing.T) {
 	require.EqualValues(t, len(data), closed["bytes"])
 	require.EqualValues(t, blocks, closed["blocks"])
 	require.Greater(t, closed["requests"], blocks) // AUTH, manifest, blocks
-	require.NotEmpty(t, closed["duration"])
+	require.IsType(t, float64(0), closed["duration"], "seconds")
+	require.Less(t, closed["duration"], 60.0, "seconds, not nanoseconds")
 	require.NotEmpty(t, closed["reason"])
 	require.NotContains(t, s.stderr.String(), token)
 }
@@ -339,4 +340,56 @@ func TestSeedSIGHUP(t *testing.T) {
 	require.Equal(t, exitFailure, g.code)
 	require.Equal(t, 1, strings.Count(g.stderr, "\n"), g.stderr)
 	s.stop(t)
+}
+
+// Every seed flag but --check has its variable QUICXFER_<FLAG>; the example
+// configuration names only those (and QUICXFER_SEED_PATHS, for the unit),
+// lists every one, and passes --check once its paths point at real
+// directories.
+func TestSeedEnvExample(t *testing.T) {
+	known := map[string]bool{"QUICXFER_SEED_PATHS": true}
+	for _, f := range seedCommand().Flags {
+		name := f.Names()[0]
+		ev := f.(interface{ GetEnvVars() []string }).GetEnvVars()
+		if name == "check" {
+			require.Empty(t, ev, "--check is a mode, not configuration")
+			continue
+		}
+		want := "QUICXFER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		require.Equal(t, []string{want}, ev, "--%s", name)
+		known[want] = true
+	}
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "contrib", "systemd", "seed.env"))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	var env []string
+	for _, line := range strings.Split(string(b), "\n") {
+		active := !strings.HasPrefix(line, "#")
+		name, value, ok := strings.Cut(strings.TrimPrefix(line, "#"), "=")
+		if !ok || !strings.HasPrefix(name, "QUICXFER_") {
+			continue
+		}
+		require.True(t, known[name], "seed.env names %s, which no seed flag reads", name)
+		seen[name] = true
+		if active {
+			env = append(env, name+"="+value)
+		}
+	}
+	for name := range known {
+		require.True(t, seen[name], "seed.env does not mention %s", name)
+	}
+
+	unit, err := os.ReadFile(filepath.Join("..", "..", "contrib", "systemd", "quicxfer-seed.service"))
+	require.NoError(t, err)
+	require.Contains(t, string(unit), "ExecStart=/usr/local/bin/quicxfer seed $QUICXFER_SEED_PATHS\n")
+	require.Contains(t, string(unit), "ExecReload=/bin/kill -HUP $MAINPID\n")
+
+	// The example's settings, with its paths made real.
+	srv := t.TempDir()
+	writeRandom(t, filepath.Join(srv, "f"), 100, 1)
+	env = append(env, "QUICXFER_STATE_DIR="+filepath.Join(t.TempDir(), "state"))
+	r := runEnv(t, env, "seed", "--check", srv)
+	require.Zero(t, r.code, r.stderr)
+	require.Contains(t, r.stdout, "configuration OK: 1 file (100 B) under 1 PATH; listen 0.0.0.0:4433; metrics 127.0.0.1:9464;")
 }
