@@ -175,3 +175,28 @@ func TestMetricsListenBusy(t *testing.T) {
 	_, err := New(t.Context(), Options{Paths: []string{dir}, Listen: "127.0.0.1:0", StateDir: t.TempDir(), MetricsListen: s.MetricsAddr().String()})
 	require.ErrorContains(t, err, "metrics: listening on")
 }
+
+// Handshakes refused for a missing or foreign client certificate count as
+// handshake failures; the accepted one does not.
+func TestMetricsHandshakeFailuresMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), []byte("for members only"))
+	ca, other := newTestCA(t, "clients"), newTestCA(t, "strangers")
+	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: writePEM(t, ca.pem), MetricsListen: "127.0.0.1:0"})
+	u := parseURL(t, s.URL())
+	good, _, _ := ca.issue(t, false)
+	bad, _, _ := other.issue(t, false)
+
+	_, err := listWith(t, quicxfer.ClientOptions{}, u)
+	require.Error(t, err)
+	_, err = listWith(t, quicxfer.ClientOptions{Certificate: &bad}, u)
+	require.Error(t, err)
+	_, err = listWith(t, quicxfer.ClientOptions{Certificate: &good}, u)
+	require.NoError(t, err)
+	var m map[string]float64
+	require.Eventually(t, func() bool {
+		m = scrape(t, s)
+		return m["quicxfer_seed_handshake_failures_total"] == 2
+	}, 10*time.Second, 20*time.Millisecond, "%v", m)
+	require.EqualValues(t, 1, m["quicxfer_seed_connections_total"])
+}
