@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -199,4 +200,27 @@ func TestMetricsHandshakeFailuresMutualTLS(t *testing.T) {
 		return m["quicxfer_seed_handshake_failures_total"] == 2
 	}, 10*time.Second, 20*time.Millisecond, "%v", m)
 	require.EqualValues(t, 1, m["quicxfer_seed_connections_total"])
+}
+
+// At debug level the seed logs a line per block; at info it does not.
+func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), randBytes(2*bs, 14))
+	for _, tc := range []struct {
+		level slog.Level
+		lines int
+	}{{slog.LevelDebug, 2}, {slog.LevelInfo, 0}} {
+		var logs logBuffer
+		s := StartForTest(t, Options{Paths: []string{dir}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))})
+		conn := dial(t, s)
+		id := fileByName(t, s, "f").ID
+		for i := range uint64(2) {
+			_, err := getBlock(t, conn, id, i, bs)
+			require.NoError(t, err)
+		}
+		// The line follows the block's FIN: wait for it.
+		require.Eventually(t, func() bool {
+			return strings.Count(logs.String(), `"msg":"block sent"`) == tc.lines
+		}, 5*time.Second, 10*time.Millisecond, "level %v: %s", tc.level, logs.String())
+	}
 }
