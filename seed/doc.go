@@ -49,6 +49,21 @@
 // connection is closed with ErrCodeShuttingDown and the transport is closed.
 // Close stops everything at once.
 //
+// Reload: the files served are one immutable fileSet behind an atomic
+// pointer. Server.Reload (SIGHUP in `quicxfer seed`) scans the PATHs again,
+// keeps the servedFile of every file whose place, size and modification
+// time are unchanged, indexes new and changed files (cache first) while the
+// old set is still served, then swaps the pointer. A request looks the set
+// up once, so it sees one set whole; a response in progress holds its
+// servedFile and root, and finishes from them. A root replaced by a reload
+// (its directory was replaced) stays open until the server stops.
+//
+// Operations: Options.MetricsListen serves Prometheus metrics (a registry of
+// the Server's own; most values are its atomic counters read at scrape
+// time) at /metrics and a health check at /healthz; Check validates Options
+// without serving. Failed handshakes are counted through the transport's
+// ConnContext, whose context quic-go ends when a handshake fails.
+//
 // Without an operator certificate the seed makes a self-signed ECDSA P-256
 // certificate, keeps it in the state directory and advertises its SHA-256 pin
 // in its URLs (quic://HOST:PORT?pin=...), so the pin survives restarts.

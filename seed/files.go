@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -30,9 +32,11 @@ type File struct {
 // servedFile is a File with what serving it needs.
 type servedFile struct {
 	File
-	root *os.Root // the PATH's root: every open goes through it
-	rel  string   // name inside root, in the OS's form
-	man  *manifest.Manifest
+	root  *os.Root // the PATH's root: every open goes through it
+	rel   string   // name inside root, in the OS's form
+	man   *manifest.Manifest
+	mtime int64              // modification time (ns) when indexed: with Size, what a reload compares
+	reqs  prometheus.Counter // this name's quicxfer_seed_file_requests_total
 
 	encOnce sync.Once
 	enc     []byte // the encoded ManifestResponse, made on first request
@@ -53,6 +57,31 @@ type scanner struct {
 	roots    []*os.Root
 	files    []*servedFile
 	seen     map[string]string // name -> absolute path of the first file with it
+	reuse    []*os.Root        // at a reload, the previous roots by PATH (see openRoot)
+	idx      int               // index of the PATH being scanned
+}
+
+// openRoot opens dir as a root, or, at a reload, returns the PATH's previous
+// root if it is still the same directory, so that the files found keep it.
+func (sc *scanner) openRoot(dir string) (*os.Root, error) {
+	if sc.idx < len(sc.reuse) && sc.reuse[sc.idx] != nil {
+		old := sc.reuse[sc.idx]
+		a, err1 := old.Stat(".")
+		b, err2 := os.Stat(dir)
+		if err1 == nil && err2 == nil && os.SameFile(a, b) {
+			return old, nil
+		}
+	}
+	return os.OpenRoot(dir)
+}
+
+// closeNew closes the roots this scan opened, not those it reused.
+func (sc *scanner) closeNew() {
+	for _, r := range sc.roots {
+		if r != nil && !slices.Contains(sc.reuse, r) {
+			r.Close()
+		}
+	}
 }
 
 // scan opens an os.Root per PATH and lists the regular files under it. A
@@ -60,11 +89,10 @@ type scanner struct {
 // served is skipped with a warning.
 func scan(paths []string, stateDir string, log *slog.Logger) ([]*os.Root, []*servedFile, error) {
 	sc := &scanner{log: log, stateDir: stateDir, seen: make(map[string]string)}
-	for _, p := range paths {
+	for i, p := range paths {
+		sc.idx = i
 		if err := sc.scanPath(p); err != nil {
-			for _, r := range sc.roots {
-				r.Close()
-			}
+			sc.closeNew()
 			return nil, nil, err
 		}
 	}
@@ -86,7 +114,7 @@ func (sc *scanner) scanPath(p string) error {
 	}
 	switch {
 	case fi.Mode().IsRegular():
-		root, err := os.OpenRoot(filepath.Dir(real))
+		root, err := sc.openRoot(filepath.Dir(real))
 		if err != nil {
 			return fmt.Errorf("serving %s: %w", p, err)
 		}
@@ -94,7 +122,7 @@ func (sc *scanner) scanPath(p string) error {
 		sc.add(root, filepath.Base(abs), filepath.Base(real), abs)
 		return nil
 	case fi.IsDir():
-		root, err := os.OpenRoot(real)
+		root, err := sc.openRoot(real)
 		if err != nil {
 			return fmt.Errorf("serving %s: %w", p, err)
 		}
@@ -208,7 +236,7 @@ func indexFile(ctx context.Context, f *servedFile, cache *manifestCache, workers
 		if m == nil {
 			continue // changed while hashed
 		}
-		f.man, f.Size, f.ID = m, m.Size, m.ID()
+		f.man, f.Size, f.ID, f.mtime = m, m.Size, m.ID(), fi.ModTime().UnixNano()
 		if !fromCache {
 			if err := cache.store(f.Path, fi.Size(), fi.ModTime().UnixNano(), m); err != nil {
 				log.Warn("could not store manifest in cache", "path", f.Path, "err", err)

@@ -192,26 +192,29 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 	case *wire.ListRequest:
 		s.sendList(ctx, str)
 	case *wire.ManifestRequest:
-		f := s.byName[r.Name]
+		set := s.set.Load()
+		f := set.byName[r.Name]
 		if r.ByID {
-			f = s.byID[r.ID]
+			f = set.byID[r.ID]
 		}
 		if f == nil {
 			s.log.Debug("manifest not found", "remote", conn.RemoteAddr(), "name", r.Name, "id", r.ID, "by_id", r.ByID)
 			s.reject(str, wire.ErrCodeNotFound)
 			return
 		}
+		f.requested()
 		if s.write(str, f.manifestFrame()) {
 			s.stats.manifestsSent.Add(1)
 			str.Close()
 		}
 	case *wire.BlockRequest:
-		f := s.byID[r.ID]
+		f := s.set.Load().byID[r.ID]
 		if f == nil {
 			s.log.Debug("block of unknown file", "remote", conn.RemoteAddr(), "id", r.ID)
 			s.reject(str, wire.ErrCodeNotFound)
 			return
 		}
+		f.requested()
 		if r.Index >= uint64(f.man.NumBlocks()) {
 			s.log.Debug("block index out of range", "remote", conn.RemoteAddr(), "name", f.Name, "index", r.Index, "blocks", f.man.NumBlocks())
 			s.reject(str, wire.ErrCodeBadRequest)
@@ -269,7 +272,7 @@ func (s *Server) sendList(ctx context.Context, str *quic.Stream) {
 	}
 	defer release()
 	b := (*bp)[:0]
-	for _, f := range s.files {
+	for _, f := range s.set.Load().files {
 		e := wire.FileEntry{Name: f.Name, Size: f.Size, ID: f.ID}
 		b = e.Append(b)
 		if len(b) >= s.chunk {

@@ -93,6 +93,10 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// HashWorkers is how many goroutines hash at start-up, default GOMAXPROCS.
 	HashWorkers int
+	// MetricsListen, if set, is a TCP address (HOST:PORT; port 0 picks a
+	// free one) where the seed serves Prometheus metrics at /metrics and its
+	// health at /healthz, from New on.
+	MetricsListen string
 	// Logger receives the seed's logs; default discards.
 	Logger *slog.Logger
 }

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
-	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -33,24 +32,27 @@ const (
 
 // Server is a seed: it serves the files found under Options.Paths.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	files   []*servedFile // sorted by name
-	byName  map[string]*servedFile
-	byID    map[manifest.ID]*servedFile
-	roots   []*os.Root
-	pin     wire.Pin
-	udp     *net.UDPConn
-	tr      *quic.Transport
-	ln      *quic.Listener
-	urls    []string
-	limiter *rate.Limiter       // nil: unlimited
-	chunk   int                 // bytes read, rate-limited and written at once
-	bufs    sync.Pool           // *[]byte of chunk bytes
-	sendMem *semaphore.Weighted // bytes of chunk buffers in use, at most MaxSendBuffers
-	tokens  tokenSet            // digests; empty: not private
-	streams streamTracker
-	stats   counters
+	opts     Options
+	log      *slog.Logger
+	set      atomic.Pointer[fileSet] // what is served; Reload swaps it
+	roots    []*os.Root              // one per PATH (nil for one that could not be opened at a reload); under reloadMu
+	retired  []*os.Root              // roots replaced by a reload, closed at teardown; under reloadMu
+	reloadMu sync.Mutex
+	cacheDir string
+	pin      wire.Pin
+	udp      *net.UDPConn
+	tr       *quic.Transport
+	ln       *quic.Listener
+	urls     []string
+	limiter  *sendLimiter // nil: unlimited
+	metrics  *metrics
+	state    atomic.Int32        // stateStarting, stateServing, stateStopping
+	chunk    int                 // bytes read, rate-limited and written at once
+	bufs     sync.Pool           // *[]byte of chunk bytes
+	sendMem  *semaphore.Weighted // bytes of chunk buffers in use, at most MaxSendBuffers
+	tokens   tokenSet            // digests; empty: not private
+	streams  streamTracker
+	stats    counters
 
 	hardCtx   context.Context // done once Close is called
 	hardStop  context.CancelFunc
@@ -103,7 +105,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		chunk:    chunkSize,
 		sendMem:  semaphore.NewWeighted(o.MaxSendBuffers),
 		tokens:   newTokenSet(o.Tokens),
+		cacheDir: cacheDir,
 	}
+	s.metrics = newMetrics(s)
 	defer func() {
 		if err != nil {
 			s.closeOnce.Do(func() {})
@@ -125,7 +129,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", o.Listen, err)
 	}
-	s.tr = &quic.Transport{Conn: s.udp}
+	s.tr = &quic.Transport{Conn: s.udp, ConnContext: s.connContext}
+	// The metrics and health endpoint answers from now on: /healthz says
+	// "starting" while the files are hashed.
+	if o.MetricsListen != "" {
+		if err := s.metrics.listen(o.MetricsListen); err != nil {
+			return nil, err
+		}
+	}
 	tlsConf := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -157,7 +168,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		// A burst of about an eighth of a second, at most one chunk: chunks
 		// shrink with the rate so a slow seed still sends smoothly.
 		burst := int(min(float64(chunkSize), max(1024, o.RateLimit/8)))
-		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
+		s.limiter = &sendLimiter{Limiter: rate.NewLimiter(rate.Limit(o.RateLimit), burst), m: s.metrics}
 		s.chunk = burst
 	}
 	s.bufs.New = func() any { b := make([]byte, s.chunk); return &b }
@@ -172,17 +183,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexing files: %w", err)
 	}
-	s.files = files
-	s.byName = make(map[string]*servedFile, len(files))
-	s.byID = make(map[manifest.ID]*servedFile, len(files))
-	var total int64
-	for _, f := range files {
-		s.byName[f.Name] = f
-		if _, dup := s.byID[f.ID]; !dup {
-			s.byID[f.ID] = f
-		}
-		total += f.Size
-	}
+	set := newFileSet(files)
+	s.metrics.track(files)
+	s.set.Store(set)
+	total := set.bytes
 	s.stats.filesHashed.Store(int64(hashed))
 	s.stats.filesCached.Store(int64(cached))
 	s.urls = buildURLs(s.udp.LocalAddr().(*net.UDPAddr), pin, log)
@@ -246,10 +250,11 @@ func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
 // Pin returns the pin of the certificate the seed presents.
 func (s *Server) Pin() wire.Pin { return s.pin }
 
-// Files returns the files served, sorted by name.
+// Files returns the files served now, sorted by name.
 func (s *Server) Files() []File {
-	out := make([]File, len(s.files))
-	for i, f := range s.files {
+	files := s.set.Load().files
+	out := make([]File, len(files))
+	for i, f := range files {
 		out[i] = f.File
 	}
 	return out
@@ -277,6 +282,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	var conns sync.WaitGroup
 	var err error
+	s.state.Store(stateServing)
 	for {
 		conn, aerr := s.ln.Accept(actx)
 		if aerr != nil {
@@ -285,6 +291,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			break
 		}
+		handshakeDone(conn)
 		if !s.admit(conn) {
 			conns.Go(func() {
 				conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeBusy), "busy: too many connections")
@@ -293,6 +300,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		conns.Go(func() { s.handleConn(conn) })
 	}
+	s.state.Store(stateStopping)
 	s.ln.Close()
 
 	idle := s.streams.drain()
@@ -364,19 +372,26 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// teardown releases the socket and roots once.
+// teardown releases the socket, the metrics endpoint and the roots once.
 func (s *Server) teardown() {
 	s.tearOnce.Do(func() {
-		s.hardStop()
+		s.state.Store(stateStopping)
+		s.hardStop() // also stops a Reload in progress
 		if s.tr != nil {
 			s.tr.Close()
 		}
 		if s.udp != nil {
 			s.udp.Close()
 		}
-		for _, r := range s.roots {
-			r.Close()
+		s.metrics.close()
+		s.reloadMu.Lock()
+		defer s.reloadMu.Unlock()
+		for _, r := range append(s.roots, s.retired...) {
+			if r != nil {
+				r.Close()
+			}
 		}
+		s.roots, s.retired = nil, nil
 	})
 }
 

@@ -1,16 +1,29 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/seed"
 )
+
+// seedFlagEnv is the environment variable of a seed flag: QUICXFER_ and the
+// flag's name in capitals with '_' for '-' (--rate-limit: QUICXFER_RATE_LIMIT).
+func seedFlagEnv(name string) []string {
+	return []string{"QUICXFER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
 
 func seedCommand() *cli.Command {
 	return &cli.Command{
@@ -19,108 +32,248 @@ func seedCommand() *cli.Command {
 		ArgsUsage: "PATH...",
 		Description: `Hashes the files (manifests are cached across restarts), then prints one line
 with the seed's URL (quic://HOST:PORT?pin=...) to standard output and serves
-until SIGINT or SIGTERM. Give that URL to 'quicxfer get --seed'.
+until SIGINT or SIGTERM. Give that URL to 'quicxfer get --seed'. SIGHUP
+re-scans the PATHs: new files are hashed and served, removed ones are no
+longer served, connections and downloads in progress go on.
+
+Every flag can also be set with an environment variable: QUICXFER_ and the
+flag's name in capitals, '-' as '_' (--rate-limit: QUICXFER_RATE_LIMIT); a
+flag on the command line wins.
 
 Examples:
    quicxfer seed /srv/isos
    quicxfer seed --listen 127.0.0.1:0 --rate-limit 100Mbit/s big.iso
+   quicxfer seed --metrics 127.0.0.1:9464 --log-format json /srv/isos
+   quicxfer seed --check --state-dir /var/lib/quicxfer /srv/isos    (validate, serve nothing)
    quicxfer seed --token-file /etc/quicxfer/tokens /srv/private    (a private seed)
    quicxfer seed --client-ca clients-ca.pem /srv/private           (clients need a certificate)`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: "0.0.0.0:4433", Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
-			&cli.StringFlag{Name: "rate-limit", Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
-			&cli.StringFlag{Name: "state-dir", Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
-			&cli.StringFlag{Name: "cert", Usage: "TLS certificate `FILE` (PEM); default: a self-signed one kept in --state-dir"},
-			&cli.StringFlag{Name: "key", Usage: "TLS private key `FILE` (PEM), with --cert"},
-			&cli.IntFlag{Name: "max-conns", Value: 256, Usage: "concurrent connections; more are refused as busy"},
-			&cli.IntFlag{Name: "max-streams", Value: 100, Usage: "concurrent requests per connection"},
-			&cli.DurationFlag{Name: "idle-timeout", Value: 30 * time.Second, Usage: "close a connection idle this long; a response whose client reads nothing for this long is dropped"},
-			&cli.DurationFlag{Name: "handshake-timeout", Value: seed.DefaultHandshakeTimeout, Usage: "time a client has to complete the QUIC handshake"},
-			&cli.DurationFlag{Name: "request-timeout", Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
-			&cli.StringFlag{Name: "max-conn-inflight", Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
-			&cli.StringFlag{Name: "max-send-buffers", Value: "256MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
-			&cli.Float64Flag{Name: "max-request-rate", Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
-			&cli.IntFlag{Name: "request-burst", Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
-			&cli.StringSliceFlag{Name: "token", EnvVars: []string{"QUICXFER_TOKEN"}, Usage: "make the seed private: a client must give this access `TOKEN` (repeat for more; QUICXFER_TOKEN holds them comma-separated). --token-file keeps them out of ps"},
-			&cli.StringFlag{Name: "token-file", Usage: "make the seed private: access tokens in `FILE`, one a line ('#' starts a comment)"},
-			&cli.StringFlag{Name: "client-ca", Usage: "require client certificates signed by the CA certificates in `FILE` (PEM): mutual TLS"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: "0.0.0.0:4433", Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
+			&cli.StringFlag{Name: "rate-limit", EnvVars: seedFlagEnv("rate-limit"), Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
+			&cli.StringFlag{Name: "state-dir", EnvVars: seedFlagEnv("state-dir"), Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
+			&cli.StringFlag{Name: "cert", EnvVars: seedFlagEnv("cert"), Usage: "TLS certificate `FILE` (PEM); default: a self-signed one kept in --state-dir"},
+			&cli.StringFlag{Name: "key", EnvVars: seedFlagEnv("key"), Usage: "TLS private key `FILE` (PEM), with --cert"},
+			&cli.IntFlag{Name: "max-conns", EnvVars: seedFlagEnv("max-conns"), Value: 256, Usage: "concurrent connections; more are refused as busy"},
+			&cli.IntFlag{Name: "max-streams", EnvVars: seedFlagEnv("max-streams"), Value: 100, Usage: "concurrent requests per connection"},
+			&cli.DurationFlag{Name: "idle-timeout", EnvVars: seedFlagEnv("idle-timeout"), Value: 30 * time.Second, Usage: "close a connection idle this long; a response whose client reads nothing for this long is dropped"},
+			&cli.DurationFlag{Name: "handshake-timeout", EnvVars: seedFlagEnv("handshake-timeout"), Value: seed.DefaultHandshakeTimeout, Usage: "time a client has to complete the QUIC handshake"},
+			&cli.DurationFlag{Name: "request-timeout", EnvVars: seedFlagEnv("request-timeout"), Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
+			&cli.StringFlag{Name: "max-conn-inflight", EnvVars: seedFlagEnv("max-conn-inflight"), Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
+			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: "256MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
+			&cli.Float64Flag{Name: "max-request-rate", EnvVars: seedFlagEnv("max-request-rate"), Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
+			&cli.IntFlag{Name: "request-burst", EnvVars: seedFlagEnv("request-burst"), Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
+			&cli.StringSliceFlag{Name: "token", EnvVars: seedFlagEnv("token"), Usage: "make the seed private: a client must give this access `TOKEN` (repeat for more; QUICXFER_TOKEN holds them comma-separated). --token-file keeps them out of ps"},
+			&cli.StringFlag{Name: "token-file", EnvVars: seedFlagEnv("token-file"), Usage: "make the seed private: access tokens in `FILE`, one a line ('#' starts a comment)"},
+			&cli.StringFlag{Name: "client-ca", EnvVars: seedFlagEnv("client-ca"), Usage: "require client certificates signed by the CA certificates in `FILE` (PEM): mutual TLS"},
+			&cli.StringFlag{Name: "metrics", EnvVars: seedFlagEnv("metrics"), Usage: "serve Prometheus metrics at http://`HOST:PORT`/metrics and health at /healthz (port 0 picks a free one)"},
+			&cli.StringFlag{Name: "log-level", EnvVars: seedFlagEnv("log-level"), Value: "info", Usage: "debug, info, warn or error (debug logs every block)"},
+			&cli.StringFlag{Name: "log-format", EnvVars: seedFlagEnv("log-format"), Value: "text", Usage: "log lines on standard error as text or json"},
+			&cli.BoolFlag{Name: "check", Usage: "validate the configuration (flags, PATHs, state directory, certificate, token files, addresses), print one line and exit; serves and hashes nothing"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usagef("seed: give at least one PATH to serve")
-			}
-			rate, err := parseRate(c.String("rate-limit"))
-			if err != nil {
-				return usagef("--rate-limit: %v", err)
-			}
-			if (c.String("cert") == "") != (c.String("key") == "") {
-				return usagef("--cert and --key go together")
-			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-				return usagef("--log-level: %v", err)
-			}
-			logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-			tokens := c.StringSlice("token")
-			if f := c.String("token-file"); f != "" {
-				more, err := readTokens(f)
-				if err != nil {
-					return err
-				}
-				tokens = append(tokens, more...)
-			}
-			var sizes [2]int64
-			for i, name := range []string{"max-conn-inflight", "max-send-buffers"} {
-				n, err := parseSize(c.String(name))
-				if err != nil {
-					return usagef("--%s: %v", name, err)
-				}
-				if n <= 0 {
-					return usagef("--%s: must be more than 0", name)
-				}
-				sizes[i] = n
-			}
-			if c.Float64("max-request-rate") <= 0 || c.Int("request-burst") <= 0 {
-				return usagef("--max-request-rate and --request-burst must be more than 0")
-			}
-			for _, p := range c.Args().Slice() {
-				if _, err := os.Stat(p); err != nil {
-					return fmt.Errorf("cannot serve %s: %w", p, err)
-				}
-			}
-			opts := seed.Options{
-				Paths:             c.Args().Slice(),
-				Listen:            c.String("listen"),
-				RateLimit:         rate,
-				StateDir:          c.String("state-dir"),
-				CertFile:          c.String("cert"),
-				KeyFile:           c.String("key"),
-				MaxConns:          c.Int("max-conns"),
-				MaxStreamsPerConn: c.Int("max-streams"),
-				IdleTimeout:       c.Duration("idle-timeout"),
-				HandshakeTimeout:  c.Duration("handshake-timeout"),
-				RequestTimeout:    c.Duration("request-timeout"),
-				MaxConnInflight:   sizes[0],
-				MaxSendBuffers:    sizes[1],
-				MaxRequestRate:    c.Float64("max-request-rate"),
-				RequestBurst:      c.Int("request-burst"),
-				Tokens:            tokens,
-				ClientCAFile:      c.String("client-ca"),
-				Logger:            logger,
-			}
-			return seed.Serve(c.Context, opts, func(s *seed.Server) {
-				urls := s.URLs()
-				files := "files"
-				if len(s.Files()) == 1 {
-					files = "file"
-				}
-				line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), files, urls[0])
-				if len(urls) > 1 {
-					line += " (from other hosts: " + strings.Join(urls[1:], " ") + " )"
-				}
-				fmt.Fprintln(c.App.Writer, line)
-			})
-		},
+		Action: runSeed,
 	}
+}
+
+func runSeed(c *cli.Context) error {
+	opts, err := seedOptions(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("check") {
+		res, err := seed.Check(opts)
+		if err != nil {
+			return fmt.Errorf("configuration not OK: %w", err)
+		}
+		fmt.Fprintln(c.App.Writer, checkSummary(res))
+		return nil
+	}
+
+	// SIGHUP reloads. Caught from before the files are hashed, so that one
+	// that arrives early does not kill the seed; it reloads once serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	s, err := seed.New(c.Context, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	urls := s.URLs()
+	files := "files"
+	if len(s.Files()) == 1 {
+		files = "file"
+	}
+	line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), files, urls[0])
+	if len(urls) > 1 {
+		line += " (from other hosts: " + strings.Join(urls[1:], " ") + " )"
+	}
+	fmt.Fprintln(c.App.Writer, line)
+
+	ctx, cancel := context.WithCancel(c.Context)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_, _ = s.Reload(ctx) // it logs its outcome
+			}
+		}
+	})
+	err = s.Serve(c.Context)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// seedOptions turns the flags into seed options; a bad value is a usage
+// error, a file that cannot be read a failure.
+func seedOptions(c *cli.Context) (seed.Options, error) {
+	var none seed.Options
+	if c.NArg() == 0 {
+		return none, usagef("seed: give at least one PATH to serve")
+	}
+	rate, err := parseRate(c.String("rate-limit"))
+	if err != nil {
+		return none, usagef("--rate-limit: %v", err)
+	}
+	if (c.String("cert") == "") != (c.String("key") == "") {
+		return none, usagef("--cert and --key go together")
+	}
+	logger, err := seedLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return none, err
+	}
+	if err := checkHostPort(c.String("listen")); err != nil {
+		return none, usagef("--listen: %v", err)
+	}
+	if m := c.String("metrics"); m != "" {
+		if err := checkHostPort(m); err != nil {
+			return none, usagef("--metrics: %v", err)
+		}
+	}
+	tokens := c.StringSlice("token")
+	if f := c.String("token-file"); f != "" {
+		more, err := readTokens(f)
+		if err != nil {
+			return none, err
+		}
+		tokens = append(tokens, more...)
+	}
+	var sizes [2]int64
+	for i, name := range []string{"max-conn-inflight", "max-send-buffers"} {
+		n, err := parseSize(c.String(name))
+		if err != nil {
+			return none, usagef("--%s: %v", name, err)
+		}
+		if n <= 0 {
+			return none, usagef("--%s: must be more than 0", name)
+		}
+		sizes[i] = n
+	}
+	if c.Float64("max-request-rate") <= 0 || c.Int("request-burst") <= 0 {
+		return none, usagef("--max-request-rate and --request-burst must be more than 0")
+	}
+	for _, p := range c.Args().Slice() {
+		if _, err := os.Stat(p); err != nil {
+			return none, fmt.Errorf("cannot serve %s: %w", p, err)
+		}
+	}
+	return seed.Options{
+		Paths:             c.Args().Slice(),
+		Listen:            c.String("listen"),
+		RateLimit:         rate,
+		StateDir:          c.String("state-dir"),
+		CertFile:          c.String("cert"),
+		KeyFile:           c.String("key"),
+		MaxConns:          c.Int("max-conns"),
+		MaxStreamsPerConn: c.Int("max-streams"),
+		IdleTimeout:       c.Duration("idle-timeout"),
+		HandshakeTimeout:  c.Duration("handshake-timeout"),
+		RequestTimeout:    c.Duration("request-timeout"),
+		MaxConnInflight:   sizes[0],
+		MaxSendBuffers:    sizes[1],
+		MaxRequestRate:    c.Float64("max-request-rate"),
+		RequestBurst:      c.Int("request-burst"),
+		Tokens:            tokens,
+		ClientCAFile:      c.String("client-ca"),
+		MetricsListen:     c.String("metrics"),
+		Logger:            logger,
+	}, nil
+}
+
+// seedLogger makes the seed's structured logger: text or JSON lines on w,
+// from level on.
+func seedLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level: %q: want debug, info, warn or error", level)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		// Durations as seconds (a number), not slog's nanoseconds.
+		ho.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+			}
+			return a
+		}
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, usagef("--log-format: %q: want text or json", format)
+}
+
+// checkHostPort checks that addr is HOST:PORT with a port from 0 to 65535
+// (HOST may be empty: every interface).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want HOST:PORT", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return fmt.Errorf("%q: bad port %q", addr, port)
+	}
+	return nil
+}
+
+// checkSummary is the one line --check prints; it never holds a token.
+func checkSummary(r seed.CheckResult) string {
+	var b strings.Builder
+	files := "files"
+	if r.Files == 1 {
+		files = "file"
+	}
+	paths := "PATHs"
+	if r.Paths == 1 {
+		paths = "PATH"
+	}
+	fmt.Fprintf(&b, "quicxfer seed: configuration OK: %d %s (%s) under %d %s", r.Files, files, formatBytes(float64(r.Bytes)), r.Paths, paths)
+	if r.Unreadable > 0 {
+		fmt.Fprintf(&b, ", %d unreadable (skipped)", r.Unreadable)
+	}
+	fmt.Fprintf(&b, "; listen %s", r.Listen)
+	if r.MetricsListen != "" {
+		fmt.Fprintf(&b, "; metrics %s", r.MetricsListen)
+	}
+	fmt.Fprintf(&b, "; state dir %s", r.StateDir)
+	if r.StateDirNew {
+		b.WriteString(" (to be made)")
+	}
+	fmt.Fprintf(&b, "; certificate: %s", r.Certificate)
+	switch {
+	case r.Tokens > 0 && r.ClientCA:
+		fmt.Fprintf(&b, "; private: %d tokens and client certificates", r.Tokens)
+	case r.Tokens > 0:
+		fmt.Fprintf(&b, "; private: %d tokens", r.Tokens)
+	case r.ClientCA:
+		b.WriteString("; private: client certificates")
+	default:
+		b.WriteString("; public")
+	}
+	return b.String()
 }
