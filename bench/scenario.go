@@ -96,17 +96,18 @@ type Result struct {
 	// child process, and CPUSeconds and PeakRSS are its own. Otherwise it
 	// ran in this process, and CPUSeconds is the whole process's (seeds and
 	// links included).
-	DownloaderInChild bool       `json:"downloader_in_child_process"`
-	Raw               *RawResult `json:"raw,omitempty"`
-	OverRaw           float64    `json:"throughput_over_raw,omitempty"`
-	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
-	Fairness          *Fairness  `json:"fairness,omitempty"`
-	Resume            *Resume    `json:"resume,omitempty"`
-	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenario 9
-	Aria2             *Aria2     `json:"aria2,omitempty"`
-	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
-	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
-	Samples           []Sample   `json:"samples,omitempty"`
+	DownloaderInChild bool          `json:"downloader_in_child_process"`
+	Raw               *RawResult    `json:"raw,omitempty"`
+	OverRaw           float64       `json:"throughput_over_raw,omitempty"`
+	KilledAt          float64       `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
+	Fairness          *Fairness     `json:"fairness,omitempty"`
+	Resume            *Resume       `json:"resume,omitempty"`
+	SeedProcess       *Process      `json:"seed_process,omitempty"` // scenarios 9 and 10 (under attack)
+	Attack            *AttackResult `json:"attack,omitempty"`       // scenario 10
+	Aria2             *Aria2        `json:"aria2,omitempty"`
+	Plot              string        `json:"plot,omitempty"`  // the plot's file name, next to the report
+	Err               string        `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
+	Samples           []Sample      `json:"samples,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -144,7 +145,7 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	if o.SampleInterval <= 0 {
 		o.SampleInterval = 100 * time.Millisecond
 	}
-	if (sc.Mode == ModeResume || sc.Mode == ModeMemory) && o.Exe == "" {
+	if needsExe(sc) && o.Exe == "" {
 		return Result{}, fmt.Errorf("bench: scenario %s runs the quicxfer binary: give RunOptions.Exe", sc.Name)
 	}
 	served := filepath.Join(workDir, "served")
@@ -165,6 +166,8 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	switch sc.Mode {
 	case ModeMemory:
 		err = runMemory(ctx, sc, workDir, o, want, &r)
+	case ModeAttack:
+		err = runAttack(ctx, sc, workDir, o, want, &r)
 	default:
 		err = runWithSeeds(ctx, sc, workDir, o, want, &r)
 	}
