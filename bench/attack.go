@@ -22,36 +22,56 @@ import (
 
 // AttackConfig is the "seed under attack" scenario's set-up (ModeAttack).
 type AttackConfig struct {
-	// Rounds is how many downloads alone and how many under attack, in
-	// the order alone, attacked, attacked, alone, alone, ... (ABBA), so
-	// that a drift in the machine's load weighs on both alike.
+	// Rounds is how many groups of rounds: each group is one download of
+	// each kind (alone, attacked and, with Control, control), in an order
+	// that turns from one group to the next (alone, attacked / attacked,
+	// alone / ...), so that a drift in the machine's load weighs on every
+	// kind alike.
 	Rounds int
 	// Mix is the attackers (attack.Mix), all in one child process.
 	Mix attack.Mix
-	// Nice is the attackers' process's nice value (nice(1)). A remote
-	// attacker's CPU costs this machine nothing; here the attackers share
-	// two cores with the seed and the good client, so by default they run
-	// at nice 19 and take the CPU the two leave idle. Their achieved rates
-	// during each download are reported, so a starved attack shows.
+	// Nice is the attackers' process's nice value (nice(1)); 0 runs it as
+	// the seed and the good client run. See ScenarioAttack.
 	Nice int
+	// Control adds a round to each group in which the same attackers hit a
+	// second seed process (serving the same files) while the good client
+	// downloads from the first: what the attack costs the good client
+	// through the machine's shared CPU alone. Beside it, the attacked
+	// rounds show what the seed's own handling of the attack adds.
+	Control bool
 }
 
+// Kinds of AttackRound.
+const (
+	RoundAlone    = "alone"
+	RoundAttacked = "attacked"
+	RoundControl  = "control" // the attack aimed at another seed process
+)
+
 // ScenarioAttack is the seed under attack: `quicxfer seed` and `quicxfer
-// get` as child processes, the attackers of internal/attack in a third, at
-// nice 19. The good client downloads alone and under attack, rounds times
-// each, each round with a fresh seed process so that its peak RSS is that
-// round's.
+// get` as child processes, the attackers of internal/attack in a third.
+// The good client downloads alone, under attack, and beside an attack on
+// another seed process (the control), rounds times each, each download with
+// a fresh seed process so that its peak RSS is that round's.
+//
+// The attackers run at nice 0. A remote attacker's CPU would cost this
+// machine nothing; here the attackers' own QUIC and TLS work (about a tenth
+// of a core) shares the two cores with the seed and the good client. At
+// nice 19 they would take only idle CPU, but on a loaded machine they then
+// starve and the attack all but stops during the download, which flatters
+// the figure. The control rounds measure what the attackers' CPU (and the
+// other seed's handling) costs the good client by itself.
 func ScenarioAttack(size int64, rounds int) Scenario {
 	return Scenario{
 		Number:   10,
 		Name:     "10-seed-under-attack",
-		Note:     "`quicxfer seed` and `quicxfer get` as child processes on loopback, misbehaving clients (internal/attack, default mix) in a third process at nice 19; the good client's throughput under attack ÷ alone, rounds interleaved, a fresh seed each round",
+		Note:     "`quicxfer seed` and `quicxfer get` as child processes on loopback, misbehaving clients (internal/attack, default mix) in a third process; the good client's throughput under attack ÷ alone, and with the attack aimed at another seed process (control); rounds interleaved, a fresh seed each round",
 		Target:   "under attack ≥ 80 % of alone; the seed's peak RSS bounded",
 		FileSize: size,
 		Seeds:    []LinkConfig{{}},
 		NoLink:   true,
 		Mode:     ModeAttack,
-		Attack:   &AttackConfig{Rounds: rounds, Mix: attack.DefaultMix(), Nice: 19},
+		Attack:   &AttackConfig{Rounds: rounds, Mix: attack.DefaultMix(), Control: true},
 	}
 }
 
@@ -64,38 +84,55 @@ func needsExe(sc Scenario) bool {
 type AttackResult struct {
 	Mix  attack.Mix `json:"mix"`
 	Nice int        `json:"attacker_nice"`
-	// Alone and Attacked are the good client's throughput over its rounds:
-	// the bytes of all of them ÷ the sum of their times (as `get --json`
-	// measured them).
+	// Alone, Attacked and Control are the good client's throughput over
+	// its rounds of each kind: the bytes of all of them ÷ the sum of their
+	// times (as `get --json` measured them); Control is 0 without control
+	// rounds.
 	Alone             float64 `json:"alone_bytes_per_s"`
 	Attacked          float64 `json:"attacked_bytes_per_s"`
+	Control           float64 `json:"control_bytes_per_s,omitempty"`
 	AttackedOverAlone float64 `json:"attacked_over_alone"`
+	ControlOverAlone  float64 `json:"control_over_alone,omitempty"`
+	// The medians of the rounds' throughputs, less sensitive to one round
+	// that other load on the machine slowed down.
+	MedianAlone             float64 `json:"median_alone_bytes_per_s"`
+	MedianAttacked          float64 `json:"median_attacked_bytes_per_s"`
+	MedianControl           float64 `json:"median_control_bytes_per_s,omitempty"`
+	MedianAttackedOverAlone float64 `json:"median_attacked_over_alone"`
+	MedianControlOverAlone  float64 `json:"median_control_over_alone,omitempty"`
 	// The seed process's peak RSS (VmHWM), the highest over the rounds of
-	// each kind.
+	// each kind; DecoyPeakRSS is the attacked seed's in the control rounds
+	// (attacked, serving no download).
 	SeedPeakRSSAlone    int64         `json:"seed_peak_rss_alone_bytes"`
 	SeedPeakRSSAttacked int64         `json:"seed_peak_rss_attacked_bytes"`
+	DecoyPeakRSS        int64         `json:"decoy_peak_rss_bytes,omitempty"`
 	Rounds              []AttackRound `json:"rounds"`
 }
 
-// AttackRound is one download, alone or under attack, with a fresh seed.
+// AttackRound is one download, with a fresh seed process.
 type AttackRound struct {
-	Attacked    bool    `json:"attacked"`
+	Group       int     `json:"group"`     // from 1
+	Kind        string  `json:"kind"`      // RoundAlone, RoundAttacked or RoundControl
 	Elapsed     float64 `json:"elapsed_s"` // the good client's, from get --json
 	Throughput  float64 `json:"throughput_bytes_per_s"`
 	ClientCPU   float64 `json:"client_cpu_s"`
 	ClientRSS   int64   `json:"client_peak_rss_bytes"`
 	SeedCPU     float64 `json:"seed_cpu_s"` // over the seed process's life: start, attack build-up, download, stop
 	SeedPeakRSS int64   `json:"seed_peak_rss_bytes"`
-	// Under attack: the attackers' process's CPU seconds over its life,
-	// what they did while the good client downloaded, and in all.
+	// In a control round, the attacked seed's (it serves no download).
+	DecoyCPU     float64 `json:"decoy_cpu_s,omitempty"`
+	DecoyPeakRSS int64   `json:"decoy_peak_rss_bytes,omitempty"`
+	// Attacked and control rounds: the attackers' process's CPU seconds
+	// over its life, what they did while the good client downloaded, and
+	// in all.
 	AttackerCPU    float64        `json:"attacker_cpu_s,omitempty"`
 	DuringDownload *attack.Totals `json:"attack_during_download,omitempty"`
 	AttackTotal    *attack.Totals `json:"attack_total,omitempty"`
 	AttackSeconds  float64        `json:"attack_s,omitempty"`
 }
 
-// runAttack runs ModeAttack: rounds of one download alone and one under
-// attack, each with a fresh `quicxfer seed` process.
+// runAttack runs ModeAttack: rounds of one download of each kind, each
+// with a fresh `quicxfer seed` process.
 func runAttack(ctx context.Context, sc Scenario, workDir string, o RunOptions, want [32]byte, r *Result) error {
 	cfg := sc.Attack
 	if cfg == nil {
@@ -106,52 +143,63 @@ func runAttack(ctx context.Context, sc Scenario, workDir string, o RunOptions, w
 	if _, err := writeFile(filepath.Join(served, "small.bin"), 3<<17); err != nil {
 		return err
 	}
+	kinds := []string{RoundAlone, RoundAttacked}
+	if cfg.Control {
+		kinds = append(kinds, RoundControl)
+	}
 	res := &AttackResult{Mix: cfg.Mix, Nice: cfg.Nice}
 	rounds := max(cfg.Rounds, 1)
 	var fetched, downloaded int64
-	var times [2]float64
-	var sizes [2]int64
-	for i := range 2 * rounds {
-		// alone, attacked, attacked, alone, ...
-		attacked := (i%4 == 1 || i%4 == 2)
-		d, round, err := attackRound(ctx, sc, workDir, o, cfg, attacked, want)
-		if err != nil {
-			kind := "alone"
-			if attacked {
-				kind = "under attack"
+	times := map[string]float64{}
+	rates := map[string][]float64{}
+	var seedCPU float64
+	for g := range rounds {
+		for j := range kinds {
+			kind := kinds[(j+g)%len(kinds)]
+			d, round, err := attackRound(ctx, sc, workDir, o, cfg, kind, want)
+			if err != nil {
+				return fmt.Errorf("round %d (%s): %w", g+1, kind, err)
 			}
-			return fmt.Errorf("round %d (%s): %w", i/2+1, kind, err)
+			round.Group = g + 1
+			res.Rounds = append(res.Rounds, round)
+			times[kind] += d.Elapsed
+			rates[kind] = append(rates[kind], round.Throughput)
+			switch kind {
+			case RoundAlone:
+				res.SeedPeakRSSAlone = max(res.SeedPeakRSSAlone, round.SeedPeakRSS)
+			case RoundAttacked:
+				res.SeedPeakRSSAttacked = max(res.SeedPeakRSSAttacked, round.SeedPeakRSS)
+				seedCPU += round.SeedCPU / float64(rounds)
+				fetched += d.Fetched
+				downloaded += d.Size - d.Resumed
+				r.CPUSeconds += d.CPU / float64(rounds)
+				r.PeakRSS = max(r.PeakRSS, d.RSS)
+			case RoundControl:
+				res.DecoyPeakRSS = max(res.DecoyPeakRSS, round.DecoyPeakRSS)
+			}
 		}
-		res.Rounds = append(res.Rounds, round)
-		k := 0
-		if attacked {
-			k = 1
-			res.SeedPeakRSSAttacked = max(res.SeedPeakRSSAttacked, round.SeedPeakRSS)
-			fetched += d.Fetched
-			downloaded += d.Size - d.Resumed
-			r.CPUSeconds += d.CPU / float64(rounds)
-			r.PeakRSS = max(r.PeakRSS, d.RSS)
-		} else {
-			res.SeedPeakRSSAlone = max(res.SeedPeakRSSAlone, round.SeedPeakRSS)
+	}
+	rate := func(kind string) float64 {
+		if times[kind] <= 0 {
+			return 0
 		}
-		times[k] += d.Elapsed
-		sizes[k] += sc.FileSize
+		return float64(sc.FileSize) * float64(len(rates[kind])) / times[kind]
 	}
-	if times[0] > 0 && times[1] > 0 {
-		res.Alone = float64(sizes[0]) / times[0]
-		res.Attacked = float64(sizes[1]) / times[1]
-		res.AttackedOverAlone = res.Attacked / res.Alone
+	ratio := func(a, b float64) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return a / b
 	}
+	res.Alone, res.Attacked, res.Control = rate(RoundAlone), rate(RoundAttacked), rate(RoundControl)
+	res.AttackedOverAlone, res.ControlOverAlone = ratio(res.Attacked, res.Alone), ratio(res.Control, res.Alone)
+	res.MedianAlone, res.MedianAttacked, res.MedianControl = median(rates[RoundAlone]), median(rates[RoundAttacked]), median(rates[RoundControl])
+	res.MedianAttackedOverAlone = ratio(res.MedianAttacked, res.MedianAlone)
+	res.MedianControlOverAlone = ratio(res.MedianControl, res.MedianAlone)
 	r.Attack = res
 	r.Verified = true
-	r.Elapsed = times[1] / float64(rounds)
+	r.Elapsed = times[RoundAttacked] / float64(rounds)
 	r.Throughput = res.Attacked
-	var seedCPU float64
-	for _, rd := range res.Rounds {
-		if rd.Attacked {
-			seedCPU += rd.SeedCPU / float64(rounds)
-		}
-	}
 	r.SeedProcess = &Process{CPUSeconds: seedCPU, PeakRSS: res.SeedPeakRSSAttacked}
 	if downloaded > 0 {
 		r.FetchedOver = float64(fetched) / float64(downloaded)
@@ -160,24 +208,39 @@ func runAttack(ctx context.Context, sc Scenario, workDir string, o RunOptions, w
 	return nil
 }
 
-// attackRound starts a seed process, under attack the attackers' process
-// and waits for the attack to build up, then downloads once and stops them.
-func attackRound(ctx context.Context, sc Scenario, workDir string, o RunOptions, cfg *AttackConfig, attacked bool, want [32]byte) (download, AttackRound, error) {
-	round := AttackRound{Attacked: attacked}
+// attackRound starts a seed process; for an attacked round the attackers'
+// process aimed at it, for a control round a second seed process and the
+// attackers aimed at that one; it waits for the attack to build up, then
+// downloads once from the first seed and stops them all.
+func attackRound(ctx context.Context, sc Scenario, workDir string, o RunOptions, cfg *AttackConfig, kind string, want [32]byte) (download, AttackRound, error) {
+	round := AttackRound{Kind: kind}
+	served := filepath.Join(workDir, "served")
 	// QUICXFER_BENCH_SEED_CPUPROFILE=FILE: a CPU profile of the seed of
 	// each attacked round, in FILE.N.
 	var env []string
-	if p := os.Getenv("QUICXFER_BENCH_SEED_CPUPROFILE"); p != "" && attacked {
+	if p := os.Getenv("QUICXFER_BENCH_SEED_CPUPROFILE"); p != "" && kind == RoundAttacked {
 		env = append(env, "QUICXFER_CPUPROFILE="+fmt.Sprintf("%s.%d", p, time.Now().UnixNano()))
 	}
-	sp, err := startSeedProcess(ctx, o.Exe, filepath.Join(workDir, "served"), filepath.Join(workDir, "seed1"), env...)
+	sp, err := startSeedProcess(ctx, o.Exe, served, filepath.Join(workDir, "seed1"), env...)
 	if err != nil {
 		return download{}, round, err
 	}
+	var decoy *seedProcess
+	target := sp.URL
+	if kind == RoundControl {
+		if decoy, err = startSeedProcess(ctx, o.Exe, served, filepath.Join(workDir, "seed2")); err != nil {
+			_, _, _ = sp.stop()
+			return download{}, round, err
+		}
+		target = decoy.URL
+	}
 	var ap *attackProcess
-	if attacked {
-		ap, err = startAttackProcess(ctx, sp.URL, cfg, o.ChildArgs)
+	if kind != RoundAlone {
+		ap, err = startAttackProcess(ctx, target, cfg, o.ChildArgs)
 		if err != nil {
+			if decoy != nil {
+				_, _, _ = decoy.stop()
+			}
 			_, _, _ = sp.stop()
 			return download{}, round, err
 		}
@@ -205,17 +268,20 @@ func attackRound(ctx context.Context, sc Scenario, workDir string, o RunOptions,
 		}
 		return d, err
 	}()
-	var aerr error
+	var aerr, decoyErr error
 	if ap != nil {
 		var total attack.Totals
 		total, round.AttackerCPU, round.AttackSeconds, aerr = ap.stop()
 		round.AttackTotal = &total
 	}
+	if decoy != nil {
+		round.DecoyCPU, round.DecoyPeakRSS, decoyErr = decoy.stop()
+	}
 	round.SeedCPU, round.SeedPeakRSS, err = sp.stop()
 	if derr != nil {
 		return d, round, fmt.Errorf("download: %w", derr)
 	}
-	if err := errors.Join(aerr, err); err != nil {
+	if err := errors.Join(aerr, decoyErr, err); err != nil {
 		return d, round, err
 	}
 	if err := verify(out, want); err != nil {
@@ -226,6 +292,19 @@ func attackRound(ctx context.Context, sc Scenario, workDir string, o RunOptions,
 		round.Throughput = float64(sc.FileSize) / d.Elapsed
 	}
 	return d, round, nil
+}
+
+// median returns the median of xs, 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func diffTotals(a, b attack.Totals) attack.Totals {
@@ -411,8 +490,11 @@ func (ap *attackProcess) stop() (attack.Totals, float64, float64, error) {
 
 // attackCell is the report table's last cell for the scenario.
 func attackCell(a *AttackResult) string {
-	return fmt.Sprintf("under attack ÷ alone %.2f; seed peak RSS %s alone, %s attacked",
-		a.AttackedOverAlone, formatMiB(a.SeedPeakRSSAlone), formatMiB(a.SeedPeakRSSAttacked))
+	c := fmt.Sprintf("under attack ÷ alone %.2f", a.AttackedOverAlone)
+	if a.Control > 0 {
+		c += fmt.Sprintf(" (attack on another seed: %.2f)", a.ControlOverAlone)
+	}
+	return c + fmt.Sprintf("; seed peak RSS %s alone, %s attacked", formatMiB(a.SeedPeakRSSAlone), formatMiB(a.SeedPeakRSSAttacked))
 }
 
 // writeAttackDetails writes the scenario's rounds into the report.
@@ -420,23 +502,35 @@ func writeAttackDetails(w io.Writer, a *AttackResult) {
 	m := a.Mix
 	fmt.Fprintf(w, "\n- attackers (one process, nice %d): %d garbage sender, %d wrong-ALPN dialler, %d stream floods, %d bad requesters, %d slow readers\n",
 		a.Nice, m.Garbage, m.WrongALPN, m.StreamFlood, m.BadRequests, m.SlowReaders)
-	fmt.Fprintf(w, "- good client: alone %s, under attack %s: **%.1f %%** of alone\n", formatRate(a.Alone), formatRate(a.Attacked), 100*a.AttackedOverAlone)
-	fmt.Fprintf(w, "- seed process peak RSS: alone %s, under attack **%s**\n", formatMiB(a.SeedPeakRSSAlone), formatMiB(a.SeedPeakRSSAttacked))
-	fmt.Fprintln(w, "\n| round | good client | client CPU s | seed CPU s | seed peak RSS | attackers CPU s | attack during the download |")
+	fmt.Fprintf(w, "- good client (all rounds: bytes ÷ time): alone %s, under attack %s: **%.1f %%** of alone", formatRate(a.Alone), formatRate(a.Attacked), 100*a.AttackedOverAlone)
+	if a.Control > 0 {
+		fmt.Fprintf(w, "; attack aimed at another seed process (control) %s: %.1f %% of alone", formatRate(a.Control), 100*a.ControlOverAlone)
+	}
+	fmt.Fprintf(w, "\n- good client (medians of the rounds): alone %s, under attack %s: %.1f %% of alone", formatRate(a.MedianAlone), formatRate(a.MedianAttacked), 100*a.MedianAttackedOverAlone)
+	if a.Control > 0 {
+		fmt.Fprintf(w, "; control %s: %.1f %% of alone", formatRate(a.MedianControl), 100*a.MedianControlOverAlone)
+	}
+	fmt.Fprintf(w, "\n- seed process peak RSS: alone %s, under attack **%s**", formatMiB(a.SeedPeakRSSAlone), formatMiB(a.SeedPeakRSSAttacked))
+	if a.DecoyPeakRSS > 0 {
+		fmt.Fprintf(w, "; the attacked seed of the control rounds (no download) %s", formatMiB(a.DecoyPeakRSS))
+	}
+	fmt.Fprintln(w, "\n\n| round | good client | client CPU s | seed CPU s | seed peak RSS | attackers CPU s | attack during the download |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")
-	for i, rd := range a.Rounds {
-		kind, atk, acpu := "alone", "", ""
-		if rd.Attacked {
-			kind = "attacked"
+	for _, rd := range a.Rounds {
+		atk, acpu := "", ""
+		if rd.Kind != RoundAlone {
 			acpu = fmt.Sprintf("%.2f", rd.AttackerCPU)
 			if t := rd.DuringDownload; t != nil && rd.Elapsed > 0 {
 				per := func(n int64) float64 { return float64(n) / rd.Elapsed }
 				atk = fmt.Sprintf("%.0f garbage/s, %.0f wrong-ALPN/s, %.0f flood streams/s, %.0f bad requests/s (refused: %s), %d slow-reader streams opened",
 					per(t.Datagrams), per(t.ALPN), per(t.Flood), per(t.Bad), refusedString(t.Refused), t.SlowStreams)
 			}
+			if rd.Kind == RoundControl {
+				atk = fmt.Sprintf("aimed at another seed (its CPU %.2f s, peak RSS %s): %s", rd.DecoyCPU, formatMiB(rd.DecoyPeakRSS), atk)
+			}
 		}
 		fmt.Fprintf(w, "| %d %s | %.2f s, %s | %.2f | %.2f | %s | %s | %s |\n",
-			i/2+1, kind, rd.Elapsed, formatRate(rd.Throughput), rd.ClientCPU, rd.SeedCPU, formatMiB(rd.SeedPeakRSS), acpu, atk)
+			rd.Group, rd.Kind, rd.Elapsed, formatRate(rd.Throughput), rd.ClientCPU, rd.SeedCPU, formatMiB(rd.SeedPeakRSS), acpu, atk)
 	}
 }
 

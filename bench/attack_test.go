@@ -27,29 +27,34 @@ func TestAttackScenario(t *testing.T) {
 	require.True(t, r.Verified)
 	a := r.Attack
 	require.NotNil(t, a)
-	require.Len(t, a.Rounds, 2)
-	require.False(t, a.Rounds[0].Attacked)
-	require.True(t, a.Rounds[1].Attacked)
-	for _, rd := range a.Rounds {
+	require.Len(t, a.Rounds, 3)
+	kinds := []string{RoundAlone, RoundAttacked, RoundControl}
+	for i, rd := range a.Rounds {
+		require.Equal(t, kinds[i], rd.Kind)
+		require.Equal(t, 1, rd.Group)
 		require.Positive(t, rd.Throughput)
 		require.Greater(t, rd.SeedPeakRSS, int64(4<<20))
 		require.Positive(t, rd.SeedCPU)
 	}
 	require.Positive(t, a.Alone)
 	require.Positive(t, a.Attacked)
+	require.Positive(t, a.Control)
 	require.InDelta(t, a.Attacked/a.Alone, a.AttackedOverAlone, 1e-9)
+	require.InDelta(t, a.Control/a.Alone, a.ControlOverAlone, 1e-9)
 	require.Equal(t, a.SeedPeakRSSAttacked, r.SeedProcess.PeakRSS)
+	require.Greater(t, a.DecoyPeakRSS, int64(4<<20), "the control round's attacked seed ran")
 
-	atk := a.Rounds[1]
-	require.Positive(t, atk.AttackerCPU)
-	total := atk.AttackTotal
-	require.NotNil(t, total)
-	require.Positive(t, total.Datagrams)
-	require.Positive(t, total.Flood)
-	require.GreaterOrEqual(t, total.SlowStreams, int64(sc.Attack.Mix.SlowReaders*90), "the slow readers held their streams")
-	require.Positive(t, total.Refused["bad request"]+total.Refused["not found"], "the seed refused the bad requests")
-	require.NotNil(t, atk.DuringDownload)
-	require.LessOrEqual(t, atk.DuringDownload.Bad, total.Bad)
+	for _, atk := range a.Rounds[1:] {
+		require.Positive(t, atk.AttackerCPU)
+		total := atk.AttackTotal
+		require.NotNil(t, total)
+		require.Positive(t, total.Datagrams)
+		require.Positive(t, total.Flood)
+		require.GreaterOrEqual(t, total.SlowStreams, int64(sc.Attack.Mix.SlowReaders*90), "the slow readers held their streams")
+		require.Positive(t, total.Refused["bad request"]+total.Refused["not found"], "the seed refused the bad requests")
+		require.NotNil(t, atk.DuringDownload)
+		require.LessOrEqual(t, atk.DuringDownload.Bad, total.Bad)
+	}
 
 	dir := t.TempDir()
 	require.NoError(t, WriteReport(dir, []Result{r}))
@@ -57,6 +62,7 @@ func TestAttackScenario(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "under attack ÷ alone")
 	require.Contains(t, string(md), "| 1 attacked |")
+	require.Contains(t, string(md), "| 1 control |")
 	t.Logf("\n%s", md)
 }
 
@@ -65,6 +71,7 @@ func TestSuiteHasAttackScenario(t *testing.T) {
 	require.Len(t, scs, 1)
 	require.Equal(t, ModeAttack, scs[0].Mode)
 	require.Equal(t, 3, scs[0].Attack.Rounds)
+	require.True(t, scs[0].Attack.Control)
 	require.Empty(t, Suite(SuiteOptions{Only: []int{10}}), "it needs the binary")
 }
 
