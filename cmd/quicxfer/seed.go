@@ -39,6 +39,7 @@ Examples:
 			&cli.DurationFlag{Name: "request-timeout", Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
 			&cli.StringFlag{Name: "max-conn-inflight", Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
 			&cli.StringFlag{Name: "max-send-buffers", Value: "256MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
+			&cli.StringFlag{Name: "conn-send-reserve", Value: "256KiB", Usage: "send-buffer memory `SIZE` each connection has for itself beside --max-send-buffers, so that clients that never read cannot hold every buffer; 0 for none"},
 			&cli.Float64Flag{Name: "max-request-rate", Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
 			&cli.IntFlag{Name: "request-burst", Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
 			&cli.StringSliceFlag{Name: "token", EnvVars: []string{"QUICXFER_TOKEN"}, Usage: "make the seed private: a client must give this access `TOKEN` (repeat for more; QUICXFER_TOKEN holds them comma-separated). --token-file keeps them out of ps"},
@@ -81,6 +82,13 @@ Examples:
 				}
 				sizes[i] = n
 			}
+			reserve, err := parseSize(c.String("conn-send-reserve"))
+			if err != nil {
+				return usagef("--conn-send-reserve: %v", err)
+			}
+			if reserve == 0 {
+				reserve = -1 // none
+			}
 			if c.Float64("max-request-rate") <= 0 || c.Int("request-burst") <= 0 {
 				return usagef("--max-request-rate and --request-burst must be more than 0")
 			}
@@ -103,6 +111,7 @@ Examples:
 				RequestTimeout:    c.Duration("request-timeout"),
 				MaxConnInflight:   sizes[0],
 				MaxSendBuffers:    sizes[1],
+				ConnSendReserve:   reserve,
 				MaxRequestRate:    c.Float64("max-request-rate"),
 				RequestBurst:      c.Int("request-burst"),
 				Tokens:            tokens,
