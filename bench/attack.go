@@ -49,7 +49,11 @@ const (
 )
 
 // ScenarioAttack is the seed under attack: `quicxfer seed` and `quicxfer
-// get` as child processes, the attackers of internal/attack in a third.
+// get` as child processes, the attackers of internal/attack in a third:
+// attack.DefaultMix with 48 slow readers, enough to hold every shared send
+// buffer of a seed with the defaults (48 × 100 streams × 64 KiB > 256 MiB),
+// the worst case for its memory and what each connection's reserve of send
+// buffers (seed.Options.ConnSendReserve) is for.
 // The good client downloads alone, under attack, and beside an attack on
 // another seed process (the control), rounds times each, each download with
 // a fresh seed process so that its peak RSS is that round's.
@@ -62,16 +66,18 @@ const (
 // the figure. The control rounds measure what the attackers' CPU (and the
 // other seed's handling) costs the good client by itself.
 func ScenarioAttack(size int64, rounds int) Scenario {
+	mix := attack.DefaultMix()
+	mix.SlowReaders = 48
 	return Scenario{
 		Number:   10,
 		Name:     "10-seed-under-attack",
-		Note:     "`quicxfer seed` and `quicxfer get` as child processes on loopback, misbehaving clients (internal/attack, default mix) in a third process; the good client's throughput under attack ÷ alone, and with the attack aimed at another seed process (control); rounds interleaved, a fresh seed each round",
+		Note:     "`quicxfer seed` and `quicxfer get` as child processes on loopback, misbehaving clients (internal/attack: garbage, wrong ALPN, stream floods, bad requests, 48 slow readers holding every shared send buffer) in a third process; the good client's throughput under attack ÷ alone, and with the attack aimed at another seed process (control); rounds interleaved, a fresh seed each round",
 		Target:   "under attack ≥ 80 % of alone; the seed's peak RSS bounded",
 		FileSize: size,
 		Seeds:    []LinkConfig{{}},
 		NoLink:   true,
 		Mode:     ModeAttack,
-		Attack:   &AttackConfig{Rounds: rounds, Mix: attack.DefaultMix(), Control: true},
+		Attack:   &AttackConfig{Rounds: rounds, Mix: mix, Control: true},
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/attack"
 )
 
 // TestAttackScenario runs scenario 10 small: seed, good client and
@@ -22,6 +24,7 @@ func TestAttackScenario(t *testing.T) {
 	o := fast
 	o.Exe = buildBinary(t)
 	sc := ScenarioAttack(16<<20, 1)
+	sc.Attack.Mix = attack.DefaultMix() // 8 slow readers: lighter, for CI
 	r, err := Run(ctx, sc, t.TempDir(), o)
 	require.NoError(t, err)
 	require.True(t, r.Verified)
@@ -72,13 +75,15 @@ func TestSuiteHasAttackScenario(t *testing.T) {
 	require.Equal(t, ModeAttack, scs[0].Mode)
 	require.Equal(t, 3, scs[0].Attack.Rounds)
 	require.True(t, scs[0].Attack.Control)
+	require.Equal(t, 48, scs[0].Attack.Mix.SlowReaders)
 	require.Empty(t, Suite(SuiteOptions{Only: []int{10}}), "it needs the binary")
 }
 
 var (
 	attackRun    = flag.Bool("bench.attack", false, "run TestAttackFigures: scenario 10 at -bench.size")
 	attackRounds = flag.Int("bench.attack-rounds", 3, "TestAttackFigures: rounds alone and under attack")
-	attackNice   = flag.Int("bench.attack-nice", 19, "TestAttackFigures: the attackers' nice value")
+	attackNice   = flag.Int("bench.attack-nice", 0, "TestAttackFigures: the attackers' nice value")
+	attackSlow   = flag.Int("bench.attack-slow", 0, "TestAttackFigures: slow readers, if not the default mix's")
 )
 
 // TestAttackFigures runs scenario 10 at -bench.size when asked with
@@ -92,6 +97,9 @@ func TestAttackFigures(t *testing.T) {
 	o := RunOptions{Exe: buildBinary(t)}
 	sc := ScenarioAttack(*benchSize, *attackRounds)
 	sc.Attack.Nice = *attackNice
+	if *attackSlow > 0 {
+		sc.Attack.Mix.SlowReaders = *attackSlow
+	}
 	r, err := Run(context.Background(), sc, t.TempDir(), o)
 	require.NoError(t, err)
 	dir := *benchOut
