@@ -76,13 +76,14 @@ func TestSuiteHasAttackScenario(t *testing.T) {
 	require.Equal(t, 3, scs[0].Attack.Rounds)
 	require.True(t, scs[0].Attack.Control)
 	require.Equal(t, 48, scs[0].Attack.Mix.SlowReaders)
+	require.Equal(t, 19, scs[0].Attack.Nice)
 	require.Empty(t, Suite(SuiteOptions{Only: []int{10}}), "it needs the binary")
 }
 
 var (
 	attackRun    = flag.Bool("bench.attack", false, "run TestAttackFigures: scenario 10 at -bench.size")
 	attackRounds = flag.Int("bench.attack-rounds", 3, "TestAttackFigures: rounds alone and under attack")
-	attackNice   = flag.Int("bench.attack-nice", 0, "TestAttackFigures: the attackers' nice value")
+	attackNice   = flag.Int("bench.attack-nice", 19, "TestAttackFigures: the attackers' nice value")
 	attackSlow   = flag.Int("bench.attack-slow", 0, "TestAttackFigures: slow readers, if not the default mix's")
 )
 

@@ -50,8 +50,10 @@
 //  10. the seed under attack: `quicxfer seed` and `quicxfer get` as child
 //     processes, internal/attack's misbehaving clients in a third (this
 //     executable, RunChild) at nice 19; the good client's throughput under
-//     attack ÷ alone over interleaved rounds, each with a fresh seed
-//     process, and the seed's peak RSS alone and under attack (attack.go).
+//     attack ÷ alone, and with the same attack aimed at another seed
+//     process (the control), over interleaved rounds, each with a fresh
+//     seed process, and the seed's peak RSS alone and under attack
+//     (attack.go).
 //
 // With RunOptions.Exe (the quicxfer binary) every downloader is `quicxfer
 // get --json` in a child process, so its CPU seconds and peak RSS are its
@@ -82,6 +84,6 @@
 //	quicxfer bench --smoke                  # every scenario on a few MiB, in seconds
 //	quicxfer bench --size 64MiB --only 2,3  # some scenarios, another size
 //	sudo quicxfer bench --kernel --only 2   # scenario 2 behind kernel tbf links
-//	go test ./bench/                        # the tests: scenarios 2 to 9 on small files
+//	go test ./bench/                        # the tests: scenarios 2 to 10 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench
