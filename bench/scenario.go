@@ -96,18 +96,20 @@ type Result struct {
 	// child process, and CPUSeconds and PeakRSS are its own. Otherwise it
 	// ran in this process, and CPUSeconds is the whole process's (seeds and
 	// links included).
-	DownloaderInChild bool          `json:"downloader_in_child_process"`
-	Raw               *RawResult    `json:"raw,omitempty"`
-	OverRaw           float64       `json:"throughput_over_raw,omitempty"`
-	KilledAt          float64       `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
-	Fairness          *Fairness     `json:"fairness,omitempty"`
-	Resume            *Resume       `json:"resume,omitempty"`
-	SeedProcess       *Process      `json:"seed_process,omitempty"` // scenarios 9 and 10 (under attack)
-	Attack            *AttackResult `json:"attack,omitempty"`       // scenario 10
-	Aria2             *Aria2        `json:"aria2,omitempty"`
-	Plot              string        `json:"plot,omitempty"`  // the plot's file name, next to the report
-	Err               string        `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
-	Samples           []Sample      `json:"samples,omitempty"`
+	DownloaderInChild bool       `json:"downloader_in_child_process"`
+	Raw               *RawResult `json:"raw,omitempty"`
+	OverRaw           float64    `json:"throughput_over_raw,omitempty"`
+	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
+	Fairness          *Fairness  `json:"fairness,omitempty"`
+	Resume            *Resume    `json:"resume,omitempty"`
+	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9 and 10
+	Aria2             *Aria2     `json:"aria2,omitempty"`
+	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
+	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
+	Samples           []Sample   `json:"samples,omitempty"`
+
+	// Attack is scenario 10's figures (attack.go).
+	Attack *AttackResult `json:"attack,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
