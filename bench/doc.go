@@ -28,7 +28,7 @@
 // Run writes a deterministic file, starts one seed.Server per LinkConfig
 // behind its Link, downloads through the links, checks the output byte for
 // byte and returns a Result. The numbered scenarios of the benchmark issue
-// are built by Scenario1 to Scenario9 (scenarios.go):
+// are built by Scenario1 to Scenario9 (scenarios.go) and ScenarioAttack:
 //
 //  1. one unlimited seed on loopback, with the raw quic-go ceiling;
 //  2. three seeds at 4:2:1;
@@ -46,12 +46,19 @@
 //     bytes fetched again ÷ size, from the seeds' counters and the second
 //     run's --json;
 //  9. `quicxfer seed` and `quicxfer get` as child processes on loopback:
-//     the peak RSS of each.
+//     the peak RSS of each;
+//  10. the seed under attack: `quicxfer seed` and `quicxfer get` as child
+//     processes, internal/attack's misbehaving clients in a third (this
+//     executable, RunChild) at nice 19; the good client's throughput under
+//     attack ÷ alone, and with the same attack aimed at another seed
+//     process (the control), over interleaved rounds, each with a fresh
+//     seed process, and the seed's peak RSS alone and under attack
+//     (attack.go).
 //
 // With RunOptions.Exe (the quicxfer binary) every downloader is `quicxfer
 // get --json` in a child process, so its CPU seconds and peak RSS are its
 // own; without it, downloads run in this process (tests) and the CPU figure
-// is the whole process's. Scenarios 8 and 9 need the binary. Peak RSS is
+// is the whole process's. Scenarios 8, 9 and 10 need the binary. Peak RSS is
 // the child's VmHWM, sampled while it runs: a child's ru_maxrss includes the
 // parent's peak (see usage in process.go).
 //
@@ -77,6 +84,6 @@
 //	quicxfer bench --smoke                  # every scenario on a few MiB, in seconds
 //	quicxfer bench --size 64MiB --only 2,3  # some scenarios, another size
 //	sudo quicxfer bench --kernel --only 2   # scenario 2 behind kernel tbf links
-//	go test ./bench/                        # the tests: scenarios 2 to 9 on small files
+//	go test ./bench/                        # the tests: scenarios 2 to 10 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

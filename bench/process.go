@@ -219,12 +219,15 @@ type seedProcess struct {
 
 var seedURL = regexp.MustCompile(`quic://\S+`)
 
-// startSeedProcess runs `exe seed` on 127.0.0.1 serving dir, and returns
-// once it printed its URL.
-func startSeedProcess(ctx context.Context, exe, dir, stateDir string) (*seedProcess, error) {
+// startSeedProcess runs `exe seed` on 127.0.0.1 serving dir, with env
+// added to this process's environment, and returns once it printed its URL.
+func startSeedProcess(ctx context.Context, exe, dir, stateDir string, env ...string) (*seedProcess, error) {
 	cmd := exec.CommandContext(ctx, exe, "seed", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--log-level", "warn", dir)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

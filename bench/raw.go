@@ -250,7 +250,7 @@ func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() err
 }
 
 // RunChild plays the role this process was started for by the bench package
-// (the raw quic-go server), if any, and then exits; otherwise it returns at
+// (the raw quic-go server, or scenario 10's attackers), if any, and then exits; otherwise it returns at
 // once. Call it first in TestMain of any test that calls RawQUIC, or where
 // RawOptions.ChildArgs lead (`quicxfer bench` calls it first).
 func RunChild() {
@@ -266,6 +266,9 @@ func RunChild() {
 }
 
 func runChild(role string) error {
+	if role == "attack" {
+		return runAttackChild()
+	}
 	if role != "raw-server" {
 		return errors.New("unknown role")
 	}

@@ -148,6 +148,8 @@ func sharesCell(r Result) string {
 		return fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
 	case r.Resume != nil:
 		return fmt.Sprintf("fetched again ÷ size %.4f", r.Resume.FetchedAgainOverSize)
+	case r.Attack != nil:
+		return attackCell(r.Attack)
 	case r.SeedProcess != nil:
 		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
 	}
@@ -198,7 +200,9 @@ func writeDetails(w io.Writer, results []Result) {
 				rs.FetchedAgain, rs.FetchedAgainOverSize, rs.Duplicates)
 			fmt.Fprintln(w, "- the table's time, rate and ideal are the second run's, for the part it fetched")
 		}
-		if p := r.SeedProcess; p != nil {
+		if a := r.Attack; a != nil {
+			writeAttackDetails(w, a)
+		} else if p := r.SeedProcess; p != nil {
 			fmt.Fprintf(w, "\n- peak RSS: downloader %s, seed %s (CPU s: downloader %.2f, seed %.2f)\n", formatMiB(r.PeakRSS), formatMiB(p.PeakRSS), r.CPUSeconds, p.CPUSeconds)
 		}
 		if a := r.Aria2; a != nil && (len(a.Runs) > 0 || a.Skipped != "") {

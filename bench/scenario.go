@@ -102,11 +102,14 @@ type Result struct {
 	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
 	Fairness          *Fairness  `json:"fairness,omitempty"`
 	Resume            *Resume    `json:"resume,omitempty"`
-	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenario 9
+	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9 and 10
 	Aria2             *Aria2     `json:"aria2,omitempty"`
 	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
 	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
 	Samples           []Sample   `json:"samples,omitempty"`
+
+	// Attack is scenario 10's figures (attack.go).
+	Attack *AttackResult `json:"attack,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -144,7 +147,7 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	if o.SampleInterval <= 0 {
 		o.SampleInterval = 100 * time.Millisecond
 	}
-	if (sc.Mode == ModeResume || sc.Mode == ModeMemory) && o.Exe == "" {
+	if needsExe(sc) && o.Exe == "" {
 		return Result{}, fmt.Errorf("bench: scenario %s runs the quicxfer binary: give RunOptions.Exe", sc.Name)
 	}
 	served := filepath.Join(workDir, "served")
@@ -165,6 +168,8 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	switch sc.Mode {
 	case ModeMemory:
 		err = runMemory(ctx, sc, workDir, o, want, &r)
+	case ModeAttack:
+		err = runAttack(ctx, sc, workDir, o, want, &r)
 	default:
 		err = runWithSeeds(ctx, sc, workDir, o, want, &r)
 	}

@@ -23,6 +23,9 @@ const (
 	// binary, on loopback without a link, for their peak RSS (scenario 9).
 	// Needs RunOptions.Exe.
 	ModeMemory
+	// ModeAttack: seed, good client and misbehaving clients each in a
+	// child process (scenario 10, attack.go). Needs RunOptions.Exe.
+	ModeAttack
 )
 
 // Scenario is one download: a file of FileSize bytes served by one seed per
@@ -54,6 +57,8 @@ type Scenario struct {
 	// ConnsPerSeed is quicxfer get --conns-per-seed (0 or 1: one
 	// connection per seed).
 	ConnsPerSeed int
+	// Attack sets up ModeAttack (attack.go).
+	Attack *AttackConfig
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the

@@ -63,8 +63,9 @@ func (o SuiteOptions) withDefaults() SuiteOptions {
 	return o
 }
 
-// Suite returns the scenarios of the benchmark issue, numbered 1 to 9, that
-// o selects. Scenarios 8 and 9 are left out unless o.Run.Exe is set.
+// Suite returns the scenarios of the benchmark issue, numbered 1 to 9, and
+// the seed under attack (10, with Size and three rounds), that o selects.
+// Scenarios 8, 9 and 10 are left out unless o.Run.Exe is set.
 func Suite(o SuiteOptions) []Scenario {
 	o = o.withDefaults()
 	all := []Scenario{
@@ -77,13 +78,14 @@ func Suite(o SuiteOptions) []Scenario {
 		Scenario7(max(o.Size/int64(o.Downloaders), 64<<10), o.ManyRate, o.Downloaders),
 		Scenario8(o.Size, o.Unit),
 		Scenario9(o.MemSize),
+		ScenarioAttack(o.Size, 3),
 	}
 	var out []Scenario
 	for _, sc := range all {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, sc.Number) {
 			continue
 		}
-		if o.Run.Exe == "" && (sc.Mode == ModeResume || sc.Mode == ModeMemory) {
+		if o.Run.Exe == "" && needsExe(sc) {
 			continue
 		}
 		out = append(out, sc)

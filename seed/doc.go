@@ -27,10 +27,15 @@
 // connection may have in progress (MaxConnInflight, a weighted semaphore per
 // connection: a block weighs its length), and the memory of send buffers over
 // all connections (MaxSendBuffers, one weighted semaphore: each response
-// holds one chunk). A response that finds a semaphore full waits for as long
-// as its client wants it; a client that stops reading loses its response
-// after IdleTimeout, so that it cannot hold a buffer for ever. Worst-case
-// memory for responses is therefore MaxSendBuffers, not MaxConns ×
+// holds one chunk), beside a small reserve of send buffers per connection
+// (ConnSendReserve): a response takes its buffer from its connection's
+// reserve first, then from the shared pool, and when both are used up waits
+// for its own connection's reserve, so that connections that never read
+// cannot starve the others by holding every shared buffer. A response that
+// finds a semaphore full waits for as long as its client wants it; a client
+// that stops reading loses its response after IdleTimeout, so that it cannot
+// hold a buffer for ever. Worst-case memory for responses is therefore
+// MaxSendBuffers + MaxConns × ConnSendReserve, not MaxConns ×
 // MaxStreamsPerConn × 64 KiB; receive windows are small (64 KiB a stream,
 // 1 MiB a connection) since a seed only receives requests.
 //

@@ -37,7 +37,7 @@ type Stats struct {
 	InflightWaits    int64 // block responses that waited for their connection's MaxConnInflight
 	BufferWaits      int64 // responses that waited for a send buffer (MaxSendBuffers)
 	AuthFailures     int64 // AUTH frames with a token the seed does not accept
-	SendBufferBytes  int64 // bytes of send buffers held now (at most MaxSendBuffers)
+	SendBufferBytes  int64 // bytes of send buffers held now (at most MaxSendBuffers + connections × ConnSendReserve)
 }
 
 type counters struct {
@@ -96,6 +96,7 @@ type connState struct {
 	bytes, blocks, requests atomic.Int64
 	requestRate             *rate.Limiter       // streams accepted per second
 	inflight                *semaphore.Weighted // bytes of block responses in progress
+	sendReserve             *semaphore.Weighted // its own send buffers (ConnSendReserve); nil: none
 	authorised              atomic.Bool
 	authFailures            atomic.Int32
 }
@@ -113,6 +114,9 @@ func (s *Server) handleConn(conn *quic.Conn) {
 		conn:        conn,
 		requestRate: rate.NewLimiter(rate.Limit(s.opts.MaxRequestRate), s.opts.RequestBurst),
 		inflight:    semaphore.NewWeighted(s.opts.MaxConnInflight),
+	}
+	if s.opts.ConnSendReserve > 0 {
+		cs.sendReserve = semaphore.NewWeighted(s.opts.ConnSendReserve)
 	}
 	cs.authorised.Store(!s.tokens.private())
 	var wg sync.WaitGroup
@@ -190,7 +194,7 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 	}
 	switch r := req.(type) {
 	case *wire.ListRequest:
-		s.sendList(ctx, str)
+		s.sendList(ctx, cs, str)
 	case *wire.ManifestRequest:
 		set := s.set.Load()
 		f := set.byName[r.Name]
@@ -244,14 +248,24 @@ func (s *Server) auth(cs *connState, str *quic.Stream, r *wire.AuthRequest) {
 	}
 }
 
-// sendBuffer takes a chunk buffer, waiting while MaxSendBuffers are in use.
-// It returns nil if ctx ends first; release gives the buffer back.
-func (s *Server) sendBuffer(ctx context.Context) (bp *[]byte, release func()) {
+// sendBuffer takes a chunk buffer for a response on cs: from the
+// connection's own reserve, else from the shared MaxSendBuffers, else it
+// waits for the reserve (one of the connection's own responses gives it
+// back), or without a reserve for the shared buffers. It returns nil if ctx
+// ends first; release gives the buffer back.
+func (s *Server) sendBuffer(ctx context.Context, cs *connState) (bp *[]byte, release func()) {
 	w := int64(s.chunk)
-	if !s.sendMem.TryAcquire(w) {
-		s.stats.bufferWaits.Add(1)
-		if s.sendMem.Acquire(ctx, w) != nil {
-			return nil, nil
+	sem := cs.sendReserve
+	if sem == nil || !sem.TryAcquire(w) {
+		sem = s.sendMem
+		if !sem.TryAcquire(w) {
+			s.stats.bufferWaits.Add(1)
+			if cs.sendReserve != nil {
+				sem = cs.sendReserve
+			}
+			if sem.Acquire(ctx, w) != nil {
+				return nil, nil
+			}
 		}
 	}
 	s.stats.sendBufferBytes.Add(w)
@@ -259,13 +273,13 @@ func (s *Server) sendBuffer(ctx context.Context) (bp *[]byte, release func()) {
 	return bp, func() {
 		s.bufs.Put(bp)
 		s.stats.sendBufferBytes.Add(-w)
-		s.sendMem.Release(w)
+		sem.Release(w)
 	}
 }
 
 // sendList writes a FileEntry for every file, sorted by name, then FIN.
-func (s *Server) sendList(ctx context.Context, str *quic.Stream) {
-	bp, release := s.sendBuffer(ctx)
+func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) {
+	bp, release := s.sendBuffer(ctx, cs)
 	if bp == nil {
 		s.abandoned(str)
 		return
@@ -319,7 +333,7 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 	}
 	defer fh.Close()
 
-	bp, release := s.sendBuffer(ctx)
+	bp, release := s.sendBuffer(ctx, cs)
 	if bp == nil {
 		s.abandoned(str)
 		return

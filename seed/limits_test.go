@@ -101,7 +101,7 @@ func TestMaxSendBuffers(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(2*bs, 22)
 	writeFile(t, filepath.Join(dir, "f"), data)
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize}) // one buffer
+	s := StartForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize, ConnSendReserve: -1}) // one buffer
 	id := fileByName(t, s, "f").ID
 	c1, c2 := dialWith(t, s, smallWindows()), dialWith(t, s, smallWindows())
 

@@ -23,6 +23,7 @@ const (
 	DefaultShutdownGrace     = 5 * time.Second
 	DefaultMaxConnInflight   = 64 << 20
 	DefaultMaxSendBuffers    = 256 << 20
+	DefaultConnSendReserve   = 256 << 10
 	DefaultMaxRequestRate    = 5000
 	DefaultRequestBurst      = 1000
 
@@ -72,6 +73,15 @@ type Options struct {
 	// connections, default 256 MiB. Every response in progress holds one
 	// chunk (64 KiB at most); a response waits for a free one.
 	MaxSendBuffers int64
+	// ConnSendReserve is send-buffer memory each connection has for
+	// itself, beside MaxSendBuffers, default 256 KiB (four buffers): a
+	// response takes its buffer from its connection's reserve first, then
+	// from the shared MaxSendBuffers, and when both are used up it waits
+	// for its own connection's reserve, which one of its own responses
+	// gives back. So clients that never read cannot starve the others by
+	// holding every shared buffer. Worst-case memory for send buffers is
+	// MaxSendBuffers + MaxConns × ConnSendReserve. Negative: no reserve.
+	ConnSendReserve int64
 	// MaxRequestRate is the requests (streams) per second one connection may
 	// open, on average, default 5000; RequestBurst, default 1000, is how many
 	// it may open at once. Streams past the rate are reset with
@@ -140,6 +150,14 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	// Every response needs one chunk buffer, so fewer than one never serves.
 	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
+	switch {
+	case o.ConnSendReserve == 0:
+		o.ConnSendReserve = DefaultConnSendReserve
+	case o.ConnSendReserve < 0:
+		o.ConnSendReserve = 0
+	default:
+		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
+	}
 	if o.MaxRequestRate <= 0 {
 		o.MaxRequestRate = DefaultMaxRequestRate
 	}

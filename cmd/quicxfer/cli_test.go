@@ -204,6 +204,7 @@ func TestGetErrorsAreOneLine(t *testing.T) {
 		{"bad url", []string{"get", "--seed", "quic:/x", "-o", out, "f"}, "seed URL"},
 		{"no seed", []string{"get", "-o", out, "f"}, "seed"},
 		{"bad rate", []string{"seed", "--rate-limit", "fast", dir}, "rate"},
+		{"bad reserve", []string{"seed", "--conn-send-reserve", "lots", dir}, "conn-send-reserve"},
 		{"manifest of nothing", []string{"manifest", filepath.Join(dir, "nothing")}, "nothing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

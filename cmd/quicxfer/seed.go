@@ -60,6 +60,7 @@ Examples:
 			&cli.DurationFlag{Name: "request-timeout", EnvVars: seedFlagEnv("request-timeout"), Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
 			&cli.StringFlag{Name: "max-conn-inflight", EnvVars: seedFlagEnv("max-conn-inflight"), Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
 			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: "256MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
+			&cli.StringFlag{Name: "conn-send-reserve", EnvVars: seedFlagEnv("conn-send-reserve"), Value: "256KiB", Usage: "send-buffer memory `SIZE` each connection has for itself beside --max-send-buffers, so that clients that never read cannot hold every buffer; 0 for none"},
 			&cli.Float64Flag{Name: "max-request-rate", EnvVars: seedFlagEnv("max-request-rate"), Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
 			&cli.IntFlag{Name: "request-burst", EnvVars: seedFlagEnv("request-burst"), Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
 			&cli.StringSliceFlag{Name: "token", EnvVars: seedFlagEnv("token"), Usage: "make the seed private: a client must give this access `TOKEN` (repeat for more; QUICXFER_TOKEN holds them comma-separated). --token-file keeps them out of ps"},
@@ -173,6 +174,13 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		}
 		sizes[i] = n
 	}
+	reserve, err := parseSize(c.String("conn-send-reserve"))
+	if err != nil {
+		return none, usagef("--conn-send-reserve: %v", err)
+	}
+	if reserve == 0 {
+		reserve = -1 // none
+	}
 	if c.Float64("max-request-rate") <= 0 || c.Int("request-burst") <= 0 {
 		return none, usagef("--max-request-rate and --request-burst must be more than 0")
 	}
@@ -195,6 +203,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		RequestTimeout:    c.Duration("request-timeout"),
 		MaxConnInflight:   sizes[0],
 		MaxSendBuffers:    sizes[1],
+		ConnSendReserve:   reserve,
 		MaxRequestRate:    c.Float64("max-request-rate"),
 		RequestBurst:      c.Int("request-burst"),
 		Tokens:            tokens,
