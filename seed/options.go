@@ -22,7 +22,7 @@ const (
 	DefaultRequestTimeout    = 10 * time.Second
 	DefaultShutdownGrace     = 5 * time.Second
 	DefaultMaxConnInflight   = 64 << 20
-	DefaultMaxSendBuffers    = 256 << 20
+	DefaultMaxSendBuffers    = 64 << 20
 	DefaultConnSendReserve   = 256 << 10
 	DefaultMaxRequestRate    = 5000
 	DefaultRequestBurst      = 1000
@@ -70,7 +70,7 @@ type Options struct {
 	// from taking every send buffer.
 	MaxConnInflight int64
 	// MaxSendBuffers bounds the memory of send buffers over all
-	// connections, default 256 MiB. Every response in progress holds one
+	// connections, default 64 MiB (1024 responses in progress at once). Every response in progress holds one
 	// chunk (64 KiB at most); a response waits for a free one.
 	MaxSendBuffers int64
 	// ConnSendReserve is send-buffer memory each connection has for

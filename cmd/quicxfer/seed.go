@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +61,7 @@ Examples:
 			&cli.DurationFlag{Name: "handshake-timeout", EnvVars: seedFlagEnv("handshake-timeout"), Value: seed.DefaultHandshakeTimeout, Usage: "time a client has to complete the QUIC handshake"},
 			&cli.DurationFlag{Name: "request-timeout", EnvVars: seedFlagEnv("request-timeout"), Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
 			&cli.StringFlag{Name: "max-conn-inflight", EnvVars: seedFlagEnv("max-conn-inflight"), Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
-			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: "256MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
+			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: "64MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
 			&cli.StringFlag{Name: "conn-send-reserve", EnvVars: seedFlagEnv("conn-send-reserve"), Value: "256KiB", Usage: "send-buffer memory `SIZE` each connection has for itself beside --max-send-buffers, so that clients that never read cannot hold every buffer; 0 for none"},
 			&cli.Float64Flag{Name: "max-request-rate", EnvVars: seedFlagEnv("max-request-rate"), Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
 			&cli.IntFlag{Name: "request-burst", EnvVars: seedFlagEnv("request-burst"), Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
@@ -88,6 +90,8 @@ func runSeed(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, checkSummary(res))
 		return nil
 	}
+
+	limitMemory(opts)
 
 	// SIGHUP reloads. Caught from before the files are hashed, so that one
 	// that arrives early does not kill the seed; it reloads once serving.
@@ -285,4 +289,19 @@ func checkSummary(r seed.CheckResult) string {
 		b.WriteString("; public")
 	}
 	return b.String()
+}
+
+// limitMemory gives the Go runtime a soft memory limit a little above what
+// the seed's own limits allow it to hold (the shared send buffers, every
+// connection's reserve, and room for the connections themselves), so that
+// under load the garbage collector works harder instead of letting the heap
+// grow to twice what is live. GOMEMLIMIT, when set, wins.
+func limitMemory(o seed.Options) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	sendBufs := cmp.Or(o.MaxSendBuffers, seed.DefaultMaxSendBuffers)
+	conns := int64(cmp.Or(o.MaxConns, seed.DefaultMaxConns))
+	reserve := max(cmp.Or(o.ConnSendReserve, seed.DefaultConnSendReserve), 0)
+	debug.SetMemoryLimit(sendBufs + conns*reserve + conns*(256<<10) + 64<<20)
 }
