@@ -436,7 +436,7 @@ func startAttackProcess(ctx context.Context, seedURL string, cfg *AttackConfig, 
 		args = append([]string{nice, "-n", strconv.Itoa(cfg.Nice)}, args...)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), childEnv+"=attack", attackEnv+"="+string(conf))
+	cmd.Env = append(cleanEnv(), childEnv+"=attack", attackEnv+"="+string(conf))
 	cmd.WaitDelay = 10 * time.Second
 	ap := &attackProcess{cmd: cmd, stderr: new(strings.Builder)}
 	cmd.Stderr = ap.stderr

@@ -90,6 +90,7 @@ func getCommand(ctx context.Context, exe string, urls []string, out string, conn
 		args = append(args, "--seed", u)
 	}
 	cmd := exec.CommandContext(ctx, exe, append(args, fileName)...)
+	cmd.Env = cleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -225,9 +226,7 @@ func startSeedProcess(ctx context.Context, exe, dir, stateDir string, env ...str
 	cmd := exec.CommandContext(ctx, exe, "seed", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--log-level", "warn", dir)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	cmd.Env = append(cleanEnv(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -262,4 +261,20 @@ func (sp *seedProcess) stop() (cpu float64, rss int64, err error) {
 		err = fmt.Errorf("seed process: %w: %s", err, lastLine(sp.stderr.String()))
 	}
 	return cpu, rss, err
+}
+
+// cleanEnv is this process's environment without the QUICXFER_<FLAG>
+// variables a user may have set for their own runs (QUICXFER_ALL,
+// QUICXFER_JSON, QUICXFER_RATE_LIMIT, ...): every flag of quicxfer reads
+// one, and the children of a benchmark run must see only the flags the
+// benchmark gives them. The bench's own QUICXFER_BENCH_ variables stay.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "QUICXFER_") && !strings.HasPrefix(kv, "QUICXFER_BENCH_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }

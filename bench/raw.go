@@ -219,7 +219,7 @@ func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() err
 		return nil, nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), childEnv+"=raw-server")
+	cmd.Env = append(cleanEnv(), childEnv+"=raw-server")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -26,8 +26,8 @@ func clientAccessFlags() []cli.Flag {
 		&cli.StringFlag{Name: "token-file", Usage: "read the access token from the first line of `FILE`"},
 		&cli.StringFlag{Name: "client-cert", Usage: "client certificate `FILE` (PEM) for a seed that asks for one (mutual TLS)"},
 		&cli.StringFlag{Name: "client-key", Usage: "private key `FILE` (PEM) of --client-cert"},
-		&cli.StringFlag{Name: "ca", Usage: "CA certificates `FILE` (PEM) to check seeds whose URL has no pin (default: the system's roots)"},
-		&cli.BoolFlag{Name: "insecure", Usage: "do not check the certificate of seeds whose URL has no pin (anyone on the path can pose as them)"},
+		&cli.StringFlag{Name: "ca", Usage: "CA certificates `FILE` (PEM) to check seeds whose URL has no pin and https mirrors (default: the system's roots)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "do not check the certificate of seeds whose URL has no pin, nor of https mirrors (anyone on the path can pose as them; blocks are still verified against the manifest)"},
 	}
 }
 
@@ -83,7 +83,7 @@ func clientAccess(c *cli.Context, w io.Writer) (quicxfer.ClientOptions, error) {
 			return o, usagef("--ca and --insecure: give one")
 		}
 		o.Insecure = true
-		fmt.Fprintln(w, "quicxfer: warning: --insecure: the certificate of a seed whose URL has no pin is not checked; anyone on the path can pose as that seed")
+		fmt.Fprintln(w, "quicxfer: warning: --insecure: the certificate of a seed whose URL has no pin, or of an https mirror, is not checked; anyone on the path can pose as it")
 	}
 	return o, nil
 }
