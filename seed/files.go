@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -33,6 +34,11 @@ type servedFile struct {
 	root *os.Root // the PATH's root: every open goes through it
 	rel  string   // name inside root, in the OS's form
 	man  *manifest.Manifest
+
+	// A shared file (see Share) is read from data and serves only the
+	// blocks in have; both are nil for a full file, opened through root.
+	data io.ReaderAt
+	have *haveSet
 
 	encOnce sync.Once
 	enc     []byte // the encoded ManifestResponse, made on first request

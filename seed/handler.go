@@ -192,9 +192,9 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 	case *wire.ListRequest:
 		s.sendList(ctx, str)
 	case *wire.ManifestRequest:
-		f := s.byName[r.Name]
+		f := s.lookupName(r.Name)
 		if r.ByID {
-			f = s.byID[r.ID]
+			f = s.lookupID(r.ID)
 		}
 		if f == nil {
 			s.log.Debug("manifest not found", "remote", conn.RemoteAddr(), "name", r.Name, "id", r.ID, "by_id", r.ByID)
@@ -206,7 +206,7 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 			str.Close()
 		}
 	case *wire.BlockRequest:
-		f := s.byID[r.ID]
+		f := s.lookupID(r.ID)
 		if f == nil {
 			s.log.Debug("block of unknown file", "remote", conn.RemoteAddr(), "id", r.ID)
 			s.reject(str, wire.ErrCodeNotFound)
@@ -217,7 +217,15 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 			s.reject(str, wire.ErrCodeBadRequest)
 			return
 		}
+		if f.have != nil && !f.have.has(int(r.Index)) {
+			s.reject(str, wire.ErrCodeNotAvailable)
+			return
+		}
 		s.sendBlock(ctx, cs, str, f, int(r.Index))
+	case *wire.HaveRequest:
+		s.sendHave(ctx, cs, str, r)
+	case *wire.PeersRequest:
+		s.sendPeers(cs, str, r)
 	default:
 		s.reject(str, wire.ErrCodeBadRequest)
 	}
@@ -269,7 +277,7 @@ func (s *Server) sendList(ctx context.Context, str *quic.Stream) {
 	}
 	defer release()
 	b := (*bp)[:0]
-	for _, f := range s.files {
+	for _, f := range s.allFiles() {
 		e := wire.FileEntry{Name: f.Name, Size: f.Size, ID: f.ID}
 		b = e.Append(b)
 		if len(b) >= s.chunk {
@@ -304,17 +312,21 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		}
 	}
 	defer cs.inflight.Release(w)
-	fh, err := f.root.Open(f.rel)
-	if err != nil {
-		log.Warn("cannot open file", "err", err)
-		if errors.Is(err, fs.ErrNotExist) {
-			s.reject(str, wire.ErrCodeFileChanged)
-		} else {
-			s.reject(str, wire.ErrCodeInternal)
+	fh := f.data
+	if fh == nil {
+		osf, err := f.root.Open(f.rel)
+		if err != nil {
+			log.Warn("cannot open file", "err", err)
+			if errors.Is(err, fs.ErrNotExist) {
+				s.reject(str, wire.ErrCodeFileChanged)
+			} else {
+				s.reject(str, wire.ErrCodeInternal)
+			}
+			return
 		}
-		return
+		defer osf.Close()
+		fh = osf
 	}
-	defer fh.Close()
 
 	bp, release := s.sendBuffer(ctx)
 	if bp == nil {
