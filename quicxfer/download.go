@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -35,7 +36,7 @@ const agreeGrace = time.Second
 // Options says what to download from where.
 type Options struct {
 	Seeds []string    // seed URLs (quic://...)
-	Name  string      // the file's name on the seeds
+	Name  string      // the file's name on the seeds; may be empty if ID is given
 	Out   string      // where the complete file appears
 	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
 
@@ -58,6 +59,23 @@ type Options struct {
 	// ProgressInterval (default 200ms), and once at the end.
 	OnProgress       func(Progress)
 	ProgressInterval time.Duration
+
+	// Share, if set, is given the download's blocks as they become durable,
+	// to serve them (see Sharer).
+	Share Sharer
+	// SelfURLs are the URLs at which Share serves; one of them is
+	// registered with each source (GET_PEERS), so that the source tells
+	// its other clients about this one.
+	SelfURLs []string
+	// MaxPeers is the most sources learnt from other sources (GET_PEERS)
+	// that the download adds (default DefaultMaxPeers; negative: none).
+	MaxPeers int
+	// PeersInterval is how often every source is asked for others (and
+	// this side registered again), default DefaultPeersInterval.
+	PeersInterval time.Duration
+	// LowestFirst asks for blocks in index order rather than rarest first
+	// (for streaming).
+	LowestFirst bool
 }
 
 // Progress is a snapshot of a running download.
@@ -118,6 +136,12 @@ func (o *Options) fill() {
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = 200 * time.Millisecond
 	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.PeersInterval <= 0 {
+		o.PeersInterval = DefaultPeersInterval
+	}
 }
 
 // Download fetches Name from every seed at once into Out, verifying every
@@ -126,11 +150,13 @@ func (o *Options) fill() {
 func Download(ctx context.Context, opts Options) (*Result, error) {
 	opts.fill()
 	start := time.Now()
-	if opts.Name == "" {
+	if opts.Name == "" && opts.ID.IsZero() {
 		return nil, errors.New("no file name given")
 	}
-	if err := wire.CheckName(opts.Name); err != nil {
-		return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+	if opts.Name != "" {
+		if err := wire.CheckName(opts.Name); err != nil {
+			return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+		}
 	}
 	if len(opts.Seeds) == 0 {
 		return nil, errors.New("no seed given (use --seed URL)")
@@ -196,6 +222,11 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 			_ = os.Remove(partial.StatePath(opts.Out))
 		}
 		opts.Logf("%s is already complete and verified", opts.Out)
+		if opts.Share != nil {
+			if err := opts.Share.Start(name, m, opts.Out, func(int) bool { return true }); err != nil {
+				return nil, fmt.Errorf("sharing %s: %w", opts.Out, err)
+			}
+		}
 		res.ResumedBytes = m.Size
 		res.Elapsed = time.Since(start)
 		res.Seeds = results(srcs)
@@ -208,12 +239,19 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer part.Close()
 	res.ResumedBytes = part.Bytes()
+	if opts.Share != nil {
+		// The blocks Open found are durable: it persisted them.
+		if err := opts.Share.Start(name, m, partial.PartPath(opts.Out), part.Has); err != nil {
+			return nil, fmt.Errorf("sharing %s: %w", opts.Out, err)
+		}
+	}
 
-	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
+	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
 	runErr := l.run(ctx)
+	defer l.closeDiscovered()
 	res.Elapsed = time.Since(start)
-	res.Seeds = results(srcs)
-	for _, s := range srcs {
+	res.Seeds = results(l.srcs)
+	for _, s := range l.srcs {
 		res.FetchedBytes += s.received.Load()
 	}
 	if runErr != nil {
@@ -221,6 +259,13 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := part.Finish(); err != nil {
 		return res, fmt.Errorf("finishing %s: %w", opts.Out, err)
+	}
+	if opts.Share != nil {
+		all := make([]int, m.NumBlocks())
+		for i := range all {
+			all[i] = i
+		}
+		opts.Share.Add(all) // Finish made every block durable
 	}
 	return res, nil
 }
@@ -269,7 +314,11 @@ func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, opts Options
 			}
 			mctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
 			defer cancel()
-			resp, err := conn.Manifest(mctx, wire.ManifestRequest{Name: opts.Name})
+			req := wire.ManifestRequest{Name: opts.Name}
+			if opts.Name == "" {
+				req = wire.ManifestRequest{ByID: true, ID: opts.ID}
+			}
+			resp, err := conn.Manifest(mctx, req)
 			if err != nil {
 				ch <- indexed{i, answer{err: err}}
 				return
@@ -394,6 +443,23 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
+
+	// Swarm (swarm.go).
+	client     *Client
+	avail      chan availMsg
+	peers      chan peersMsg
+	known      map[string]bool // URLs of every source, given or found
+	discovered int
+	written    []int // blocks verified and written since the last sync request
+}
+
+// closeDiscovered closes the connections of the sources the download found.
+func (l *loop) closeDiscovered() {
+	for _, s := range l.srcs {
+		if s.discovered {
+			s.close()
+		}
+	}
 }
 
 type result struct {
@@ -404,6 +470,10 @@ type result struct {
 }
 
 func (l *loop) run(ctx context.Context) error {
+	order := scheduler.RarestFirst
+	if l.opts.LowestFirst {
+		order = scheduler.LowestFirst
+	}
 	l.sched = scheduler.New(scheduler.Config{
 		NumBlocks:   l.m.NumBlocks(),
 		BlockSize:   l.m.BlockSize,
@@ -411,6 +481,7 @@ func (l *loop) run(ctx context.Context) error {
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
 		// Each connection to a seed needs a block of its own in flight.
 		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		Order:     order,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
@@ -418,15 +489,12 @@ func (l *loop) run(ctx context.Context) error {
 	bs := l.m.BlockSize
 	l.bufs.New = func() any { b := make([]byte, bs); return &b }
 
-	now := time.Now()
-	for _, s := range l.srcs {
-		if s.leftOut {
-			continue // serves something else
-		}
-		s.id = l.sched.AddSource(now)
-		l.byID[s.id] = s
-		if s.current() == nil {
-			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+	l.avail = make(chan availMsg)
+	l.peers = make(chan peersMsg)
+	l.known = map[string]bool{}
+	for _, u := range l.opts.SelfURLs {
+		if pu, err := wire.ParseURL(u); err == nil {
+			l.known[pu.String()] = true // never our own
 		}
 	}
 
@@ -437,19 +505,51 @@ func (l *loop) run(ctx context.Context) error {
 		workers.Wait()
 	}()
 
+	now := time.Now()
+	addSource := func(s *source) {
+		now := time.Now()
+		s.id = l.sched.AddSource(now)
+		l.byID[s.id] = s
+		l.known[s.url.String()] = true
+		if s.discovered {
+			// Most likely a peer: nothing until its HAVE says.
+			l.sched.SetAvailable(s.id, nil)
+		} else if s.current() == nil {
+			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+		}
+		if !slices.Contains(l.srcs, s) {
+			l.srcs = append(l.srcs, s)
+		}
+		workers.Go(func() { l.watchHave(ctx, s) })
+	}
+	for _, s := range l.srcs {
+		l.known[s.url.String()] = true
+		if s.leftOut {
+			continue // serves something else
+		}
+		addSource(s)
+	}
+	lastPeers := now.Add(-l.opts.PeersInterval)
+
 	// The syncer makes written blocks durable and records them, off the loop.
-	syncReq := make(chan struct{}, 1)
+	// The blocks handed over with a request were written before it, so
+	// once Sync returns they are durable and may be shared.
+	syncReq := make(chan []int, 1)
 	syncErr := make(chan error, 1)
 	var syncer sync.WaitGroup
 	syncer.Add(1)
 	go func() {
 		defer syncer.Done()
-		for range syncReq {
+		for blocks := range syncReq {
 			if err := l.part.Sync(); err != nil {
 				select {
 				case syncErr <- err:
 				default:
 				}
+				continue
+			}
+			if l.opts.Share != nil && len(blocks) > 0 {
+				l.opts.Share.Add(blocks)
 			}
 		}
 	}()
@@ -516,9 +616,16 @@ func (l *loop) run(ctx context.Context) error {
 		case err := <-syncErr:
 			return fmt.Errorf("saving progress: %w", err)
 		case r := <-l.results:
+			if r.err == nil {
+				l.written = append(l.written, r.a.Block)
+			}
 			if err := l.handle(r, apply); err != nil {
 				return err
 			}
+		case m := <-l.avail:
+			l.onAvail(m)
+		case m := <-l.peers:
+			l.onPeers(m, addSource)
 		case <-wake.C:
 		case <-tick.C:
 			now := time.Now()
@@ -534,9 +641,14 @@ func (l *loop) run(ctx context.Context) error {
 			if now.Sub(lastSync) >= l.opts.SyncInterval {
 				lastSync = now
 				select {
-				case syncReq <- struct{}{}:
-				default:
+				case syncReq <- l.written:
+					l.written = nil
+				default: // the last sync is still running: these go with the next
 				}
+			}
+			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= l.opts.PeersInterval {
+				lastPeers = now
+				l.askPeers(ctx, func(f func()) { workers.Go(f) })
 			}
 			if now.Sub(lastProgress) >= l.opts.ProgressInterval {
 				lastProgress = now
@@ -572,6 +684,8 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			s.note = "dropped: " + st.DropReason
 			l.opts.Logf("seed %s dropped: %s", s.raw, st.DropReason)
 		}
+	case outUnavailable:
+		l.sched.Unavailable(a.Req, a.Source, a.Block, now)
 	case outDown:
 		s.reset(r.conn)
 		apply(l.sched.SourceDown(a.Source, now))

@@ -31,11 +31,12 @@ type source struct {
 	badBlocks atomic.Int64
 
 	// Set by the download loop only.
-	note     string    // why it was left out or dropped, for the summary
-	leftOut  bool      // serves another file, or not this name: never asked for blocks
-	asked    int       // requests issued to it
-	lastRecv int64     // received, as of the last tick
-	lastData time.Time // the tick at which received last grew
+	note       string    // why it was left out or dropped, for the summary
+	leftOut    bool      // serves another file, or not this name: never asked for blocks
+	discovered bool      // learnt from another source (GET_PEERS), not given by the user
+	asked      int       // requests issued to it
+	lastRecv   int64     // received, as of the last tick
+	lastData   time.Time // the tick at which received last grew
 }
 
 // slot is one connection to a seed. conn is read without waiting (the
@@ -128,9 +129,10 @@ func (s *source) close() {
 type outcome int
 
 const (
-	outFailed   outcome = iota // this request failed; the seed may be fine
-	outDown                    // the seed is unusable for now: connection gone, unreachable, no longer serves the content
-	outRejected                // the seed broke the protocol for this block: counts like a block that failed verification
+	outFailed      outcome = iota // this request failed; the seed may be fine
+	outDown                       // the seed is unusable for now: connection gone, unreachable, no longer serves the content
+	outRejected                   // the seed broke the protocol for this block: counts like a block that failed verification
+	outUnavailable                // a peer does not have the block (yet): not a failure
 )
 
 // classify maps err from a request on conn (nil when the dial failed).
@@ -144,6 +146,8 @@ func classify(err error, conn *Conn) outcome {
 	default:
 	}
 	switch {
+	case errors.Is(err, wire.ErrNotAvailable):
+		return outUnavailable
 	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
 		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
 		return outDown

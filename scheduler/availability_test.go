@@ -239,3 +239,19 @@ func TestSimAvailabilityGrows(t *testing.T) {
 	last := slices.Index(m.delivered, false)
 	require.Equal(t, -1, last)
 }
+
+func TestUnavailable(t *testing.T) {
+	s := New(Config{NumBlocks: 3, BlockSize: kib, Size: 3 * kib, MinWindow: kib}, nil)
+	p := s.AddSource(t0)
+	acts := s.Next(t0)
+	require.Equal(t, []int{0}, blocksOf(acts))
+	s.Unavailable(acts[0].Req, p, 0, at(ms(1)))
+	st := s.Stats(p)
+	require.Equal(t, 2, st.HaveBlocks)
+	require.Zero(t, st.Failures, "not having a block is no failure")
+	require.Equal(t, []int{1}, blocksOf(s.Next(at(ms(1)))), "not asked for block 0 again")
+	s.AddAvailable(p, 0)
+	require.Equal(t, 3, s.Stats(p).HaveBlocks)
+	s.Unavailable(99, p, 5, at(ms(2))) // out of range: ignored
+	require.Equal(t, 3, s.Stats(p).HaveBlocks)
+}

@@ -269,6 +269,44 @@ func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time)
 	return acts
 }
 
+// Unavailable reports that src answered req with "I do not have this
+// block" (a partial source whose availability the caller had not learnt
+// yet): the block goes back to the pool and src is taken not to have it
+// until AddAvailable or SetAvailable says otherwise. It is not a failure.
+func (s *Scheduler) Unavailable(req ReqID, src SourceID, block int, now time.Time) {
+	s.tick(now)
+	if block < 0 || block >= len(s.blocks) {
+		return
+	}
+	r := s.lookup(req, src, block)
+	x := s.source(src)
+	if x == nil || x.state == dropped {
+		return
+	}
+	if r != nil {
+		s.forget(r, false, now)
+	}
+	if !x.has(block) {
+		return
+	}
+	if x.avail == nil {
+		x.avail = make([]uint64, len(s.free.bits))
+		for i := range x.avail {
+			x.avail[i] = ^uint64(0)
+		}
+		if rem := s.cfg.NumBlocks % 64; rem != 0 {
+			x.avail[len(x.avail)-1] = 1<<rem - 1
+		}
+		x.nHave = s.cfg.NumBlocks
+		s.partials++
+	}
+	x.avail[block/64] &^= 1 << (block % 64)
+	x.nHave--
+	if x.state == usable {
+		s.bump(block, -1)
+	}
+}
+
 // Rejected reports that block from src failed verification. It is a strike
 // for src, which is never asked for that block again; at MaxStrikes src is
 // dropped and its outstanding requests come back as Cancels.
