@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -474,6 +475,12 @@ func (l *loop) run(ctx context.Context) error {
 	if l.opts.LowestFirst {
 		order = scheduler.LowestFirst
 	}
+	tieStart := 0
+	if l.opts.Share != nil && l.m.NumBlocks() > 0 {
+		// Sharing downloaders start at different places, so that they
+		// have different blocks to give each other.
+		tieStart = rand.IntN(l.m.NumBlocks())
+	}
 	l.sched = scheduler.New(scheduler.Config{
 		NumBlocks:   l.m.NumBlocks(),
 		BlockSize:   l.m.BlockSize,
@@ -482,6 +489,7 @@ func (l *loop) run(ctx context.Context) error {
 		// Each connection to a seed needs a block of its own in flight.
 		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 		Order:     order,
+		TieStart:  tieStart,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
@@ -529,7 +537,10 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		addSource(s)
 	}
-	lastPeers := now.Add(-l.opts.PeersInterval)
+	// Other sources are asked for more at once, then after 1 s, 2 s, 4 s,
+	// ... up to every PeersInterval: a swarm starting together finds itself
+	// quickly.
+	lastPeers, peersWait := now.Add(-l.opts.PeersInterval), time.Duration(0)
 
 	// The syncer makes written blocks durable and records them, off the loop.
 	// The blocks handed over with a request were written before it, so
@@ -646,8 +657,9 @@ func (l *loop) run(ctx context.Context) error {
 				default: // the last sync is still running: these go with the next
 				}
 			}
-			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= l.opts.PeersInterval {
+			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= peersWait {
 				lastPeers = now
+				peersWait = min(max(2*peersWait, time.Second), l.opts.PeersInterval)
 				l.askPeers(ctx, func(f func()) { workers.Go(f) })
 			}
 			if now.Sub(lastProgress) >= l.opts.ProgressInterval {

@@ -280,3 +280,28 @@ func (l *loop) onPeers(m peersMsg, add func(*source)) {
 		add(s)
 	}
 }
+
+// Announce registers this side, serving at one of self, with every seed in
+// seeds as a source of content ID id (GET_PEERS), so that they keep telling
+// their clients about it; a registration lasts about two minutes, so call it
+// about every DefaultPeersInterval. Seeds that cannot be reached are skipped.
+// It returns how many seeds accepted the request.
+func Announce(ctx context.Context, c *Client, seeds []string, id manifest.ID, self []string, timeout time.Duration) int {
+	n := 0
+	for _, raw := range seeds {
+		u, err := wire.ParseURL(raw)
+		if err != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		conn, err := c.Dial(actx, u)
+		if err == nil {
+			if _, err := conn.Peers(actx, id, selfFor(self, conn)); err == nil {
+				n++
+			}
+			_ = conn.Close()
+		}
+		cancel()
+	}
+	return n
+}

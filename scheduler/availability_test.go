@@ -255,3 +255,14 @@ func TestUnavailable(t *testing.T) {
 	s.Unavailable(99, p, 5, at(ms(2))) // out of range: ignored
 	require.Equal(t, 3, s.Stats(p).HaveBlocks)
 }
+
+func TestTieStart(t *testing.T) {
+	s := New(Config{NumBlocks: 10, BlockSize: kib, Size: 10 * kib, MinWindow: 3 * kib, TieStart: 8}, nil)
+	a := s.AddSource(t0)
+	require.Equal(t, map[SourceID][]int{a: {8, 9, 0}}, fetchesBySource(s.Next(t0)), "from 8 on, wrapping")
+	p := s.AddSource(t0)
+	s.SetAvailable(p, bitsOf(10, 1, 9))
+	// p has blocks 1 and 9; 9 is in flight at a, so p gets 1.
+	require.Equal(t, map[SourceID][]int{p: {1}}, fetchesBySource(s.Next(t0)))
+	require.Equal(t, 0, New(Config{NumBlocks: 3, BlockSize: kib, Size: 3 * kib, TieStart: 5}, nil).cfg.TieStart)
+}

@@ -54,6 +54,12 @@ type Config struct {
 	// Order is the order in which free blocks are handed out (default
 	// RarestFirst).
 	Order Order
+	// TieStart, in RarestFirst, breaks ties between equally rare blocks by
+	// index counted from TieStart, wrapping around (default 0: lowest index
+	// first). Downloaders of one swarm that each start at a different place
+	// ask the full seeds for different blocks first, so that they have
+	// something to give each other at once.
+	TieStart int
 }
 
 // Order says which free block a source is given first.
@@ -97,6 +103,9 @@ func (c Config) withDefaults() Config {
 		if last <= 0 || last > c.BlockSize {
 			panic(fmt.Sprintf("scheduler: Size %d does not fit %d blocks of %d bytes", c.Size, c.NumBlocks, c.BlockSize))
 		}
+	}
+	if c.TieStart < 0 || (c.TieStart > 0 && c.TieStart >= c.NumBlocks) {
+		c.TieStart = 0
 	}
 	if c.MinWindow <= 0 {
 		c.MinWindow = 2 * c.BlockSize

@@ -765,7 +765,13 @@ func (s *Scheduler) pick(x *source) int {
 	}
 	// Rarest first: x is usable, so every block it has is of rarity >= 1.
 	for r := 1; r < len(s.levels); r++ {
-		if b := s.scan(&s.levels[r], x); b >= 0 {
+		f := &s.levels[r]
+		if start := s.cfg.TieStart; start > 0 {
+			if b := s.scanFrom(f, x, start); b >= 0 {
+				return b
+			}
+		}
+		if b := s.scan(f, x); b >= 0 {
 			return b
 		}
 	}
@@ -773,8 +779,11 @@ func (s *Scheduler) pick(x *source) int {
 }
 
 // scan returns the lowest block of f that x has and is not banned from.
-func (s *Scheduler) scan(f *freeSet, x *source) int {
-	b := f.nextIn(0, x.avail)
+func (s *Scheduler) scan(f *freeSet, x *source) int { return s.scanFrom(f, x, 0) }
+
+// scanFrom is scan among the blocks from index from on.
+func (s *Scheduler) scanFrom(f *freeSet, x *source, from int) int {
+	b := f.nextIn(from, x.avail)
 	for b >= 0 && x.banned(b) {
 		b = f.nextIn(b+1, x.avail)
 	}

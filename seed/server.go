@@ -188,6 +188,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.stats.filesCached.Store(int64(cached))
 	s.urls = buildURLs(s.udp.LocalAddr().(*net.UDPAddr), pin, log)
 	s.swarm.init()
+	s.swarm.cacheDir = cacheDir
 	for _, p := range o.Peers {
 		s.swarm.peers.addAll(p)
 	}

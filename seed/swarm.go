@@ -27,6 +27,7 @@ type swarmState struct {
 	stopping chan struct{} // closed when Serve stops accepting
 	stopOnce sync.Once
 	peers    *peerBook
+	cacheDir string // the manifest cache, for RememberManifest
 }
 
 func (w *swarmState) init() {

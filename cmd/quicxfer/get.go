@@ -13,6 +13,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/seed"
 )
 
 func getCommand() *cli.Command {
@@ -28,7 +29,8 @@ interruption to resume.
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
    quicxfer get --seed URL --json isos/debian.iso
-   QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
+   QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf
+   quicxfer get --serve --upload-limit 10MB/s --seed URL debian.iso   (share while downloading)`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Required: true, Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here)"},
@@ -36,7 +38,7 @@ Examples:
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
-		}, clientAccessFlags()...),
+		}, append(serveFlags(), clientAccessFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("get: give exactly one NAME")
@@ -61,6 +63,21 @@ Examples:
 				}
 				opts.ID = id
 			}
+			if err := swarmOptions(c, &opts); err != nil {
+				return err
+			}
+			var sh *sharing
+			if c.Bool("serve") {
+				up, err := parseRate(c.String("upload-limit"))
+				if err != nil {
+					return usagef("--upload-limit: %v", err)
+				}
+				sh, err = startSharing(c.Context, c, seed.Options{Listen: c.String("listen"), RateLimit: up, StateDir: c.String("state-dir")}, "serving while downloading")
+				if err != nil {
+					return err
+				}
+				opts.Share, opts.SelfURLs = sh.sharer, sh.srv.URLs()
+			}
 			var view *progressView
 			if !c.Bool("quiet") {
 				view = newProgressView(c.App.ErrWriter)
@@ -82,6 +99,9 @@ Examples:
 				}
 			}
 			if err != nil {
+				if sh != nil {
+					_ = sh.stop()
+				}
 				if errors.Is(err, context.Canceled) && res != nil {
 					return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
 				}
@@ -89,6 +109,10 @@ Examples:
 			}
 			if !c.Bool("quiet") {
 				summary(c.App.ErrWriter, out, res)
+			}
+			if sh != nil {
+				sh.seedOn(c.Context, c.App.ErrWriter, auth, usedSources(res), res.ID, c.Duration("seed-time"))
+				return sh.stop()
 			}
 			return nil
 		},

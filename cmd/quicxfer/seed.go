@@ -25,8 +25,10 @@ Examples:
    quicxfer seed /srv/isos
    quicxfer seed --listen 127.0.0.1:0 --rate-limit 100Mbit/s big.iso
    quicxfer seed --token-file /etc/quicxfer/tokens /srv/private    (a private seed)
-   quicxfer seed --client-ca clients-ca.pem /srv/private           (clients need a certificate)`,
-		Flags: []cli.Flag{
+   quicxfer seed --client-ca clients-ca.pem /srv/private           (clients need a certificate)
+   quicxfer seed --from URL1 --from URL2 --id ID /srv/isos         (fill /srv/isos from other seeds, then seed)
+   quicxfer seed --peer URL /srv/isos                              (tell clients about another seed)`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "0.0.0.0:4433", Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
 			&cli.StringFlag{Name: "rate-limit", Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
 			&cli.StringFlag{Name: "state-dir", Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
@@ -45,8 +47,12 @@ Examples:
 			&cli.StringFlag{Name: "token-file", Usage: "make the seed private: access tokens in `FILE`, one a line ('#' starts a comment)"},
 			&cli.StringFlag{Name: "client-ca", Usage: "require client certificates signed by the CA certificates in `FILE` (PEM): mutual TLS"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-		},
+		}, replicateFlags()...),
 		Action: func(c *cli.Context) error {
+			replicating := len(c.StringSlice("from")) > 0
+			if err := checkReplicateFlags(c); err != nil {
+				return err
+			}
 			if c.NArg() == 0 {
 				return usagef("seed: give at least one PATH to serve")
 			}
@@ -85,6 +91,9 @@ Examples:
 				return usagef("--max-request-rate and --request-burst must be more than 0")
 			}
 			for _, p := range c.Args().Slice() {
+				if replicating {
+					break // DIR is made if needed
+				}
 				if _, err := os.Stat(p); err != nil {
 					return fmt.Errorf("cannot serve %s: %w", p, err)
 				}
@@ -108,6 +117,11 @@ Examples:
 				Tokens:            tokens,
 				ClientCAFile:      c.String("client-ca"),
 				Logger:            logger,
+				Peers:             c.StringSlice("peer"),
+			}
+			if replicating {
+				opts.Paths = nil
+				return replicate(c, opts, c.Args().First())
 			}
 			return seed.Serve(c.Context, opts, func(s *seed.Server) {
 				urls := s.URLs()
