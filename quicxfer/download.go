@@ -579,14 +579,15 @@ func (l *loop) run(ctx context.Context) error {
 		for _, a := range actions {
 			switch a.Kind {
 			case scheduler.Fetch:
-				l.byID[a.Source].asked++
+				src := l.byID[a.Source]
+				src.asked++
 				wctx, cancel := context.WithCancel(ctx)
 				l.cancels[a.Req] = cancel
 				workers.Add(1)
 				go func() {
 					defer workers.Done()
 					defer cancel()
-					r := l.fetch(wctx, a)
+					r := l.fetch(wctx, src, a)
 					select {
 					case l.results <- r:
 					case <-ctx.Done():
@@ -714,8 +715,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 
 // fetch runs one request: fetch, verify, write. It never touches the
 // scheduler; the loop does.
-func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
-	s := l.byID[a.Source]
+func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result {
 	conn, err := s.connect(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
