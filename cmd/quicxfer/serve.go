@@ -117,6 +117,7 @@ func (sh *sharing) seedOn(ctx context.Context, errw io.Writer, auth quicxfer.Cli
 		return
 	}
 	defer client.Close()
+	quicxfer.Announce(ctx, client, sources, id, sh.srv.URLs(), 5*time.Second)
 	t := time.NewTicker(quicxfer.DefaultPeersInterval)
 	defer t.Stop()
 	for {
