@@ -26,7 +26,9 @@
 // by few sources is fetched while they are there and a swarm does not starve
 // on it; when every source is a full seed all blocks have the same rarity and
 // this is lowest-first. LowestFirst (Config.Order) keeps the index order, for
-// streaming.
+// streaming. Config.TieStart moves where ties start (wrapping around), so
+// that downloaders of one swarm ask the full seeds for different blocks first
+// and have something to give each other at once.
 //
 // Cost. Let N be the number of blocks, W = N/64 the bitmap words, S the
 // sources and L the distinct rarity levels (at most S+1). For a full seed,
