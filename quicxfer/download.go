@@ -452,6 +452,9 @@ type loop struct {
 	known      map[string]bool // URLs of every source, given or found
 	discovered int
 	written    []int // blocks verified and written since the last sync request
+	// announced holds the requests issued to a source whose HAVE had
+	// arrived: a NOT_AVAILABLE for one of them is the source's fault.
+	announced map[scheduler.ReqID]bool
 }
 
 // closeDiscovered closes the connections of the sources the download found.
@@ -498,6 +501,7 @@ func (l *loop) run(ctx context.Context) error {
 	l.bufs.New = func() any { b := make([]byte, bs); return &b }
 
 	l.avail = make(chan availMsg)
+	l.announced = map[scheduler.ReqID]bool{}
 	l.peers = make(chan peersMsg)
 	l.known = map[string]bool{}
 	for _, u := range l.opts.SelfURLs {
@@ -581,6 +585,9 @@ func (l *loop) run(ctx context.Context) error {
 			case scheduler.Fetch:
 				src := l.byID[a.Source]
 				src.asked++
+				if src.haveKnown {
+					l.announced[a.Req] = true
+				}
 				wctx, cancel := context.WithCancel(ctx)
 				l.cancels[a.Req] = cancel
 				workers.Add(1)
@@ -598,6 +605,7 @@ func (l *loop) run(ctx context.Context) error {
 					cancel()
 					delete(l.cancels, a.Req)
 				}
+				delete(l.announced, a.Req)
 			}
 		}
 	}
@@ -677,6 +685,8 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	now := time.Now()
 	a := r.a
 	delete(l.cancels, a.Req)
+	announced := l.announced[a.Req]
+	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
 	var de *diskError
 	switch {
@@ -698,6 +708,11 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			l.opts.Logf("seed %s dropped: %s", s.raw, st.DropReason)
 		}
 	case outUnavailable:
+		if announced {
+			// Its own HAVE said it had the block: a failure, like an error.
+			apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
+			break
+		}
 		l.sched.Unavailable(a.Req, a.Source, a.Block, now)
 	case outDown:
 		s.reset(r.conn)

@@ -34,6 +34,7 @@ type source struct {
 	note       string    // why it was left out or dropped, for the summary
 	leftOut    bool      // serves another file, or not this name: never asked for blocks
 	discovered bool      // learnt from another source (GET_PEERS), not given by the user
+	haveKnown  bool      // its HAVE (or a sign it is a full seed) has arrived
 	asked      int       // requests issued to it
 	lastRecv   int64     // received, as of the last tick
 	lastData   time.Time // the tick at which received last grew

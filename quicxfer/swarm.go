@@ -223,8 +223,10 @@ func (l *loop) onAvail(m availMsg) {
 			l.opts.Logf("source %s %s", s.raw, s.note)
 		}
 	case m.have != nil && m.have.All:
+		s.haveKnown = true
 		l.sched.SetAvailableAll(s.id)
 	case m.have != nil:
+		s.haveKnown = true
 		l.sched.SetAvailable(s.id, m.have.Bits)
 	default:
 		for _, b := range m.adds {

@@ -222,3 +222,22 @@ func TestReplication(t *testing.T) {
 	requireFile(t, cout, data)
 	require.Equal(t, int64(size), res.Seeds[0].Bytes)
 }
+
+// TestLyingHave: a source that says it has every block and then answers
+// NOT_AVAILABLE for each is a failing source: it is dropped, and the
+// download completes from the honest one.
+func TestLyingHave(t *testing.T) {
+	const size = 24 * manifest.MinBlockSize
+	src := t.TempDir()
+	data := writeFile(t, src, "f.bin", size, 21)
+	liar := startFakeSeed(t, src, "f.bin", claimsAll)
+	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 1e6})
+	lg := &logs{}
+	out := filepath.Join(t.TempDir(), "f.bin")
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL(), origin.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+	require.NoError(t, err, "%s", lg)
+	requireFile(t, out, data)
+	require.Zero(t, res.Seeds[0].Blocks)
+	require.Positive(t, liar.blockRequests())
+	require.LessOrEqual(t, liar.blockRequests(), int64(20), "dropped after a few failures: %s", lg)
+}
