@@ -106,3 +106,18 @@ func (s *Server) RememberManifest(path string, m *manifest.Manifest) error {
 	c := &manifestCache{dir: s.swarm.cacheDir}
 	return c.store(abs, fi.Size(), fi.ModTime().UnixNano(), m)
 }
+
+// CachedManifest returns the manifest the cache holds for the file at path
+// as it is now (same size and modification time), or nil if there is none.
+func (s *Server) CachedManifest(path string) (*manifest.Manifest, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	c := &manifestCache{dir: s.swarm.cacheDir}
+	return c.load(abs, fi.Size(), fi.ModTime().UnixNano())
+}

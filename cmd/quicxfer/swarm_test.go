@@ -214,6 +214,12 @@ func TestSeedFrom(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, data, got)
 
+	// The same command again: complete, nothing to fetch or hash.
+	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+	b = startProc(t, args...)
+	bURL = b.url(t)
+	waitFor(t, "B to see the file complete", func() bool { return strings.Contains(b.stderr.String(), "already complete") })
+
 	require.Zero(t, a.stop(t, syscall.SIGTERM), a.stderr.String())
 	cout := filepath.Join(t.TempDir(), "f.bin")
 	r = run(t, "get", "--seed", bURL, "-o", cout, "--quiet", "--json", "isos/f.bin")
@@ -226,6 +232,7 @@ func TestSeedFrom(t *testing.T) {
 	// Later, a plain seed of B's directory finds the manifest in its cache.
 	s := startProc(t, "seed", "--listen", "127.0.0.1:0", "--state-dir", bstate, "--log-level", "info", bdir)
 	s.url(t)
+	waitFor(t, "the seed's ready log", func() bool { return strings.Contains(s.stderr.String(), "seed ready") })
 	require.Contains(t, s.stderr.String(), "from_cache=1")
 	require.Zero(t, s.stop(t, syscall.SIGTERM))
 }
