@@ -455,6 +455,8 @@ type loop struct {
 	// announced holds the requests issued to a source whose HAVE had
 	// arrived: a NOT_AVAILABLE for one of them is the source's fault.
 	announced map[scheduler.ReqID]bool
+	idleSince time.Time // when nothing was last in flight with blocks missing; zero if busy
+	toldIdle  bool
 }
 
 // closeDiscovered closes the connections of the sources the download found.
@@ -649,6 +651,7 @@ func (l *loop) run(ctx context.Context) error {
 		case <-wake.C:
 		case <-tick.C:
 			now := time.Now()
+			l.noteWaiting(now)
 			for id, s := range l.byID {
 				if r := s.received.Load(); r != s.lastRecv {
 					s.lastRecv, s.lastData = r, now

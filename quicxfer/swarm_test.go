@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +241,34 @@ func TestLyingHave(t *testing.T) {
 	require.Zero(t, res.Seeds[0].Blocks)
 	require.Positive(t, liar.blockRequests())
 	require.LessOrEqual(t, liar.blockRequests(), int64(20), "dropped after a few failures: %s", lg)
+}
+
+// TestWaitsForBlocksNoSourceHas: the only source is a peer with half the
+// blocks; the download waits for the rest (telling the user) rather than
+// fail, and finishes once the peer has them.
+func TestWaitsForBlocksNoSourceHas(t *testing.T) {
+	const size = 8 * manifest.MinBlockSize
+	src := t.TempDir()
+	data := writeFile(t, src, "f.bin", size, 23)
+	m, err := manifest.BuildFile(t.Context(), filepath.Join(src, "f.bin"), 1)
+	require.NoError(t, err)
+	p := startPeer(t, 0)
+	require.NoError(t, p.sharer.Start("f.bin", m, filepath.Join(src, "f.bin"), func(i int) bool { return i < 4 }))
+
+	lg := &logs{}
+	out := filepath.Join(t.TempDir(), "f.bin")
+	done := make(chan error, 1)
+	go func() {
+		_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{p.srv.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(lg.String(), "waiting: 4 blocks") }, 20*time.Second, 20*time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("download ended while blocks were missing: %v", err)
+	default:
+	}
+	p.sharer.Add([]int{4, 5, 6, 7})
+	require.NoError(t, <-done, "%s", lg)
+	requireFile(t, out, data)
 }
