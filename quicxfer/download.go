@@ -444,6 +444,7 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
+	writeMu sync.Mutex // see fetch
 
 	// Swarm (swarm.go).
 	client     *Client
@@ -754,10 +755,17 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	if err := l.m.Verify(a.Block, buf); err != nil {
 		return result{a: a, out: outRejected, err: err, conn: conn}
 	}
+	// Has and WriteBlock under one lock, so that of two copies arriving
+	// together only one counts as accepted (partial serialises the
+	// writes anyway).
+	l.writeMu.Lock()
 	if l.part.Has(a.Block) {
+		l.writeMu.Unlock()
 		return result{a: a, conn: conn} // another seed's copy won the race
 	}
-	if err := l.part.WriteBlock(a.Block, buf); err != nil {
+	err = l.part.WriteBlock(a.Block, buf)
+	l.writeMu.Unlock()
+	if err != nil {
 		// A disk error is the download's, not the seed's: stop everything.
 		return result{a: a, out: outFailed, err: &diskError{err}, conn: conn}
 	}
