@@ -544,7 +544,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		addSource(s)
 	}
-	// Other sources are asked for more at once, then after 1 s, 2 s, 4 s,
+	// Other sources are asked for more at once, then after 250 ms, 500 ms, 1 s,
 	// ... up to every PeersInterval: a swarm starting together finds itself
 	// quickly.
 	lastPeers, peersWait := now.Add(-l.opts.PeersInterval), time.Duration(0)
@@ -578,7 +578,7 @@ func (l *loop) run(ctx context.Context) error {
 
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	lastSync, lastProgress := now, now
+	lastSync, lastProgress, lastTie := now, now, now
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 
@@ -662,6 +662,12 @@ func (l *loop) run(ctx context.Context) error {
 					l.sched.SetRTT(id, c.RTT())
 				}
 			}
+			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
+				// A new place every second: downloaders that reach the
+				// same region do not keep asking for the same blocks.
+				lastTie = now
+				l.sched.SetTieStart(rand.IntN(l.m.NumBlocks()))
+			}
 			if now.Sub(lastSync) >= l.opts.SyncInterval {
 				lastSync = now
 				select {
@@ -672,7 +678,7 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= peersWait {
 				lastPeers = now
-				peersWait = min(max(2*peersWait, time.Second), l.opts.PeersInterval)
+				peersWait = min(max(2*peersWait, 250*time.Millisecond), l.opts.PeersInterval)
 				l.askPeers(ctx, func(f func()) { workers.Go(f) })
 			}
 			if now.Sub(lastProgress) >= l.opts.ProgressInterval {

@@ -266,3 +266,14 @@ func TestTieStart(t *testing.T) {
 	require.Equal(t, map[SourceID][]int{p: {1}}, fetchesBySource(s.Next(t0)))
 	require.Equal(t, 0, New(Config{NumBlocks: 3, BlockSize: kib, Size: 3 * kib, TieStart: 5}, nil).cfg.TieStart)
 }
+
+func TestSetTieStart(t *testing.T) {
+	s := New(Config{NumBlocks: 10, BlockSize: kib, Size: 10 * kib, MinWindow: kib}, nil)
+	s.AddSource(t0)
+	s.SetTieStart(6)
+	require.Equal(t, []int{6}, blocksOf(s.Next(t0)))
+	s.SetTieStart(42) // out of range: 0
+	require.Zero(t, s.cfg.TieStart)
+	s.AddSource(t0)
+	require.Equal(t, []int{0}, blocksOf(s.Next(t0)), "the lowest free block again")
+}

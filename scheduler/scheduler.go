@@ -158,6 +158,15 @@ func (s *Scheduler) SetAvailable(src SourceID, have []uint64) {
 	}
 }
 
+// SetTieStart changes Config.TieStart: ties between equally rare blocks are
+// broken from block start on, wrapping around. Out of range means 0.
+func (s *Scheduler) SetTieStart(start int) {
+	if start < 0 || start >= s.cfg.NumBlocks {
+		start = 0
+	}
+	s.cfg.TieStart = start
+}
+
 // SetAvailableAll says src has every block (a full seed).
 func (s *Scheduler) SetAvailableAll(src SourceID) {
 	x := s.source(src)
