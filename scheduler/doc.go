@@ -38,7 +38,10 @@
 // LowestFirst, O(L·W) at worst in RarestFirst (typically the first non-empty
 // level answers). A decision costs O(assignments · S) picks; with 16 000
 // blocks (W = 250) and 30 partial sources a pick is at most a few thousand
-// word operations, microseconds. AddAvailable is O(1); a source changing
+// word operations, microseconds. Measured on a 2-core machine (go test
+// -bench Next): a turn (a block arrives, Next refills) costs about 0.7 µs
+// with 10 000 blocks and 12 full seeds, 1.5 µs with 16 000 blocks, one full
+// seed and 29 peers each holding a random half. AddAvailable is O(1); a source changing
 // state (backoff, back, dropped) or a SetAvailable costs O(N) for a full seed
 // and O(W + blocks it has) for a partial one. Memory: N/8 bytes per partial
 // source and per rarity level, 4 bytes per block for the rarity counts.

@@ -775,6 +775,9 @@ func (s *Scheduler) pick(x *source) int {
 	// Rarest first: x is usable, so every block it has is of rarity >= 1.
 	for r := 1; r < len(s.levels); r++ {
 		f := &s.levels[r]
+		if f.n == 0 {
+			continue
+		}
 		if start := s.cfg.TieStart; start > 0 {
 			if b := s.scanFrom(f, x, start); b >= 0 {
 				return b
