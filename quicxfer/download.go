@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -39,7 +41,7 @@ const agreeGrace = time.Second
 // Options says what to download from where.
 type Options struct {
 	Seeds []string    // seed URLs (quic://...)
-	Name  string      // the file's name on the seeds (optional with Manifest)
+	Name  string      // the file's name on the seeds (optional with Manifest, or with ID)
 	Out   string      // where the complete file appears
 	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
 
@@ -76,6 +78,23 @@ type Options struct {
 	// OnEvent, if set, is called from the download loop for each Event
 	// (start, a source joined, down, dropped, stalled, a block rejected).
 	OnEvent func(Event)
+
+	// Share, if set, is given the download's blocks as they become durable,
+	// to serve them (see Sharer).
+	Share Sharer
+	// SelfURLs are the URLs at which Share serves; one of them is
+	// registered with each source (GET_PEERS), so that the source tells
+	// its other clients about this one.
+	SelfURLs []string
+	// MaxPeers is the most sources learnt from other sources (GET_PEERS)
+	// that the download adds (default DefaultMaxPeers; negative: none).
+	MaxPeers int
+	// PeersInterval is how often every source is asked for others (and
+	// this side registered again), default DefaultPeersInterval.
+	PeersInterval time.Duration
+	// LowestFirst asks for blocks in index order rather than rarest first
+	// (for streaming).
+	LowestFirst bool
 }
 
 // Progress is a snapshot of a running download.
@@ -137,6 +156,12 @@ func (o *Options) fill() {
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = 200 * time.Millisecond
 	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.PeersInterval <= 0 {
+		o.PeersInterval = DefaultPeersInterval
+	}
 }
 
 // Download fetches Name from every seed at once into Out, verifying every
@@ -147,11 +172,13 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	start := time.Now()
 	known := opts.Manifest
 	if known == nil {
-		if opts.Name == "" {
+		if opts.Name == "" && opts.ID.IsZero() {
 			return nil, errors.New("no file name given")
 		}
-		if err := wire.CheckName(opts.Name); err != nil {
-			return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+		if opts.Name != "" {
+			if err := wire.CheckName(opts.Name); err != nil {
+				return nil, fmt.Errorf("file name %q: %w", opts.Name, err)
+			}
 		}
 	} else if !opts.ID.IsZero() && known.ID() != opts.ID {
 		return nil, fmt.Errorf("the manifest has content ID %s, not the requested %s", known.ID(), opts.ID)
@@ -265,6 +292,11 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		}
 		opts.Logf("%s is already complete and verified", opts.Out)
 		opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: m.Size})
+		if opts.Share != nil {
+			if err := opts.Share.Start(name, m, opts.Out, func(int) bool { return true }); err != nil {
+				return nil, fmt.Errorf("sharing %s: %w", opts.Out, err)
+			}
+		}
 		res.ResumedBytes = m.Size
 		res.Elapsed = time.Since(start)
 		res.Seeds = results(srcs)
@@ -277,13 +309,20 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer part.Close()
 	res.ResumedBytes = part.Bytes()
+	if opts.Share != nil {
+		// The blocks Open found are durable: it persisted them.
+		if err := opts.Share.Start(name, m, partial.PartPath(opts.Out), part.Has); err != nil {
+			return nil, fmt.Errorf("sharing %s: %w", opts.Out, err)
+		}
+	}
 	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
 
-	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes}
+	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
 	runErr := l.run(ctx)
+	defer l.closeDiscovered()
 	res.Elapsed = time.Since(start)
-	res.Seeds = results(srcs)
-	for _, s := range srcs {
+	res.Seeds = results(l.srcs)
+	for _, s := range l.srcs {
 		res.FetchedBytes += s.received.Load()
 	}
 	if runErr != nil {
@@ -291,6 +330,13 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := part.Finish(); err != nil {
 		return res, fmt.Errorf("finishing %s: %w", opts.Out, err)
+	}
+	if opts.Share != nil {
+		all := make([]int, m.NumBlocks())
+		for i := range all {
+			all[i] = i
+		}
+		opts.Share.Add(all) // Finish made every block durable
 	}
 	return res, nil
 }
@@ -322,10 +368,14 @@ func results(srcs []*source) []SeedResult {
 func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (string, *manifest.Manifest, error) {
 	req := wire.ManifestRequest{Name: opts.Name}
 	what := fmt.Sprintf("%q", opts.Name)
-	if known != nil {
+	switch {
+	case known != nil:
 		req = wire.ManifestRequest{ByID: true, ID: known.ID()}
 		what = "content ID " + known.ID().String()
 		opts.ID = known.ID()
+	case opts.Name == "":
+		req = wire.ManifestRequest{ByID: true, ID: opts.ID}
+		what = "content ID " + opts.ID.String()
 	}
 	type answer struct {
 		name string
@@ -482,7 +532,30 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
-	joins   joins // what events last said about each source
+	joins   joins      // what events last said about each source
+	writeMu sync.Mutex // see fetch
+
+	// Swarm (swarm.go).
+	client     *Client
+	avail      chan availMsg
+	peers      chan peersMsg
+	known      map[string]bool // URLs of every source, given or found
+	discovered int
+	written    []int // blocks verified and written since the last sync request
+	// announced holds the requests issued to a source whose HAVE had
+	// arrived: a NOT_AVAILABLE for one of them is the source's fault.
+	announced map[scheduler.ReqID]bool
+	idleSince time.Time // when nothing was last in flight with blocks missing; zero if busy
+	toldIdle  bool
+}
+
+// closeDiscovered closes the connections of the sources the download found.
+func (l *loop) closeDiscovered() {
+	for _, s := range l.srcs {
+		if s.discovered {
+			s.f.close()
+		}
+	}
 }
 
 type result struct {
@@ -492,6 +565,16 @@ type result struct {
 }
 
 func (l *loop) run(ctx context.Context) error {
+	order := scheduler.RarestFirst
+	if l.opts.LowestFirst {
+		order = scheduler.LowestFirst
+	}
+	tieStart := 0
+	if l.opts.Share != nil && l.m.NumBlocks() > 0 {
+		// Sharing downloaders start at different places, so that they
+		// have different blocks to give each other.
+		tieStart = rand.IntN(l.m.NumBlocks())
+	}
 	l.sched = scheduler.New(scheduler.Config{
 		NumBlocks:   l.m.NumBlocks(),
 		BlockSize:   l.m.BlockSize,
@@ -499,6 +582,8 @@ func (l *loop) run(ctx context.Context) error {
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
 		// Each connection to a seed needs a block of its own in flight.
 		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		Order:     order,
+		TieStart:  tieStart,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
 	l.joins = joins{}
@@ -507,19 +592,13 @@ func (l *loop) run(ctx context.Context) error {
 	bs := l.m.BlockSize
 	l.bufs.New = func() any { b := make([]byte, bs); return &b }
 
-	now := time.Now()
-	for _, s := range l.srcs {
-		if s.leftOut {
-			l.joins.drop(&l.opts, s, s.note)
-			continue // serves something else
-		}
-		s.id = l.sched.AddSource(now)
-		l.byID[s.id] = s
-		if !s.f.ready() {
-			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
-			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
-		} else {
-			l.joins.join(&l.opts, s)
+	l.avail = make(chan availMsg)
+	l.announced = map[scheduler.ReqID]bool{}
+	l.peers = make(chan peersMsg)
+	l.known = map[string]bool{}
+	for _, u := range l.opts.SelfURLs {
+		if pu, err := wire.ParseURL(u); err == nil {
+			l.known[pu.String()] = true // never our own
 		}
 	}
 
@@ -530,19 +609,60 @@ func (l *loop) run(ctx context.Context) error {
 		workers.Wait()
 	}()
 
+	now := time.Now()
+	addSource := func(s *source) {
+		now := time.Now()
+		s.id = l.sched.AddSource(now)
+		l.byID[s.id] = s
+		l.known[s.key()] = true
+		switch {
+		case s.discovered:
+			// Most likely a peer: nothing until its HAVE says.
+			l.sched.SetAvailable(s.id, nil)
+			l.joins.join(&l.opts, s)
+		case !s.f.ready():
+			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
+			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+		default:
+			l.joins.join(&l.opts, s)
+		}
+		if !slices.Contains(l.srcs, s) {
+			l.srcs = append(l.srcs, s)
+		}
+		workers.Go(func() { l.watchHave(ctx, s) })
+	}
+	for _, s := range l.srcs {
+		l.known[s.key()] = true
+		if s.leftOut {
+			l.joins.drop(&l.opts, s, s.note)
+			continue // serves something else
+		}
+		addSource(s)
+	}
+	// Other sources are asked for more at once, then after 250 ms, 500 ms, 1 s,
+	// ... up to every PeersInterval: a swarm starting together finds itself
+	// quickly.
+	lastPeers, peersWait := now.Add(-l.opts.PeersInterval), time.Duration(0)
+
 	// The syncer makes written blocks durable and records them, off the loop.
-	syncReq := make(chan struct{}, 1)
+	// The blocks handed over with a request were written before it, so
+	// once Sync returns they are durable and may be shared.
+	syncReq := make(chan []int, 1)
 	syncErr := make(chan error, 1)
 	var syncer sync.WaitGroup
 	syncer.Add(1)
 	go func() {
 		defer syncer.Done()
-		for range syncReq {
+		for blocks := range syncReq {
 			if err := l.part.Sync(); err != nil {
 				select {
 				case syncErr <- err:
 				default:
 				}
+				continue
+			}
+			if l.opts.Share != nil && len(blocks) > 0 {
+				l.opts.Share.Add(blocks)
 			}
 		}
 	}()
@@ -553,7 +673,7 @@ func (l *loop) run(ctx context.Context) error {
 
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	lastSync, lastProgress := now, now
+	lastSync, lastProgress, lastTie := now, now, now
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 
@@ -561,14 +681,18 @@ func (l *loop) run(ctx context.Context) error {
 		for _, a := range actions {
 			switch a.Kind {
 			case scheduler.Fetch:
-				l.byID[a.Source].asked++
+				src := l.byID[a.Source]
+				src.asked++
+				if src.haveKnown {
+					l.announced[a.Req] = true
+				}
 				wctx, cancel := context.WithCancel(ctx)
 				l.cancels[a.Req] = cancel
 				workers.Add(1)
 				go func() {
 					defer workers.Done()
 					defer cancel()
-					r := l.fetch(wctx, a)
+					r := l.fetch(wctx, src, a)
 					select {
 					case l.results <- r:
 					case <-ctx.Done():
@@ -579,6 +703,7 @@ func (l *loop) run(ctx context.Context) error {
 					cancel()
 					delete(l.cancels, a.Req)
 				}
+				delete(l.announced, a.Req)
 			}
 		}
 	}
@@ -609,12 +734,20 @@ func (l *loop) run(ctx context.Context) error {
 		case err := <-syncErr:
 			return fmt.Errorf("saving progress: %w", err)
 		case r := <-l.results:
+			if r.err == nil {
+				l.written = append(l.written, r.a.Block)
+			}
 			if err := l.handle(r, apply); err != nil {
 				return err
 			}
+		case m := <-l.avail:
+			l.onAvail(m)
+		case m := <-l.peers:
+			l.onPeers(m, addSource)
 		case <-wake.C:
 		case <-tick.C:
 			now := time.Now()
+			l.noteWaiting(now)
 			for id, s := range l.byID {
 				if r := s.received.Load(); r != s.lastRecv {
 					s.lastRecv, s.lastData = r, now
@@ -624,12 +757,24 @@ func (l *loop) run(ctx context.Context) error {
 					l.sched.SetRTT(id, rtt)
 				}
 			}
+			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
+				// A new place every second: downloaders that reach the
+				// same region do not keep asking for the same blocks.
+				lastTie = now
+				l.sched.SetTieStart(rand.IntN(l.m.NumBlocks()))
+			}
 			if now.Sub(lastSync) >= l.opts.SyncInterval {
 				lastSync = now
 				select {
-				case syncReq <- struct{}{}:
-				default:
+				case syncReq <- l.written:
+					l.written = nil
+				default: // the last sync is still running: these go with the next
 				}
+			}
+			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= peersWait {
+				lastPeers = now
+				peersWait = min(max(2*peersWait, 250*time.Millisecond), l.opts.PeersInterval)
+				l.askPeers(ctx, func(f func()) { workers.Go(f) })
 			}
 			if now.Sub(lastProgress) >= l.opts.ProgressInterval {
 				lastProgress = now
@@ -645,6 +790,8 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	now := time.Now()
 	a := r.a
 	delete(l.cancels, a.Req)
+	announced := l.announced[a.Req]
+	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
 	var de *diskError
 	switch {
@@ -671,6 +818,13 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			l.joins.drop(&l.opts, s, st.DropReason)
 		}
 		return nil
+	case outUnavailable:
+		if !announced {
+			l.sched.Unavailable(a.Req, a.Source, a.Block, now)
+			return nil
+		}
+		// Its own HAVE said it had the block: a failure, like an error.
+		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	case outDown:
 		apply(l.sched.SourceDown(a.Source, now))
 	default:
@@ -693,8 +847,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 
 // fetch runs one request: fetch, verify, write. It never touches the
 // scheduler; the loop does.
-func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
-	s := l.byID[a.Source]
+func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result {
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	buf := (*bp)[:l.m.BlockLen(a.Block)]
@@ -708,10 +861,17 @@ func (l *loop) fetch(ctx context.Context, a scheduler.Action) result {
 	if err := l.m.Verify(a.Block, buf); err != nil {
 		return result{a: a, out: outRejected, err: err}
 	}
+	// Has and WriteBlock under one lock, so that of two copies arriving
+	// together only one counts as accepted (partial serialises the
+	// writes anyway).
+	l.writeMu.Lock()
 	if l.part.Has(a.Block) {
+		l.writeMu.Unlock()
 		return result{a: a} // another source's copy won the race
 	}
-	if err := l.part.WriteBlock(a.Block, buf); err != nil {
+	err = l.part.WriteBlock(a.Block, buf)
+	l.writeMu.Unlock()
+	if err != nil {
 		// A disk error is the download's, not the source's: stop everything.
 		return result{a: a, out: outFailed, err: &diskError{err}}
 	}

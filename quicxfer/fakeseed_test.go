@@ -42,6 +42,7 @@ const (
 	stopMidBlock                     // half the block, then silence, the stream left open
 	pushStreams                      // honest blocks, but it also tries to open streams to the client
 	forgedBlocks                     // another block with the same xxh64 (see forgeXXH64), where it can; else wrong bytes
+	claimsAll                        // says HAVE "all", then answers every block NOT_AVAILABLE
 )
 
 // fakeSeed is a hand-written seed for behaviours a real one never shows. It
@@ -134,8 +135,19 @@ func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
 							resp := wire.ManifestResponse{Name: name, Manifest: m}
 							_, _ = str.Write(resp.Append(nil))
 							_ = str.Close()
+						case *wire.HaveRequest:
+							if b != claimsAll {
+								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
+								return
+							}
+							_, _ = str.Write(wire.AppendHave(nil, wire.Have{All: true}))
+							_ = str.Close()
 						case *wire.BlockRequest:
 							f.blockReqs.Add(1)
+							if b == claimsAll {
+								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotAvailable))
+								return
+							}
 							i := int(req.Index)
 							if req.ID != m.ID() || req.Index >= uint64(m.NumBlocks()) {
 								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))

@@ -3,6 +3,7 @@ package quicxfer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,28 @@ type source struct {
 	lastRecv int64     // received, as of the last tick
 	lastData time.Time // the tick at which received last grew
 	lastErr  string    // the last request error, described, for the summary
+
+	discovered bool // learnt from another source (GET_PEERS), not given by the user
+	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
+}
+
+// key identifies the source among a download's others: a seed's
+// normalised URL, a mirror's URL as given.
+func (s *source) key() string {
+	if sf, ok := s.f.(*seedFetcher); ok {
+		return sf.url.String()
+	}
+	return s.raw
+}
+
+// seedConn returns a live connection to the source if it is a seed, for the
+// requests only seeds answer (HAVE, PEERS).
+func (s *source) seedConn(ctx context.Context) (*Conn, error) {
+	sf, ok := s.f.(*seedFetcher)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a seed", s.raw)
+	}
+	return sf.connect(ctx)
 }
 
 // seedFetcher is a seed: its URL and its connections (dialled again after
@@ -186,9 +209,10 @@ func (f *seedFetcher) close() {
 type outcome int
 
 const (
-	outFailed   outcome = iota // this request failed; the source may be fine
-	outDown                    // the source is unusable for now: connection gone, unreachable, no longer serves the content
-	outRejected                // the source broke the protocol for this block: counts like a block that failed verification
+	outFailed      outcome = iota // this request failed; the source may be fine
+	outDown                       // the source is unusable for now: connection gone, unreachable, no longer serves the content
+	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
+	outUnavailable                // a peer does not have the block (yet): not a failure
 )
 
 // classify maps err from a request on conn (nil when the dial failed).
@@ -202,6 +226,8 @@ func classify(err error, conn *Conn) outcome {
 	default:
 	}
 	switch {
+	case errors.Is(err, wire.ErrNotAvailable):
+		return outUnavailable
 	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
 		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
 		return outDown

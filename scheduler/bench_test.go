@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -54,5 +55,55 @@ func TestBenchSchedulerIsBusy(t *testing.T) {
 		if len(x.reqs) == 0 {
 			t.Fatalf("source %d idle", x.id)
 		}
+	}
+}
+
+// BenchmarkNext16000Blocks30PartialSources is the swarm case: 16 000 blocks,
+// one full seed and 29 peers that each have a different random half, rarest
+// first. One turn: a block arrives, a peer gains one, Next refills.
+func BenchmarkNext16000Blocks30PartialSources(b *testing.B) {
+	const n, bs = 16000, 256 * kib
+	mk := func() (*Scheduler, time.Time) {
+		s := New(Config{NumBlocks: n, BlockSize: bs, Size: n * bs}, nil)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := range 30 {
+			src := s.AddSource(t0)
+			s.SetRTT(src, time.Duration(10+i)*time.Millisecond)
+			if i > 0 {
+				words := make([]uint64, (n+63)/64)
+				for w := range words {
+					words[w] = r.Uint64()
+				}
+				s.SetAvailable(src, words)
+			}
+		}
+		s.Next(t0)
+		now := t0.Add(100 * time.Millisecond)
+		for i, x := range s.sources {
+			s.Progress(x.id, int64(i+1)*1e6/10, now)
+		}
+		s.Next(now)
+		return s, now
+	}
+	s, now := mk()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if s.Missing() < 4000 {
+			b.StopTimer()
+			s, now = mk()
+			b.StartTimer()
+		}
+		x := s.sources[i%len(s.sources)]
+		i++
+		s.AddAvailable(s.sources[1+i%29].id, i%n)
+		if len(x.reqs) == 0 {
+			continue
+		}
+		r := x.reqs[0]
+		now = now.Add(time.Millisecond)
+		s.Progress(x.id, x.raw+r.length, now)
+		s.Delivered(r.id, x.id, r.block, now)
+		s.Next(now)
 	}
 }

@@ -50,12 +50,48 @@ type Config struct {
 	MaxRetries   int           // consecutive failures (down/stall/request errors without a success between) before a source is dropped (default 6)
 	BackoffBase  time.Duration // first retry delay after a failure (default 500ms), doubling
 	BackoffMax   time.Duration // (default 15s)
+
+	// Order is the order in which free blocks are handed out (default
+	// RarestFirst).
+	Order Order
+	// TieStart, in RarestFirst, breaks ties between equally rare blocks by
+	// index counted from TieStart, wrapping around (default 0: lowest index
+	// first). Downloaders of one swarm that each start at a different place
+	// ask the full seeds for different blocks first, so that they have
+	// something to give each other at once.
+	TieStart int
+}
+
+// Order says which free block a source is given first.
+type Order int
+
+const (
+	// RarestFirst gives the block that the fewest usable sources have, ties
+	// by lowest index. When every source has every block it is the same as
+	// LowestFirst.
+	RarestFirst Order = iota
+	// LowestFirst gives the lowest block the source has, whatever its
+	// rarity: the order for streaming, where the file is read as it arrives.
+	LowestFirst
+)
+
+func (o Order) String() string {
+	switch o {
+	case RarestFirst:
+		return "rarest-first"
+	case LowestFirst:
+		return "lowest-first"
+	}
+	return "unknown"
 }
 
 // withDefaults fills zero fields and enforces the documented minimums. It
 // panics if the file geometry is inconsistent: that is a programming error in
 // the caller, not a runtime condition.
 func (c Config) withDefaults() Config {
+	if c.Order != RarestFirst && c.Order != LowestFirst {
+		panic(fmt.Sprintf("scheduler: unknown Order %d", c.Order))
+	}
 	if c.NumBlocks < 0 || c.BlockSize < 0 || c.Size < 0 {
 		panic(fmt.Sprintf("scheduler: negative geometry in %+v", c))
 	}
@@ -67,6 +103,9 @@ func (c Config) withDefaults() Config {
 		if last <= 0 || last > c.BlockSize {
 			panic(fmt.Sprintf("scheduler: Size %d does not fit %d blocks of %d bytes", c.Size, c.NumBlocks, c.BlockSize))
 		}
+	}
+	if c.TieStart < 0 || (c.TieStart > 0 && c.TieStart >= c.NumBlocks) {
+		c.TieStart = 0
 	}
 	if c.MinWindow <= 0 {
 		c.MinWindow = 2 * c.BlockSize

@@ -10,10 +10,41 @@
 // # Sketch of the algorithm
 //
 // Blocks. A block is missing, in flight (at one source, or at two during the
-// endgame) or done. Missing blocks that are not in flight sit in a bitmap with
-// a low-water cursor, so the lowest free block is found in amortised constant
-// time and a decision costs O(assignments · sources), independent of the file
-// size.
+// endgame) or done. Missing blocks that are not in flight are free; they sit
+// in a bitmap with a low-water cursor, and again in one such bitmap per
+// rarity level (below).
+//
+// Availability. A source has every block (a full seed, what AddSource makes)
+// or a set of blocks given by SetAvailable and grown by AddAvailable (a peer
+// that is itself downloading). A source is only ever asked for blocks it has.
+// The rarity of a block is the number of usable sources that have it; it is
+// kept up to date as sources gain blocks, go into backoff, come back or are
+// dropped.
+//
+// Order. With RarestFirst (the default) a source is given the free block of
+// lowest rarity among those it has, ties by lowest index, so that a block held
+// by few sources is fetched while they are there and a swarm does not starve
+// on it; when every source is a full seed all blocks have the same rarity and
+// this is lowest-first. LowestFirst (Config.Order) keeps the index order, for
+// streaming. Config.TieStart moves where ties start (wrapping around), so
+// that downloaders of one swarm ask the full seeds for different blocks first
+// and have something to give each other at once.
+//
+// Cost. Let N be the number of blocks, W = N/64 the bitmap words, S the
+// sources and L the distinct rarity levels (at most S+1). For a full seed,
+// picking a block is amortised O(1) in LowestFirst and O(L) in RarestFirst
+// (each level keeps a low-water cursor). For a partial source the free bitmap
+// is ANDed with the source's bitmap word by word: O(W) per pick in
+// LowestFirst, O(L·W) at worst in RarestFirst (typically the first non-empty
+// level answers). A decision costs O(assignments · S) picks; with 16 000
+// blocks (W = 250) and 30 partial sources a pick is at most a few thousand
+// word operations, microseconds. Measured on a 2-core machine (go test
+// -bench Next): a turn (a block arrives, Next refills) costs about 0.7 µs
+// with 10 000 blocks and 12 full seeds, 1.5 µs with 16 000 blocks, one full
+// seed and 29 peers each holding a random half. AddAvailable is O(1); a source changing
+// state (backoff, back, dropped) or a SetAvailable costs O(N) for a full seed
+// and O(W + blocks it has) for a partial one. Memory: N/8 bytes per partial
+// source and per rarity level, 4 bytes per block for the rarity counts.
 //
 // Rate. Progress reports the cumulative bytes received from a source. The rate
 // is bytes over busy time (time with at least one request outstanding), both
@@ -35,8 +66,8 @@
 // outstanding request counts against MaxInFlight, which bounds the caller's
 // buffers.
 //
-// Assignment. Next repeatedly gives one block (the lowest free one the source
-// may serve) to the source that would finish it soonest, finish = (bytes not
+// Assignment. Next repeatedly gives one block (the first free one in the
+// configured order that the source has and may serve) to the source that would finish it soonest, finish = (bytes not
 // yet received + block length) / rate, until no source has room or no block is
 // left. Sources with an unknown rate come after all those with a known rate
 // (except for the first block of an idle one, so that a tight MaxInFlight
@@ -44,15 +75,15 @@
 // work remains (the other sources would need at least a second for it).
 //
 // Tail rule. A source is not given a block if its estimated finish for it is
-// later than the time the other usable sources together need for all the
+// later than the time the other usable sources that have it together need for all the
 // remaining work (their bytes not yet received plus the unassigned bytes,
 // divided by the sum of their rates) and also later than the soonest any one
 // of them could finish that block (blocks do not split, so the sum alone would
 // refuse everyone at the very end). The faster sources take the block when
 // they have room, so the download never waits on the slowest seed.
 //
-// Endgame. A source with room but no free block left may duplicate a block in
-// flight at a single other source whose estimated finish (its bytes not yet
+// Endgame. A source with room but no free block left that it has may
+// duplicate a block it has that is in flight at a single other source whose estimated finish (its bytes not yet
 // received / its rate; unknown rate means never) is later than 1.5 times the
 // duplicating source's own. The block at the slowest holder, most recently
 // issued there, is chosen. When one copy is Delivered the other comes back as a
@@ -72,5 +103,7 @@
 //
 // Err reports when the download can no longer finish: every source dropped
 // (ErrNoSources), or a missing block that every remaining source is banned
-// from serving (ErrNoValidSource).
+// from serving (ErrNoValidSource). A missing block that no source has yet is
+// not an error while a live source could still gain it: a full seed has it,
+// and a partial source (in backoff or not) may gain it; it is a wait.
 package scheduler

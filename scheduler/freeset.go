@@ -67,3 +67,32 @@ func (f *freeSet) next(from int) int {
 		word = f.bits[w]
 	}
 }
+
+// nextIn returns the lowest block >= from that is in the set and whose bit is
+// set in mask, or -1. A nil mask means every block; otherwise mask must cover
+// as many words as the set. It does not move the low-water mark (blocks
+// outside mask may lie below what it finds).
+func (f *freeSet) nextIn(from int, mask []uint64) int {
+	if mask == nil {
+		return f.next(from)
+	}
+	if f.n == 0 {
+		return -1
+	}
+	start := max(from, f.lo)
+	w := start / 64
+	if w >= len(f.bits) {
+		return -1
+	}
+	word := f.bits[w] & mask[w] &^ (1<<(start%64) - 1)
+	for {
+		if word != 0 {
+			return w*64 + bits.TrailingZeros64(word)
+		}
+		w++
+		if w == len(f.bits) {
+			return -1
+		}
+		word = f.bits[w] & mask[w]
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -45,7 +46,9 @@ var (
 	ErrNoSources = errors.New("every source was dropped")
 	// ErrNoValidSource is returned by Err, wrapped with the block index, when
 	// a missing block has no remaining source that may serve it (all of them
-	// sent bad data for it).
+	// sent bad data for it). A block that no source has yet is not this
+	// error while a live source could still gain it; see the package
+	// documentation.
 	ErrNoValidSource = errors.New("no remaining source can serve it")
 )
 
@@ -75,6 +78,12 @@ type Scheduler struct {
 	inFlight int64     // full length of all outstanding requests
 	clock    time.Time // latest now seen, for the calls that take none
 	anyBans  bool      // some source has a banned block
+	partials int       // sources that do not have every block
+
+	// rarity[b] is the number of usable sources that have block b; levels[r]
+	// holds the free blocks of rarity r (a partition of free).
+	rarity []int32
+	levels []freeSet
 
 	cands []cand // scratch for Next
 }
@@ -90,6 +99,7 @@ func New(cfg Config, have func(block int) bool) *Scheduler {
 		blocks: make([]blockState, cfg.NumBlocks),
 		free:   newFreeSet(cfg.NumBlocks),
 		reqs:   make(map[ReqID]*request),
+		rarity: make([]int32, cfg.NumBlocks),
 	}
 	for i := range s.blocks {
 		if have != nil && have(i) {
@@ -97,7 +107,7 @@ func New(cfg Config, have func(block int) bool) *Scheduler {
 			continue
 		}
 		s.missing++
-		s.free.add(i, cfg.blockLen(i))
+		s.addFree(i)
 	}
 	return s
 }
@@ -109,7 +119,85 @@ func (s *Scheduler) AddSource(now time.Time) SourceID {
 	src := &source{id: SourceID(len(s.sources) + 1)}
 	src.resetRate(now)
 	s.sources = append(s.sources, src)
+	s.countAvail(src, +1)
 	return src.id
+}
+
+// SetAvailable says which blocks src has: bit i%64 of have[i/64] for block
+// i (a bitfield, least significant bit first; missing words and bits past
+// NumBlocks are ignored). A source added with AddSource has every block until
+// this is called; a nil have means none. Requests already outstanding at src
+// are left alone.
+func (s *Scheduler) SetAvailable(src SourceID, have []uint64) {
+	x := s.source(src)
+	if x == nil {
+		return
+	}
+	if x.state == usable {
+		s.countAvail(x, -1)
+	}
+	if x.avail == nil {
+		s.partials++
+	}
+	n := len(s.free.bits)
+	x.avail = make([]uint64, n)
+	copy(x.avail, have)
+	if r := s.cfg.NumBlocks % 64; r != 0 && n > 0 {
+		x.avail[n-1] &= 1<<r - 1
+	}
+	x.nHave = 0
+	for _, w := range x.avail {
+		x.nHave += bits.OnesCount64(w)
+	}
+	if x.nHave == s.cfg.NumBlocks {
+		x.avail = nil
+		s.partials--
+	}
+	if x.state == usable {
+		s.countAvail(x, +1)
+	}
+}
+
+// SetTieStart changes Config.TieStart: ties between equally rare blocks are
+// broken from block start on, wrapping around. Out of range means 0.
+func (s *Scheduler) SetTieStart(start int) {
+	if start < 0 || start >= s.cfg.NumBlocks {
+		start = 0
+	}
+	s.cfg.TieStart = start
+}
+
+// SetAvailableAll says src has every block (a full seed).
+func (s *Scheduler) SetAvailableAll(src SourceID) {
+	x := s.source(src)
+	if x == nil || x.avail == nil {
+		return
+	}
+	if x.state == usable {
+		s.countAvail(x, -1)
+	}
+	x.avail = nil
+	s.partials--
+	if x.state == usable {
+		s.countAvail(x, +1)
+	}
+}
+
+// AddAvailable says src has gained block. It costs O(1).
+func (s *Scheduler) AddAvailable(src SourceID, block int) {
+	x := s.source(src)
+	if x == nil || block < 0 || block >= s.cfg.NumBlocks || x.has(block) {
+		return
+	}
+	x.avail[block/64] |= 1 << (block % 64)
+	x.nHave++
+	if x.state == usable {
+		s.bump(block, +1)
+	}
+	if x.nHave == s.cfg.NumBlocks {
+		x.avail = nil
+		s.partials--
+	}
 }
 
 // SetRTT records the round-trip time to src, used to size its window. Until it
@@ -142,6 +230,7 @@ func (s *Scheduler) Next(now time.Time) []Action {
 			if !now.Before(x.backoffUntil) {
 				x.state = usable
 				x.resetRate(now)
+				s.countAvail(x, +1)
 			}
 		case usable:
 			if d := x.stallDeadline(&s.cfg); !d.IsZero() && !now.Before(d) {
@@ -178,7 +267,7 @@ func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time)
 	}
 	b.done = true
 	s.missing--
-	s.free.remove(block, s.cfg.blockLen(block))
+	s.removeFree(block)
 	var acts []Action
 	for len(b.holders) > 0 {
 		acts = s.cancel(b.holders[0], now, acts)
@@ -187,6 +276,44 @@ func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time)
 	x.deliveredBytes += s.cfg.blockLen(block)
 	x.failures = 0
 	return acts
+}
+
+// Unavailable reports that src answered req with "I do not have this
+// block" (a partial source whose availability the caller had not learnt
+// yet): the block goes back to the pool and src is taken not to have it
+// until AddAvailable or SetAvailable says otherwise. It is not a failure.
+func (s *Scheduler) Unavailable(req ReqID, src SourceID, block int, now time.Time) {
+	s.tick(now)
+	if block < 0 || block >= len(s.blocks) {
+		return
+	}
+	r := s.lookup(req, src, block)
+	x := s.source(src)
+	if x == nil || x.state == dropped {
+		return
+	}
+	if r != nil {
+		s.forget(r, false, now)
+	}
+	if !x.has(block) {
+		return
+	}
+	if x.avail == nil {
+		x.avail = make([]uint64, len(s.free.bits))
+		for i := range x.avail {
+			x.avail[i] = ^uint64(0)
+		}
+		if rem := s.cfg.NumBlocks % 64; rem != 0 {
+			x.avail[len(x.avail)-1] = 1<<rem - 1
+		}
+		x.nHave = s.cfg.NumBlocks
+		s.partials++
+	}
+	x.avail[block/64] &^= 1 << (block % 64)
+	x.nHave--
+	if x.state == usable {
+		s.bump(block, -1)
+	}
 }
 
 // Rejected reports that block from src failed verification. It is a strike
@@ -347,6 +474,10 @@ func (s *Scheduler) Stats(src SourceID) SourceStats {
 		DeliveredBlocks: x.deliveredBlocks,
 		DeliveredBytes:  x.deliveredBytes,
 		DropReason:      x.dropReason,
+		HaveBlocks:      s.cfg.NumBlocks,
+	}
+	if x.avail != nil {
+		st.HaveBlocks = x.nHave
 	}
 	switch x.state {
 	case usable:
@@ -398,7 +529,7 @@ func (s *Scheduler) issue(x *source, block int, now time.Time, acts []Action) []
 	s.reqs[r.id] = r
 	b := &s.blocks[block]
 	b.holders = append(b.holders, r)
-	s.free.remove(block, r.length)
+	s.removeFree(block)
 	s.inFlight += r.length
 	x.addReq(r, now)
 	return append(acts, Action{Kind: Fetch, Req: r.id, Source: x.id, Block: block})
@@ -415,7 +546,7 @@ func (s *Scheduler) forget(r *request, whole bool, now time.Time) {
 	s.inFlight -= r.length
 	r.src.removeReq(r, whole, now)
 	if !b.done && len(b.holders) == 0 {
-		s.free.add(r.block, r.length)
+		s.addFree(r.block)
 	}
 }
 
@@ -439,6 +570,7 @@ func (s *Scheduler) failSource(x *source, now time.Time, acts []Action) []Action
 		return s.drop(x, fmt.Sprintf("%d consecutive failures", x.failures), now, acts)
 	}
 	acts = s.cancelAll(x, now, acts)
+	s.countAvail(x, -1)
 	x.state = backingOff
 	x.backoffUntil = now.Add(s.cfg.backoff(x.failures))
 	return acts
@@ -446,6 +578,9 @@ func (s *Scheduler) failSource(x *source, now time.Time, acts []Action) []Action
 
 func (s *Scheduler) drop(x *source, reason string, now time.Time, acts []Action) []Action {
 	acts = s.cancelAll(x, now, acts)
+	if x.state == usable {
+		s.countAvail(x, -1)
+	}
 	x.state = dropped
 	x.dropReason = reason
 	return acts
@@ -533,10 +668,7 @@ func better(a *cand, fa float64, b *cand, fb float64) bool {
 // or -1 if c gets nothing more in this Next.
 func (s *Scheduler) offer(c *cand, sumRate float64, unreceived int64) (int, float64) {
 	x := c.x
-	block := s.free.next(0)
-	for block >= 0 && x.banned(block) {
-		block = s.free.next(block + 1)
-	}
+	block := s.pick(x)
 	if block < 0 {
 		return s.endgame(c)
 	}
@@ -547,9 +679,9 @@ func (s *Scheduler) offer(c *cand, sumRate float64, unreceived int64) (int, floa
 	finish := x.finish(length)
 	// Tail rule: could the others finish everything before c finishes this?
 	others := sumRate - c.rate
-	if s.anyBans {
+	if s.anyBans || s.partials > 0 {
 		for _, y := range s.sources {
-			if y != x && y.state == usable && y.banned(block) {
+			if y != x && y.state == usable && !y.can(block) {
 				others -= y.rate()
 			}
 		}
@@ -574,7 +706,7 @@ func (s *Scheduler) offer(c *cand, sumRate float64, unreceived int64) (int, floa
 func (s *Scheduler) soonestOther(x *source, block int, length int64) float64 {
 	soonest := math.Inf(1)
 	for _, y := range s.sources {
-		if y == x || y.state != usable || y.banned(block) {
+		if y == x || y.state != usable || !y.can(block) {
 			continue
 		}
 		soonest = min(soonest, y.finish(length)*(1+1e-9))
@@ -613,7 +745,7 @@ func (s *Scheduler) endgame(c *cand) (int, float64) {
 		// Is there a block at y that c may duplicate?
 		for i := len(y.reqs) - 1; i >= 0; i-- {
 			r := y.reqs[i]
-			if len(s.blocks[r.block].holders) >= maxCopies || x.banned(r.block) || !s.fits(c, r.length) {
+			if len(s.blocks[r.block].holders) >= maxCopies || !x.can(r.block) || !s.fits(c, r.length) {
 				continue
 			}
 			if f > endgameFactor*x.finish(r.length) {
@@ -627,9 +759,103 @@ func (s *Scheduler) endgame(c *cand) (int, float64) {
 	}
 	for i := len(holder.reqs) - 1; i >= 0; i-- {
 		r := holder.reqs[i]
-		if len(s.blocks[r.block].holders) < maxCopies && !x.banned(r.block) && s.fits(c, r.length) {
+		if len(s.blocks[r.block].holders) < maxCopies && x.can(r.block) && s.fits(c, r.length) {
 			return r.block, x.finish(r.length)
 		}
 	}
 	return -1, 0
+}
+
+// pick returns the free block x should be given next in the configured
+// order, among those it has and may serve, or -1.
+func (s *Scheduler) pick(x *source) int {
+	if s.cfg.Order == LowestFirst {
+		return s.scan(&s.free, x)
+	}
+	// Rarest first: x is usable, so every block it has is of rarity >= 1.
+	for r := 1; r < len(s.levels); r++ {
+		f := &s.levels[r]
+		if f.n == 0 {
+			continue
+		}
+		if start := s.cfg.TieStart; start > 0 {
+			if b := s.scanFrom(f, x, start); b >= 0 {
+				return b
+			}
+		}
+		if b := s.scan(f, x); b >= 0 {
+			return b
+		}
+	}
+	return -1
+}
+
+// scan returns the lowest block of f that x has and is not banned from.
+func (s *Scheduler) scan(f *freeSet, x *source) int { return s.scanFrom(f, x, 0) }
+
+// scanFrom is scan among the blocks from index from on.
+func (s *Scheduler) scanFrom(f *freeSet, x *source, from int) int {
+	b := f.nextIn(from, x.avail)
+	for b >= 0 && x.banned(b) {
+		b = f.nextIn(b+1, x.avail)
+	}
+	return b
+}
+
+// level returns the free set of rarity r, making it if needed.
+func (s *Scheduler) level(r int32) *freeSet {
+	for int(r) >= len(s.levels) {
+		s.levels = append(s.levels, newFreeSet(s.cfg.NumBlocks))
+	}
+	return &s.levels[r]
+}
+
+// addFree puts block b back among the free blocks.
+func (s *Scheduler) addFree(b int) {
+	if s.free.has(b) {
+		return
+	}
+	l := s.cfg.blockLen(b)
+	s.free.add(b, l)
+	s.level(s.rarity[b]).add(b, l)
+}
+
+// removeFree takes block b out of the free blocks.
+func (s *Scheduler) removeFree(b int) {
+	if !s.free.has(b) {
+		return
+	}
+	l := s.cfg.blockLen(b)
+	s.free.remove(b, l)
+	s.levels[s.rarity[b]].remove(b, l)
+}
+
+// bump changes the rarity of block b by d, moving it between levels if free.
+func (s *Scheduler) bump(b int, d int32) {
+	free := s.free.has(b)
+	if free {
+		s.levels[s.rarity[b]].remove(b, s.cfg.blockLen(b))
+	}
+	s.rarity[b] += d
+	if free {
+		s.level(s.rarity[b]).add(b, s.cfg.blockLen(b))
+	}
+}
+
+// countAvail adds d to the rarity of every block x has: +1 when x becomes
+// usable, -1 when it stops being usable. O(NumBlocks) for a full seed,
+// O(words + blocks it has) for a partial one.
+func (s *Scheduler) countAvail(x *source, d int32) {
+	if x.avail == nil {
+		for b := range s.rarity {
+			s.bump(b, d)
+		}
+		return
+	}
+	for w, word := range x.avail {
+		for word != 0 {
+			s.bump(w*64+bits.TrailingZeros64(word), d)
+			word &= word - 1
+		}
+	}
 }

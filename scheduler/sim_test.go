@@ -25,6 +25,10 @@ type simSpec struct {
 	stallAt time.Duration // with stall: sends nothing from this time on
 	stall   bool
 	bad     map[int]bool // blocks served with bad data
+	// has, if set, makes the source partial: it has block b from time
+	// has(b) on (never if has(b) < 0). The simulation tells the scheduler
+	// at join and as blocks are gained, the way HAVE updates would.
+	has func(b int) time.Duration
 }
 
 type simReq struct {
@@ -44,6 +48,7 @@ type simSrc struct {
 	dead     bool
 	dialFail time.Duration // pending SourceDown of a failed dial; 0 if none
 
+	known         []bool // blocks the scheduler was told the source has
 	rejected      map[int]bool
 	fetches       []time.Duration // when each Fetch to this source was issued
 	lastDelivered time.Duration
@@ -119,6 +124,7 @@ func (m *sim) apply(acts []Action) {
 		x := m.src(a.Source)
 		switch a.Kind {
 		case Fetch:
+			require.True(t, x.spec.has == nil || x.known[a.Block], "source %d asked for block %d it does not have", a.Source, a.Block)
 			require.False(t, m.delivered[a.Block], "fetch of delivered block %d", a.Block)
 			require.False(t, m.have != nil && m.have(a.Block), "fetch of block %d we have", a.Block)
 			require.False(t, x.rejected[a.Block], "block %d asked again of source %d, which served it badly", a.Block, a.Source)
@@ -185,6 +191,24 @@ func (m *sim) stepOnce() {
 			x.added = true
 			x.id = m.s.AddSource(now)
 			m.s.SetRTT(x.id, x.spec.rtt)
+			if x.spec.has != nil {
+				x.known = make([]bool, m.cfg.NumBlocks)
+				words := make([]uint64, (m.cfg.NumBlocks+63)/64)
+				for b := range x.known {
+					if d := x.spec.has(b); d >= 0 && d <= m.now {
+						x.known[b] = true
+						words[b/64] |= 1 << (b % 64)
+					}
+				}
+				m.s.SetAvailable(x.id, words)
+			}
+		} else if x.added && x.spec.has != nil && m.now%(10*time.Millisecond) == 0 {
+			for b, k := range x.known {
+				if d := x.spec.has(b); !k && d >= 0 && d <= m.now {
+					x.known[b] = true
+					m.s.AddAvailable(x.id, b)
+				}
+			}
 		}
 	}
 	for _, x := range m.srcs {

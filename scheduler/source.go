@@ -48,6 +48,7 @@ type SourceStats struct {
 	Failures        int   // consecutive failures since its last delivery
 	DeliveredBlocks int
 	DeliveredBytes  int64
+	HaveBlocks      int       // blocks it has (NumBlocks for a full seed)
 	BackoffUntil    time.Time // when State is Backoff
 	DropReason      string    // when State is Dropped
 }
@@ -87,8 +88,13 @@ type source struct {
 	deliveredBlocks   int
 	deliveredBytes    int64
 	bad               map[int]struct{} // blocks this source is never asked for again
-	backoffUntil      time.Time
-	dropReason        string
+
+	// avail is the set of blocks the source has, one bit per block; nil
+	// means every block (a full seed). nHave counts its bits.
+	avail        []uint64
+	nHave        int
+	backoffUntil time.Time
+	dropReason   string
 }
 
 // rate returns the estimated bytes/s, or 0 when unknown.
@@ -139,6 +145,15 @@ func (s *source) finish(extra int64) float64 {
 	}
 	return float64(s.unreceived()+extra) / r
 }
+
+// has reports whether the source has block.
+func (s *source) has(block int) bool {
+	return s.avail == nil || s.avail[block/64]&(1<<(block%64)) != 0
+}
+
+// can reports whether the source may be asked for block: it has it and never
+// served it badly.
+func (s *source) can(block int) bool { return s.has(block) && !s.banned(block) }
 
 func (s *source) banned(block int) bool {
 	_, ok := s.bad[block]

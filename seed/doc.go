@@ -10,7 +10,14 @@
 //	GetManifest  one Manifest frame (by name or by content ID), then FIN
 //	GetBlock     a block header, the block's bytes, then FIN
 //
-// or resets the stream with a wire.ErrCode. Blocks are read from disk for
+// or resets the stream with a wire.ErrCode. For a swarm (swarm.go) it also
+// answers GetHave (HAVE ALL for its files; for a file added with Share, the
+// blocks it has, then HAVE_ADD as Shared.Add makes more available) and
+// GetPeers (other sources of a content ID: Options.Peers, AddPeer, and peers
+// that registered, forgotten PeerTTL after their last contact), and serves a
+// shared file's available blocks only (ErrCodeNotAvailable for the others).
+// DownloadSharer connects a download (quicxfer.Options.Share) to Share.
+// Blocks are read from disk for
 // every request, through an os.Root per served path, in chunks of at most
 // 64 KiB from a shared pool, so memory is bounded by streams × chunk and a
 // file that changed on disk is served as it now is (a short read resets the

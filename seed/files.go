@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -37,6 +38,11 @@ type servedFile struct {
 	man   *manifest.Manifest
 	mtime int64              // modification time (ns) when indexed: with Size, what a reload compares
 	reqs  prometheus.Counter // this name's quicxfer_seed_file_requests_total
+
+	// A shared file (see Share) is read from data and serves only the
+	// blocks in have; both are nil for a full file, opened through root.
+	data io.ReaderAt
+	have *haveSet
 
 	encOnce sync.Once
 	enc     []byte // the encoded ManifestResponse, made on first request

@@ -196,10 +196,9 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 	case *wire.ListRequest:
 		s.sendList(ctx, cs, str)
 	case *wire.ManifestRequest:
-		set := s.set.Load()
-		f := set.byName[r.Name]
+		f := s.lookupName(r.Name)
 		if r.ByID {
-			f = set.byID[r.ID]
+			f = s.lookupID(r.ID)
 		}
 		if f == nil {
 			s.log.Debug("manifest not found", "remote", conn.RemoteAddr(), "name", r.Name, "id", r.ID, "by_id", r.ByID)
@@ -212,7 +211,7 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 			str.Close()
 		}
 	case *wire.BlockRequest:
-		f := s.set.Load().byID[r.ID]
+		f := s.lookupID(r.ID)
 		if f == nil {
 			s.log.Debug("block of unknown file", "remote", conn.RemoteAddr(), "id", r.ID)
 			s.reject(str, wire.ErrCodeNotFound)
@@ -224,7 +223,15 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 			s.reject(str, wire.ErrCodeBadRequest)
 			return
 		}
+		if f.have != nil && !f.have.has(int(r.Index)) {
+			s.reject(str, wire.ErrCodeNotAvailable)
+			return
+		}
 		s.sendBlock(ctx, cs, str, f, int(r.Index))
+	case *wire.HaveRequest:
+		s.sendHave(ctx, cs, str, r)
+	case *wire.PeersRequest:
+		s.sendPeers(cs, str, r)
 	default:
 		s.reject(str, wire.ErrCodeBadRequest)
 	}
@@ -286,7 +293,7 @@ func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) 
 	}
 	defer release()
 	b := (*bp)[:0]
-	for _, f := range s.set.Load().files {
+	for _, f := range s.allFiles() {
 		e := wire.FileEntry{Name: f.Name, Size: f.Size, ID: f.ID}
 		b = e.Append(b)
 		if len(b) >= s.chunk {
@@ -321,17 +328,21 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		}
 	}
 	defer cs.inflight.Release(w)
-	fh, err := f.root.Open(f.rel)
-	if err != nil {
-		log.Warn("cannot open file", "err", err)
-		if errors.Is(err, fs.ErrNotExist) {
-			s.reject(str, wire.ErrCodeFileChanged)
-		} else {
-			s.reject(str, wire.ErrCodeInternal)
+	fh := f.data
+	if fh == nil {
+		osf, err := f.root.Open(f.rel)
+		if err != nil {
+			log.Warn("cannot open file", "err", err)
+			if errors.Is(err, fs.ErrNotExist) {
+				s.reject(str, wire.ErrCodeFileChanged)
+			} else {
+				s.reject(str, wire.ErrCodeInternal)
+			}
+			return
 		}
-		return
+		defer osf.Close()
+		fh = osf
 	}
-	defer fh.Close()
 
 	bp, release := s.sendBuffer(ctx, cs)
 	if bp == nil {

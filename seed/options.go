@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -109,11 +110,25 @@ type Options struct {
 	MetricsListen string
 	// Logger receives the seed's logs; default discards.
 	Logger *slog.Logger
+	// NoPaths allows Paths to be empty: the server then serves only files
+	// added with Share (a downloader that shares what it has).
+	NoPaths bool
+	// Peers are URLs of other sources of the same files, told to clients
+	// that ask (GET_PEERS), for every file served.
+	Peers []string
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if len(o.Paths) == 0 {
+	if len(o.Paths) == 0 && !o.NoPaths {
 		return o, errors.New("no paths to serve")
+	}
+	o.Peers = slices.Clone(o.Peers)
+	for i, p := range o.Peers {
+		u, err := wire.ParseURL(p)
+		if err != nil {
+			return o, fmt.Errorf("peer %d: %w", i+1, err)
+		}
+		o.Peers[i] = u.String()
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return o, errors.New("certificate and key: give both files or neither")

@@ -53,6 +53,7 @@ type Server struct {
 	tokens   tokenSet            // digests; empty: not private
 	streams  streamTracker
 	stats    counters
+	swarm    swarmState // shared files and other sources: swarm.go
 
 	hardCtx   context.Context // done once Close is called
 	hardStop  context.CancelFunc
@@ -190,13 +191,18 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	s.stats.filesHashed.Store(int64(hashed))
 	s.stats.filesCached.Store(int64(cached))
 	s.urls = buildURLs(s.udp.LocalAddr().(*net.UDPAddr), pin, log)
+	s.swarm.init()
+	s.swarm.cacheDir = cacheDir
+	for _, p := range o.Peers {
+		s.swarm.peers.addAll(p)
+	}
 
 	log.Info("seed ready",
 		"files", len(files), "bytes", total, "hashed", hashed, "from_cache", cached,
 		"took", time.Since(start).Round(time.Millisecond), "listen", s.udp.LocalAddr().String(),
 		"rate_limit", o.RateLimit, "pin", pin.String(),
 		"tokens", len(o.Tokens), "client_certs", o.ClientCAFile != "")
-	if len(files) == 0 {
+	if len(files) == 0 && len(o.Paths) > 0 {
 		log.Warn("no files to serve", "paths", o.Paths)
 	}
 	return s, nil
@@ -302,6 +308,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.state.Store(stateStopping)
 	s.ln.Close()
+	s.swarm.stop()
 
 	idle := s.streams.drain()
 	if s.hardCtx.Err() == nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/seed"
 )
 
 func getCommand() *cli.Command {
@@ -48,7 +49,8 @@ Examples:
    quicxfer get --seed URL --mirror https://mirror.example/debian.iso debian.iso
    quicxfer get --manifest debian.iso.qxm --mirror https://a.example/debian.iso --mirror http://b.example/d.iso
    quicxfer get --seed URL --json-progress isos/debian.iso | my-gui
-   QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf`,
+   QUICXFER_TOKEN=... quicxfer get --seed URL -o report.pdf private/report.pdf
+   quicxfer get --serve --upload-limit 10MB/s --seed URL debian.iso   (share while downloading)`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringSliceFlag{Name: "mirror", Usage: "an HTTP(S) mirror: the file's `URL` (repeat for more mirrors)"},
@@ -62,7 +64,7 @@ Examples:
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
-		}, clientAccessFlags()...),
+		}, append(serveFlags(), clientAccessFlags()...)...),
 		Action: func(c *cli.Context) error {
 			all := c.Bool("all")
 			seeds, mirrors, mfile := c.StringSlice("seed"), c.StringSlice("mirror"), c.String("manifest")
@@ -120,15 +122,33 @@ Examples:
 			if dir && c.Bool("json-progress") {
 				return usagef("--json-progress: one file at a time; a directory download reports with --json")
 			}
+			if dir && c.Bool("serve") {
+				return usagef("--serve: one file at a time")
+			}
+			if err := swarmOptions(c, &opts); err != nil {
+				return err
+			}
 			if dir {
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts)
+			}
+			var sh *sharing
+			if c.Bool("serve") {
+				up, err := parseRate(c.String("upload-limit"))
+				if err != nil {
+					return usagef("--upload-limit: %v", err)
+				}
+				sh, err = startSharing(c.Context, c, seed.Options{Listen: c.String("listen"), RateLimit: up, StateDir: c.String("state-dir")}, "serving while downloading")
+				if err != nil {
+					return err
+				}
+				opts.Share, opts.SelfURLs = sh.sharer, sh.srv.URLs()
 			}
 			view := newProgressView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"))
 			opts.OnProgress, opts.OnEvent, opts.Logf = view.progress, view.event, view.logf
 			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)
-			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && !c.Bool("json-progress") {
+			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && !c.Bool("json-progress") && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
 				if derr := getDir(c, name, out, opts); !errors.Is(derr, errNoDir) {
 					return derr
@@ -145,10 +165,17 @@ Examples:
 				}
 			}
 			if err != nil {
+				if sh != nil {
+					_ = sh.stop()
+				}
 				return err
 			}
 			if !c.Bool("quiet") {
 				summary(c.App.ErrWriter, out, res)
+			}
+			if sh != nil {
+				sh.seedOn(c.Context, c.App.ErrWriter, auth, usedSources(res), res.ID, c.Duration("seed-time"))
+				return sh.stop()
 			}
 			return nil
 		},

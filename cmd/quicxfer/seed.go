@@ -48,8 +48,10 @@ Examples:
    quicxfer seed --metrics 127.0.0.1:9464 --log-format json /srv/isos
    quicxfer seed --check --state-dir /var/lib/quicxfer /srv/isos    (validate, serve nothing)
    quicxfer seed --token-file /etc/quicxfer/tokens /srv/private    (a private seed)
-   quicxfer seed --client-ca clients-ca.pem /srv/private           (clients need a certificate)`,
-		Flags: []cli.Flag{
+   quicxfer seed --client-ca clients-ca.pem /srv/private           (clients need a certificate)
+   quicxfer seed --from URL1 --from URL2 --id ID /srv/isos         (fill /srv/isos from other seeds, then seed)
+   quicxfer seed --peer URL /srv/isos                              (tell clients about another seed)`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: "0.0.0.0:4433", Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
 			&cli.StringFlag{Name: "rate-limit", EnvVars: seedFlagEnv("rate-limit"), Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
 			&cli.StringFlag{Name: "state-dir", EnvVars: seedFlagEnv("state-dir"), Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
@@ -72,15 +74,22 @@ Examples:
 			&cli.StringFlag{Name: "log-level", EnvVars: seedFlagEnv("log-level"), Value: "info", Usage: "debug, info, warn or error (debug logs every block)"},
 			&cli.StringFlag{Name: "log-format", EnvVars: seedFlagEnv("log-format"), Value: "text", Usage: "log lines on standard error as text or json"},
 			&cli.BoolFlag{Name: "check", Usage: "validate the configuration (flags, PATHs, state directory, certificate, token files, addresses), print one line and exit; serves and hashes nothing"},
-		},
+		}, replicateFlags()...),
 		Action: runSeed,
 	}
 }
 
 func runSeed(c *cli.Context) error {
+	if err := checkReplicateFlags(c); err != nil {
+		return err
+	}
 	opts, err := seedOptions(c)
 	if err != nil {
 		return err
+	}
+	replicating := len(c.StringSlice("from")) > 0
+	if replicating && c.Bool("check") {
+		return usagef("--check validates a seed of PATHs; it does not go with --from")
 	}
 	if c.Bool("check") {
 		res, err := seed.Check(opts)
@@ -92,6 +101,12 @@ func runSeed(c *cli.Context) error {
 	}
 
 	limitMemory(opts)
+	if replicating {
+		// Nothing to re-scan: a reload signal must not kill a replication.
+		signal.Ignore(syscall.SIGHUP)
+		opts.Paths = nil
+		return replicate(c, opts, c.Args().First())
+	}
 
 	// SIGHUP reloads. Caught from before the files are hashed, so that one
 	// that arrives early does not kill the seed; it reloads once serving.
@@ -189,6 +204,9 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		return none, usagef("--max-request-rate and --request-burst must be more than 0")
 	}
 	for _, p := range c.Args().Slice() {
+		if len(c.StringSlice("from")) > 0 {
+			break // the DIR to fill is made if needed
+		}
 		if _, err := os.Stat(p); err != nil {
 			return none, fmt.Errorf("cannot serve %s: %w", p, err)
 		}
@@ -214,6 +232,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		ClientCAFile:      c.String("client-ca"),
 		MetricsListen:     c.String("metrics"),
 		Logger:            logger,
+		Peers:             c.StringSlice("peer"),
 	}, nil
 }
 

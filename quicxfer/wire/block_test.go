@@ -43,7 +43,7 @@ func TestBlockHeaderRefuses(t *testing.T) {
 		{"negative want", AppendBlockHeader(nil, 0), -1, ErrWrongLength},
 		{"other frame", (&FileEntry{Name: "a"}).Append(nil), 100, ErrUnexpectedFrame},
 		{"request", (&BlockRequest{}).Append(nil), 33, ErrUnexpectedFrame},
-		{"unknown frame", AppendFrameHeader(nil, 0x14, 100), 100, ErrUnknownFrame},
+		{"unknown frame", AppendFrameHeader(nil, 0x17, 100), 100, ErrUnknownFrame},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.ErrorIs(t, ReadBlockHeader(bytes.NewReader(tc.enc), tc.want), tc.err)

@@ -63,6 +63,12 @@
 //	0x04 AUTH          token (the whole payload, 1 to MaxTokenLen bytes)
 //	                   Answer: FIN with no data if the token is accepted,
 //	                   else a reset with ErrCodeUnauthorized.
+//	0x05 GET_HAVE      content ID (32 bytes)
+//	                   Answer: one HAVE frame, then HAVE_ADD frames as the
+//	                   source gains blocks; see "Swarm" below.
+//	0x06 GET_PEERS     content ID (32 bytes) | URL length (varint) | URL
+//	                   URL is the asker's own seed URL (at most MaxURLLen
+//	                   bytes), or empty. Answer: one PEERS frame, then FIN.
 //
 // Responses (seed to client):
 //
@@ -74,6 +80,19 @@
 //	0x13 BLOCK         the block's bytes; the payload length is the length of
 //	                   the block as given by the manifest (the last block of a
 //	                   file may be short).
+//	0x14 HAVE          kind (1 byte) | ...
+//	                   kind 0 ALL: nothing follows; the source has every block.
+//	                   kind 1 BITFIELD: count N (varint) | ceil(N/8) bytes; block
+//	                   i is bit i mod 8 (least significant first) of byte
+//	                   i/8; bits at N and beyond are 0.
+//	                   kind 2 RUNS: count N (varint) | run lengths (varints):
+//	                   alternately blocks absent and present, starting with
+//	                   absent; the first run may be 0, no other; they add up
+//	                   to N.
+//	0x15 HAVE_ADD      block indexes (varints, 1 to MaxHaveAdd of them, the
+//	                   whole payload): blocks the source has gained.
+//	0x16 PEERS         count (varint, at most MaxPeers) | count times:
+//	                   URL length (varint) | URL (a seed URL, 1 to MaxURLLen bytes)
 //
 // A MANIFEST answering a request by name carries that name; one answering a
 // request by content ID carries a name under which the seed serves the file. A
@@ -87,6 +106,42 @@
 // A client reads a BLOCK's header, checks that its length is the one it
 // expects (ReadBlockHeader), and then reads the payload straight into its own
 // buffer with io.ReadFull.
+//
+// # Swarm: availability and other sources
+//
+// A source is a full seed, which has every block of the files it serves, or
+// a peer, which serves a file while it is itself downloading it and has only
+// some of its blocks. Both answer GET_HAVE and GET_PEERS.
+//
+// GET_HAVE asks which blocks of a content ID the source has. A full seed
+// answers with HAVE kind ALL and FIN. A peer answers with HAVE kind BITFIELD
+// or RUNS (whichever is shorter: so the frame is never longer than the
+// bitfield, 32 KiB for manifest.MaxBlocks blocks) for the blocks it can serve
+// now, then keeps the stream open and sends a HAVE_ADD for blocks it gains,
+// batched as it likes; when it has every block it ends the stream with FIN. A
+// client checks that N equals the manifest's block count and every HAVE_ADD
+// index is below it, and treats anything else as a broken stream. A source
+// that does not serve the content ID resets the stream with ErrCodeNotFound.
+// A client that no longer wants updates cancels the stream. A GET_HAVE stream
+// lasts as long as the peer downloads; it is one of the connection's streams.
+//
+// A source only announces a block once it can serve it: its data is verified
+// and on disk. A GET_BLOCK for a block a peer does not have is answered by a
+// reset with ErrCodeNotAvailable; the client asks another source for it and
+// should not ask this one again until a HAVE says it has it.
+//
+// GET_PEERS asks a source for other sources of a content ID. The answer is a
+// PEERS frame with up to MaxPeers seed URLs (never the asker's own), then FIN;
+// a source with none answers an empty list, and one that does not serve the
+// content ID resets with ErrCodeNotFound. A source lists the seeds it fills
+// from, those its operator names, and peers that registered with it. A peer
+// registers by putting its own seed URL in GET_PEERS; a source accepts the
+// registration only if the URL's host is the IP address the request came from
+// (so nobody can list a third party), and drops an entry that has not been
+// refreshed for about two minutes, so a registered peer asks again about every
+// minute. A client also drops a listed source that does not answer. Every
+// block from any source is checked against the manifest, so a listed source
+// can waste time, never corrupt a file.
 //
 // # Private seeds
 //
@@ -124,6 +179,11 @@
 //	FILE_ENTRY    8 + MaxNameLen + 8 + 32
 //	MANIFEST      8 + MaxNameLen + manifest.MaxEncodedLen
 //	BLOCK         manifest.MaxBlockSize
+//	GET_HAVE      32
+//	GET_PEERS     32 + 2 + MaxURLLen (1024)
+//	HAVE          1 + 8 + manifest.MaxBlocks/8
+//	HAVE_ADD      MaxHaveAdd (1024) · 8
+//	PEERS         1 + MaxPeers (64) · (2 + MaxURLLen)
 //
 // # Names
 //
@@ -147,6 +207,7 @@
 //	0x6 SHUTTING_DOWN  the seed is stopping
 //	0x7 UNAUTHORIZED   a private seed, and this connection is not authorised
 //	0x8 FILE_CHANGED   the file on disk no longer matches its manifest
+//	0x9 NOT_AVAILABLE  a peer does not have this block (yet)
 //
 // Other codes are reserved; a receiver treats one it does not know as a
 // failure of that request (or connection) for no stated reason.

@@ -22,6 +22,7 @@ const (
 	ErrCodeShuttingDown ErrCode = 0x6 // the seed is stopping
 	ErrCodeUnauthorized ErrCode = 0x7 // a private seed: no valid token (AUTH) or client certificate
 	ErrCodeFileChanged  ErrCode = 0x8 // the file on disk no longer matches its manifest
+	ErrCodeNotAvailable ErrCode = 0x9 // a peer does not have this block (yet)
 )
 
 // String describes the code in a few words.
@@ -45,6 +46,8 @@ func (c ErrCode) String() string {
 		return "unauthorized"
 	case ErrCodeFileChanged:
 		return "file changed"
+	case ErrCodeNotAvailable:
+		return "block not available"
 	}
 	return fmt.Sprintf("unknown error code 0x%x", uint64(c))
 }
@@ -61,6 +64,7 @@ var (
 	ErrCancelled    = errors.New("cancelled")
 	ErrFileChanged  = errors.New("file changed")
 	ErrInternal     = errors.New("internal error")
+	ErrNotAvailable = errors.New("block not available")
 )
 
 // sentinels maps codes to sentinels. ErrCodeNoError has none.
@@ -73,6 +77,7 @@ var sentinels = [...]error{
 	ErrCodeShuttingDown: ErrShuttingDown,
 	ErrCodeUnauthorized: ErrUnauthorized,
 	ErrCodeFileChanged:  ErrFileChanged,
+	ErrCodeNotAvailable: ErrNotAvailable,
 }
 
 // sentinel returns the sentinel of code c, or nil.

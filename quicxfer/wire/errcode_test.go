@@ -25,6 +25,7 @@ var codeSentinels = []struct {
 	{ErrCodeShuttingDown, ErrShuttingDown, "shutting down"},
 	{ErrCodeUnauthorized, ErrUnauthorized, "unauthorized"},
 	{ErrCodeFileChanged, ErrFileChanged, "file changed"},
+	{ErrCodeNotAvailable, ErrNotAvailable, "block not available"},
 }
 
 func TestErrCodeString(t *testing.T) {
@@ -32,15 +33,15 @@ func TestErrCodeString(t *testing.T) {
 	for _, tc := range codeSentinels {
 		require.Equal(t, tc.text, tc.code.String())
 	}
-	require.Equal(t, "unknown error code 0x9", ErrCode(9).String())
+	require.Equal(t, "unknown error code 0xa", ErrCode(10).String())
 	require.Equal(t, "unknown error code 0x1234", ErrCode(0x1234).String())
 }
 
 func TestErrCodeValues(t *testing.T) {
 	// The values are part of the protocol.
-	require.Equal(t, []ErrCode{0, 1, 2, 3, 4, 5, 6, 7, 8}, []ErrCode{
+	require.Equal(t, []ErrCode{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, []ErrCode{
 		ErrCodeNoError, ErrCodeCancelled, ErrCodeBadRequest, ErrCodeNotFound, ErrCodeInternal,
-		ErrCodeBusy, ErrCodeShuttingDown, ErrCodeUnauthorized, ErrCodeFileChanged,
+		ErrCodeBusy, ErrCodeShuttingDown, ErrCodeUnauthorized, ErrCodeFileChanged, ErrCodeNotAvailable,
 	})
 }
 

@@ -91,7 +91,7 @@ func TestFileEntryRefusesOtherFrames(t *testing.T) {
 		_, err := ReadFileEntry(bytes.NewReader(enc))
 		require.ErrorIs(t, err, ErrUnexpectedFrame, name)
 	}
-	_, err := ReadFileEntry(bytes.NewReader(AppendFrameHeader(nil, 0x14, 0)))
+	_, err := ReadFileEntry(bytes.NewReader(AppendFrameHeader(nil, 0x17, 0)))
 	require.ErrorIs(t, err, ErrUnknownFrame)
 	_, err = ReadFileEntry(&tripwire{t: t, header: AppendFrameHeader(nil, FrameFileEntry, maxFileEntryPayload+1)})
 	require.ErrorIs(t, err, ErrFrameTooLarge)

@@ -49,9 +49,14 @@ const (
 	FrameGetManifest FrameType = 0x02
 	FrameGetBlock    FrameType = 0x03
 	FrameAuth        FrameType = 0x04
+	FrameGetHave     FrameType = 0x05
+	FrameGetPeers    FrameType = 0x06
 	FrameFileEntry   FrameType = 0x11
 	FrameManifest    FrameType = 0x12
 	FrameBlock       FrameType = 0x13
+	FrameHave        FrameType = 0x14
+	FrameHaveAdd     FrameType = 0x15
+	FramePeers       FrameType = 0x16
 )
 
 // Largest payload of each frame type.
@@ -63,6 +68,11 @@ const (
 	maxFileEntryPayload   = 8 + MaxNameLen + 8 + idLen
 	maxManifestPayload    = 8 + MaxNameLen + manifest.MaxEncodedLen
 	maxBlockPayload       = manifest.MaxBlockSize
+	maxGetHavePayload     = idLen
+	maxGetPeersPayload    = idLen + 2 + MaxURLLen
+	maxHavePayload        = 1 + 8 + manifest.MaxBlocks/8
+	maxHaveAddPayload     = MaxHaveAdd * 8
+	maxPeersPayload       = 1 + MaxPeers*(2+MaxURLLen)
 )
 
 // String returns the frame type's name, as in the protocol description.
@@ -82,13 +92,24 @@ func (t FrameType) String() string {
 		return "MANIFEST"
 	case FrameBlock:
 		return "BLOCK"
+	case FrameGetHave:
+		return "GET_HAVE"
+	case FrameGetPeers:
+		return "GET_PEERS"
+	case FrameHave:
+		return "HAVE"
+	case FrameHaveAdd:
+		return "HAVE_ADD"
+	case FramePeers:
+		return "PEERS"
 	}
 	return fmt.Sprintf("frame type 0x%x", uint64(t))
 }
 
 // isRequest reports whether t is a request frame type.
 func (t FrameType) isRequest() bool {
-	return t == FrameList || t == FrameGetManifest || t == FrameGetBlock || t == FrameAuth
+	return t == FrameList || t == FrameGetManifest || t == FrameGetBlock || t == FrameAuth ||
+		t == FrameGetHave || t == FrameGetPeers
 }
 
 // MaxPayload returns the largest payload length allowed for frames of type t,
@@ -109,6 +130,16 @@ func MaxPayload(t FrameType) (uint64, bool) {
 		return maxManifestPayload, true
 	case FrameBlock:
 		return maxBlockPayload, true
+	case FrameGetHave:
+		return maxGetHavePayload, true
+	case FrameGetPeers:
+		return maxGetPeersPayload, true
+	case FrameHave:
+		return maxHavePayload, true
+	case FrameHaveAdd:
+		return maxHaveAddPayload, true
+	case FramePeers:
+		return maxPeersPayload, true
 	}
 	return 0, false
 }

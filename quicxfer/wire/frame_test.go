@@ -12,7 +12,8 @@ import (
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
-var allFrameTypes = []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameFileEntry, FrameManifest, FrameBlock}
+var allFrameTypes = []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameGetHave, FrameGetPeers,
+	FrameFileEntry, FrameManifest, FrameBlock, FrameHave, FrameHaveAdd, FramePeers}
 
 func TestFrameTypeString(t *testing.T) {
 	for _, tc := range []struct {
@@ -26,6 +27,11 @@ func TestFrameTypeString(t *testing.T) {
 		{FrameFileEntry, "FILE_ENTRY"},
 		{FrameManifest, "MANIFEST"},
 		{FrameBlock, "BLOCK"},
+		{FrameGetHave, "GET_HAVE"},
+		{FrameGetPeers, "GET_PEERS"},
+		{FrameHave, "HAVE"},
+		{FrameHaveAdd, "HAVE_ADD"},
+		{FramePeers, "PEERS"},
 		{0x42, "frame type 0x42"},
 	} {
 		require.Equal(t, tc.want, tc.t.String())
@@ -44,12 +50,17 @@ func TestMaxPayload(t *testing.T) {
 		{FrameFileEntry, 8 + MaxNameLen + 8 + 32},
 		{FrameManifest, 8 + MaxNameLen + manifest.MaxEncodedLen},
 		{FrameBlock, manifest.MaxBlockSize},
+		{FrameGetHave, 32},
+		{FrameGetPeers, 32 + 2 + 1024},
+		{FrameHave, 1 + 8 + manifest.MaxBlocks/8},
+		{FrameHaveAdd, 1024 * 8},
+		{FramePeers, 1 + 64*(2+1024)},
 	} {
 		got, ok := MaxPayload(tc.t)
 		require.True(t, ok, "%s", tc.t)
 		require.Equal(t, tc.want, got, "%s", tc.t)
 	}
-	for _, unknown := range []FrameType{0, 0x05, 0x10, 0x14, 0x21, quicvarint.Max} {
+	for _, unknown := range []FrameType{0, 0x07, 0x10, 0x17, 0x21, quicvarint.Max} {
 		_, ok := MaxPayload(unknown)
 		require.False(t, ok, "%s", unknown)
 	}
@@ -85,7 +96,7 @@ func TestReadFrameHeaderTruncated(t *testing.T) {
 }
 
 func TestReadFrameHeaderUnknownType(t *testing.T) {
-	for _, typ := range []uint64{0, 0x05, 0x14, 0x1234, quicvarint.Max} {
+	for _, typ := range []uint64{0, 0x07, 0x17, 0x1234, quicvarint.Max} {
 		// The unknown frame claims a huge payload; it must not be read.
 		r := &tripwire{t: t, header: AppendFrameHeader(nil, FrameType(typ), quicvarint.Max)}
 		gotT, gotLen, err := ReadFrameHeader(r)

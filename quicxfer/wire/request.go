@@ -3,7 +3,7 @@ package wire
 import "fmt"
 
 // Request is a request frame: *ListRequest, *ManifestRequest,
-// *BlockRequest or *AuthRequest.
+// *BlockRequest, *AuthRequest, *HaveRequest or *PeersRequest.
 type Request interface {
 	// Append appends the whole frame, header included.
 	Append(b []byte) []byte
@@ -39,6 +39,18 @@ func ReadRequest(r Reader) (Request, error) {
 		return m, nil
 	case FrameAuth:
 		m := &AuthRequest{}
+		if err := m.parse(p); err != nil {
+			return nil, err
+		}
+		return m, nil
+	case FrameGetHave:
+		m := &HaveRequest{}
+		if err := m.parse(p); err != nil {
+			return nil, err
+		}
+		return m, nil
+	case FrameGetPeers:
+		m := &PeersRequest{}
 		if err := m.parse(p); err != nil {
 			return nil, err
 		}

@@ -20,6 +20,9 @@ var testRequests = map[string]Request{
 	"manifest long name": &ManifestRequest{Name: string(bytes.Repeat([]byte("x"), MaxNameLen))},
 	"auth":               &AuthRequest{Token: []byte("s3cret")},
 	"auth longest token": &AuthRequest{Token: bytes.Repeat([]byte{0xff}, MaxTokenLen)},
+	"have":               &HaveRequest{ID: testID(5)},
+	"peers":              &PeersRequest{ID: testID(6)},
+	"peers with self":    &PeersRequest{ID: testID(7), Self: "quic://10.0.0.5:4433?pin=" + testPinText},
 }
 
 func TestRequestRoundTrip(t *testing.T) {
@@ -58,7 +61,7 @@ func TestReadRequestRefuses(t *testing.T) {
 		{"file entry", (&FileEntry{Name: "a", Size: 1}).Append(nil), ErrUnexpectedFrame},
 		{"manifest", (&ManifestResponse{Name: "a", Manifest: testManifest(1)}).Append(nil), ErrUnexpectedFrame},
 		{"block", append(AppendBlockHeader(nil, 3), 1, 2, 3), ErrUnexpectedFrame},
-		{"unknown type", AppendFrameHeader(nil, 0x05, 0), ErrUnknownFrame},
+		{"unknown type", AppendFrameHeader(nil, 0x07, 0), ErrUnknownFrame},
 		{"unknown 2-byte type", AppendFrameHeader(nil, 0x1234, 1), ErrUnknownFrame},
 		{"list with payload", AppendFrameHeader(nil, FrameList, 1), ErrFrameTooLarge},
 	} {
@@ -73,7 +76,7 @@ func TestReadRequestRefuses(t *testing.T) {
 // TestReadRequestTooLarge checks that a request claiming more than its limit
 // is refused from the header alone.
 func TestReadRequestTooLarge(t *testing.T) {
-	for _, ft := range []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth} {
+	for _, ft := range []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameGetHave, FrameGetPeers} {
 		limit, _ := MaxPayload(ft)
 		for _, length := range []uint64{limit + 1, quicvarint.Max} {
 			_, err := ReadRequest(&tripwire{t: t, header: AppendFrameHeader(nil, ft, length)})

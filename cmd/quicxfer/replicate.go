@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+	"github.com/quicxfer/quicxfer/seed"
+)
+
+func replicateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "from", EnvVars: seedFlagEnv("from"), Usage: "fill DIR from the seed at `URL` (repeat for more), serving what is there meanwhile, then seed it"},
+		&cli.StringFlag{Name: "id", EnvVars: seedFlagEnv("id"), Usage: "with --from: the content `ID` of the file to fill DIR with"},
+		&cli.StringFlag{Name: "name", EnvVars: seedFlagEnv("name"), Usage: "with --from: the `NAME` of the file on the --from seeds (instead of, or with, --id)"},
+		&cli.StringSliceFlag{Name: "peer", EnvVars: seedFlagEnv("peer"), Usage: "tell clients that the seed at `URL` serves the same files (repeat for more)"},
+	}
+}
+
+func checkReplicateFlags(c *cli.Context) error {
+	if len(c.StringSlice("from")) == 0 {
+		if c.IsSet("id") || c.IsSet("name") {
+			return usagef("--id and --name go with --from")
+		}
+		return nil
+	}
+	if c.NArg() != 1 {
+		return usagef("seed --from: give exactly one DIR to fill")
+	}
+	if c.String("id") == "" && c.String("name") == "" {
+		return usagef("seed --from: give --id ID or --name NAME")
+	}
+	if s := c.String("id"); s != "" {
+		if _, err := manifest.ParseID(s); err != nil {
+			return usagef("--id: %v", err)
+		}
+	}
+	if n := c.String("name"); n != "" {
+		if err := wire.CheckName(n); err != nil {
+			return usagef("--name %q: %v", n, err)
+		}
+	}
+	for _, u := range c.StringSlice("from") {
+		if _, err := wire.ParseURL(u); err != nil {
+			return usagef("--from: %v", err)
+		}
+	}
+	return nil
+}
+
+// replicate fills dir with one file from the --from seeds, serving the
+// blocks it has meanwhile, then serves it as a full seed until stopped.
+func replicate(c *cli.Context, opts seed.Options, dir string) error {
+	ctx := c.Context
+	from := c.StringSlice("from")
+	var id manifest.ID
+	if s := c.String("id"); s != "" {
+		id, _ = manifest.ParseID(s) // checked
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
+
+	client, err := quicxfer.NewClient()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	name, m, err := findManifest(ctx, client, from, id, c.String("name"))
+	if err != nil {
+		return err
+	}
+	id = m.ID()
+	out := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("filling %s: %w", dir, err)
+	}
+
+	sh, err := startSharing(ctx, c, opts, fmt.Sprintf("seed ready, filling %s (content ID %s) from %d seeds", out, id, len(from)))
+	if err != nil {
+		return err
+	}
+	for _, u := range from {
+		_ = sh.srv.AddPeer(id, u) // checked
+	}
+	// Filled by an earlier run: the cache vouches for it, no hashing.
+	if cm, _ := sh.srv.CachedManifest(out); cm != nil && cm.ID() == id {
+		if err := sh.sharer.Start(name, m, out, func(int) bool { return true }); err != nil {
+			_ = sh.stop()
+			return err
+		}
+		logf("%s is already complete (its manifest is cached); a full seed of it", out)
+		<-ctx.Done()
+		return sh.stop()
+	}
+	res, err := quicxfer.Download(ctx, quicxfer.Options{
+		Seeds: from, Name: name, ID: id, Out: out, Client: client,
+		Share: sh.sharer, SelfURLs: sh.srv.URLs(), Logf: logf,
+	})
+	if err != nil {
+		_ = sh.stop()
+		if errors.Is(err, context.Canceled) && res != nil {
+			return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
+		}
+		return err
+	}
+	if err := sh.srv.RememberManifest(out, m); err != nil {
+		logf("could not cache the manifest of %s: %v", out, err)
+	}
+	logf("%s complete and verified (%d bytes, %d resumed); now a full seed of it", out, res.Size, res.ResumedBytes)
+	<-ctx.Done()
+	return sh.stop()
+}
+
+// findManifest asks the seeds, in turn, for the manifest by content ID (or
+// by name), and returns the first that matches.
+func findManifest(ctx context.Context, client *quicxfer.Client, from []string, id manifest.ID, name string) (string, *manifest.Manifest, error) {
+	var firstErr error
+	for _, raw := range from {
+		u, _ := wire.ParseURL(raw) // checked
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := askManifest(dctx, client, u, id, name)
+		cancel()
+		if err == nil && !id.IsZero() && resp.Manifest.ID() != id {
+			err = fmt.Errorf("serves %q with content ID %s, not %s", name, resp.Manifest.ID(), id)
+		}
+		if err == nil {
+			return resp.Name, resp.Manifest, nil
+		}
+		if ctx.Err() != nil {
+			return "", nil, ctx.Err()
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("%s: %s", raw, quicxfer.Describe(err))
+		}
+	}
+	return "", nil, fmt.Errorf("no --from seed gave the file's manifest: %w", firstErr)
+}
+
+func askManifest(ctx context.Context, client *quicxfer.Client, u wire.URL, id manifest.ID, name string) (wire.ManifestResponse, error) {
+	conn, err := client.Dial(ctx, u)
+	if err != nil {
+		return wire.ManifestResponse{}, err
+	}
+	defer conn.Close()
+	req := wire.ManifestRequest{Name: name}
+	if !id.IsZero() {
+		req = wire.ManifestRequest{ByID: true, ID: id}
+	}
+	return conn.Manifest(ctx, req)
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// proc is a long-running quicxfer (a seed, a sharing downloader) whose
+// stdout lines the test reads.
+type proc struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *lockedBuffer
+	exited chan struct{}
+	err    error
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), lines: make(chan string, 16), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	stdout, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// url waits for the first stdout line with a URL and returns the URL.
+func (p *proc) url(t *testing.T) string {
+	t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		require.True(t, ok, "exited before printing its URL: %s", p.stderr.String())
+		u := urlRE.FindString(line)
+		require.NotEmpty(t, u, "line without a URL: %q", line)
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no URL: %s", p.stderr.String())
+	}
+	return ""
+}
+
+// line waits for the next stdout line.
+func (p *proc) line(t *testing.T) string {
+	t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		require.True(t, ok, "exited: %s", p.stderr.String())
+		return line
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no line: %s", p.stderr.String())
+	}
+	return ""
+}
+
+// stop sends sig and returns the exit code.
+func (p *proc) stop(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(sig))
+	return p.wait(t)
+}
+
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("did not exit: %s", p.stderr.String())
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	require.NoError(t, p.err)
+	return 0
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestGetServe(t *testing.T) {
+	dir := t.TempDir()
+	const size = 2 << 20
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), size, 11)
+	origin := startSeed(t, "--rate-limit", "4MB/s", dir)
+
+	// A downloads with --serve: it prints its own URL, then its JSON, and
+	// keeps seeding after completion.
+	outA := filepath.Join(t.TempDir(), "f.bin")
+	a := startProc(t, "get", "--serve", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--upload-limit", "50MB/s",
+		"--seed", origin, "-o", outA, "--quiet", "--json", "f.bin")
+	aURL := a.url(t)
+	require.True(t, strings.HasPrefix(aURL, "quic://127.0.0.1:"), aURL)
+	var res getJSON
+	require.NoError(t, json.Unmarshal([]byte(a.line(t)), &res))
+	require.Equal(t, int64(size), res.Size)
+	got, err := os.ReadFile(outA)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// B, given only A's URL, gets the file from A after A completed.
+	outB := filepath.Join(t.TempDir(), "f.bin")
+	r := run(t, "get", "--seed", aURL, "-o", outB, "--quiet", "--json", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err = os.ReadFile(outB)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// C, given only the origin's URL, learns A from it (A registered).
+	outC := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", origin, "-o", outC, "--quiet", "--json", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
+	var urls []string
+	for _, s := range res.Seeds {
+		urls = append(urls, s.URL)
+	}
+	require.Contains(t, urls, aURL, "C discovered A: %s", r.stderr)
+
+	// A seeds until stopped, then exits 0: its download had succeeded.
+	require.Zero(t, a.stop(t, syscall.SIGINT), a.stderr.String())
+
+	// With --seed-time, it stops by itself.
+	outD := filepath.Join(t.TempDir(), "f.bin")
+	d := startProc(t, "get", "--serve", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--seed-time", "500ms",
+		"--seed", origin, "-o", outD, "--quiet", "f.bin")
+	d.url(t)
+	require.Zero(t, d.wait(t), d.stderr.String())
+	require.Contains(t, d.stderr.String(), "seeding for 500ms")
+}
+
+func TestGetServeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"get", "--seed", "quic://127.0.0.1:1", "--seed-time", "1s", "f"},
+		{"get", "--seed", "quic://127.0.0.1:1", "--listen", "127.0.0.1:0", "f"},
+		{"get", "--seed", "quic://127.0.0.1:1", "--serve", "--upload-limit", "fast", "f"},
+		{"get", "--seed", "quic://127.0.0.1:1", "--max-peers", "-1", "f"},
+		{"seed", "--id", "00", "dir"},
+		{"seed", "--from", "quic://127.0.0.1:1", "dir"},
+		{"seed", "--from", "quic://127.0.0.1:1", "--id", "xyz", "dir"},
+		{"seed", "--from", "quic://127.0.0.1:1", "--name", "a", "d1", "d2"},
+		{"seed", "--from", "http://x", "--name", "a", "d1"},
+		{"seed", "--from", "quic://127.0.0.1:1", "--name", "../a", "d1"},
+	} {
+		r := run(t, args...)
+		require.Equal(t, 2, r.code, "%v: %s", args, r.stderr)
+		require.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line: %q", r.stderr)
+	}
+}
+
+// TestSeedFrom: B fills from A, is interrupted, resumes, then serves a
+// client while A is gone.
+func TestSeedFrom(t *testing.T) {
+	dir := t.TempDir()
+	const size = 8 << 20
+	data := writeRandom(t, filepath.Join(dir, "isos", "f.bin"), size, 12)
+	r := run(t, "manifest", filepath.Join(dir, "isos", "f.bin"))
+	require.Zero(t, r.code, r.stderr)
+	id := strings.Fields(r.stdout)[0]
+
+	a := startProc(t, "seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--rate-limit", "4MB/s", dir)
+	aURL := a.url(t)
+
+	bdir := t.TempDir()
+	bstate := t.TempDir()
+	out := filepath.Join(bdir, "isos", "f.bin")
+	args := []string{"seed", "--from", aURL, "--id", id, "--listen", "127.0.0.1:0", "--state-dir", bstate, bdir}
+	b := startProc(t, args...)
+	b.url(t)
+	waitFor(t, "a quarter of the file", func() bool {
+		fi, err := os.Stat(out + ".qxpart")
+		return err == nil && allocated(fi) >= size/4
+	})
+	require.Equal(t, 130, b.stop(t, syscall.SIGINT), b.stderr.String())
+	require.Contains(t, b.stderr.String(), "run the same command to resume")
+	_, err := os.Stat(out)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	b = startProc(t, args...)
+	bURL := b.url(t)
+	waitFor(t, "the file complete", func() bool { _, err := os.Stat(out); return err == nil })
+	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
+	require.Regexp(t, `\([0-9]+ bytes, [1-9][0-9]+ resumed\)`, b.stderr.String(), "the second run resumed")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// The same command again: complete, nothing to fetch or hash.
+	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+	b = startProc(t, args...)
+	bURL = b.url(t)
+	waitFor(t, "B to see the file complete", func() bool { return strings.Contains(b.stderr.String(), "already complete") })
+
+	require.Zero(t, a.stop(t, syscall.SIGTERM), a.stderr.String())
+	cout := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", bURL, "-o", cout, "--quiet", "--json", "isos/f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err = os.ReadFile(cout)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+
+	// Later, a plain seed of B's directory finds the manifest in its cache.
+	s := startProc(t, "seed", "--listen", "127.0.0.1:0", "--state-dir", bstate, "--log-level", "info", bdir)
+	s.url(t)
+	waitFor(t, "the seed's ready log", func() bool { return strings.Contains(s.stderr.String(), "seed ready") })
+	require.Contains(t, s.stderr.String(), "from_cache=1")
+	require.Zero(t, s.stop(t, syscall.SIGTERM))
+}

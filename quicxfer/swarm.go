@@ -1,0 +1,337 @@
+package quicxfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+	"github.com/quicxfer/quicxfer/scheduler"
+)
+
+// This file is the download's swarm part: availability (GET_HAVE) of each
+// source, other sources learnt by GET_PEERS, and sharing the download's own
+// blocks (Options.Share).
+
+// Sharer serves a download's blocks to others while it runs (get --serve,
+// seed --from). Its methods are called from the download's goroutines and
+// must be safe for concurrent use.
+type Sharer interface {
+	// Start is called once, when the manifest is known and the data is on
+	// disk at path (the part file, or the complete file): name is the
+	// file's name on the seeds, have reports the blocks there that are
+	// verified and durable.
+	Start(name string, m *manifest.Manifest, path string, have func(int) bool) error
+	// Add is called with blocks that have become verified and durable.
+	Add(blocks []int)
+	// Source is called when a source of the file answered a GET_PEERS: the
+	// sharer may tell its own clients about it.
+	Source(id manifest.ID, url string)
+}
+
+// Defaults of the swarm options.
+const (
+	DefaultMaxPeers      = 16
+	DefaultPeersInterval = 30 * time.Second
+)
+
+// LocalAddr returns the local address of the connection.
+func (c *Conn) LocalAddr() net.Addr { return c.qc.LocalAddr() }
+
+// Have asks the seed which blocks of content ID id (a file of numBlocks
+// blocks) it has: onHave gets the first answer, onAdd every later gain. It
+// returns nil when the seed ends the stream (it has every block), or the
+// error that ended it. An answer for another number of blocks, or an index
+// out of range, is wire.ErrMalformed.
+func (c *Conn) Have(ctx context.Context, id manifest.ID, numBlocks int, onHave func(wire.Have), onAdd func([]uint64)) error {
+	r, done, err := c.request(ctx, &wire.HaveRequest{ID: id}, 4096)
+	if err != nil {
+		return err
+	}
+	h, err := wire.ReadHave(r)
+	if err != nil {
+		done(false)
+		return c.streamErr(ctx, err)
+	}
+	if !h.All && h.N != numBlocks {
+		done(false)
+		return fmt.Errorf("%w: HAVE for %d blocks, the file has %d", wire.ErrMalformed, h.N, numBlocks)
+	}
+	onHave(h)
+	for {
+		adds, err := wire.ReadHaveAdd(r)
+		if errors.Is(err, io.EOF) {
+			done(true)
+			return nil
+		}
+		if err != nil {
+			done(false)
+			return c.streamErr(ctx, err)
+		}
+		for _, a := range adds {
+			if a >= uint64(numBlocks) {
+				done(false)
+				return fmt.Errorf("%w: HAVE_ADD of block %d, the file has %d", wire.ErrMalformed, a, numBlocks)
+			}
+		}
+		onAdd(adds)
+	}
+}
+
+// Peers asks the seed for other sources of content ID id; a non-empty self
+// (this side's own seed URL) registers it with the seed.
+func (c *Conn) Peers(ctx context.Context, id manifest.ID, self string) ([]string, error) {
+	r, done, err := c.request(ctx, &wire.PeersRequest{ID: id, Self: self}, 4096)
+	if err != nil {
+		return nil, err
+	}
+	urls, err := wire.ReadPeers(r)
+	if err == nil {
+		err = wire.ReadEnd(r)
+	}
+	if err != nil {
+		done(false)
+		return nil, c.streamErr(ctx, err)
+	}
+	done(true)
+	return urls, nil
+}
+
+// selfFor picks, among the URLs this side serves at, the one a seed reached
+// through conn should list: the one whose host is conn's local address, else
+// a loopback one for a loopback seed, else the first that is not loopback.
+func selfFor(urls []string, conn *Conn) string {
+	if len(urls) == 0 {
+		return ""
+	}
+	var local, remote net.IP
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		local = a.IP
+	}
+	if a, ok := conn.qc.RemoteAddr().(*net.UDPAddr); ok {
+		remote = a.IP
+	}
+	var loop, other string
+	for _, s := range urls {
+		u, err := wire.ParseURL(s)
+		if err != nil {
+			continue
+		}
+		ip := net.ParseIP(u.Host)
+		switch {
+		case ip != nil && local != nil && !local.IsUnspecified() && ip.Equal(local):
+			return s
+		case ip != nil && ip.IsLoopback():
+			if loop == "" {
+				loop = s
+			}
+		default:
+			if other == "" {
+				other = s
+			}
+		}
+	}
+	if remote != nil && remote.IsLoopback() && loop != "" {
+		return loop
+	}
+	if other != "" {
+		return other
+	}
+	return loop
+}
+
+// availMsg is news about a source's blocks, from its HAVE watcher.
+type availMsg struct {
+	s    *source
+	have *wire.Have // the set (All for a full seed)
+	adds []uint64
+	err  error // the stream ended with this error; the watcher goes on
+}
+
+// peersMsg is a source's answer to GET_PEERS.
+type peersMsg struct {
+	s    *source
+	urls []string
+	err  error
+}
+
+// watchHave keeps a GET_HAVE stream open to s and reports what it says,
+// until s has every block or ctx ends. A seed that does not know GET_HAVE (a
+// BAD_REQUEST) is a full seed; after other errors it asks again later.
+func (l *loop) watchHave(ctx context.Context, s *source) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		send := func(m availMsg) bool {
+			select {
+			case l.avail <- m:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if _, ok := s.f.(*seedFetcher); !ok {
+			send(availMsg{s: s, have: &wire.Have{All: true}}) // a mirror has the whole file
+			return
+		}
+		conn, err := s.seedConn(ctx)
+		if err == nil {
+			err = conn.Have(ctx, l.id, l.m.NumBlocks(),
+				func(h wire.Have) { send(availMsg{s: s, have: &h}) },
+				func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
+			if err == nil {
+				return // has every block
+			}
+			if errors.Is(err, wire.ErrBadRequest) {
+				send(availMsg{s: s, have: &wire.Have{All: true}})
+				return
+			}
+			if errors.Is(err, wire.ErrNotFound) || errors.Is(err, wire.ErrMalformed) {
+				send(availMsg{s: s, err: err})
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, 15*time.Second)
+	}
+}
+
+// onAvail feeds a HAVE watcher's news to the scheduler.
+func (l *loop) onAvail(m availMsg) {
+	s := m.s
+	if s.id == 0 {
+		return
+	}
+	switch {
+	case m.err != nil:
+		// A source that says it does not have the file, or lies about its
+		// blocks, is of no use.
+		if errors.Is(m.err, wire.ErrNotFound) && !s.discovered {
+			return // an old seed may not answer GET_HAVE: its blocks will tell
+		}
+		l.sched.Remove(s.id)
+		if s.note == "" {
+			s.note = "left out: " + Describe(m.err)
+			l.opts.Logf("source %s %s", s.raw, s.note)
+		}
+	case m.have != nil && m.have.All:
+		s.haveKnown = true
+		l.sched.SetAvailableAll(s.id)
+	case m.have != nil:
+		s.haveKnown = true
+		l.sched.SetAvailable(s.id, m.have.Bits)
+	default:
+		for _, b := range m.adds {
+			l.sched.AddAvailable(s.id, int(b))
+		}
+	}
+}
+
+// askPeers asks every source that is not left out for other sources, as
+// workers of the loop.
+func (l *loop) askPeers(ctx context.Context, start func(func())) {
+	for _, s := range l.srcs {
+		if _, ok := s.f.(*seedFetcher); !ok {
+			continue // a mirror knows no peers
+		}
+		if s.leftOut || s.id == 0 || l.sched.Stats(s.id).State == scheduler.Dropped {
+			continue
+		}
+		start(func() {
+			conn, err := s.seedConn(ctx)
+			var urls []string
+			if err == nil {
+				pctx, cancel := context.WithTimeout(ctx, l.opts.DialTimeout)
+				urls, err = conn.Peers(pctx, l.id, selfFor(l.opts.SelfURLs, conn))
+				cancel()
+			}
+			select {
+			case l.peers <- peersMsg{s: s, urls: urls, err: err}:
+			case <-ctx.Done():
+			}
+		})
+	}
+}
+
+// onPeers adds the sources a GET_PEERS answer names, up to MaxPeers in all.
+func (l *loop) onPeers(m peersMsg, add func(*source)) {
+	if m.err != nil {
+		return
+	}
+	if l.opts.Share != nil {
+		l.opts.Share.Source(l.id, m.s.raw)
+	}
+	for _, raw := range m.urls {
+		u, err := wire.ParseURL(raw)
+		if err != nil || l.known[u.String()] {
+			continue
+		}
+		if l.discovered >= l.opts.MaxPeers {
+			return
+		}
+		l.known[u.String()] = true
+		l.discovered++
+		s := newSeedSource(u, raw, l.client, l.opts.DialTimeout, l.opts.ConnsPerSeed)
+		s.discovered = true
+		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
+		add(s)
+	}
+}
+
+// Announce registers this side, serving at one of self, with every seed in
+// seeds as a source of content ID id (GET_PEERS), so that they keep telling
+// their clients about it; a registration lasts about two minutes, so call it
+// about every DefaultPeersInterval. Seeds that cannot be reached are skipped.
+// It returns how many seeds accepted the request.
+func Announce(ctx context.Context, c *Client, seeds []string, id manifest.ID, self []string, timeout time.Duration) int {
+	n := 0
+	for _, raw := range seeds {
+		u, err := wire.ParseURL(raw)
+		if err != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		conn, err := c.Dial(actx, u)
+		if err == nil {
+			if _, err := conn.Peers(actx, id, selfFor(self, conn)); err == nil {
+				n++
+			}
+			_ = conn.Close()
+		}
+		cancel()
+	}
+	return n
+}
+
+// waitNote is how long a download has nothing in flight, with blocks
+// missing, before the user is told it waits for sources to get them.
+const waitNote = 5 * time.Second
+
+// noteWaiting tells the user, once per wait, that the download is waiting
+// for blocks that no usable source has yet (partial peers may still get
+// them): a wait, not an error, but it should not look like a hang.
+func (l *loop) noteWaiting(now time.Time) {
+	if l.sched.InFlight() > 0 || l.sched.Done() {
+		l.idleSince, l.toldIdle = time.Time{}, false
+		return
+	}
+	if l.idleSince.IsZero() {
+		l.idleSince = now
+	}
+	if !l.toldIdle && now.Sub(l.idleSince) >= waitNote {
+		l.toldIdle = true
+		l.opts.Logf("waiting: %d blocks are at no source that can be used now; sources that are downloading them or coming back may still bring them (Ctrl-C to stop; the same command resumes)", l.sched.Missing())
+	}
+}
