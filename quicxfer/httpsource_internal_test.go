@@ -1,7 +1,9 @@
 package quicxfer
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,4 +57,32 @@ func TestCheckContentRange(t *testing.T) {
 	} {
 		require.ErrorIs(t, checkContentRange(hdr, 100, 100, 1000), ErrBadRange, name)
 	}
+}
+
+// FuzzParseContentRange: any header a mirror sends parses to a range that
+// is well formed (0 <= first <= last, and last < total when the total is
+// known) or is refused; it never panics, and what it accepts prints back
+// to the same range.
+func FuzzParseContentRange(f *testing.F) {
+	for _, s := range []string{"bytes 0-9/10", "bytes 0-9/*", "bytes 5-4/10", "bytes */10", "bytes 0-99999999999999999999/10", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		first, last, total, ok := parseContentRange(s)
+		if !ok {
+			return
+		}
+		if first < 0 || last < first || (total >= 0 && last >= total) || total < -1 {
+			t.Fatalf("%q accepted as %d-%d/%d", s, first, last, total)
+		}
+		tot := "*"
+		if total >= 0 {
+			tot = strconv.FormatInt(total, 10)
+		}
+		back := fmt.Sprintf("bytes %d-%d/%s", first, last, tot)
+		f2, l2, t2, ok2 := parseContentRange(back)
+		if !ok2 || f2 != first || l2 != last || t2 != total {
+			t.Fatalf("%q accepted as %q, which does not parse back", s, back)
+		}
+	})
 }
