@@ -3,7 +3,6 @@ package quicxfer_test
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/quicxfer/quicxfer/internal/paced"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -57,7 +57,7 @@ func startMirror(t testing.TB, name string, data []byte, bytesPerSec float64, b 
 		}
 		m.requests.Add(1)
 		if lim != nil {
-			w = &limitedWriter{ResponseWriter: w, lim: lim, ctx: r.Context()}
+			w = &paced.ResponseWriter{ResponseWriter: w, Lim: lim, Ctx: r.Context()}
 		}
 		b(w, r, data)
 	})
@@ -70,31 +70,6 @@ func startMirror(t testing.TB, name string, data []byte, bytesPerSec float64, b 
 	}
 	t.Cleanup(m.srv.Close)
 	return m
-}
-
-// limitedWriter paces a response body with a limiter shared by every
-// connection of its server.
-type limitedWriter struct {
-	http.ResponseWriter
-	lim *rate.Limiter
-	ctx context.Context
-}
-
-func (w *limitedWriter) Write(p []byte) (int, error) {
-	var n int
-	for len(p) > 0 {
-		k := min(len(p), w.lim.Burst())
-		if err := w.lim.WaitN(w.ctx, k); err != nil {
-			return n, err
-		}
-		k, err := w.ResponseWriter.Write(p[:k])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		p = p[k:]
-	}
-	return n, nil
 }
 
 // honestRanges is what a good mirror does: http.ServeContent.

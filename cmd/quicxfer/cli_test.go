@@ -111,17 +111,7 @@ type cliResult struct {
 
 func run(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
+	return runEnv(t, "", nil, args...)
 }
 
 func writeRandom(t *testing.T, path string, size int, seed uint64) []byte {

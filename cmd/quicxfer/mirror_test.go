@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quicxfer/quicxfer/internal/paced"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 )
@@ -27,33 +27,10 @@ func startHTTPMirror(t *testing.T, name string, data []byte, bytesPerSec float64
 			http.NotFound(w, r)
 			return
 		}
-		http.ServeContent(&pacedWriter{w, lim, r.Context()}, r, "", time.Time{}, bytes.NewReader(data))
+		http.ServeContent(&paced.ResponseWriter{ResponseWriter: w, Lim: lim, Ctx: r.Context()}, r, "", time.Time{}, bytes.NewReader(data))
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/pub/" + name
-}
-
-type pacedWriter struct {
-	http.ResponseWriter
-	lim *rate.Limiter
-	ctx context.Context
-}
-
-func (w *pacedWriter) Write(p []byte) (int, error) {
-	var n int
-	for len(p) > 0 {
-		k := min(len(p), w.lim.Burst())
-		if err := w.lim.WaitN(w.ctx, k); err != nil {
-			return n, err
-		}
-		k, err := w.ResponseWriter.Write(p[:k])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		p = p[k:]
-	}
-	return n, nil
 }
 
 // TestGetMirrors drives the binary: `manifest --out` writes the manifest
