@@ -53,12 +53,18 @@
 //     attack ÷ alone, and with the same attack aimed at another seed
 //     process (the control), over interleaved rounds, each with a fresh
 //     seed process, and the seed's peak RSS alone and under attack
-//     (attack.go).
+//     (attack.go);
+//  11. the swarm: `quicxfer seed` (the origin) as a child process behind
+//     a link, and 16 `quicxfer get` child processes started together,
+//     first each on its own, then each with --serve and an upload limit;
+//     the time until the last is done, the origin's bytes sent (its
+//     metrics) ÷ the file size, and the bytes the downloaders took from
+//     each other (swarm.go).
 //
 // With RunOptions.Exe (the quicxfer binary) every downloader is `quicxfer
 // get --json` in a child process, so its CPU seconds and peak RSS are its
 // own; without it, downloads run in this process (tests) and the CPU figure
-// is the whole process's. Scenarios 8, 9 and 10 need the binary. Peak RSS is
+// is the whole process's. Scenarios 8 to 11 need the binary. Peak RSS is
 // the child's VmHWM, sampled while it runs: a child's ru_maxrss includes the
 // parent's peak (see usage in process.go).
 //
@@ -84,6 +90,6 @@
 //	quicxfer bench --smoke                  # every scenario on a few MiB, in seconds
 //	quicxfer bench --size 64MiB --only 2,3  # some scenarios, another size
 //	sudo quicxfer bench --kernel --only 2   # scenario 2 behind kernel tbf links
-//	go test ./bench/                        # the tests: scenarios 2 to 10 on small files
+//	go test ./bench/                        # the tests: scenarios 2 to 11 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

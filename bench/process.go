@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -214,8 +215,27 @@ func lastLine(s string) string {
 type seedProcess struct {
 	cmd    *exec.Cmd
 	URL    string
-	stderr *bytes.Buffer
-	rss    func() int64 // from watchRSS
+	stderr *lockedBuffer // read while the seed runs (its log)
+	rss    func() int64  // from watchRSS
+}
+
+// lockedBuffer is a bytes.Buffer that a child process's output can be
+// written to while it is read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var seedURL = regexp.MustCompile(`quic://\S+`)
@@ -223,7 +243,13 @@ var seedURL = regexp.MustCompile(`quic://\S+`)
 // startSeedProcess runs `exe seed` on 127.0.0.1 serving dir, with env
 // added to this process's environment, and returns once it printed its URL.
 func startSeedProcess(ctx context.Context, exe, dir, stateDir string, env ...string) (*seedProcess, error) {
-	cmd := exec.CommandContext(ctx, exe, "seed", "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--log-level", "warn", dir)
+	return startSeedProcessArgs(ctx, exe, []string{"--listen", "127.0.0.1:0", "--state-dir", stateDir, "--log-level", "warn", dir}, env...)
+}
+
+// startSeedProcessArgs runs `exe seed ARGS...` and returns once it printed
+// its URL.
+func startSeedProcessArgs(ctx context.Context, exe string, args []string, env ...string) (*seedProcess, error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"seed"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(cleanEnv(), env...)
@@ -231,7 +257,7 @@ func startSeedProcess(ctx context.Context, exe, dir, stateDir string, env ...str
 	if err != nil {
 		return nil, err
 	}
-	sp := &seedProcess{cmd: cmd, stderr: new(bytes.Buffer)}
+	sp := &seedProcess{cmd: cmd, stderr: new(lockedBuffer)}
 	cmd.Stderr = sp.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s seed: %w", exe, err)

@@ -150,6 +150,8 @@ func sharesCell(r Result) string {
 		return fmt.Sprintf("fetched again ÷ size %.4f", r.Resume.FetchedAgainOverSize)
 	case r.Attack != nil:
 		return attackCell(r.Attack)
+	case r.Swarm != nil:
+		return swarmCell(r.Swarm)
 	case r.SeedProcess != nil:
 		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
 	}
@@ -200,7 +202,9 @@ func writeDetails(w io.Writer, results []Result) {
 				rs.FetchedAgain, rs.FetchedAgainOverSize, rs.Duplicates)
 			fmt.Fprintln(w, "- the table's time, rate and ideal are the second run's, for the part it fetched")
 		}
-		if a := r.Attack; a != nil {
+		if s := r.Swarm; s != nil {
+			writeSwarmDetails(w, s)
+		} else if a := r.Attack; a != nil {
 			writeAttackDetails(w, a)
 		} else if p := r.SeedProcess; p != nil {
 			fmt.Fprintf(w, "\n- peak RSS: downloader %s, seed %s (CPU s: downloader %.2f, seed %.2f)\n", formatMiB(r.PeakRSS), formatMiB(p.PeakRSS), r.CPUSeconds, p.CPUSeconds)
@@ -306,4 +310,38 @@ func formatSize(n int64) string {
 	default:
 		return fmt.Sprintf("%d B", n)
 	}
+}
+
+// swarmCell is scenario 11's table cell: both rounds.
+func swarmCell(s *SwarmFigures) string {
+	return fmt.Sprintf("%d downloaders, origin sent ÷ size: alone %.2f (%.2f s), --serve %.2f (%.2f s); from each other %.2f × size",
+		s.Downloaders, s.Alone.OriginOverSize, s.Alone.LastDone, s.Shared.OriginOverSize, s.Shared.LastDone, s.Shared.FromPeersOverSize)
+}
+
+// writeSwarmDetails writes scenario 11's rounds.
+func writeSwarmDetails(w io.Writer, s *SwarmFigures) {
+	fmt.Fprintf(w, "\n| round | first done | last done | origin sent | ÷ size | accepted from origin | from each other | ÷ size | verified | downloaders' CPU s | peak RSS | origin CPU s | origin peak RSS |\n")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, rd := range []SwarmProcRound{s.Alone, s.Shared} {
+		name := "alone (--max-peers 0)"
+		if rd.Serve {
+			name = "--serve"
+			if s.PeerUpload > 0 {
+				name += ", --upload-limit " + formatRate(s.PeerUpload)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %.2f s | %.2f s | %s | %.2f | %s | %s | %.2f | %d of %d | %.2f | %s | %.2f | %s |\n",
+			name, rd.FirstDone, rd.LastDone, formatMiB(rd.OriginSent), rd.OriginOverSize, formatMiB(rd.FromOrigin),
+			formatMiB(rd.FromPeers), rd.FromPeersOverSize, rd.Verified, s.Downloaders, rd.DownloaderCPU, formatMiB(rd.DownloaderRSS),
+			rd.OriginCPU, formatMiB(rd.OriginPeakRSS))
+	}
+	if s.AloneIdeal > 0 {
+		fmt.Fprintf(w, "\n- alone, the ideal is %d copies through the origin's link: %.2f s (last done ÷ ideal %.3f)\n", s.Downloaders, s.AloneIdeal, s.Alone.LastDone/s.AloneIdeal)
+	}
+	if s.Alone.LastDone > 0 && s.Shared.LastDone > 0 {
+		fmt.Fprintf(w, "- with --serve: last done %.2f × the alone round's time, the origin sent %.2f × what it sent alone\n",
+			s.Shared.LastDone/s.Alone.LastDone, s.Shared.OriginOverSize/max(s.Alone.OriginOverSize, 1e-9))
+	}
+	fmt.Fprintln(w, "- times are from launching the downloaders together to each one printing its `--json` result; the origin's bytes are its quicxfer_seed_bytes_sent_total (block payload, duplicates included), scraped once all were done; \"from each other\" sums the downloaders' `--json` per-source bytes from URLs other than the origin's; every output is checked against the source's SHA-256 and size")
+	fmt.Fprintln(w, "- the table's row is the --serve round: time = last done, rate = all the copies ÷ that time, CPU and peak RSS the downloaders' (summed, highest)")
 }

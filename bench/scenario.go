@@ -102,7 +102,7 @@ type Result struct {
 	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
 	Fairness          *Fairness  `json:"fairness,omitempty"`
 	Resume            *Resume    `json:"resume,omitempty"`
-	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9 and 10
+	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9, 10 and 11 (the origin)
 	Aria2             *Aria2     `json:"aria2,omitempty"`
 	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
 	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
@@ -110,6 +110,8 @@ type Result struct {
 
 	// Attack is scenario 10's figures (attack.go).
 	Attack *AttackResult `json:"attack,omitempty"`
+	// Swarm is scenario 11's figures (swarm.go).
+	Swarm *SwarmFigures `json:"swarm,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -170,6 +172,8 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 		err = runMemory(ctx, sc, workDir, o, want, &r)
 	case ModeAttack:
 		err = runAttack(ctx, sc, workDir, o, want, &r)
+	case ModeSwarm:
+		err = runSwarm(ctx, sc, workDir, o, want, &r)
 	default:
 		err = runWithSeeds(ctx, sc, workDir, o, want, &r)
 	}

@@ -26,6 +26,9 @@ const (
 	// ModeAttack: seed, good client and misbehaving clients each in a
 	// child process (scenario 10, attack.go). Needs RunOptions.Exe.
 	ModeAttack
+	// ModeSwarm: an origin seed and many sharing downloaders, each a child
+	// process (scenario 11, SwarmConfig in swarm.go). Needs RunOptions.Exe.
+	ModeSwarm
 )
 
 // Scenario is one download: a file of FileSize bytes served by one seed per
@@ -59,6 +62,9 @@ type Scenario struct {
 	ConnsPerSeed int
 	// Attack sets up ModeAttack (attack.go).
 	Attack *AttackConfig
+	// Swarm sets up ModeSwarm (swarm.go); its origin is behind Seeds[0]'s
+	// link.
+	Swarm *SwarmConfig
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the
@@ -70,7 +76,11 @@ func (sc Scenario) Ideal() float64 {
 	if sum <= 0 {
 		return 0
 	}
-	return float64(sc.FileSize) * float64(max(sc.Downloaders, 1)) / sum
+	n := max(sc.Downloaders, 1)
+	if sc.Swarm != nil {
+		n = max(sc.Swarm.Downloaders, 1) // every copy from the origin
+	}
+	return float64(sc.FileSize) * float64(n) / sum
 }
 
 // workingRate is the sum of the rates of the seeds that do not stall, or 0

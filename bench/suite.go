@@ -28,6 +28,13 @@ type SuiteOptions struct {
 	ManyRate float64
 	// Downloaders is scenario 7's number of downloaders, default 32.
 	Downloaders int
+	// SwarmDownloaders is scenario 11's number of downloaders, default 16;
+	// each fetches Size ÷ SwarmDownloaders (at least 1 MiB).
+	SwarmDownloaders int
+	// SwarmOrigin is scenario 11's origin link, bytes/s, default 100
+	// Mbit/s; SwarmUpload each sharing downloader's --upload-limit,
+	// default 50 Mbit/s.
+	SwarmOrigin, SwarmUpload float64
 	// Only lists the scenario numbers to run; empty runs them all.
 	Only []int
 	// NoAria2 leaves out the aria2 baseline.
@@ -60,12 +67,21 @@ func (o SuiteOptions) withDefaults() SuiteOptions {
 	if o.Downloaders <= 0 {
 		o.Downloaders = 32
 	}
+	if o.SwarmDownloaders <= 0 {
+		o.SwarmDownloaders = 16
+	}
+	if o.SwarmOrigin <= 0 {
+		o.SwarmOrigin = 100 * Mbit
+	}
+	if o.SwarmUpload <= 0 {
+		o.SwarmUpload = 50 * Mbit
+	}
 	return o
 }
 
-// Suite returns the scenarios of the benchmark issue, numbered 1 to 9, and
-// the seed under attack (10, with Size and three rounds), that o selects.
-// Scenarios 8, 9 and 10 are left out unless o.Run.Exe is set.
+// Suite returns the scenarios of the benchmark issue, numbered 1 to 9, the
+// seed under attack (10, with Size and three rounds) and the swarm (11),
+// that o selects. Scenarios 8 to 11 are left out unless o.Run.Exe is set.
 func Suite(o SuiteOptions) []Scenario {
 	o = o.withDefaults()
 	all := []Scenario{
@@ -79,6 +95,7 @@ func Suite(o SuiteOptions) []Scenario {
 		Scenario8(o.Size, o.Unit),
 		Scenario9(o.MemSize),
 		ScenarioAttack(o.Size, 3),
+		ScenarioSwarm(max(o.Size/int64(o.SwarmDownloaders), 1<<20), o.SwarmOrigin, o.SwarmDownloaders, o.SwarmUpload),
 	}
 	var out []Scenario
 	for _, sc := range all {
