@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -202,4 +204,22 @@ func TestIdleTimeout(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Stats().ConnsActive == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.NoError(t, slow.Context().Err())
+}
+
+// TestSetRateLimit: a server started with a rate limit takes a new one (get
+// --serve --upload-limit N% follows its link this way); one started without
+// cannot, and a limit must be a positive number.
+func TestSetRateLimit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), randBytes(1000, 1))
+	s := StartForTest(t, Options{Paths: []string{dir}, RateLimit: 256 << 10})
+	require.NoError(t, s.SetRateLimit(50e6))
+	require.Equal(t, rate.Limit(50e6), s.limiter.Limit())
+	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		require.Error(t, s.SetRateLimit(bad), "%v", bad)
+	}
+	require.Equal(t, rate.Limit(50e6), s.limiter.Limit(), "a refused limit changes nothing")
+
+	free := StartForTest(t, Options{Paths: []string{dir}})
+	require.Error(t, free.SetRateLimit(1e6))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -252,6 +253,20 @@ func (s *Server) URLs() []string { return append([]string(nil), s.urls...) }
 
 // Addr returns the address of the UDP socket.
 func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
+
+// SetRateLimit changes the rate limit, in bytes per second, of a server
+// started with one (Options.RateLimit > 0): get --serve keeps its uploads
+// at a share of its measured link this way.
+func (s *Server) SetRateLimit(bps float64) error {
+	if s.limiter == nil {
+		return errors.New("seed: started without a rate limit, so none can be set")
+	}
+	if !(bps > 0) || math.IsInf(bps, 0) {
+		return fmt.Errorf("seed: rate limit must be a positive number of bytes per second, got %v", bps)
+	}
+	s.limiter.SetLimit(rate.Limit(bps))
+	return nil
+}
 
 // Pin returns the pin of the certificate the seed presents.
 func (s *Server) Pin() wire.Pin { return s.pin }

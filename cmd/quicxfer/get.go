@@ -132,8 +132,9 @@ Examples:
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts)
 			}
 			var sh *sharing
+			var upShare *uploadShare
 			if c.Bool("serve") {
-				up, err := parseRate(c.String("upload-limit"))
+				up, share, err := parseUploadLimit(c.String("upload-limit"))
 				if err != nil {
 					return usagef("--upload-limit: %v", err)
 				}
@@ -142,9 +143,16 @@ Examples:
 					return err
 				}
 				opts.Share, opts.SelfURLs = sh.sharer, sh.srv.URLs()
+				if share > 0 {
+					srv := sh.srv
+					upShare = &uploadShare{share: share, set: func(bps float64) { _ = srv.SetRateLimit(bps) }}
+				}
 			}
 			view := newProgressView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"))
 			opts.OnProgress, opts.OnEvent, opts.Logf = view.progress, view.event, view.logf
+			if upShare != nil {
+				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.progress(p) }
+			}
 			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)

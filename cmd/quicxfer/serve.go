@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -21,7 +23,7 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "serve", Usage: "serve the blocks already verified to anyone while downloading, print this side's URL, and keep seeding after completion (until SIGINT/SIGTERM or --seed-time)"},
 		&cli.StringFlag{Name: "listen", Value: "0.0.0.0:0", Usage: "with --serve: UDP address to serve on (`HOST:PORT`; port 0 picks a free one)"},
 		&cli.DurationFlag{Name: "seed-time", Usage: "with --serve: keep seeding this long after completion (`DUR`; default: until SIGINT/SIGTERM)"},
-		&cli.StringFlag{Name: "upload-limit", Value: "0", Usage: "with --serve: cap on bytes per second uploaded to all peers together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s"},
+		&cli.StringFlag{Name: "upload-limit", Value: "0", Usage: "with --serve: cap on what is uploaded to all peers together: a rate (0: none, 500KB/s, 12.5MB/s, 100Mbit/s) or a share of this side's link, N% of the fastest download rate measured"},
 		&cli.StringFlag{Name: "state-dir", Usage: "with --serve: where the key and certificate of this side's URL are kept (default $XDG_STATE_HOME/quicxfer)"},
 		&cli.IntFlag{Name: "max-peers", Value: quicxfer.DefaultMaxPeers, Usage: "most other sources learnt from the seeds (GET_PEERS) to use as well; 0: only the --seed URLs"},
 		&cli.BoolFlag{Name: "lowest-first", Usage: "fetch blocks in file order rather than rarest first (for streaming)"},
@@ -139,4 +141,56 @@ func usedSources(res *quicxfer.Result) []string {
 		}
 	}
 	return out
+}
+
+// parseUploadLimit reads --upload-limit: a rate (bytes per second, 0 for
+// none) or a share of the link, "N%" with 0 < N <= 100. For a share, bps is
+// the cap until the link has been measured.
+func parseUploadLimit(s string) (bps, share float64, err error) {
+	if pct, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
+		n, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || !(n > 0 && n <= 100) {
+			return 0, 0, fmt.Errorf("a share of the link is more than 0%% and at most 100%%, got %q", s)
+		}
+		return uploadShareFloor, n / 100, nil
+	}
+	bps, err = parseRate(s)
+	return bps, 0, err
+}
+
+// uploadShareFloor is the upload cap of a --serve downloader whose
+// --upload-limit is a share, until its link has been measured (and its
+// lowest cap after): enough for peers to start, little on any link.
+const uploadShareFloor = 256 << 10
+
+// uploadShare keeps a --serve downloader's uploads at a share of its link.
+// The link's speed is taken to be the fastest download rate measured over
+// a second or more so far (a lower bound on it); the cap follows that
+// measure up and never down, and stays once the download is done.
+type uploadShare struct {
+	share float64
+	set   func(bps float64) // the server's SetRateLimit
+
+	started      bool
+	lastT        time.Duration
+	lastVerified int64
+	peak         float64 // bytes/s
+}
+
+// progress takes a snapshot of the download (Options.OnProgress).
+func (u *uploadShare) progress(p quicxfer.Progress) {
+	if !u.started || p.Elapsed < u.lastT {
+		u.started, u.lastT, u.lastVerified = true, p.Elapsed, p.Verified
+		return
+	}
+	dt := p.Elapsed - u.lastT
+	if dt < time.Second {
+		return
+	}
+	r := float64(p.Verified-u.lastVerified) / dt.Seconds()
+	u.lastT, u.lastVerified = p.Elapsed, p.Verified
+	if r > u.peak {
+		u.peak = r
+		u.set(max(u.share*r, uploadShareFloor))
+	}
 }

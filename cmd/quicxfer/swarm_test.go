@@ -163,6 +163,8 @@ func TestGetServeUsage(t *testing.T) {
 		{"get", "--seed", "quic://127.0.0.1:1", "--seed-time", "1s", "f"},
 		{"get", "--seed", "quic://127.0.0.1:1", "--listen", "127.0.0.1:0", "f"},
 		{"get", "--seed", "quic://127.0.0.1:1", "--serve", "--upload-limit", "fast", "f"},
+		{"get", "--seed", "quic://127.0.0.1:1", "--serve", "--upload-limit", "0%", "f"},
+		{"get", "--seed", "quic://127.0.0.1:1", "--serve", "--upload-limit", "150%", "f"},
 		{"get", "--seed", "quic://127.0.0.1:1", "--max-peers", "-1", "f"},
 		{"seed", "--id", "00", "dir"},
 		{"seed", "--from", "quic://127.0.0.1:1", "dir"},
