@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -67,6 +68,12 @@ type Options struct {
 	// several connections share the link the way aria2's -x does.
 	ConnsPerSeed int
 	Workers      int // goroutines for re-checking a partial file (default GOMAXPROCS)
+	// MaxRetries is how many failures in a row (connection lost or refused,
+	// a stall, a request error) drop a source; between them it waits
+	// 0.5 s, 1 s, 2 s, ... up to 15 s. 0 is the scheduler's default (6:
+	// about 30 s of trying); negative never drops a source for failing (a
+	// source that sends bad blocks is still dropped).
+	MaxRetries int
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
@@ -581,9 +588,10 @@ func (l *loop) run(ctx context.Context) error {
 		Size:        l.m.Size,
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
 		// Each connection to a seed needs a block of its own in flight.
-		MinWindow: int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
-		Order:     order,
-		TieStart:  tieStart,
+		MinWindow:  int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		MaxRetries: maxRetries(l.opts.MaxRetries),
+		Order:      order,
+		TieStart:   tieStart,
 	}, l.part.Has)
 	l.byID = map[scheduler.SourceID]*source{}
 	l.joins = joins{}
@@ -957,4 +965,12 @@ func (l *loop) progress(now time.Time) {
 		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: st.State.String(), Rate: st.Rate, Accepted: s.accepted.Load()})
 	}
 	l.opts.OnProgress(p)
+}
+
+// maxRetries maps Options.MaxRetries to the scheduler's.
+func maxRetries(n int) int {
+	if n < 0 {
+		return math.MaxInt32 // never, in practice
+	}
+	return n // 0: the scheduler's default
 }

@@ -336,3 +336,57 @@ func pinOf(u string) string {
 	}
 	return p
 }
+
+// TestRetriesWaitForASeedThatComesBack: the only seed goes away mid-download
+// and comes back 4 s later at the same address. With MaxRetries negative the
+// download waits for it and completes; with 2 it gives up on the seed, and
+// the download fails with its partial state kept.
+func TestRetriesWaitForASeedThatComesBack(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, dir, "f.bin", 8<<20, 21)
+	for _, tc := range []struct {
+		retries int
+		ok      bool
+	}{{-1, true}, {2, false}} {
+		t.Run(fmt.Sprint(tc.retries), func(t *testing.T) {
+			state := t.TempDir()
+			s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+			addr := s.Addr().String()
+			out := filepath.Join(t.TempDir(), "f.bin")
+			var killed atomic.Bool
+			down := make(chan struct{})
+			type outcome struct {
+				res *quicxfer.Result
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+					Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: tc.retries,
+					DialTimeout: 2 * time.Second, ProgressInterval: 10 * time.Millisecond,
+					OnProgress: func(p quicxfer.Progress) {
+						if p.Verified >= p.Size/4 && !killed.Swap(true) {
+							_ = s.Close()
+							close(down)
+						}
+					},
+				})
+				done <- outcome{res, err}
+			}()
+			<-down
+			if tc.ok {
+				time.Sleep(4 * time.Second)
+				seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
+			}
+			r := <-done
+			if tc.ok {
+				require.NoError(t, r.err)
+				requireFile(t, out, data)
+				return
+			}
+			require.ErrorIs(t, r.err, quicxfer.ErrNoSeeds)
+			_, err := os.Stat(partial.StatePath(out))
+			require.NoError(t, err, "the partial state stays for a later run")
+		})
+	}
+}

@@ -195,6 +195,7 @@ func TestGetErrorsAreOneLine(t *testing.T) {
 		{"no seed", []string{"get", "-o", out, "f"}, "seed"},
 		{"bad rate", []string{"seed", "--rate-limit", "fast", dir}, "rate"},
 		{"bad reserve", []string{"seed", "--conn-send-reserve", "lots", dir}, "conn-send-reserve"},
+		{"bad retries", []string{"get", "--seed", u, "-o", out, "--retries", "-1", "f"}, "--retries"},
 		{"manifest of nothing", []string{"manifest", filepath.Join(dir, "nothing")}, "nothing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

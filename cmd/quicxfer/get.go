@@ -61,6 +61,7 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
 			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
+			&cli.IntFlag{Name: "retries", Value: 6, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
 			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
@@ -104,7 +105,13 @@ Examples:
 			if n := c.Int("conns-per-seed"); n < 1 || n > 64 {
 				return usagef("--conns-per-seed: want 1 to 64, got %d", n)
 			}
-			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed")}
+			if n := c.Int("retries"); n < 0 || n > 1000 {
+				return usagef("--retries: want 0 (never give up) to 1000, got %d", n)
+			}
+			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed"), MaxRetries: c.Int("retries")}
+			if opts.MaxRetries == 0 {
+				opts.MaxRetries = -1 // never
+			}
 			if s := c.String("id"); s != "" {
 				id, err := manifest.ParseID(s)
 				if err != nil {
