@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -725,7 +726,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		if err := l.sched.Err(); err != nil {
 			l.progress(now)
-			return fmt.Errorf("%w: %w", ErrNoSeeds, err)
+			return fmt.Errorf("%w: %w%s", ErrNoSeeds, err, l.why())
 		}
 		acts := l.sched.Next(now)
 		l.noteStalls(acts)
@@ -973,4 +974,40 @@ func maxRetries(n int) int {
 		return math.MaxInt32 // never, in practice
 	}
 	return n // 0: the scheduler's default
+}
+
+// why says, for the error that ends a download with no source left, what
+// became of the sources: " (URL: note; URL: note; and N more)", the first
+// three that have a note, or "" if none has.
+func (l *loop) why() string {
+	var parts []string
+	more := 0
+	for _, s := range l.srcs {
+		note := s.note
+		switch {
+		case note != "":
+		case s.badBlocks.Load() > 0:
+			note = "sent 1 block that failed verification"
+			if n := s.badBlocks.Load(); n > 1 {
+				note = fmt.Sprintf("sent %d blocks that failed verification", n)
+			}
+		case s.lastErr != "":
+			note = "failed: " + s.lastErr
+		}
+		if note == "" {
+			continue
+		}
+		if len(parts) == 3 {
+			more++
+			continue
+		}
+		parts = append(parts, s.raw+": "+note)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", more))
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }

@@ -97,6 +97,8 @@ func TestForgedBlock(t *testing.T) {
 	t.Logf("error: %v\nlog:\n%s", err, l.String())
 	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
 	require.NotContains(t, err.Error(), "\n")
+	require.Contains(t, err.Error(), liar.URL(), "the error names the seed")
+	require.Contains(t, err.Error(), "failed verification", "and says what it did")
 	require.Contains(t, l.String(), "sha256", "it passed the xxh64 and failed the SHA-256")
 	require.Contains(t, l.String(), liar.URL())
 	_, err = os.Stat(out)
