@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -43,37 +45,12 @@ func (c *manifestCache) entryPath(abs string) string {
 // and an error wrapping errCacheDamaged if the entry cannot be trusted.
 func (c *manifestCache) load(abs string, size, mtime int64) (*manifest.Manifest, error) {
 	p := c.entryPath(abs)
-	fi, err := os.Stat(p)
+	path, rest, err := readEntry(p, len(abs))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	if limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + len(abs) + 16 + manifest.MaxEncodedLen + 8); fi.Size() > limit {
-		return nil, fmt.Errorf("%w: %s: %d bytes", errCacheDamaged, p, fi.Size())
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < len(cacheMagic)+8 || !bytes.HasPrefix(b, []byte(cacheMagic)) {
-		return nil, fmt.Errorf("%w: %s: bad header", errCacheDamaged, p)
-	}
-	body, sum := b[:len(b)-8], binary.BigEndian.Uint64(b[len(b)-8:])
-	if xxhash.Sum64(body) != sum {
-		return nil, fmt.Errorf("%w: %s: checksum", errCacheDamaged, p)
-	}
-	rest := body[len(cacheMagic):]
-	plen, n := binary.Uvarint(rest)
-	if n <= 0 || plen > uint64(len(rest)-n) {
-		return nil, fmt.Errorf("%w: %s: path", errCacheDamaged, p)
-	}
-	rest = rest[n:]
-	path := string(rest[:plen])
-	rest = rest[plen:]
-	if len(rest) < 16 {
-		return nil, fmt.Errorf("%w: %s: truncated", errCacheDamaged, p)
 	}
 	if path != abs {
 		return nil, nil // another path with the same hash prefix; treat as a miss
@@ -90,6 +67,80 @@ func (c *manifestCache) load(abs string, size, mtime int64) (*manifest.Manifest,
 	}
 	return m, nil
 }
+
+// readEntry reads the cache entry at p, for a path of at most maxPath
+// bytes, checks its header and checksum, and returns the path it is for
+// and what follows the path (size, mtime, manifest: at least 16 bytes).
+func readEntry(p string, maxPath int) (path string, rest []byte, err error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", nil, err
+	}
+	if limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8); fi.Size() > limit {
+		return "", nil, fmt.Errorf("%w: %s: %d bytes", errCacheDamaged, p, fi.Size())
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(b) < len(cacheMagic)+8 || !bytes.HasPrefix(b, []byte(cacheMagic)) {
+		return "", nil, fmt.Errorf("%w: %s: bad header", errCacheDamaged, p)
+	}
+	body, sum := b[:len(b)-8], binary.BigEndian.Uint64(b[len(b)-8:])
+	if xxhash.Sum64(body) != sum {
+		return "", nil, fmt.Errorf("%w: %s: checksum", errCacheDamaged, p)
+	}
+	rest = body[len(cacheMagic):]
+	plen, n := binary.Uvarint(rest)
+	if n <= 0 || plen > uint64(len(rest)-n) {
+		return "", nil, fmt.Errorf("%w: %s: path", errCacheDamaged, p)
+	}
+	rest = rest[n:]
+	path, rest = string(rest[:plen]), rest[plen:]
+	if len(rest) < 16 {
+		return "", nil, fmt.Errorf("%w: %s: truncated", errCacheDamaged, p)
+	}
+	return path, rest, nil
+}
+
+// prune removes the entries of files that no longer exist, damaged entries,
+// and temporary files that a crash left more than an hour ago. Entries of
+// files that exist but are not served here are kept: another seed may share
+// the state directory. It returns how many files it removed.
+func (c *manifestCache) prune(now time.Time) (int, error) {
+	des, err := os.ReadDir(c.dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, de := range des {
+		p := filepath.Join(c.dir, de.Name())
+		if strings.HasPrefix(de.Name(), ".") {
+			if fi, err := de.Info(); err == nil && now.Sub(fi.ModTime()) > time.Hour && os.Remove(p) == nil {
+				removed++
+			}
+			continue
+		}
+		if !de.Type().IsRegular() {
+			continue
+		}
+		path, _, err := readEntry(p, maxCachedPath)
+		if err == nil {
+			if _, err = os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+		} else if !errors.Is(err, errCacheDamaged) {
+			continue
+		}
+		if os.Remove(p) == nil {
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// maxCachedPath bounds the path an entry may record (Linux's PATH_MAX).
+const maxCachedPath = 4096
 
 // store writes the entry for abs atomically. It does not fsync: an entry lost
 // or emptied by a crash only costs hashing the file again.

@@ -136,6 +136,51 @@ func TestManifestCache(t *testing.T) {
 	require.EqualValues(t, 3, st.FilesFromCache)
 }
 
+// TestManifestCachePruned: a seed's start removes the cache entries of files
+// that are gone, damaged entries and old temporary files, and keeps the
+// entries of files that exist but another seed serves.
+func TestManifestCachePruned(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(dir, "a"), randBytes(bs+1, 1))
+	writeFile(t, filepath.Join(dir, "b"), randBytes(bs+1, 2))
+	writeFile(t, filepath.Join(other, "x"), randBytes(bs+1, 3))
+	state := t.TempDir()
+	cache := &manifestCache{dir: filepath.Join(state, "manifests")}
+	start := func(path string) {
+		s := newSeed(t, Options{Paths: []string{path}, StateDir: state})
+		require.NoError(t, s.Close())
+	}
+	exists := func(file string) bool {
+		_, err := os.Stat(cache.entryPath(file))
+		return err == nil
+	}
+	start(other)
+	start(dir)
+	for _, f := range []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(other, "x")} {
+		require.True(t, exists(f), f)
+	}
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "b")))
+	damaged := filepath.Join(cache.dir, "00000000000000000000000000000000")
+	require.NoError(t, os.WriteFile(damaged, []byte("not an entry"), 0o600))
+	oldTmp := filepath.Join(cache.dir, ".deadbeef.tmp123")
+	newTmp := filepath.Join(cache.dir, ".cafe.tmp456")
+	for _, p := range []string{oldTmp, newTmp} {
+		require.NoError(t, os.WriteFile(p, []byte("half"), 0o600))
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(oldTmp, long, long))
+
+	start(dir)
+	require.True(t, exists(filepath.Join(dir, "a")), "a is served")
+	require.False(t, exists(filepath.Join(dir, "b")), "b is gone")
+	require.True(t, exists(filepath.Join(other, "x")), "x exists, served by another seed")
+	for p, want := range map[string]bool{damaged: false, oldTmp: false, newTmp: true} {
+		_, err := os.Stat(p)
+		require.Equal(t, want, err == nil, p)
+	}
+}
+
 func TestChangedFileServedAsIs(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")

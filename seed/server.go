@@ -185,6 +185,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexing files: %w", err)
 	}
+	if n, err := (&manifestCache{dir: cacheDir}).prune(time.Now()); err != nil {
+		log.Warn("cannot prune the manifest cache", "dir", cacheDir, "err", err)
+	} else if n > 0 {
+		log.Info("manifest cache pruned: entries of files gone", "removed", n)
+	}
 	set := newFileSet(files)
 	s.metrics.track(files)
 	s.set.Store(set)
