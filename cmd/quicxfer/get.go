@@ -126,9 +126,6 @@ Examples:
 				return usagef("--json-progress-interval: want a positive duration, got %s", d)
 			}
 			dir := all || strings.HasSuffix(name, "/")
-			if dir && c.Bool("json-progress") {
-				return usagef("--json-progress: one file at a time; a directory download reports with --json")
-			}
 			if dir && c.Bool("serve") {
 				return usagef("--serve: one file at a time")
 			}
@@ -136,7 +133,7 @@ Examples:
 				return err
 			}
 			if dir {
-				return getDir(c, strings.TrimSuffix(name, "/"), out, opts)
+				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
 			}
 			var sh *sharing
 			var upShare *uploadShare
@@ -163,9 +160,9 @@ Examples:
 			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)
-			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && !c.Bool("json-progress") && sh == nil {
+			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
-				if derr := getDir(c, name, out, opts); !errors.Is(derr, errNoDir) {
+				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, errNoDir) {
 					return derr
 				}
 			}

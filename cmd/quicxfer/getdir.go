@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,8 +18,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/vbauerster/mpb/v8"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/term"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
@@ -40,8 +42,9 @@ type dirFile struct {
 // at a time over one shared client. Each file is an ordinary download with
 // its own OUT.qxpart and OUT.qxstate, so each resumes on its own and a file
 // already complete is verified and kept. base carries the seeds and the
-// options every file shares.
-func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error {
+// options every file shares. fallback says get tried prefix as a file
+// first: then errNoDir is get's to report.
+func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallback bool) (err error) {
 	if prefix != "" {
 		if err := wire.CheckName(prefix); err != nil {
 			return usagef("directory name %q: %v", prefix, err)
@@ -50,6 +53,19 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 	parallel := c.Int("parallel")
 	if parallel < 1 || parallel > 64 {
 		return usagef("--parallel: want 1 to 64, got %d", parallel)
+	}
+	var view *dirView
+	if c.Bool("json-progress") {
+		// An error before the display starts (no seed lists its files, no
+		// such directory) is the one event, as for a single file; no such
+		// directory after get looked for a file of that name is get's to
+		// report, as that file's "not found".
+		defer func() {
+			var ue usageError
+			if err != nil && view == nil && !errors.As(err, &ue) && !(fallback && errors.Is(err, errNoDir)) {
+				writeJSONEvent(c.App.Writer, jsonEvent{"error", time.Now(), dirJSON{Dir: outdir, Files: []dirFileJSON{}, Seeds: []jsonSeed{}, Error: err.Error()}})
+			}
+		}()
 	}
 	client, err := quicxfer.NewClientWith(base.Auth)
 	if err != nil {
@@ -79,16 +95,11 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 		return fmt.Errorf("output directory: %w", err)
 	}
 
-	var view *dirView
-	if !c.Bool("quiet") {
-		view = newDirView(c.App.ErrWriter, files)
+	label := prefix + "/"
+	if prefix == "" {
+		label = "all files"
 	}
-	say := func(format string, args ...any) {
-		if view != nil {
-			view.clear()
-		}
-		logf(format, args...)
-	}
+	view = newDirView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"), label, outdir, files, parallel)
 
 	start := time.Now()
 	results := make([]*quicxfer.Result, len(files))
@@ -104,25 +115,23 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 			}
 			if err := mkdirInside(outdir, filepath.Dir(f.rel)); err != nil {
 				errs[i] = err
+				view.fileEnd(i, nil, err)
 				return nil
 			}
 			if err := checkNoLink(f.out); err != nil {
 				errs[i] = err
+				view.fileEnd(i, nil, err)
 				return nil
 			}
 			opts := base
 			opts.Name, opts.Out, opts.Client = f.name, f.out, client
-			opts.Logf = func(format string, args ...any) { say("%s: "+format, append([]any{f.rel}, args...)...) }
-			opts.OnProgress = nil
-			if view != nil {
-				opts.OnProgress = func(p quicxfer.Progress) { view.update(i, p.Verified) }
-			}
+			opts.Logf = func(format string, args ...any) { view.logf("%s: "+format, append([]any{f.rel}, args...)...) }
+			opts.OnProgress = func(p quicxfer.Progress) { view.progress(i, p) }
+			opts.OnEvent = func(e quicxfer.Event) { view.event(i, e) }
 			writeRecord(c, f.out, f.name, c.Args().Slice()...)
 			results[i], errs[i] = quicxfer.Download(c.Context, opts)
 			endRecord(f.out)
-			if errs[i] == nil && view != nil {
-				view.fileDone(i)
-			}
+			view.fileEnd(i, results[i], errs[i])
 			if errs[i] != nil && (errors.Is(errs[i], quicxfer.ErrNoSeeds) || errors.Is(errs[i], context.Canceled)) {
 				stop.Store(true)
 			}
@@ -130,9 +139,6 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 		})
 	}
 	_ = g.Wait()
-	if view != nil {
-		view.clear()
-	}
 	elapsed := time.Since(start)
 
 	failed, firstErr := 0, error(nil)
@@ -154,8 +160,10 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options) error 
 		}
 		err2 = fmt.Errorf("%d of %d files failed (%v)", failed+len(refused), len(files)+len(refused), firstErr)
 	}
+	j := dirJSONOf(outdir, files, results, errs, elapsed, err2)
+	view.finish(j, err2)
 	if c.Bool("json") {
-		if jerr := writeDirJSON(c.App.Writer, outdir, files, results, errs, elapsed, err2); jerr != nil {
+		if jerr := json.NewEncoder(c.App.Writer).Encode(j); jerr != nil {
 			return jerr
 		}
 	}
@@ -335,19 +343,17 @@ type dirJSON struct {
 	Error        string        `json:"error,omitempty"`
 }
 
-// writeDirJSON prints one object for a directory download: totals in the
-// shape of a single file's (seeds summed by URL) and each file's own.
-func writeDirJSON(w io.Writer, dir string, files []dirFile, results []*quicxfer.Result, errs []error, elapsed time.Duration, err error) error {
+// dirJSONOf is the --json object of a directory download (also the body
+// of --json-progress's last event): totals in the shape of a single
+// file's (seeds summed by URL) and each file's own.
+func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []error, elapsed time.Duration, err error) dirJSON {
 	j := dirJSON{Dir: dir, Files: []dirFileJSON{}, FilesTotal: len(files), ElapsedS: elapsed.Seconds(), Seeds: []jsonSeed{}, OK: err == nil}
 	if err != nil {
 		j.Error = err.Error()
 	}
 	bySeed := map[string]int{}
 	for i, f := range files {
-		fj := dirFileJSON{Out: f.out, jsonResult: jsonResultOf(results[i], errs[i])}
-		if fj.Name == "" {
-			fj.Name, fj.Size = f.name, f.size
-		}
+		fj := dirFileJSONOf(f, results[i], errs[i])
 		j.Files = append(j.Files, fj)
 		j.Size += fj.Size
 		if errs[i] == nil {
@@ -369,7 +375,17 @@ func writeDirJSON(w io.Writer, dir string, files []dirFile, results []*quicxfer.
 			t.Received += s.Received
 		}
 	}
-	return json.NewEncoder(w).Encode(j)
+	return j
+}
+
+// dirFileJSONOf is one file's entry of the --json object (and the body of
+// a file_done or file_error event).
+func dirFileJSONOf(f dirFile, res *quicxfer.Result, err error) dirFileJSON {
+	fj := dirFileJSON{Out: f.out, jsonResult: jsonResultOf(res, err)}
+	if fj.Name == "" {
+		fj.Name, fj.Size = f.name, f.size
+	}
+	return fj
 }
 
 // dirSummary prints what a finished directory download did.
@@ -422,111 +438,455 @@ func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Re
 	}
 }
 
-// dirView is the one progress display of a directory download: bytes
-// verified of all files, rate, ETA and files done of N, redrawn in place on
-// a terminal, a plain line every few seconds otherwise.
+// dirView is the one progress display of a directory download, in the
+// modes and formats of progressView (one file): on a terminal (mpb) the
+// total line of every file with rate and ETA, "files done N of M" and one
+// line per file in progress; plain lines every plainEvery when standard
+// error is not a terminal; nothing with --quiet; JSON events with
+// --json-progress. Each file is its own quicxfer.Download, --parallel at
+// a time: event, progress and fileEnd are called from their download
+// loops concurrently, and take mu.
 type dirView struct {
-	w        io.Writer
-	tty      bool
-	mu       sync.Mutex
-	sizes    []int64
-	verified []int64
-	total    int64
-	sum      int64
-	finished int
-	drawn    bool
-	start    time.Time
-	last     time.Time // last plain line or redraw
-	prev     int64
-	prevT    time.Time
-	rate     float64
+	mode      viewMode
+	stdout    io.Writer // JSON events
+	stderr    io.Writer // bars, plain lines, messages
+	jsonEvery time.Duration
+	label     string // the directory as the seeds name it
+	outdir    string
+	start     time.Time
+
+	mu        sync.Mutex
+	files     []dirFile
+	st        []dirFileState
+	size      int64 // of every file: as listed, the manifest's once started
+	verified  int64 // on disk, resumed bytes included
+	resumed   int64
+	done      int
+	failed    int
+	running   []int     // files in progress, in the order they started
+	meter     rateMeter // over the bytes fetched in this run
+	srcOrder  []string  // source URLs in the order they came
+	srcDone   map[string]int64
+	lastPlain time.Time
+	lastJSON  time.Time
+	jsonStale bool
+
+	outMu sync.Mutex // one JSON line at a time; stamped when written, so in time order
+
+	// viewBars: every bar is made at the start (nLines file lines), and
+	// updated under barMu, never under mu (mpb's goroutines call the
+	// decorators, which take mu).
+	barMu    sync.Mutex
+	bars     *mpb.Progress
+	total    *mpb.Bar
+	barTotal int64
+	lines    []*mpb.Bar // files done, then the file lines
 }
 
-func newDirView(w io.Writer, files []dirFile) *dirView {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
-	v := &dirView{w: w, tty: tty, sizes: make([]int64, len(files)), verified: make([]int64, len(files)), start: time.Now()}
-	v.prevT = v.start
+// dirFileState is what the view knows of one file.
+type dirFileState struct {
+	size, verified, resumed int64
+	meter                   rateMeter
+	seeds                   []quicxfer.SeedProgress // the last snapshot's
+}
+
+// newDirView makes the display for files, parallel at a time; on a
+// terminal it is drawn from now on.
+func newDirView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration, label, outdir string, files []dirFile, parallel int) *dirView {
+	v := &dirView{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery,
+		label: label, outdir: outdir, start: time.Now(), files: files, st: make([]dirFileState, len(files)), srcDone: map[string]int64{}}
 	for i, f := range files {
-		v.sizes[i] = f.size
-		v.total += f.size
+		v.st[i].size = f.size
+		v.size += f.size
+	}
+	v.meter.add(0, 0)
+	if v.mode == viewBars {
+		v.bars = newBars(stderr)
+		v.total = newTotalBar(v.bars, v.size, &v.mu, func() string { return v.label }, v.totalTextLocked)
+		v.barTotal = v.size
+		v.lines = append(v.lines, newTextLine(v.bars, v.filesDoneText))
+		for i := range min(parallel, len(files), maxRows) {
+			v.lines = append(v.lines, newTextLine(v.bars, func() string { return v.fileText(i) }))
+		}
 	}
 	return v
 }
 
-// update records that file i has verified bytes on disk.
-func (v *dirView) update(i int, verified int64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.sum += verified - v.verified[i]
-	v.verified[i] = verified
-	v.drawLocked(false)
+// logf prints a message for the user on standard error, above the bars.
+func (v *dirView) logf(format string, args ...any) {
+	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
+	if v.bars != nil {
+		if _, err := io.WriteString(v.bars, line); err == nil {
+			return
+		}
+	}
+	io.WriteString(v.stderr, line)
 }
 
-// fileDone records that file i is complete.
-func (v *dirView) fileDone(i int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.finished++
-	v.sum += v.sizes[i] - v.verified[i]
-	v.verified[i] = v.sizes[i]
-	v.drawLocked(true)
+// setLocked records file i's size and bytes, keeping the sums.
+func (v *dirView) setLocked(i int, size, verified, resumed int64) {
+	s := &v.st[i]
+	v.size += size - s.size
+	v.verified += verified - s.verified
+	v.resumed += resumed - s.resumed
+	s.size, s.verified, s.resumed = size, verified, resumed
 }
 
-func (v *dirView) drawLocked(force bool) {
+func (v *dirView) sourceLocked(url string) {
+	if _, ok := v.srcDone[url]; !ok {
+		v.srcDone[url] = 0
+		v.srcOrder = append(v.srcOrder, url)
+	}
+}
+
+// event takes an event of file i's download.
+func (v *dirView) event(i int, e quicxfer.Event) {
+	f := v.files[i]
+	v.mu.Lock()
+	if e.Kind == quicxfer.EventStart {
+		v.setLocked(i, e.Size, e.Resumed, e.Resumed)
+		v.st[i].meter = rateMeter{}
+		v.st[i].meter.add(e.Resumed, 0)
+		v.running = append(v.running, i)
+	} else if e.Source != "" {
+		v.sourceLocked(e.Source)
+	}
+	v.mu.Unlock()
+
+	switch v.mode {
+	case viewJSON:
+		if e.Kind == quicxfer.EventStart {
+			v.writeJSON(string(e.Kind), struct {
+				startJSON
+				Out string `json:"out"`
+			}{startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}, f.out})
+			return
+		}
+		b := sourceEventJSON{URL: e.Source, Reason: e.Reason}
+		if e.Kind == quicxfer.EventBlockRejected {
+			b.Block = &e.Block
+		}
+		v.writeJSON(string(e.Kind), struct {
+			Name string `json:"name"`
+			Out  string `json:"out"`
+			sourceEventJSON
+		}{f.name, f.out, b})
+	case viewBars:
+		v.updateBars()
+	}
+}
+
+// progress takes a snapshot of file i's download.
+func (v *dirView) progress(i int, p quicxfer.Progress) {
 	now := time.Now()
-	if dt := now.Sub(v.prevT).Seconds(); dt > 0.5 {
-		inst := float64(v.sum-v.prev) / dt
-		if v.rate == 0 {
-			v.rate = inst
-		} else {
-			v.rate = 0.6*v.rate + 0.4*inst
+	v.mu.Lock()
+	v.setLocked(i, p.Size, p.Verified, p.Resumed)
+	v.st[i].meter.add(p.Verified, p.Elapsed)
+	v.st[i].seeds = p.Seeds
+	for _, s := range p.Seeds {
+		v.sourceLocked(s.URL)
+	}
+	v.meter.add(v.verified-v.resumed, now.Sub(v.start))
+	v.jsonStale = true
+	var line string
+	var body any
+	switch v.mode {
+	case viewPlain:
+		if now.Sub(v.lastPlain) >= plainEvery {
+			v.lastPlain = now
+			line = v.plainLineLocked()
 		}
-		v.prev, v.prevT = v.sum, now
-	}
-	pct := 100.0
-	if v.total > 0 {
-		pct = 100 * float64(v.sum) / float64(v.total)
-	}
-	eta := "--"
-	if v.rate > 0 && v.sum < v.total {
-		eta = time.Duration(float64(v.total-v.sum) / v.rate * float64(time.Second)).Round(time.Second).String()
-	}
-	line := fmt.Sprintf("%5.1f%% %s of %s  %s/s  ETA %s  files %d of %d", pct, formatBytes(float64(v.sum)), formatBytes(float64(v.total)), formatBytes(v.rate), eta, v.finished, len(v.sizes))
-	if !v.tty {
-		if now.Sub(v.last) >= 5*time.Second {
-			v.last = now
-			fmt.Fprintln(v.w, "progress: "+line)
+	case viewJSON:
+		if now.Sub(v.lastJSON) >= v.jsonEvery {
+			v.lastJSON, v.jsonStale = now, false
+			body = v.progressJSONLocked(now)
 		}
-		return
 	}
-	if !force && now.Sub(v.last) < 100*time.Millisecond {
-		return
+	v.mu.Unlock()
+
+	switch {
+	case line != "":
+		io.WriteString(v.stderr, line)
+	case body != nil:
+		v.writeJSON("progress", body)
+	case v.mode == viewBars:
+		v.updateBars()
 	}
-	v.last = now
-	width := 30
-	filled := int(pct / 100 * float64(width))
-	var b strings.Builder
-	v.clearLocked(&b)
-	fmt.Fprintf(&b, "[%s%s] %s\n", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), line)
-	v.drawn = true
-	io.WriteString(v.w, b.String())
 }
 
-// clear erases the display, so that a message can be printed.
-func (v *dirView) clear() {
+// fileEnd takes the end of file i: its download returned, or it could
+// not start (a link in the way).
+func (v *dirView) fileEnd(i int, res *quicxfer.Result, err error) {
+	v.mu.Lock()
+	if k := slices.Index(v.running, i); k >= 0 {
+		v.running = slices.Delete(v.running, k, k+1)
+	}
+	if err == nil {
+		v.done++
+		if res != nil {
+			v.setLocked(i, res.Size, res.Size, res.ResumedBytes)
+		}
+	} else {
+		v.failed++
+	}
+	if res != nil {
+		for _, s := range res.Seeds {
+			v.sourceLocked(s.URL)
+			v.srcDone[s.URL] += s.Bytes
+		}
+	}
+	v.st[i].seeds = nil
+	v.jsonStale = true
+	v.mu.Unlock()
+
+	switch v.mode {
+	case viewJSON:
+		kind := "file_done"
+		if err != nil {
+			kind = "file_error"
+		}
+		v.writeJSON(kind, dirFileJSONOf(v.files[i], res, err))
+	case viewBars:
+		v.updateBars()
+	}
+}
+
+// finish ends the display once every file ended (err is what get will
+// report): the bars drawn one last time without the file lines; in JSON
+// mode a last progress event if one is due, then done or error with the
+// --json object's fields.
+func (v *dirView) finish(body dirJSON, err error) {
+	switch v.mode {
+	case viewBars:
+		v.barMu.Lock()
+		defer v.barMu.Unlock()
+		v.mu.Lock()
+		size := v.size
+		v.mu.Unlock()
+		switch {
+		case err == nil && size > 0:
+			v.total.SetTotal(size, false)
+			v.total.SetCurrent(size) // complete
+		case err == nil:
+			v.total.SetTotal(-1, true) // nothing to fetch: complete
+		default:
+			v.total.Abort(false)
+		}
+		v.lines[0].Abort(false)
+		for _, b := range v.lines[1:] {
+			b.Abort(true) // no file is in progress any more
+		}
+		v.bars.Wait()
+		v.bars = nil
+	case viewJSON:
+		v.mu.Lock()
+		var ev any
+		if v.jsonStale {
+			ev = v.progressJSONLocked(time.Now())
+		}
+		v.mu.Unlock()
+		if ev != nil {
+			v.writeJSON("progress", ev)
+		}
+		kind := "done"
+		if err != nil {
+			kind = "error"
+		}
+		v.writeJSON(kind, body)
+	}
+}
+
+func (v *dirView) writeJSON(kind string, body any) {
+	v.outMu.Lock()
+	defer v.outMu.Unlock()
+	writeJSONEvent(v.stdout, jsonEvent{kind, time.Now(), body})
+}
+
+// rateLocked is the bytes fetched per second over every file; until that
+// is measured, the sum of the sources' rates.
+func (v *dirView) rateLocked() float64 {
+	if v.meter.rate > 0 {
+		return v.meter.rate
+	}
+	sum := 0.0
+	for _, i := range v.running {
+		for _, s := range v.st[i].seeds {
+			sum += s.Rate
+		}
+	}
+	return sum
+}
+
+// fileRateLocked is file i's verified bytes per second, as rateLocked.
+func (v *dirView) fileRateLocked(i int) float64 {
+	s := &v.st[i]
+	if s.meter.rate > 0 {
+		return s.meter.rate
+	}
+	sum := 0.0
+	for _, sp := range s.seeds {
+		sum += sp.Rate
+	}
+	return sum
+}
+
+func (v *dirView) totalTextLocked(done bool) string {
+	return totalText(v.size, v.verified, v.rateLocked(), done)
+}
+
+func (v *dirView) filesDoneLocked() string {
+	s := fmt.Sprintf("files done %d of %d", v.done, len(v.files))
+	if v.failed > 0 {
+		s += fmt.Sprintf(", %d failed", v.failed)
+	}
+	return s
+}
+
+// --- bars ---
+
+// updateBars moves the total bar to the bytes verified so far.
+func (v *dirView) updateBars() {
+	v.barMu.Lock()
+	defer v.barMu.Unlock()
+	if v.bars == nil {
+		return
+	}
+	v.mu.Lock()
+	size, verified := v.size, v.verified
+	v.mu.Unlock()
+	if size != v.barTotal {
+		v.total.SetTotal(size, false)
+		v.barTotal = size
+	}
+	if verified < size { // finish completes the bar
+		v.total.SetCurrent(verified)
+	}
+}
+
+func (v *dirView) filesDoneText() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var b strings.Builder
-	v.clearLocked(&b)
-	io.WriteString(v.w, b.String())
+	return "  " + v.filesDoneLocked()
 }
 
-func (v *dirView) clearLocked(b *strings.Builder) {
-	if v.drawn {
-		b.WriteString("\x1b[1A\x1b[2K")
-		v.drawn = false
+// fileText is file line k: the k-th file in progress,
+// "  sub/b.bin   45.0%   1.0 MB of 2.1 MB     1.2 MB/s", or, past the
+// lines there are, the others summed.
+func (v *dirView) fileText(k int) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := len(v.lines) - 1
+	if k >= len(v.running) {
+		return ""
 	}
+	w := 0
+	for _, i := range v.running[:min(len(v.running), n)] {
+		w = max(w, len(v.files[i].rel))
+	}
+	w = min(w, 48)
+	if k == n-1 && len(v.running) > n {
+		rate := 0.0
+		for _, i := range v.running[k:] {
+			rate += v.fileRateLocked(i)
+		}
+		return fmt.Sprintf("  + %d more files in progress, %s/s", len(v.running)-k, formatBytes(rate))
+	}
+	i := v.running[k]
+	s := &v.st[i]
+	pct := 100.0
+	if s.size > 0 {
+		pct = 100 * float64(s.verified) / float64(s.size)
+	}
+	return fmt.Sprintf("  %-*.*s %6.1f%% %10s of %-10s %12s", w, w, v.files[i].rel, pct,
+		formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i))+"/s")
+}
+
+// --- plain lines ---
+
+// plainLineLocked: "progress:  45.0% 5.2 MB of 11.5 MB, 1.2 MB/s, ETA 5s;
+// files done 1 of 3; a.bin 1.0 MB of 2.1 MB 1.0 MB/s, ...".
+func (v *dirView) plainLineLocked() string {
+	var b strings.Builder
+	b.WriteString("progress: " + v.totalTextLocked(false) + "; " + v.filesDoneLocked())
+	sep := "; "
+	for k, i := range v.running {
+		if k == maxRows {
+			fmt.Fprintf(&b, ", + %d more", len(v.running)-k)
+			break
+		}
+		s := &v.st[i]
+		fmt.Fprintf(&b, "%s%s %s of %s %s/s", sep, v.files[i].rel, formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i)))
+		sep = ", "
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// --- JSON ---
+
+type dirProgressJSON struct {
+	Dir           string             `json:"dir"`
+	Size          int64              `json:"size"`
+	VerifiedBytes int64              `json:"verified_bytes"`
+	ResumedBytes  int64              `json:"resumed_bytes"`
+	ElapsedS      float64            `json:"elapsed_s"`
+	Rate          float64            `json:"rate"`
+	ETAS          *float64           `json:"eta_s"`
+	FilesDone     int                `json:"files_done"`
+	FilesFailed   int                `json:"files_failed"`
+	FilesTotal    int                `json:"files_total"`
+	Files         []fileProgressJSON `json:"files"`
+	Sources       []sourceStatusJSON `json:"sources"`
+}
+
+type fileProgressJSON struct {
+	Name          string  `json:"name"`
+	Out           string  `json:"out"`
+	Size          int64   `json:"size"`
+	VerifiedBytes int64   `json:"verified_bytes"`
+	ResumedBytes  int64   `json:"resumed_bytes"`
+	Rate          float64 `json:"rate"`
+}
+
+// stateRank orders a source's states across the files in progress: the
+// set shows the best.
+var stateRank = map[string]int{"active": 4, "probing": 3, "backoff": 2, "dropped": 1}
+
+func (v *dirView) progressJSONLocked(now time.Time) dirProgressJSON {
+	b := dirProgressJSON{
+		Dir: v.outdir, Size: v.size, VerifiedBytes: v.verified, ResumedBytes: v.resumed,
+		ElapsedS: math.Round(now.Sub(v.start).Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),
+		FilesDone: v.done, FilesFailed: v.failed, FilesTotal: len(v.files),
+		Files: make([]fileProgressJSON, 0, len(v.running)), Sources: make([]sourceStatusJSON, 0, len(v.srcOrder)),
+	}
+	if eta, ok := etaOf(v.size-v.verified, v.rateLocked()); ok {
+		secs := math.Round(eta.Seconds())
+		b.ETAS = &secs
+	}
+	type agg struct {
+		state string
+		rate  float64
+		bytes int64
+	}
+	srcs := map[string]*agg{}
+	for _, u := range v.srcOrder {
+		srcs[u] = &agg{state: "idle", bytes: v.srcDone[u]}
+	}
+	for _, i := range v.running {
+		s, f := &v.st[i], v.files[i]
+		b.Files = append(b.Files, fileProgressJSON{f.name, f.out, s.size, s.verified, s.resumed, math.Round(v.fileRateLocked(i))})
+		for _, sp := range s.seeds {
+			a := srcs[sp.URL]
+			a.rate += sp.Rate
+			a.bytes += sp.Accepted
+			if stateRank[sp.State] > stateRank[a.state] {
+				a.state = sp.State
+			}
+		}
+	}
+	for _, u := range v.srcOrder {
+		a := srcs[u]
+		b.Sources = append(b.Sources, sourceStatusJSON{u, a.state, math.Round(a.rate), a.bytes})
+	}
+	return b
 }

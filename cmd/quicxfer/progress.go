@@ -87,18 +87,23 @@ type row struct {
 // newProgressView picks the mode: quiet, JSON events, bars on a terminal
 // or plain lines.
 func newProgressView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) *progressView {
-	v := &progressView{stdout: stdout, stderr: stderr, jsonEvery: jsonEvery, byURL: map[string]*sourceView{}}
+	return &progressView{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery, byURL: map[string]*sourceView{}}
+}
+
+// pickMode is how a download is shown: JSON events, quiet, bars when
+// standard error is a terminal, else plain lines. The directory view
+// (getdir.go) picks the same way.
+func pickMode(stderr io.Writer, quiet, jsonEvents bool) viewMode {
 	switch {
 	case jsonEvents:
-		v.mode = viewJSON
+		return viewJSON
 	case quiet:
-		v.mode = viewQuiet
+		return viewQuiet
 	case isTerminal(stderr):
-		v.mode = viewBars
+		return viewBars
 	default:
-		v.mode = viewPlain
+		return viewPlain
 	}
-	return v
 }
 
 func isTerminal(w io.Writer) bool {
@@ -260,7 +265,10 @@ type jsonEvent struct {
 	body any // a struct whose fields follow type and time
 }
 
-func (v *progressView) writeJSON(ev jsonEvent) {
+func (v *progressView) writeJSON(ev jsonEvent) { writeJSONEvent(v.stdout, ev) }
+
+// writeJSONEvent writes ev as one line on w.
+func writeJSONEvent(w io.Writer, ev jsonEvent) {
 	body, err := json.Marshal(ev.body)
 	if err != nil || len(body) < 2 || body[0] != '{' {
 		return
@@ -274,7 +282,7 @@ func (v *progressView) writeJSON(ev jsonEvent) {
 		line = append(line, ',')
 	}
 	line = append(line, body[1:]...)
-	v.stdout.Write(append(line, '\n'))
+	w.Write(append(line, '\n'))
 }
 
 type startJSON struct {
@@ -353,18 +361,24 @@ func (v *progressView) plainLineLocked() string {
 
 // totalTextLocked: "45.0% 57.7 MB of 128 MB, 12.3 MB/s, ETA 6s".
 func (v *progressView) totalTextLocked(done bool) string {
-	p := v.snap
+	return totalText(v.snap.Size, v.snap.Verified, v.rateLocked(), done)
+}
+
+// totalText is the figures of the total line, for one file or a
+// directory: share and bytes verified of size, rate, and the time left
+// at that rate ("done" once complete).
+func totalText(size, verified int64, rate float64, done bool) string {
 	pct := 100.0
-	if p.Size > 0 {
-		pct = 100 * float64(p.Verified) / float64(p.Size)
+	if size > 0 {
+		pct = 100 * float64(verified) / float64(size)
 	}
 	eta := "ETA --"
 	if done {
 		eta = "done"
-	} else if d, ok := v.etaLocked(); ok {
+	} else if d, ok := etaOf(size-verified, rate); ok {
 		eta = "ETA " + d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("%5.1f%% %s of %s, %s/s, %s", pct, formatBytes(float64(p.Verified)), formatBytes(float64(p.Size)), formatBytes(v.rateLocked()), eta)
+	return fmt.Sprintf("%5.1f%% %s of %s, %s/s, %s", pct, formatBytes(float64(verified)), formatBytes(float64(size)), formatBytes(rate), eta)
 }
 
 // rateLocked is the verified bytes per second; until that is measured, the
@@ -382,7 +396,12 @@ func (v *progressView) rateLocked() float64 {
 
 // etaLocked is how long the rest takes at rateLocked.
 func (v *progressView) etaLocked() (time.Duration, bool) {
-	remaining, rate := v.snap.Size-v.snap.Verified, v.rateLocked()
+	return etaOf(v.snap.Size-v.snap.Verified, v.rateLocked())
+}
+
+// etaOf is how long remaining bytes take at rate; false while the rate
+// is not known.
+func etaOf(remaining int64, rate float64) (time.Duration, bool) {
 	if remaining <= 0 {
 		return 0, true
 	}
@@ -408,31 +427,49 @@ func (v *progressView) startBars() {
 	if v.bars != nil {
 		return
 	}
-	v.bars = mpb.New(mpb.WithOutput(v.stderr), mpb.WithRefreshRate(150*time.Millisecond))
+	v.bars = newBars(v.stderr)
 	v.mu.Lock()
 	size, verified := v.snap.Size, v.snap.Verified
 	v.mu.Unlock()
-	v.total = v.bars.New(size,
+	v.total = newTotalBar(v.bars, size, &v.mu, func() string { return v.name }, v.totalTextLocked)
+	if verified > 0 && verified < size {
+		v.total.SetCurrent(verified)
+	}
+}
+
+// newBars is the container of a terminal display on w.
+func newBars(w io.Writer) *mpb.Progress {
+	return mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(150*time.Millisecond))
+}
+
+// newTotalBar adds the total line: label, the bar, and text (called with
+// mu held; done once the bar is complete), " (stopped)" once aborted.
+func newTotalBar(p *mpb.Progress, size int64, mu *sync.Mutex, label func() string, text func(done bool) string) *mpb.Bar {
+	return p.New(size,
 		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
 		mpb.BarWidth(30),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-			v.mu.Lock()
-			defer v.mu.Unlock()
-			return v.name
+			mu.Lock()
+			defer mu.Unlock()
+			return label()
 		})),
 		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
-			v.mu.Lock()
-			defer v.mu.Unlock()
-			s := v.totalTextLocked(st.Completed)
+			mu.Lock()
+			defer mu.Unlock()
+			s := text(st.Completed)
 			if st.Aborted {
 				s += " (stopped)"
 			}
 			return s
 		})),
 	)
-	if verified > 0 && verified < size {
-		v.total.SetCurrent(verified)
-	}
+}
+
+// newTextLine adds a line of text below the bars, redrawn with them; it
+// ends with Abort.
+func newTextLine(p *mpb.Progress, text func() string) *mpb.Bar {
+	return p.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return text() })))
 }
 
 // addLines adds a bar for each source line that has none yet: sources
@@ -445,8 +482,7 @@ func (v *progressView) addLines() {
 	n := len(v.rows)
 	v.mu.Unlock()
 	for i := len(v.lines); i < n; i++ {
-		v.lines = append(v.lines, v.bars.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
-			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return v.rowText(i) }))))
+		v.lines = append(v.lines, newTextLine(v.bars, func() string { return v.rowText(i) }))
 	}
 }
 
