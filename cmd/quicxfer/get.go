@@ -129,6 +129,9 @@ Examples:
 			if dir && c.Bool("serve") {
 				return usagef("--serve: one file at a time")
 			}
+			if c.Bool("serve") && auth.Certificate != nil && len(auth.Token) == 0 {
+				return usagef("--serve with --client-cert: this side could not check its peers' certificates, so it would share a private seed's file with anyone; use a token (--token), which --serve then requires of its peers too")
+			}
 			if err := swarmOptions(c, &opts); err != nil {
 				return err
 			}
@@ -142,7 +145,13 @@ Examples:
 				if err != nil {
 					return usagef("--upload-limit: %v", err)
 				}
-				sh, err = startSharing(c.Context, c, seed.Options{Listen: c.String("listen"), RateLimit: up, StateDir: c.String("state-dir")}, "serving while downloading")
+				so := seed.Options{Listen: c.String("listen"), RateLimit: up, StateDir: c.String("state-dir")}
+				if len(auth.Token) > 0 {
+					// A file from a private seed is shared only with those
+					// who hold its token.
+					so.Tokens = []string{string(auth.Token)}
+				}
+				sh, err = startSharing(c.Context, c, so, "serving while downloading")
 				if err != nil {
 					return err
 				}

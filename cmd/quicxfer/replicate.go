@@ -67,7 +67,13 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
 
-	client, err := quicxfer.NewClient()
+	// A private replica of a private seed presents its own first token to
+	// the --from seeds: the members of a private swarm share a token.
+	var co quicxfer.ClientOptions
+	if len(opts.Tokens) > 0 {
+		co.Token = []byte(opts.Tokens[0])
+	}
+	client, err := quicxfer.NewClientWith(co)
 	if err != nil {
 		return err
 	}

@@ -238,3 +238,62 @@ func TestSeedFrom(t *testing.T) {
 	require.Contains(t, s.stderr.String(), "from_cache=1")
 	require.Zero(t, s.stop(t, syscall.SIGTERM))
 }
+
+// TestGetServePrivate: a file downloaded from a private seed is shared only
+// with those who hold its token: the --serve side requires the token it
+// was given; --serve with only a client certificate is refused.
+func TestGetServePrivate(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), 1<<20, 13)
+	state := t.TempDir()
+	origin := startSeed(t, "--token", "s3cret-token", "--state-dir", state, dir)
+
+	outA := filepath.Join(t.TempDir(), "f.bin")
+	a := startProc(t, "get", "--serve", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--token", "s3cret-token",
+		"--seed", origin, "-o", outA, "--quiet", "--json", "f.bin")
+	aURL := a.url(t)
+	a.line(t) // its JSON: done, now seeding
+	got, err := os.ReadFile(outA)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	r := run(t, "get", "--seed", aURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
+	require.NotZero(t, r.code, "no token, no data from the peer either")
+	require.Contains(t, r.stderr, "not authorised")
+
+	outB := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", aURL, "--max-peers", "0", "--token", "s3cret-token", "-o", outB, "--quiet", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err = os.ReadFile(outB)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+
+	// Any certificate will do to show the refusal: the seed's own.
+	r = run(t, "get", "--serve", "--seed", origin, "--client-cert", filepath.Join(state, "seed-cert.pem"),
+		"--client-key", filepath.Join(state, "seed-key.pem"), "-o", filepath.Join(t.TempDir(), "x"), "f.bin")
+	require.Equal(t, 2, r.code, r.stderr)
+	require.Contains(t, r.stderr, "--serve with --client-cert")
+}
+
+// TestSeedFromPrivate: a private replica of a private seed presents its own
+// token to the --from seed, and requires it of its clients.
+func TestSeedFromPrivate(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), 1<<20, 14)
+	origin := startSeed(t, "--token", "swarm-token", dir)
+	bdir := t.TempDir()
+	b := startProc(t, "seed", "--from", origin, "--name", "f.bin", "--token", "swarm-token", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), bdir)
+	bURL := b.url(t)
+	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
+
+	r := run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
+	require.NotZero(t, r.code)
+	require.Contains(t, r.stderr, "not authorised")
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "swarm-token", "-o", out, "--quiet", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+}
