@@ -14,8 +14,13 @@
 // answers GetHave (HAVE ALL for its files; for a file added with Share, the
 // blocks it has, then HAVE_ADD as Shared.Add makes more available) and
 // GetPeers (other sources of a content ID: Options.Peers, AddPeer, and peers
-// that registered, forgotten PeerTTL after their last contact), and serves a
-// shared file's available blocks only (ErrCodeNotAvailable for the others).
+// that registered, forgotten PeerTTL after their last contact; at most 2
+// registered URLs per asker address and 256 per content ID, the oldest
+// making room; an answer lists the permanent sources first, then a random
+// sample of registered ones), and serves a shared file's available blocks
+// only (ErrCodeNotAvailable for the others). A connection has at most 4
+// GetHave streams open (more: ErrCodeBusy), and HAVE, HAVE_ADD and PEERS
+// frames are built in send buffers, within MaxSendBuffers like blocks.
 // DownloadSharer connects a download (quicxfer.Options.Share) to Share.
 // Blocks are read from disk for
 // every request, through an os.Root per served path, in chunks of at most

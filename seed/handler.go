@@ -99,6 +99,7 @@ type connState struct {
 	sendReserve             *semaphore.Weighted // its own send buffers (ConnSendReserve); nil: none
 	authorised              atomic.Bool
 	authFailures            atomic.Int32
+	haveStreams             atomic.Int32 // GET_HAVE streams open (maxHaveStreams)
 }
 
 // handleConn serves the streams of one connection until it closes, and
@@ -231,7 +232,7 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 	case *wire.HaveRequest:
 		s.sendHave(ctx, cs, str, r)
 	case *wire.PeersRequest:
-		s.sendPeers(cs, str, r)
+		s.sendPeers(ctx, cs, str, r)
 	default:
 		s.reject(str, wire.ErrCodeBadRequest)
 	}
@@ -261,7 +262,20 @@ func (s *Server) auth(cs *connState, str *quic.Stream, r *wire.AuthRequest) {
 // back), or without a reserve for the shared buffers. It returns nil if ctx
 // ends first; release gives the buffer back.
 func (s *Server) sendBuffer(ctx context.Context, cs *connState) (bp *[]byte, release func()) {
-	w := int64(s.chunk)
+	free := s.sendMemory(ctx, cs, int64(s.chunk))
+	if free == nil {
+		return nil, nil
+	}
+	bp = s.bufs.Get().(*[]byte)
+	return bp, func() {
+		s.bufs.Put(bp)
+		free()
+	}
+}
+
+// sendMemory takes w bytes (at most chunkSize) of send-buffer memory for a
+// response on cs, as sendBuffer does; nil if ctx ends first.
+func (s *Server) sendMemory(ctx context.Context, cs *connState, w int64) (release func()) {
 	sem := cs.sendReserve
 	if sem == nil || !sem.TryAcquire(w) {
 		sem = s.sendMem
@@ -271,17 +285,47 @@ func (s *Server) sendBuffer(ctx context.Context, cs *connState) (bp *[]byte, rel
 				sem = cs.sendReserve
 			}
 			if sem.Acquire(ctx, w) != nil {
-				return nil, nil
+				return nil
 			}
 		}
 	}
 	s.stats.sendBufferBytes.Add(w)
-	bp = s.bufs.Get().(*[]byte)
-	return bp, func() {
-		s.bufs.Put(bp)
+	return func() {
 		s.stats.sendBufferBytes.Add(-w)
 		sem.Release(w)
 	}
+}
+
+// writeFrame writes the frames enc appends (at most size bytes, at most
+// chunkSize), built in send-buffer memory so that they count against
+// MaxSendBuffers, then FIN if fin. It reports whether it all went; if not,
+// the stream is abandoned.
+func (s *Server) writeFrame(ctx context.Context, cs *connState, str *quic.Stream, size int, fin bool, enc func([]byte) []byte) bool {
+	var b []byte
+	if size <= s.chunk {
+		bp, release := s.sendBuffer(ctx, cs)
+		if bp == nil {
+			s.abandoned(str)
+			return false
+		}
+		defer release()
+		b = (*bp)[:0]
+	} else {
+		release := s.sendMemory(ctx, cs, int64(size))
+		if release == nil {
+			s.abandoned(str)
+			return false
+		}
+		defer release()
+		b = make([]byte, 0, size)
+	}
+	if !s.write(str, enc(b)) {
+		return false
+	}
+	if fin {
+		str.Close()
+	}
+	return true
 }
 
 // sendList writes a FileEntry for every file, sorted by name, then FIN.

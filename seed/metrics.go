@@ -37,7 +37,7 @@ type metrics struct {
 	rateLimitWaits     atomic.Int64 // chunks that waited for the rate limiter
 	rateLimitWaitNanos atomic.Int64
 	handshakeFailures  atomic.Int64
-	reloads            atomic.Int64
+	reloadsOK          atomic.Int64 // kept apart from the failures so that neither series can go down
 	reloadFailures     atomic.Int64
 
 	http *http.Server
@@ -130,6 +130,19 @@ func (m *metrics) close() {
 	<-m.done
 }
 
+// servedTotals returns how many files the server serves, full and shared, and
+// their total size.
+func (s *Server) servedTotals() (n int, bytes int64) {
+	if s.set.Load() == nil {
+		return 0, 0
+	}
+	files := s.allFiles()
+	for _, f := range files {
+		bytes += f.Size
+	}
+	return len(files), bytes
+}
+
 // health answers 200 "ok: serving N files" while the seed serves, 503 while
 // it starts (hashes) or stops.
 func (m *metrics) health(w http.ResponseWriter, _ *http.Request) {
@@ -137,8 +150,8 @@ func (m *metrics) health(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch m.s.state.Load() {
 	case stateServing:
-		set := m.s.set.Load()
-		fmt.Fprintf(w, "ok: serving %d files, %d bytes\n", len(set.files), set.bytes)
+		n, bytes := m.s.servedTotals()
+		fmt.Fprintf(w, "ok: serving %d files, %d bytes\n", n, bytes)
 	case stateStarting:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "starting")
@@ -159,8 +172,11 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 // rejectReasons names the label values of quicxfer_seed_rejected_requests_total,
 // by the index of counters.rejected; the last slot counts any other code.
 func rejectReason(i int, slots int) string {
-	if i == slots-1 {
+	switch {
+	case i == slots-1:
 		return "other"
+	case wire.ErrCode(i) == wire.ErrCodeNotAvailable:
+		return "not_available"
 	}
 	return strings.ReplaceAll(wire.ErrCode(i).String(), " ", "_")
 }
@@ -170,7 +186,7 @@ func rejectReason(i int, slots int) string {
 func knownReject(i int) bool {
 	switch wire.ErrCode(i) {
 	case wire.ErrCodeBadRequest, wire.ErrCodeNotFound, wire.ErrCodeInternal, wire.ErrCodeBusy,
-		wire.ErrCodeShuttingDown, wire.ErrCodeUnauthorized, wire.ErrCodeFileChanged:
+		wire.ErrCodeShuttingDown, wire.ErrCodeUnauthorized, wire.ErrCodeFileChanged, wire.ErrCodeNotAvailable:
 		return true
 	}
 	return false
@@ -250,16 +266,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descInflightWaits, float64(st.inflightWaits.Load()))
 	counter(descBufferWaits, float64(st.bufferWaits.Load()))
 	gauge(descBufferBytes, float64(st.sendBufferBytes.Load()))
-	if set := m.s.set.Load(); set != nil {
-		gauge(descFiles, float64(len(set.files)))
-		gauge(descFileBytes, float64(set.bytes))
-	} else {
-		gauge(descFiles, 0)
-		gauge(descFileBytes, 0)
-	}
+	n, bytes := m.s.servedTotals()
+	gauge(descFiles, float64(n))
+	gauge(descFileBytes, float64(bytes))
 	counter(descHashed, float64(st.filesHashed.Load()))
 	counter(descFromCache, float64(st.filesCached.Load()))
-	counter(descReloads, float64(m.reloads.Load()-m.reloadFailures.Load()), "ok")
+	counter(descReloads, float64(m.reloadsOK.Load()), "ok")
 	counter(descReloads, float64(m.reloadFailures.Load()), "error")
 	up := 0.0
 	if m.s.state.Load() == stateServing {

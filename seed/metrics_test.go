@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/quic-go/quic-go"
@@ -223,4 +225,103 @@ func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
 			return strings.Count(logs.String(), `"msg":"block sent"`) == tc.lines
 		}, 5*time.Second, 10*time.Millisecond, "level %v: %s", tc.level, logs.String())
 	}
+}
+
+// Shared files count in /healthz, quicxfer_seed_files and _file_bytes and
+// Files(), and have their file_requests series; a block not available is
+// counted under reason "not_available", exported from 0.
+func TestMetricsCountSharedFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "full.bin"), randBytes(100, 41))
+	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	require.EqualValues(t, 0, scrape(t, s)[`quicxfer_seed_rejected_requests_total{reason="not_available"}`])
+	require.Contains(t, scrape(t, s), `quicxfer_seed_rejected_requests_total{reason="not_available"}`)
+
+	data := randBytes(2*bs, 42)
+	m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)
+	require.NoError(t, err)
+	_, err = s.Share("part.bin", m, bytes.NewReader(data), func(i int) bool { return i == 0 })
+	require.NoError(t, err)
+
+	_, body := health(t, s)
+	require.Equal(t, "ok: serving 2 files, "+strconv.Itoa(100+len(data))+" bytes\n", body)
+	var files []string
+	for _, f := range s.Files() {
+		files = append(files, f.Name)
+	}
+	require.Equal(t, []string{"full.bin", "part.bin"}, files)
+
+	conn := dial(t, s)
+	_, err = getBlock(t, conn, m.ID(), 0, bs)
+	require.NoError(t, err)
+	_, err = getBlock(t, conn, m.ID(), 1, bs)
+	requireCode(t, err, wire.ErrCodeNotAvailable)
+	got := scrape(t, s)
+	require.EqualValues(t, 2, got["quicxfer_seed_files"])
+	require.EqualValues(t, 100+len(data), got["quicxfer_seed_file_bytes"])
+	require.EqualValues(t, 2, got[`quicxfer_seed_file_requests_total{file="part.bin"}`])
+	require.EqualValues(t, 1, got[`quicxfer_seed_rejected_requests_total{reason="not_available"}`])
+
+	// A reload keeps both.
+	_, err = s.Reload(t.Context())
+	require.NoError(t, err)
+	got = scrape(t, s)
+	require.EqualValues(t, 2, got["quicxfer_seed_files"])
+	require.EqualValues(t, 2, got[`quicxfer_seed_file_requests_total{file="part.bin"}`])
+}
+
+// reloads_total{result="ok"} counts successful reloads only: failed ones,
+// however they interleave with scrapes, never show in it.
+func TestMetricsReloadsNeverGoDown(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
+	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	got := scrape(t, s)
+	require.Contains(t, got, `quicxfer_seed_reloads_total{result="ok"}`)
+	require.EqualValues(t, 0, got[`quicxfer_seed_reloads_total{result="ok"}`])
+	_, err := s.Reload(t.Context())
+	require.NoError(t, err)
+
+	// A file to hash and a context already done: each reload fails.
+	writeFile(t, filepath.Join(dir, "g"), randBytes(bs, 43))
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	const failures = 500
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for range failures {
+			if _, err := s.Reload(done); err == nil {
+				t.Error("a reload with a done context succeeded")
+				return
+			}
+		}
+	}()
+	// Only the seed's own collector: quick to gather, many looks.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{s.metrics})
+	value := func(result string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() != "quicxfer_seed_reloads_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return -1
+	}
+	for running := true; running; {
+		select {
+		case <-finished:
+			running = false
+		default:
+		}
+		require.EqualValues(t, 1, value("ok"))
+	}
+	require.EqualValues(t, failures, value("error"))
 }

@@ -74,7 +74,6 @@ func (s *Server) Reload(ctx context.Context) (ReloadResult, error) {
 	start := time.Now()
 	res, err := s.reload(ctx)
 	res.Took = time.Since(start)
-	s.metrics.reloads.Add(1)
 	if err != nil {
 		s.metrics.reloadFailures.Add(1)
 		if s.hardCtx.Err() != nil {
@@ -83,6 +82,7 @@ func (s *Server) Reload(ctx context.Context) (ReloadResult, error) {
 		s.log.Error("reload failed; still serving the previous files", "err", err, "files", len(s.set.Load().files))
 		return res, err
 	}
+	s.metrics.reloadsOK.Add(1)
 	s.log.Info("reloaded",
 		"files", res.Files, "bytes", res.Bytes, "added", res.Added, "removed", res.Removed, "changed", res.Changed,
 		"hashed", res.Hashed, "from_cache", res.FromCache, "took", res.Took.Round(time.Millisecond))
@@ -124,10 +124,19 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	files := append(kept, indexed...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
-	set := newFileSet(files)
 
+	// Swapped in under swarm.mu, so that Share sees the old set or the new
+	// one whole: a file whose name or content ID a shared file (Share) has
+	// is left out, as Share leaves out what the set serves.
+	s.swarm.init()
+	s.swarm.mu.Lock()
+	files = s.leaveOutShared(files)
+	set := newFileSet(files)
 	res := ReloadResult{Files: len(files), Bytes: set.bytes, Hashed: hashed, FromCache: cached}
 	for _, f := range indexed {
+		if set.byName[f.Name] != f {
+			continue // left out
+		}
 		if o := old.byName[f.Name]; o == nil {
 			res.Added++
 		} else if o.ID != f.ID {
@@ -141,10 +150,10 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 			gone = append(gone, o.Name)
 		}
 	}
-
 	s.metrics.track(files)
 	s.set.Store(set)
 	s.metrics.untrack(gone)
+	s.swarm.mu.Unlock()
 	s.stats.filesHashed.Add(int64(hashed))
 	s.stats.filesCached.Add(int64(cached))
 
@@ -157,4 +166,29 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	s.roots = roots
 	return res, nil
+}
+
+// leaveOutShared returns files without those whose name or content ID a
+// shared file has, warning once for each (until a reload finds it no longer
+// in the way); s.swarm.mu is held.
+func (s *Server) leaveOutShared(files []*servedFile) []*servedFile {
+	out := files[:0:0]
+	shadowed := make(map[string]bool)
+	defer func() { s.swarm.shadowed = shadowed }()
+	for _, f := range files {
+		if sh := s.swarm.byName[f.Name]; sh != nil || s.swarm.byID[f.ID] != nil {
+			if sh == nil {
+				sh = s.swarm.byID[f.ID]
+			}
+			key := f.Path + "\x00" + f.Name
+			if !s.swarm.shadowed[key] {
+				s.log.Warn("not serving a file: a shared file (a download in progress) has its name or content",
+					"path", f.Path, "name", f.Name, "shared", sh.Name)
+			}
+			shadowed[key] = true
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -1,12 +1,14 @@
 package seed
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -203,4 +206,32 @@ func TestReloadPathGone(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err = s.Reload(t.Context())
 	require.True(t, errors.Is(err, ErrClosed), "%v", err)
+}
+
+// A reload leaves out an on-disk file whose name or content ID a shared file
+// has: LIST shows the shared one once, and the seed warns once.
+func TestReloadLeavesOutSharedNames(t *testing.T) {
+	dir := t.TempDir()
+	shared := randBytes(2*bs, 31)
+	m, err := manifest.Build(t.Context(), bytes.NewReader(shared), int64(len(shared)), 1)
+	require.NoError(t, err)
+	var logs logBuffer
+	s := StartForTest(t, Options{Paths: []string{dir},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	_, err = s.Share("a.bin", m, bytes.NewReader(shared), nil)
+	require.NoError(t, err)
+
+	writeFile(t, filepath.Join(dir, "a.bin"), randBytes(1000, 32)) // same name, other content
+	writeFile(t, filepath.Join(dir, "copy.bin"), shared)           // same content, other name
+	writeFile(t, filepath.Join(dir, "b.bin"), randBytes(1000, 33)) // no clash
+	for range 2 {
+		res, err := s.Reload(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Files)
+	}
+	got := list(t, dial(t, s))
+	require.Equal(t, []string{"a.bin", "b.bin"}, names(got))
+	require.Equal(t, m.ID(), got[0].ID, "the shared a.bin")
+	require.Equal(t, m.ID(), fileByName(t, s, "a.bin").ID)
+	require.Equal(t, 2, strings.Count(logs.String(), "not serving a file"), "one warning per file: %s", logs.String())
 }

@@ -276,9 +276,9 @@ func (s *Server) SetRateLimit(bps float64) error {
 // Pin returns the pin of the certificate the seed presents.
 func (s *Server) Pin() wire.Pin { return s.pin }
 
-// Files returns the files served now, sorted by name.
+// Files returns the files served now, full and shared, sorted by name.
 func (s *Server) Files() []File {
-	files := s.set.Load().files
+	files := s.allFiles()
 	out := make([]File, len(files))
 	for i, f := range files {
 		out[i] = f.File

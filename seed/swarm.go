@@ -27,7 +27,8 @@ type swarmState struct {
 	stopping chan struct{} // closed when Serve stops accepting
 	stopOnce sync.Once
 	peers    *peerBook
-	cacheDir string // the manifest cache, for RememberManifest
+	cacheDir string          // the manifest cache, for RememberManifest
+	shadowed map[string]bool // on-disk files a shared one keeps out, warned about; under mu
 }
 
 func (w *swarmState) init() {
@@ -121,6 +122,7 @@ func (s *Server) Share(name string, m *manifest.Manifest, data io.ReaderAt, have
 	}
 	s.swarm.byName[name] = f
 	s.swarm.byID[f.ID] = f
+	s.metrics.track([]*servedFile{f})
 	s.log.Info("sharing a partial file", "name", name, "id", f.ID, "blocks", hs.count, "of", m.NumBlocks())
 	return &Shared{f: f}, nil
 }
@@ -207,10 +209,22 @@ func (h *haveSet) since(pos int) ([]uint64, int, bool, <-chan struct{}) {
 	return append([]uint64(nil), h.log[pos:]...), len(h.log), h.count == h.bits.N, h.changed
 }
 
+// maxHaveStreams is how many GET_HAVE streams a connection may have open at
+// once; more are refused with ErrCodeBusy. A downloader keeps one per
+// shared file it fetches from this source.
+const maxHaveStreams = 4
+
 // sendHave answers GET_HAVE: HAVE ALL and FIN for a full file; for a shared
 // one the set now, then HAVE_ADD as blocks are added, and FIN once it is
-// complete.
+// complete. Each frame is built in a send buffer.
 func (s *Server) sendHave(ctx context.Context, cs *connState, str *quic.Stream, r *wire.HaveRequest) {
+	if cs.haveStreams.Add(1) > maxHaveStreams {
+		cs.haveStreams.Add(-1)
+		s.log.Debug("too many HAVE streams", "remote", cs.conn.RemoteAddr(), "max", maxHaveStreams)
+		s.reject(str, wire.ErrCodeBusy)
+		return
+	}
+	defer cs.haveStreams.Add(-1)
 	f := s.lookupID(r.ID)
 	if f == nil {
 		s.reject(str, wire.ErrCodeNotFound)
@@ -222,11 +236,18 @@ func (s *Server) sendHave(ctx context.Context, cs *connState, str *quic.Stream, 
 		}
 		return
 	}
-	set, pos, changed := f.have.snapshot()
-	if !s.write(str, wire.AppendHave(nil, set)) {
+	var pos int
+	var changed <-chan struct{}
+	var all bool
+	if !s.writeFrame(ctx, cs, str, 16+(f.man.NumBlocks()+7)/8, false, func(b []byte) []byte {
+		var set wire.Have
+		set, pos, changed = f.have.snapshot()
+		all = set.All
+		return wire.AppendHave(b, set)
+	}) {
 		return
 	}
-	if set.All {
+	if all {
 		str.Close()
 		return
 	}
@@ -246,7 +267,7 @@ func (s *Server) sendHave(ctx context.Context, cs *connState, str *quic.Stream, 
 		adds, pos, complete, changed = f.have.since(pos)
 		for len(adds) > 0 {
 			n := min(len(adds), wire.MaxHaveAdd)
-			if !s.write(str, wire.AppendHaveAdd(nil, adds[:n])) {
+			if !s.writeFrame(ctx, cs, str, 16+8*n, false, func(b []byte) []byte { return wire.AppendHaveAdd(b, adds[:n]) }) {
 				return
 			}
 			adds = adds[n:]
@@ -259,9 +280,10 @@ func (s *Server) sendHave(ctx context.Context, cs *connState, str *quic.Stream, 
 }
 
 // sendPeers answers GET_PEERS: it registers the asker's URL if its host is
-// the address the request came from, and lists the other sources it knows
-// for the content ID.
-func (s *Server) sendPeers(cs *connState, str *quic.Stream, r *wire.PeersRequest) {
+// the address the request came from (normalised: host, port and pin; other
+// query parameters are dropped), and lists the other sources it knows for
+// the content ID.
+func (s *Server) sendPeers(ctx context.Context, cs *connState, str *quic.Stream, r *wire.PeersRequest) {
 	if s.lookupID(r.ID) == nil {
 		s.reject(str, wire.ErrCodeNotFound)
 		return
@@ -269,29 +291,46 @@ func (s *Server) sendPeers(cs *connState, str *quic.Stream, r *wire.PeersRequest
 	s.swarm.init()
 	self := ""
 	if r.Self != "" {
-		if u, err := wire.ParseURL(r.Self); err == nil && sameHost(u, cs.conn.RemoteAddr()) {
-			self = u.String()
-			if s.swarm.peers.touch(r.ID, self) {
-				s.log.Info("peer registered", "remote", cs.conn.RemoteAddr(), "id", r.ID, "url", self)
+		u, err := wire.ParseURL(r.Self)
+		if addr, ip, ok := askerAddr(u, err, cs.conn.RemoteAddr()); ok {
+			self = wire.URL{Host: ip, Port: u.Port, Pin: u.Pin, HasPin: u.HasPin}.String()
+			if s.swarm.peers.touch(r.ID, self, addr) {
+				s.log.Debug("peer registered", "remote", cs.conn.RemoteAddr(), "id", r.ID, "url", self)
 			}
 		} else {
 			s.log.Debug("ignoring a peer URL that is not the asker's address", "remote", cs.conn.RemoteAddr(), "url", r.Self)
 		}
 	}
 	urls := s.swarm.peers.list(r.ID, append(s.URLs(), self), wire.MaxPeers)
-	if s.write(str, wire.AppendPeers(nil, urls)) {
-		str.Close()
+	// The answer fits one send buffer: long URLs (only permanent ones can
+	// be) past that are left out.
+	size := 16
+	for i, u := range urls {
+		if size+2+len(u) > chunkSize {
+			urls = urls[:i]
+			break
+		}
+		size += 2 + len(u)
 	}
+	s.writeFrame(ctx, cs, str, size, true, func(b []byte) []byte { return wire.AppendPeers(b, urls) })
 }
 
-// sameHost reports whether u's host is the IP address of addr.
-func sameHost(u wire.URL, addr net.Addr) bool {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return false
+// askerAddr checks that u (parsed with err) names the IP address of addr,
+// and returns the key its registrations are counted under (the address; an
+// IPv6 one's /64) and the address in canonical form.
+func askerAddr(u wire.URL, err error, addr net.Addr) (key, ip string, ok bool) {
+	ua, isUDP := addr.(*net.UDPAddr)
+	if err != nil || !isUDP {
+		return "", "", false
 	}
-	ip := net.ParseIP(u.Host)
-	return ip != nil && ip.Equal(ua.IP)
+	uip := net.ParseIP(u.Host)
+	if uip == nil || !uip.Equal(ua.IP) {
+		return "", "", false
+	}
+	if v4 := uip.To4(); v4 != nil {
+		return v4.String(), v4.String(), true
+	}
+	return uip.Mask(net.CIDRMask(64, 128)).String() + "/64", uip.String(), true
 }
 
 // AddPeer records url as another source of content ID id that never expires
@@ -315,7 +354,7 @@ func (s *Server) TouchPeer(id manifest.ID, url string) error {
 		return err
 	}
 	s.swarm.init()
-	s.swarm.peers.touch(id, u.String())
+	s.swarm.peers.touch(id, u.String(), "")
 	return nil
 }
 

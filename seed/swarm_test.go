@@ -3,10 +3,14 @@ package seed
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -151,4 +155,71 @@ func TestPeersRegistration(t *testing.T) {
 	require.Error(t, s.AddPeer(id, "http://x"))
 	_, err = New(t.Context(), Options{Paths: []string{path}, Peers: []string{"nope"}, StateDir: t.TempDir(), Listen: "127.0.0.1:0"})
 	require.Error(t, err)
+}
+
+// One client registering many URLs (other ports, extra query parameters)
+// keeps two normalised entries, the operator's peer stays in every answer,
+// and registrations are logged at debug level only.
+func TestPeersRegistrationBounded(t *testing.T) {
+	tmp := t.TempDir()
+	path := filepath.Join(tmp, "f")
+	writeFile(t, path, randBytes(bs, 5))
+	other := "quic://192.0.2.7:4433"
+	var logs logBuffer
+	s := StartForTest(t, Options{Paths: []string{path}, Peers: []string{other},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	id := fileByName(t, s, "f").ID
+	conn := dial(t, s)
+	pin := s.Pin().String()
+	for port := 1; port <= 100; port++ {
+		self := "quic://127.0.0.1:" + strconv.Itoa(port) + "?pin=" + pin + "&junk=" + strings.Repeat("x", 500)
+		_, r := send(t, conn, (&wire.PeersRequest{ID: id, Self: self}).Append(nil))
+		urls, err := wire.ReadPeers(r)
+		require.NoError(t, err)
+		require.NoError(t, wire.ReadEnd(r))
+		require.Contains(t, urls, other, "the operator's peer is always listed")
+		require.Equal(t, other, urls[0], "permanent peers first")
+	}
+	require.ElementsMatch(t, []string{other, "quic://127.0.0.1:99?pin=" + pin, "quic://127.0.0.1:100?pin=" + pin}, s.Peers(id),
+		"one address keeps its two newest URLs, without extra parameters")
+	require.NotContains(t, logs.String(), "peer registered", "registrations are logged at debug level")
+}
+
+// A connection has at most maxHaveStreams HAVE streams open: the next one is
+// refused busy, and one can be opened again once another ends.
+func TestHaveStreamsPerConnectionBounded(t *testing.T) {
+	var ids []manifest.ID
+	s := StartForTest(t, Options{NoPaths: true})
+	for i := range maxHaveStreams + 1 {
+		data := randBytes(2*bs, uint64(40+i))
+		m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)
+		require.NoError(t, err)
+		_, err = s.Share("f"+strconv.Itoa(i), m, bytes.NewReader(data), nil)
+		require.NoError(t, err)
+		ids = append(ids, m.ID())
+	}
+	conn := dial(t, s)
+	var open []*quic.Stream
+	for i := range maxHaveStreams {
+		str, r := send(t, conn, (&wire.HaveRequest{ID: ids[i]}).Append(nil))
+		_, err := wire.ReadHave(r)
+		require.NoError(t, err)
+		open = append(open, str)
+	}
+	_, r := send(t, conn, (&wire.HaveRequest{ID: ids[maxHaveStreams]}).Append(nil))
+	_, err := wire.ReadHave(r)
+	requireCode(t, err, wire.ErrCodeBusy)
+
+	// Another connection has its own.
+	_, r = send(t, dial(t, s), (&wire.HaveRequest{ID: ids[maxHaveStreams]}).Append(nil))
+	_, err = wire.ReadHave(r)
+	require.NoError(t, err)
+
+	open[0].CancelRead(quic.StreamErrorCode(wire.ErrCodeCancelled))
+	open[0].CancelWrite(quic.StreamErrorCode(wire.ErrCodeCancelled))
+	require.Eventually(t, func() bool {
+		_, r := send(t, conn, (&wire.HaveRequest{ID: ids[maxHaveStreams]}).Append(nil))
+		_, err := wire.ReadHave(r)
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond, "a HAVE stream that ended frees its place")
 }
