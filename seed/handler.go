@@ -143,6 +143,12 @@ func (s *Server) handleConn(conn *quic.Conn) {
 		})
 	}
 	wg.Wait()
+	if s.hardCtx.Err() != nil {
+		// Closed now, before release forgets it: closeConns may have taken
+		// its list already, and a connection left open when the socket
+		// closes leaves its client waiting for its idle timeout.
+		conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeShuttingDown), "shutting down")
+	}
 	s.log.Info("connection closed", "remote", remote,
 		"duration", time.Since(start).Round(time.Millisecond),
 		"requests", cs.requests.Load(), "bytes", cs.bytes.Load(), "blocks", cs.blocks.Load(),
