@@ -139,7 +139,10 @@
 // registration only if the URL's host is the IP address the request came from
 // (so nobody can list a third party), and drops an entry that has not been
 // refreshed for about two minutes, so a registered peer asks again about every
-// minute. A client also drops a listed source that does not answer. Every
+// minute. A source keeps only the host, port and pin of a registered URL, and
+// may bound how many it keeps (the reference seed: 2 per asking address, 256
+// per content ID, the oldest making room); it lists the seeds it fills from
+// and those its operator names first, then registered peers. A client also drops a listed source that does not answer. Every
 // block from any source is checked against the manifest, so a listed source
 // can waste time, never corrupt a file.
 //
