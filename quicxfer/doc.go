@@ -1,26 +1,58 @@
 // Package quicxfer is the client side of quicxfer: it dials seeds over QUIC,
-// speaks the wire protocol (package wire) and downloads one file from many
-// seeds at once (Download).
+// speaks the wire protocol (package wire) and downloads one file at once
+// from many sources (Download): seeds given by the user, HTTP(S) mirrors
+// (Options.Mirrors, read with range requests) and the sources those seeds
+// name (GET_PEERS).
 //
 // # How a download runs
 //
-// Download connects to every seed (one QUIC connection each, all through one
-// quic.Transport on one UDP socket), asks each for the manifest of NAME and
-// keeps the seeds that agree (the majority, or the one content ID the user
-// named). It opens the partial file and its bitmap (internal/partial), which
-// re-checks what an earlier run left, and then runs an event loop that owns
-// the scheduler (package scheduler):
+// Download connects to every seed (Options.ConnsPerSeed QUIC connections
+// each, default one, all through one quic.Transport on one UDP socket), asks
+// each for the manifest of the name, or of the content ID of a manifest
+// file, and keeps the seeds that agree (the majority, or the content ID the
+// user named); mirrors serve bytes only, so a download from mirrors alone
+// needs the manifest. It opens the partial file and its bitmap
+// (internal/partial), which re-checks what an earlier run left, and then
+// runs an event loop that owns the scheduler (package scheduler):
 //
 //	loop:
-//	    actions := scheduler.Next(now)        // Fetch(seed, block) / Cancel(request)
+//	    actions := scheduler.Next(now)        // Fetch(source, block) / Cancel(request)
 //	    start a worker per Fetch, cancel the context of each Cancel
-//	    wait for: a worker's result, a tick (rates, RTTs, progress), the next wake-up
-//	    feed the result back: Delivered / Rejected / Failed / SourceDown
+//	    wait for: a worker's result, a source's HAVE news, a GET_PEERS answer,
+//	              a tick (rates, RTTs, syncs, progress), the next wake-up
+//	    feed it back: Delivered / Rejected / Failed / Unavailable / SourceDown
 //
-// A worker opens a stream, reads the block into a buffer, verifies it against
-// the manifest (length, xxh64, SHA-256) and only then writes it at its offset
-// in the partial file. A separate goroutine makes written blocks durable and
-// records them in the bitmap about once a second, so syncs are batched and a
-// crash loses no verified block it has recorded. Memory is bounded by the
-// scheduler's cap on bytes in flight, never by the file size.
+// A worker fetches one block (a QUIC stream, or an HTTP range request) into
+// a buffer, verifies it against the manifest (length, xxh64, SHA-256) and
+// only then writes it at its offset in the partial file. A separate
+// goroutine makes written blocks durable and records them in the bitmap
+// about once a second, so syncs are batched and a crash loses no verified
+// block it has recorded. Memory is bounded by the scheduler's cap on bytes in
+// flight, never by the file size.
+//
+// # Sources
+//
+// Every source, seed or mirror, goes through the same scheduler, counters,
+// verification and notes (fetcher, in source.go). A source that errors or
+// stalls is retried with backoff and dropped after Options.MaxRetries
+// failures in a row; one that sends bad blocks is dropped after three.
+//
+// The loop keeps a GET_HAVE stream open to each seed: a full seed answers
+// "all"; a peer (a downloader that shares, or a seed filling itself) says
+// which blocks it has and then each one it gains, and a block it lacks is
+// answered NOT_AVAILABLE, which is no failure unless its HAVE had announced
+// the block. A seed that fails to answer its HAVE is down like one whose
+// request failed, so a source that is never asked for blocks is still
+// dropped when it is gone. Every seed is also asked, now and then, for
+// other sources (GET_PEERS, up to Options.MaxPeers are added); a source
+// found that way has no blocks until its HAVE arrives, and joins then.
+//
+// # What a caller sees
+//
+// Options.Logf gets one-line messages for the user, Options.OnProgress a
+// snapshot about every ProgressInterval and Options.OnEvent each Event (a
+// source joined, down, stalled, dropped, a block rejected). The Result
+// gives each source's contribution and a note saying why it was left out,
+// dropped or contributed nothing. With Options.Share the download's own
+// blocks are served as they become durable (get --serve, seed --from).
 package quicxfer

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -465,7 +464,7 @@ collect:
 				s.leftOut = true
 				s.note = "does not serve " + what
 			} else {
-				s.note = "unreachable: " + Describe(a.err)
+				s.note, s.tempNote = "unreachable: "+Describe(a.err), true
 				if firstErr == nil {
 					firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
 				}
@@ -619,26 +618,29 @@ func (l *loop) run(ctx context.Context) error {
 	}()
 
 	now := time.Now()
+	// addSource registers s, which is in l.srcs, with the scheduler and
+	// starts watching its HAVE.
 	addSource := func(s *source) {
 		now := time.Now()
 		s.id = l.sched.AddSource(now)
+		s.ctx, s.stop = context.WithCancel(ctx)
 		l.byID[s.id] = s
-		l.known[s.key()] = true
 		switch {
 		case s.discovered:
-			// Most likely a peer: nothing until its HAVE says.
+			// Most likely a peer: nothing until its HAVE says, and it
+			// joins when that arrives.
 			l.sched.SetAvailable(s.id, nil)
-			l.joins.join(&l.opts, s)
 		case !s.f.ready():
 			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
 			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
 		default:
 			l.joins.join(&l.opts, s)
 		}
-		if !slices.Contains(l.srcs, s) {
-			l.srcs = append(l.srcs, s)
+		if _, ok := s.f.(*seedFetcher); !ok {
+			s.haveKnown = true // a mirror has the whole file (a new source has every block)
+			return
 		}
-		workers.Go(func() { l.watchHave(ctx, s) })
+		workers.Go(func() { l.watchHave(s.ctx, s) })
 	}
 	for _, s := range l.srcs {
 		l.known[s.key()] = true
@@ -750,7 +752,7 @@ func (l *loop) run(ctx context.Context) error {
 				return err
 			}
 		case m := <-l.avail:
-			l.onAvail(m)
+			l.onAvail(m, apply)
 		case m := <-l.peers:
 			l.onPeers(m, addSource)
 		case <-wake.C:
@@ -805,6 +807,9 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	var de *diskError
 	switch {
 	case r.err == nil:
+		if s.tempNote {
+			s.note, s.tempNote = "", false // it works after all
+		}
 		l.joins.join(&l.opts, s)
 		apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
 		return nil
@@ -819,12 +824,8 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		l.opts.Logf("%s %s sent a bad copy of block %d (%v); fetching it elsewhere", s.kind, s.raw, a.Block, r.err)
 		l.opts.emit(Event{Kind: EventBlockRejected, Source: s.raw, Block: a.Block, Reason: r.err.Error()})
 		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
-		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped && s.note == "" {
-			s.note = "dropped: " + st.DropReason
-			l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, st.DropReason)
-		}
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
-			l.joins.drop(&l.opts, s, st.DropReason)
+			l.dropped(s, st.DropReason)
 		}
 		return nil
 	case outUnavailable:
@@ -840,18 +841,29 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
-	st := l.sched.Stats(a.Source)
-	if st.State == scheduler.Dropped && s.note == "" {
-		s.note = "dropped: " + s.lastErr
-		l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, s.lastErr)
-	}
 	switch {
-	case st.State == scheduler.Dropped:
-		l.joins.drop(&l.opts, s, s.lastErr)
+	case l.sched.Stats(a.Source).State == scheduler.Dropped:
+		l.dropped(s, s.lastErr)
 	case r.out == outDown:
 		l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
 	}
 	return nil
+}
+
+// dropped records that the scheduler dropped s for reason: its note (which
+// replaces any earlier one), one log line and one event; and it stops what
+// the loop still does with s besides its requests (its HAVE watcher, a
+// GET_PEERS request), so that it is not dialled again.
+func (l *loop) dropped(s *source, reason string) {
+	if l.joins[s] == joinDropped {
+		return
+	}
+	s.note, s.tempNote = "dropped: "+reason, false
+	l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, reason)
+	l.joins.drop(&l.opts, s, reason)
+	if s.stop != nil {
+		s.stop()
+	}
 }
 
 // fetch runs one request: fetch, verify, write. It never touches the
@@ -901,13 +913,11 @@ func (l *loop) noteStalls(acts []scheduler.Action) {
 		last = a.Source // a seed's cancels come together
 		s := l.byID[a.Source]
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
-			s.note = "dropped: stalled, " + st.DropReason
-			l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
-			l.joins.drop(&l.opts, s, "stalled, "+st.DropReason)
+			l.dropped(s, "stalled, "+st.DropReason)
 			continue
 		}
-		if s.note == "" {
-			s.note = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout)
+		if s.note == "" || s.tempNote {
+			s.note, s.tempNote = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout), true
 		}
 		l.opts.Logf("%s %s sent no data for %s; trying it again later", s.kind, s.raw, scheduler.DefaultStallTimeout)
 		l.joins.down(&l.opts, s, EventStalled, fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout))
@@ -920,7 +930,7 @@ const idleAfter = time.Second
 
 // nameIdle gives a note, and a log line, to every seed that was asked for
 // blocks and delivered none, so that the summary says why it contributed
-// nothing: the endgame gave its blocks to other seeds and cancelled them.
+// nothing: the endgame gave its blocks to other sources and cancelled them.
 func (l *loop) nameIdle(now time.Time) {
 	for _, s := range l.srcs {
 		if s.leftOut || s.note != "" || s.asked == 0 || s.blocks.Load() > 0 {
@@ -931,15 +941,15 @@ func (l *loop) nameIdle(now time.Time) {
 		}
 		switch {
 		case s.badBlocks.Load() > 0:
-			s.note = fmt.Sprintf("sent only bad blocks (%d); other seeds served its blocks", s.badBlocks.Load())
+			s.note = fmt.Sprintf("sent only bad blocks (%d); other sources served its blocks", s.badBlocks.Load())
 		case s.received.Load() == 0 && s.lastErr != "":
 			s.note = "failed: " + s.lastErr + "; other sources served its blocks"
 		case s.received.Load() == 0:
-			s.note = "sent no data; other seeds served its blocks"
+			s.note = "sent no data; other sources served its blocks"
 		case now.Sub(s.lastData) >= idleAfter:
-			s.note = fmt.Sprintf("stalled mid-block (no data for the last %s); other seeds served its blocks", now.Sub(s.lastData).Round(100*time.Millisecond))
+			s.note = fmt.Sprintf("stalled mid-block (no data for the last %s); other sources served its blocks", now.Sub(s.lastData).Round(100*time.Millisecond))
 		default:
-			s.note = "too slow: finished no block; other seeds served its blocks"
+			s.note = "too slow: finished no block; other sources served its blocks"
 		}
 		l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
 	}

@@ -16,9 +16,11 @@ const (
 	// (Name, ID, Size, BlockSize and Resumed are set). It comes before every
 	// other event, and only once.
 	EventStart EventKind = "start"
-	// EventSourceJoined: a source became usable: at the start, one that
-	// served the agreed manifest; later, one that delivers its first
-	// verified block after it was unreachable, slow to answer or down.
+	// EventSourceJoined: a source became usable: at the start, a seed
+	// that is connected and not left out, or a mirror; a source
+	// learnt from another (GET_PEERS), when its HAVE arrives; later, one
+	// that delivers its first verified block after it was unreachable, slow
+	// to answer, down or stalled.
 	EventSourceJoined EventKind = "source_joined"
 	// EventSourceDown: a source's connection broke or it refused a request
 	// (Reason); it is retried with backoff and may join again.

@@ -48,8 +48,12 @@ const (
 // fakeSeed is a hand-written seed for behaviours a real one never shows. It
 // answers manifest requests for one file honestly.
 type fakeSeed struct {
-	url       string
-	blockReqs atomic.Int64 // block requests received
+	url        string
+	opts       fakeOptions
+	blockReqs  atomic.Int64 // block requests received
+	openBlocks atomic.Int64 // block requests being answered, not ended by either side
+	haveReqs   atomic.Int64 // HAVE requests received
+	manifests  atomic.Int64 // manifest requests received
 
 	mu      sync.Mutex
 	pushErr []error // pushStreams: what each attempt to open a stream to the client returned
@@ -79,7 +83,27 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, cert
 }
 
+// haveMode says how a fake seed answers GET_HAVE.
+type haveMode int
+
+const (
+	haveNotFound  haveMode = iota // NOT_FOUND, as a seed from before GET_HAVE might (claimsAll: HAVE "all")
+	haveMalformed                 // after 300 ms, a HAVE for one block more than the file has
+	haveInternal                  // INTERNAL, at once: a failure, not an answer
+)
+
+// fakeOptions are a fake seed's behaviours besides its blocks'.
+type fakeOptions struct {
+	refuseManifests int64 // the first this many manifest requests are answered SHUTTING_DOWN
+	have            haveMode
+}
+
 func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
+	t.Helper()
+	return startFakeSeedWith(t, dir, name, b, fakeOptions{})
+}
+
+func startFakeSeedWith(t testing.TB, dir, name string, b behaviour, o fakeOptions) *fakeSeed {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, name))
 	require.NoError(t, err)
@@ -92,7 +116,7 @@ func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
 	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{tlsCert}, NextProtos: []string{wire.ALPN}, MinVersion: tls.VersionTLS13}, &quic.Config{MaxIdleTimeout: 30 * time.Second})
 	require.NoError(t, err)
 
-	f := &fakeSeed{}
+	f := &fakeSeed{opts: o}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
@@ -132,10 +156,32 @@ func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
 						}
 						switch req := req.(type) {
 						case *wire.ManifestRequest:
+							if f.manifests.Add(1) <= o.refuseManifests {
+								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeShuttingDown))
+								return
+							}
 							resp := wire.ManifestResponse{Name: name, Manifest: m}
 							_, _ = str.Write(resp.Append(nil))
 							_ = str.Close()
 						case *wire.HaveRequest:
+							f.haveReqs.Add(1)
+							switch o.have {
+							case haveInternal:
+								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeInternal))
+								return
+							case haveMalformed:
+								select {
+								case <-time.After(300 * time.Millisecond):
+								case <-ctx.Done():
+									return
+								}
+								_, _ = str.Write(wire.AppendHave(nil, wire.NewHave(m.NumBlocks()+1)))
+								select { // the client ends it
+								case <-str.Context().Done():
+								case <-ctx.Done():
+								}
+								return
+							}
 							if b != claimsAll {
 								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
 								return
@@ -154,7 +200,9 @@ func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
 								return
 							}
 							off := m.BlockOffset(i)
+							f.openBlocks.Add(1)
 							serveBlock(ctx, str, b, data[off:off+m.BlockLen(i)], m)
+							f.openBlocks.Add(-1)
 						default:
 							str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
 						}

@@ -3,7 +3,6 @@ package quicxfer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -54,8 +53,17 @@ type source struct {
 	lastData time.Time // the tick at which received last grew
 	lastErr  string    // the last request error, described, for the summary
 
+	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
+	asking   bool // a GET_PEERS request to it is in flight
+
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
+
+	// ctx is the source's own context, derived from the loop's: stop
+	// cancels it when the source is dropped, ending its HAVE watcher and
+	// any GET_PEERS request to it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // key identifies the source among a download's others: a seed's
@@ -67,14 +75,10 @@ func (s *source) key() string {
 	return s.raw
 }
 
-// seedConn returns a live connection to the source if it is a seed, for the
-// requests only seeds answer (HAVE, PEERS).
+// seedConn returns a live connection to the source, which must be a seed,
+// for the requests only seeds answer (HAVE, PEERS).
 func (s *source) seedConn(ctx context.Context) (*Conn, error) {
-	sf, ok := s.f.(*seedFetcher)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a seed", s.raw)
-	}
-	return sf.connect(ctx)
+	return s.f.(*seedFetcher).connect(ctx)
 }
 
 // seedFetcher is a seed: its URL and its connections (dialled again after

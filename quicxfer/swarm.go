@@ -149,7 +149,12 @@ type availMsg struct {
 	s    *source
 	have *wire.Have // the set (All for a full seed)
 	adds []uint64
-	err  error // the stream ended with this error; the watcher goes on
+	// err ended the HAVE stream, or the dial for it: with gone, the source
+	// is of no use (it does not have the file, or lied about its blocks)
+	// and the watcher has stopped; else the source is down and the watcher
+	// asks again later.
+	err  error
+	gone bool
 }
 
 // peersMsg is a source's answer to GET_PEERS.
@@ -159,43 +164,46 @@ type peersMsg struct {
 	err  error
 }
 
-// watchHave keeps a GET_HAVE stream open to s and reports what it says,
-// until s has every block or ctx ends. A seed that does not know GET_HAVE (a
-// BAD_REQUEST) is a full seed; after other errors it asks again later.
+// watchHave keeps a GET_HAVE stream open to s, a seed, and reports what it
+// says, until s has every block or ctx (s's own context) ends. A seed that
+// does not know GET_HAVE (a BAD_REQUEST) is a full seed. A failure to dial
+// or of the stream is reported, so that a source that is never asked for
+// blocks (a peer with none that are missing) is still seen to be down, and
+// dropped like any other; then it asks again, after 1 s, 2 s, ... up to 15 s
+// (1 s again after a stream that worked).
 func (l *loop) watchHave(ctx context.Context, s *source) {
+	send := func(m availMsg) bool {
+		select {
+		case l.avail <- m:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	wait := time.Second
-	for ctx.Err() == nil {
-		send := func(m availMsg) bool {
-			select {
-			case l.avail <- m:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		if _, ok := s.f.(*seedFetcher); !ok {
-			send(availMsg{s: s, have: &wire.Have{All: true}}) // a mirror has the whole file
-			return
-		}
+	for {
+		heard := false
 		conn, err := s.seedConn(ctx)
 		if err == nil {
 			err = conn.Have(ctx, l.id, l.m.NumBlocks(),
-				func(h wire.Have) { send(availMsg{s: s, have: &h}) },
+				func(h wire.Have) { heard = true; send(availMsg{s: s, have: &h}) },
 				func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
-			if err == nil {
+			switch {
+			case err == nil:
 				return // has every block
-			}
-			if errors.Is(err, wire.ErrBadRequest) {
+			case errors.Is(err, wire.ErrBadRequest):
 				send(availMsg{s: s, have: &wire.Have{All: true}})
 				return
-			}
-			if errors.Is(err, wire.ErrNotFound) || errors.Is(err, wire.ErrMalformed) {
-				send(availMsg{s: s, err: err})
+			case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrMalformed):
+				send(availMsg{s: s, err: err, gone: true})
 				return
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !send(availMsg{s: s, err: err}) {
 			return
+		}
+		if heard {
+			wait = time.Second
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -209,29 +217,43 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 }
 
 // onAvail feeds a HAVE watcher's news to the scheduler.
-func (l *loop) onAvail(m availMsg) {
+func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 	s := m.s
-	if s.id == 0 {
+	if s.id == 0 || l.sched.Stats(s.id).State == scheduler.Dropped {
 		return
 	}
 	switch {
-	case m.err != nil:
+	case m.err != nil && m.gone:
 		// A source that says it does not have the file, or lies about its
 		// blocks, is of no use.
 		if errors.Is(m.err, wire.ErrNotFound) && !s.discovered {
 			return // an old seed may not answer GET_HAVE: its blocks will tell
 		}
-		l.sched.Remove(s.id)
-		if s.note == "" {
-			s.note = "left out: " + Describe(m.err)
-			l.opts.Logf("source %s %s", s.raw, s.note)
+		apply(l.sched.Remove(s.id))
+		l.dropped(s, "its HAVE: "+Describe(m.err))
+	case m.err != nil:
+		// Down, as if a request had found it so; this counts toward
+		// MaxRetries (nothing else would for a source never asked for
+		// blocks) and is ignored while it waits to be tried again.
+		now := time.Now()
+		apply(l.sched.SourceDown(s.id, now))
+		s.lastErr = Describe(m.err)
+		switch l.sched.Stats(s.id).State {
+		case scheduler.Dropped:
+			l.dropped(s, s.lastErr)
+		case scheduler.Backoff:
+			l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
 		}
-	case m.have != nil && m.have.All:
-		s.haveKnown = true
-		l.sched.SetAvailableAll(s.id)
 	case m.have != nil:
 		s.haveKnown = true
-		l.sched.SetAvailable(s.id, m.have.Bits)
+		if m.have.All {
+			l.sched.SetAvailableAll(s.id)
+		} else {
+			l.sched.SetAvailable(s.id, m.have.Bits)
+		}
+		if s.discovered {
+			l.joins.join(&l.opts, s) // usable now that it says what it has
+		}
 	default:
 		for _, b := range m.adds {
 			l.sched.AddAvailable(s.id, int(b))
@@ -239,21 +261,26 @@ func (l *loop) onAvail(m availMsg) {
 	}
 }
 
-// askPeers asks every source that is not left out for other sources, as
-// workers of the loop.
+// askPeers asks every seed that is usable now (not left out, dropped or
+// waiting to be tried again, and not still answering the last time) for
+// other sources, as workers of the loop.
 func (l *loop) askPeers(ctx context.Context, start func(func())) {
 	for _, s := range l.srcs {
 		if _, ok := s.f.(*seedFetcher); !ok {
 			continue // a mirror knows no peers
 		}
-		if s.leftOut || s.id == 0 || l.sched.Stats(s.id).State == scheduler.Dropped {
+		if s.leftOut || s.id == 0 || s.asking {
 			continue
 		}
+		if st := l.sched.Stats(s.id).State; st == scheduler.Dropped || st == scheduler.Backoff {
+			continue
+		}
+		s.asking = true
 		start(func() {
-			conn, err := s.seedConn(ctx)
+			conn, err := s.seedConn(s.ctx)
 			var urls []string
 			if err == nil {
-				pctx, cancel := context.WithTimeout(ctx, l.opts.DialTimeout)
+				pctx, cancel := context.WithTimeout(s.ctx, l.opts.DialTimeout)
 				urls, err = conn.Peers(pctx, l.id, selfFor(l.opts.SelfURLs, conn))
 				cancel()
 			}
@@ -267,6 +294,7 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 
 // onPeers adds the sources a GET_PEERS answer names, up to MaxPeers in all.
 func (l *loop) onPeers(m peersMsg, add func(*source)) {
+	m.s.asking = false
 	if m.err != nil {
 		return
 	}
@@ -286,6 +314,7 @@ func (l *loop) onPeers(m peersMsg, add func(*source)) {
 		s := newSeedSource(u, raw, l.client, l.opts.DialTimeout, l.opts.ConnsPerSeed)
 		s.discovered = true
 		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
+		l.srcs = append(l.srcs, s)
 		add(s)
 	}
 }

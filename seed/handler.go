@@ -149,6 +149,9 @@ func (s *Server) handleConn(conn *quic.Conn) {
 		// closes leaves its client waiting for its idle timeout.
 		conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeShuttingDown), "shutting down")
 	}
+	// AcceptStream ends when the connection does, but may return before
+	// its context says why.
+	<-conn.Context().Done()
 	s.log.Info("connection closed", "remote", remote,
 		"duration", time.Since(start).Round(time.Millisecond),
 		"requests", cs.requests.Load(), "bytes", cs.bytes.Load(), "blocks", cs.blocks.Load(),
