@@ -137,11 +137,18 @@ func TestSeedMetricsAndJSONLogs(t *testing.T) {
 	healthURL, _ := ep["health"].(string)
 	require.True(t, strings.HasPrefix(metricsURL, "http://127.0.0.1:") && strings.HasSuffix(metricsURL, "/metrics"), "%v", ep)
 
-	resp, err := http.Get(healthURL)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// The endpoint is up while the seed still hashes (503 starting); then
+	// it says what it serves.
+	var body []byte
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(healthURL)
+		if err != nil {
+			return false
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "health never 200: %s", body)
 	require.Equal(t, fmt.Sprintf("ok: serving 1 files, %d bytes\n", len(data)), string(body))
 
 	out := filepath.Join(t.TempDir(), "a.bin")
