@@ -44,6 +44,14 @@ const (
 	DefaultMaxConnsPerSeed = 32
 )
 
+// connDecider decides how many connections one seed gets: connAdapter, or
+// a script in tests (Options.decider).
+type connDecider interface {
+	// update takes the seed's payload bytes received so far and whether
+	// it was busy since the last update, and returns the count to use.
+	update(now time.Time, bytes int64, busy bool) int
+}
+
 // connAdapter decides how many connections one seed gets. The zero value is
 // not usable; make it with newConnAdapter.
 type connAdapter struct {
