@@ -27,18 +27,20 @@ import "time"
 //   - If not, the seed goes back to the last count kept and holds it. After
 //     adaptReprobe of busy time it tries one step up again (the path or the
 //     other traffic may have changed); each failed try doubles that wait,
-//     up to adaptReprobeMax. A rate-limited seed so spends nearly all its
-//     time at 1 connection and a few seconds now and then at 2.
+//     up to adaptReprobeMax (4 s, then 8, 16, 30 s). A rate-limited seed
+//     so spends nearly all its time at 1 connection and 1.5 s now and
+//     then at 2.
 //
 // The controller is pure (a clock and a byte counter come in, a count goes
 // out); the download loop feeds it every tick and applies the count
-// (seedFetcher.setActive, Scheduler.SetMinWindow).
+// (seedFetcher.setActive, Scheduler.SetMinWindow with 2 blocks per
+// connection).
 const (
 	adaptSettle     = 500 * time.Millisecond
 	adaptMeasure    = time.Second
 	adaptMinGain    = 0.15
-	adaptReprobe    = 8 * time.Second
-	adaptReprobeMax = 60 * time.Second
+	adaptReprobe    = 4 * time.Second
+	adaptReprobeMax = 30 * time.Second
 	// DefaultMaxConnsPerSeed is the most connections to one seed that
 	// the adaptive mode opens (Options.MaxConnsPerSeed).
 	DefaultMaxConnsPerSeed = 32

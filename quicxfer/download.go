@@ -981,7 +981,10 @@ func (o *Options) newSeed(u wire.URL, raw string, client *Client) *source {
 
 // adaptConns feeds every adapting seed's connAdapter (every tick) and
 // applies the number it returns: the slots the seed's requests take, and
-// its minimum window in the scheduler (a block in flight per connection).
+// its minimum window in the scheduler: two blocks per connection, so that
+// each has one in flight and the next asked for while it arrives (a
+// connection held back by loss is slow: its rate-based window alone would
+// be a fraction of a block).
 // A seed counts as busy while it is usable, has requests out and the
 // download still has unassigned blocks for each of its connections; at the
 // tail, or in backoff, its adapter waits.
@@ -998,7 +1001,7 @@ func (l *loop) adaptConns(now time.Time) {
 			unassigned >= int64(n)*l.m.BlockSize
 		if m := s.adapt.update(now, s.received.Load(), busy); m != n {
 			sf.setActive(m)
-			l.sched.SetMinWindow(id, int64(max(2, m))*l.m.BlockSize)
+			l.sched.SetMinWindow(id, int64(2*m)*l.m.BlockSize)
 			s.maxConns = max(s.maxConns, m)
 		}
 		sf.trim()

@@ -142,14 +142,27 @@ func (f *seedFetcher) trim() {
 	}
 }
 
-// take returns the next active slot, with its inflight raised: the caller
-// lowers it when its request ends.
+// take returns the active slot with the fewest requests (the first such
+// from a turn that moves on with every call), with its inflight raised: the
+// caller lowers it when its request ends. Taking slots merely in turn would
+// leave a connection idle while another has two requests whenever requests
+// end out of order, and with a block or two per connection in flight they
+// do.
 func (f *seedFetcher) take() *slot {
 	for {
-		i := int(f.turn.Add(1)-1) % int(max(f.active.Load(), 1))
-		sl := f.slots[i]
+		n := int(max(f.active.Load(), 1))
+		start := int(f.turn.Add(1)-1) % n
+		best := -1
+		var least int32
+		for k := range n {
+			i := (start + k) % n
+			if c := f.slots[i].inflight.Load(); best < 0 || c < least {
+				best, least = i, c
+			}
+		}
+		sl := f.slots[best]
 		sl.inflight.Add(1)
-		if i < int(f.active.Load()) {
+		if best < int(f.active.Load()) {
 			return sl
 		}
 		sl.inflight.Add(-1) // lowered meanwhile: its connection may be closing
