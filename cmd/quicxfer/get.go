@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ Examples:
 			}
 			conns, err := parseConnsPerSeed(c.String("conns-per-seed"))
 			if err != nil {
-				return usagef("--conns-per-seed: %v", err)
+				return usagef("--conns-per-seed%s: %v", fromEnv(c, "conns-per-seed"), err)
 			}
 			if n := c.Int("retries"); n < 0 || n > 1000 {
 				return usagef("--retries: want 0 (never give up) to 1000, got %d", n)
@@ -229,6 +230,16 @@ func parseConnsPerSeed(v string) (int, error) {
 		return 0, fmt.Errorf("want auto or 1 to 64, got %q", v)
 	}
 	return n, nil
+}
+
+// fromEnv returns " (from VAR)" if flag's value is its environment
+// variable's (the command line did not set another), for error messages;
+// else "".
+func fromEnv(c *cli.Context, flag string) string {
+	if v, ok := os.LookupEnv(envName(flag)); ok && v == c.String(flag) {
+		return " (from " + envName(flag) + ")"
+	}
+	return ""
 }
 
 // jsonSeed is one source in --json "seeds": a seed, or a mirror (same shape).
