@@ -62,12 +62,20 @@ type Options struct {
 	DialTimeout  time.Duration // per seed, default 10s
 	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s
 	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
-	// ConnsPerSeed is how many QUIC connections to open to each seed
-	// (default 1). On a path with random loss one connection's congestion
-	// control (quic-go's NewReno) caps its rate far below the link's;
-	// several connections share the link the way aria2's -x does.
+	// ConnsPerSeed is how many QUIC connections to open to each seed. On
+	// a path with random loss one connection's congestion control
+	// (quic-go's NewReno) caps its rate far below the link's; several
+	// connections share the link the way aria2's -x does. 0 (the default)
+	// adapts the number per seed: 1 at first, more while each step up
+	// raises the seed's rate by over 15 %, up to MaxConnsPerSeed (see
+	// adapt.go). A positive number is used as is for every seed.
 	ConnsPerSeed int
-	Workers      int // goroutines for re-checking a partial file (default GOMAXPROCS)
+	// MaxConnsPerSeed caps the adaptive number of connections (default
+	// DefaultMaxConnsPerSeed); unused with a positive ConnsPerSeed.
+	MaxConnsPerSeed int
+	// decider, if set (tests), replaces connAdapter in the adaptive mode.
+	decider func(maxConns int) connDecider
+	Workers int // goroutines for re-checking a partial file (default GOMAXPROCS)
 	// MaxRetries is how many failures in a row (connection lost or refused,
 	// a stall, a request error) drop a source; between them it waits
 	// 0.5 s, 1 s, 2 s, ... up to 15 s. 0 is the scheduler's default (6:
@@ -141,6 +149,7 @@ type SeedResult struct {
 	Blocks    int64  // blocks accepted from it
 	BadBlocks int64  // blocks from it that failed verification
 	Received  int64  // payload bytes received from it, accepted or not
+	Conns     int    // the most connections to it at once (a seed; 0 for a mirror)
 	Note      string // why it was left out, dropped or stalled, or why it contributed nothing; empty if none of these
 }
 
@@ -156,6 +165,9 @@ func (o *Options) fill() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxConnsPerSeed <= 0 {
+		o.MaxConnsPerSeed = DefaultMaxConnsPerSeed
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
@@ -240,7 +252,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	srcs := make([]*source, len(urls))
 	for i, u := range urls {
-		srcs[i] = newSeedSource(u, raws[i], client, opts.DialTimeout, opts.ConnsPerSeed)
+		srcs[i] = opts.newSeed(u, raws[i], client)
 	}
 	seeds := srcs
 	defer func() {
@@ -357,6 +369,7 @@ func results(srcs []*source) []SeedResult {
 			Blocks:    s.blocks.Load(),
 			BadBlocks: s.badBlocks.Load(),
 			Received:  s.received.Load(),
+			Conns:     s.maxConns,
 			Note:      s.note,
 		}
 	}
@@ -587,7 +600,8 @@ func (l *loop) run(ctx context.Context) error {
 		BlockSize:   l.m.BlockSize,
 		Size:        l.m.Size,
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
-		// Each connection to a seed needs a block of its own in flight.
+		// Each connection to a seed needs a block of its own in flight
+		// (adaptConns raises it per seed in the adaptive mode).
 		MinWindow:  int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 		MaxRetries: maxRetries(l.opts.MaxRetries),
 		Order:      order,
@@ -768,6 +782,7 @@ func (l *loop) run(ctx context.Context) error {
 					l.sched.SetRTT(id, rtt)
 				}
 			}
+			l.adaptConns(now)
 			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
 				// A new place every second: downloaders that reach the
 				// same region do not keep asking for the same blocks.
@@ -952,6 +967,54 @@ func (l *loop) nameIdle(now time.Time) {
 			s.note = "too slow: finished no block; other sources served its blocks"
 		}
 		l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
+	}
+}
+
+// newSeed makes a seed source with the connections o asks for: a fixed
+// number, or room for MaxConnsPerSeed of which the source's connAdapter
+// decides how many are used.
+func (o *Options) newSeed(u wire.URL, raw string, client *Client) *source {
+	if o.ConnsPerSeed > 0 {
+		s := newSeedSource(u, raw, client, o.DialTimeout, o.ConnsPerSeed, o.ConnsPerSeed)
+		s.maxConns = o.ConnsPerSeed
+		return s
+	}
+	s := newSeedSource(u, raw, client, o.DialTimeout, o.MaxConnsPerSeed, 1)
+	if o.decider != nil {
+		s.adapt = o.decider(o.MaxConnsPerSeed)
+	} else {
+		s.adapt = newConnAdapter(o.MaxConnsPerSeed)
+	}
+	s.maxConns = 1
+	return s
+}
+
+// adaptConns feeds every adapting seed's connAdapter (every tick) and
+// applies the number it returns: the slots the seed's requests take, and
+// its minimum window in the scheduler: two blocks per connection, so that
+// each has one in flight and the next asked for while it arrives (a
+// connection held back by loss is slow: its rate-based window alone would
+// be a fraction of a block).
+// A seed counts as busy while it is usable, has requests out and the
+// download still has unassigned blocks for each of its connections; at the
+// tail, or in backoff, its adapter waits.
+func (l *loop) adaptConns(now time.Time) {
+	unassigned := int64(l.sched.Missing())*l.m.BlockSize - l.sched.InFlight()
+	for id, s := range l.byID {
+		sf, ok := s.f.(*seedFetcher)
+		if !ok || s.adapt == nil {
+			continue
+		}
+		st := l.sched.Stats(id)
+		n := sf.conns()
+		busy := (st.State == scheduler.Active || st.State == scheduler.Probing) && st.InFlightReqs > 0 &&
+			unassigned >= int64(n)*l.m.BlockSize
+		if m := s.adapt.update(now, s.received.Load(), busy); m != n {
+			sf.setActive(m)
+			l.sched.SetMinWindow(id, int64(2*m)*l.m.BlockSize)
+			s.maxConns = max(s.maxConns, m)
+		}
+		sf.trim()
 	}
 }
 

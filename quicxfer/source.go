@@ -53,8 +53,10 @@ type source struct {
 	lastData time.Time // the tick at which received last grew
 	lastErr  string    // the last request error, described, for the summary
 
-	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
-	asking   bool // a GET_PEERS request to it is in flight
+	tempNote bool        // note says it was unreachable or stalled: cleared when it delivers a block
+	asking   bool        // a GET_PEERS request to it is in flight
+	adapt    connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
+	maxConns int         // the most connections it had at once (a seed)
 
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
@@ -88,10 +90,15 @@ type seedFetcher struct {
 	client *Client
 	dialTO time.Duration
 
-	// slots are the seed's connections (one unless Options.ConnsPerSeed
-	// asks for more); requests take them in turn.
-	slots []*slot
-	turn  atomic.Uint32
+	// slots are the seed's possible connections; the first active ones
+	// are in use, and block requests take them in turn. Their number is
+	// fixed (Options.ConnsPerSeed) or set by the download loop as its
+	// connAdapter decides (setActive); a slot beyond active keeps its
+	// connection until its last request ends (trim). Each slot dials its
+	// connection when first used.
+	slots  []*slot
+	active atomic.Int32
+	turn   atomic.Uint32
 }
 
 // slot is one connection to a seed. conn is read without waiting (the
@@ -99,16 +106,70 @@ type seedFetcher struct {
 // held by the loop, so a seed whose dial hangs until its timeout holds up
 // only its own requests.
 type slot struct {
-	conn    atomic.Pointer[Conn]
-	dialing chan struct{} // a one-slot semaphore
+	conn     atomic.Pointer[Conn]
+	dialing  chan struct{} // a one-slot semaphore
+	inflight atomic.Int32  // block requests using the slot now
 }
 
-func newSeedSource(u wire.URL, raw string, client *Client, dialTO time.Duration, conns int) *source {
+// newSeedSource makes a seed source with room for slots connections, of
+// which active are used at first.
+func newSeedSource(u wire.URL, raw string, client *Client, dialTO time.Duration, slots, active int) *source {
 	f := &seedFetcher{url: u, client: client, dialTO: dialTO}
-	for range max(conns, 1) {
+	for range max(slots, 1) {
 		f.slots = append(f.slots, &slot{dialing: make(chan struct{}, 1)})
 	}
+	f.setActive(active)
 	return &source{kind: "seed", raw: raw, f: f}
+}
+
+// setActive sets how many slots block requests use, from 1 to len(slots).
+// Call trim after lowering it.
+func (f *seedFetcher) setActive(n int) {
+	f.active.Store(int32(min(max(n, 1), len(f.slots))))
+}
+
+// conns returns how many slots are in use.
+func (f *seedFetcher) conns() int { return int(f.active.Load()) }
+
+// trim closes the connections of the slots beyond the active ones that no
+// request uses any more. take raises a slot's inflight before it checks
+// that the slot is active, and trim lowers active before it reads
+// inflight, so a connection trim closes has no request on it.
+func (f *seedFetcher) trim() {
+	for _, sl := range f.slots[f.active.Load():] {
+		if sl.inflight.Load() == 0 && sl.conn.Load() != nil {
+			if c := sl.conn.Swap(nil); c != nil {
+				_ = c.Close()
+			}
+		}
+	}
+}
+
+// take returns the active slot with the fewest requests (the first such
+// from a turn that moves on with every call), with its inflight raised: the
+// caller lowers it when its request ends. Taking slots merely in turn would
+// leave a connection idle while another has two requests whenever requests
+// end out of order, and with a block or two per connection in flight they
+// do.
+func (f *seedFetcher) take() *slot {
+	for {
+		n := int(max(f.active.Load(), 1))
+		start := int(f.turn.Add(1)-1) % n
+		best := -1
+		var least int32
+		for k := range n {
+			i := (start + k) % n
+			if c := f.slots[i].inflight.Load(); best < 0 || c < least {
+				best, least = i, c
+			}
+		}
+		sl := f.slots[best]
+		sl.inflight.Add(1)
+		if best < int(f.active.Load()) {
+			return sl
+		}
+		sl.inflight.Add(-1) // lowered meanwhile: its connection may be closing
+	}
 }
 
 // live returns the slot's connection if it has not ended.
@@ -125,12 +186,17 @@ func (sl *slot) live() *Conn {
 	}
 }
 
-// connect returns a live connection to the seed, taking the slots in turn
-// and dialling a new connection for a slot that has none or whose
-// connection ended. Only one dial per slot runs at a time; callers waiting
-// for it give up when ctx ends.
+// connect returns a live connection to the seed on the first slot (never
+// trimmed), for the manifest and the requests only seeds answer (HAVE,
+// PEERS).
 func (f *seedFetcher) connect(ctx context.Context) (*Conn, error) {
-	sl := f.slots[int(f.turn.Add(1)-1)%len(f.slots)]
+	return f.dial(ctx, f.slots[0])
+}
+
+// dial returns the slot's live connection, dialling a new one if it has
+// none or its connection ended. Only one dial per slot runs at a time;
+// callers waiting for it give up when ctx ends.
+func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil
 	}
@@ -173,7 +239,9 @@ func (f *seedFetcher) reset(conn *Conn) {
 func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 
 func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
-	conn, err := f.connect(ctx)
+	sl := f.take()
+	defer sl.inflight.Add(-1)
+	conn, err := f.dial(ctx, sl)
 	if err != nil {
 		return outDown, err
 	}

@@ -311,7 +311,7 @@ func (l *loop) onPeers(m peersMsg, add func(*source)) {
 		}
 		l.known[u.String()] = true
 		l.discovered++
-		s := newSeedSource(u, raw, l.client, l.opts.DialTimeout, l.opts.ConnsPerSeed)
+		s := l.opts.newSeed(u, raw, l.client)
 		s.discovered = true
 		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
 		l.srcs = append(l.srcs, s)

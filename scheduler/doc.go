@@ -57,7 +57,9 @@
 //
 //	window = clamp(2 · rate · (RTT + RTTMargin), MinWindow, MaxWindow)
 //
-// and an unknown rate gives MinWindow (the probe window). Bytes not yet
+// and an unknown rate gives MinWindow (the probe window). SetMinWindow raises
+// one source's MinWindow (and its MaxWindow if need be): a caller with n
+// connections to a source gives it n blocks so that each has one in flight. Bytes not yet
 // received are the bytes of its outstanding requests minus the bytes that have
 // arrived for them, so a new request goes out while the previous ones are still
 // arriving and the pipe stays full; the bytes issued to one source are further

@@ -208,6 +208,21 @@ func (s *Scheduler) SetRTT(src SourceID, rtt time.Duration) {
 	}
 }
 
+// SetMinWindow sets src's own minimum window to n bytes (rounded up to
+// one block): the bytes in flight it always may have, whatever its rate.
+// A caller with several connections to one source gives it a block per
+// connection this way. It only ever raises Config.MinWindow; n ≤ 0 goes
+// back to it. A minimum window above Config.MaxWindow raises the source's
+// cap to it; MaxInFlight still bounds every source together.
+func (s *Scheduler) SetMinWindow(src SourceID, n int64) {
+	if x := s.source(src); x != nil {
+		if n > 0 {
+			n = max(n, s.cfg.BlockSize)
+		}
+		x.minWindow = max(n, 0)
+	}
+}
+
 // Progress reports total, the cumulative payload bytes received from src so
 // far (monotone non-decreasing, including partial blocks). It drives the rate
 // estimate and stall detection; call it as bytes arrive, and before the
@@ -720,7 +735,7 @@ func (s *Scheduler) soonestOther(x *source, block int, length int64) float64 {
 func (s *Scheduler) fits(c *cand, length int64) bool {
 	x := c.x
 	return x.unreceived()+length <= c.window &&
-		x.issued+length <= min(2*c.window, s.cfg.MaxWindow) &&
+		x.issued+length <= min(2*c.window, x.maxWin(&s.cfg)) &&
 		s.inFlight+length <= s.cfg.MaxInFlight
 }
 

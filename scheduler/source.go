@@ -67,6 +67,10 @@ type source struct {
 	id    SourceID
 	state srcState
 	rtt   time.Duration
+	// minWindow, if above Config.MinWindow, is this source's own minimum
+	// window (SetMinWindow): the caller has that many connections to it,
+	// each of which needs a block in flight.
+	minWindow int64
 
 	// Rate estimate: bytes and busy seconds, both decayed with wall time.
 	bytesW, secsW float64
@@ -114,20 +118,28 @@ func (s *source) resetRate(now time.Time) {
 
 // window is the bytes not yet received the source may have outstanding.
 func (s *source) window(cfg *Config) int64 {
+	minW, maxW := s.minWin(cfg), s.maxWin(cfg)
 	r := s.rate()
 	if r == 0 {
-		return cfg.MinWindow
+		return minW
 	}
 	rtt := s.rtt
 	if rtt <= 0 {
 		rtt = assumedRTT
 	}
 	w := 2 * r * (rtt + cfg.RTTMargin).Seconds()
-	if w >= float64(cfg.MaxWindow) {
-		return cfg.MaxWindow
+	if w >= float64(maxW) {
+		return maxW
 	}
-	return max(int64(w), cfg.MinWindow)
+	return max(int64(w), minW)
 }
+
+// minWin is the source's minimum window: Config.MinWindow or its own.
+func (s *source) minWin(cfg *Config) int64 { return max(cfg.MinWindow, s.minWindow) }
+
+// maxWin is the source's cap on bytes in flight: Config.MaxWindow, or its
+// minimum window if that is larger.
+func (s *source) maxWin(cfg *Config) int64 { return max(cfg.MaxWindow, s.minWindow) }
 
 // received is the estimate of bytes already arrived for outstanding requests.
 func (s *source) received() int64 {

@@ -133,6 +133,7 @@ type getJSON struct {
 		Bytes     int64  `json:"bytes"`
 		Blocks    int64  `json:"blocks"`
 		BadBlocks int64  `json:"bad_blocks"`
+		Conns     int    `json:"conns"`
 	} `json:"seeds"`
 }
 
@@ -164,6 +165,9 @@ func TestContract(t *testing.T) {
 	require.Len(t, j.Seeds, 2)
 	require.Equal(t, u1, j.Seeds[0].URL)
 	require.Equal(t, j.Size, j.Seeds[0].Bytes+j.Seeds[1].Bytes)
+	for _, s := range j.Seeds {
+		require.True(t, s.Conns >= 1 && s.Conns <= 32, "--conns-per-seed auto by default: 1 to 32 connections, got %d", s.Conns)
+	}
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, data, got)
@@ -196,6 +200,8 @@ func TestGetErrorsAreOneLine(t *testing.T) {
 		{"bad rate", []string{"seed", "--rate-limit", "fast", dir}, "rate"},
 		{"bad reserve", []string{"seed", "--conn-send-reserve", "lots", dir}, "conn-send-reserve"},
 		{"bad retries", []string{"get", "--seed", u, "-o", out, "--retries", "-1", "f"}, "--retries"},
+		{"zero conns", []string{"get", "--seed", u, "-o", out, "--conns-per-seed", "0", "f"}, "--conns-per-seed"},
+		{"bad conns", []string{"get", "--seed", u, "-o", out, "--conns-per-seed", "many", "f"}, "want auto or 1 to 64"},
 		{"manifest of nothing", []string{"manifest", filepath.Join(dir, "nothing")}, "nothing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

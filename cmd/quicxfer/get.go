@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +64,7 @@ Examples:
 			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
 			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
 			&cli.IntFlag{Name: "retries", Value: 6, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
-			&cli.IntFlag{Name: "conns-per-seed", Value: 1, Usage: "QUIC connections to each seed; more help on paths with random loss, where one connection's congestion control caps its rate"},
+			&cli.StringFlag{Name: "conns-per-seed", Value: "auto", Usage: "QUIC connections to each seed: `auto` (start with 1, add more while they raise the seed's rate, up to 32: they help on paths with random loss, where one connection's congestion control caps its rate) or a fixed number from 1 to 64"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
@@ -102,13 +104,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if n := c.Int("conns-per-seed"); n < 1 || n > 64 {
-				return usagef("--conns-per-seed: want 1 to 64, got %d", n)
+			conns, err := parseConnsPerSeed(c.String("conns-per-seed"))
+			if err != nil {
+				return usagef("--conns-per-seed%s: %v", fromEnv(c, "conns-per-seed"), err)
 			}
 			if n := c.Int("retries"); n < 0 || n > 1000 {
 				return usagef("--retries: want 0 (never give up) to 1000, got %d", n)
 			}
-			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: c.Int("conns-per-seed"), MaxRetries: c.Int("retries")}
+			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries")}
 			if opts.MaxRetries == 0 {
 				opts.MaxRetries = -1 // never
 			}
@@ -222,6 +225,29 @@ func defaultOut(name string, mirrors []string) string {
 	return ""
 }
 
+// parseConnsPerSeed reads --conns-per-seed: "auto" is 0 (adaptive,
+// quicxfer.Options.ConnsPerSeed), else a number from 1 to 64.
+func parseConnsPerSeed(v string) (int, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "auto") {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 64 {
+		return 0, fmt.Errorf("want auto or 1 to 64, got %q", v)
+	}
+	return n, nil
+}
+
+// fromEnv returns " (from VAR)" if flag's value is its environment
+// variable's (the command line did not set another), for error messages;
+// else "".
+func fromEnv(c *cli.Context, flag string) string {
+	if v, ok := os.LookupEnv(envName(flag)); ok && v == c.String(flag) {
+		return " (from " + envName(flag) + ")"
+	}
+	return ""
+}
+
 // jsonSeed is one source in --json "seeds": a seed, or a mirror (same shape).
 type jsonSeed struct {
 	URL       string `json:"url"`
@@ -230,6 +256,7 @@ type jsonSeed struct {
 	BadBlocks int64  `json:"bad_blocks"`
 	Received  int64  `json:"received_bytes"`
 	Note      string `json:"note,omitempty"`
+	Conns     int    `json:"conns,omitempty"` // the most connections to it at once (a seed)
 }
 
 type jsonResult struct {
@@ -260,7 +287,7 @@ func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes
 		j.ElapsedS = res.Elapsed.Seconds()
 		for _, s := range res.Seeds {
-			j.Seeds = append(j.Seeds, jsonSeed{s.URL, s.Bytes, s.Blocks, s.BadBlocks, s.Received, s.Note})
+			j.Seeds = append(j.Seeds, jsonSeed{s.URL, s.Bytes, s.Blocks, s.BadBlocks, s.Received, s.Note, s.Conns})
 		}
 	}
 	return j

@@ -1,0 +1,159 @@
+package quicxfer
+
+import "time"
+
+// Adapting the number of connections to a seed (Options.ConnsPerSeed 0,
+// `get --conns-per-seed auto`).
+//
+// quic-go's congestion control is NewReno and cannot be replaced. Through a
+// path with random loss one connection backs off at every lost packet and
+// gets a few Mbit/s whatever the link (80 ms, 1 %: about 2.4 Mbit/s); N
+// connections get about N times that until they fill the link. On a clean
+// path, or from a seed that limits its rate, one connection is as good as
+// many. Which case a seed is in shows in one figure: whether the seed's
+// rate rises when connections are added. The controller below asks exactly
+// that, like TCP's slow start asks it of the window:
+//
+//   - Start with 1 connection. After a change, wait adaptSettle (new
+//     connections dial and leave slow start), then measure the seed's rate
+//     (payload bytes received) over adaptMeasure. Only busy time counts:
+//     while the download has no unassigned block for the seed (the tail,
+//     a backoff) the measurement restarts, so the end of a file never
+//     reads as "more connections did not help".
+//   - If the rate at n connections is more than adaptMinGain (15 %) above
+//     the rate at the last count kept, n is kept and the count grows: × 4
+//     when the rate rose nearly in proportion (≥ 80 % of n ÷ kept, a path
+//     far from full), × 2 otherwise, never above the cap (32 by default).
+//   - If not, the seed goes back to the last count kept and holds it. After
+//     adaptReprobe of busy time it tries one step up again (the path or the
+//     other traffic may have changed); each failed try doubles that wait,
+//     up to adaptReprobeMax (4 s, then 8, 16, 30 s). A rate-limited seed
+//     so spends nearly all its time at 1 connection and 1.5 s now and
+//     then at 2.
+//
+// The controller is pure (a clock and a byte counter come in, a count goes
+// out); the download loop feeds it every tick and applies the count
+// (seedFetcher.setActive, Scheduler.SetMinWindow with 2 blocks per
+// connection).
+const (
+	adaptSettle     = 500 * time.Millisecond
+	adaptMeasure    = time.Second
+	adaptMinGain    = 0.15
+	adaptReprobe    = 4 * time.Second
+	adaptReprobeMax = 30 * time.Second
+	// DefaultMaxConnsPerSeed is the most connections to one seed that
+	// the adaptive mode opens (Options.MaxConnsPerSeed).
+	DefaultMaxConnsPerSeed = 32
+)
+
+// connDecider decides how many connections one seed gets: connAdapter, or
+// a script in tests (Options.decider).
+type connDecider interface {
+	// update takes the seed's payload bytes received so far and whether
+	// it was busy since the last update, and returns the count to use.
+	update(now time.Time, bytes int64, busy bool) int
+}
+
+// connAdapter decides how many connections one seed gets. The zero value is
+// not usable; make it with newConnAdapter.
+type connAdapter struct {
+	max                       int
+	settle, measure           time.Duration
+	minGain                   float64
+	reprobe, reprobeMax, wait time.Duration
+
+	n        int     // connections now
+	kept     int     // the last count whose rate was worth it
+	keptRate float64 // its rate, bytes/s; 0 until measured
+
+	// The measurement in progress: phase 0 idle (restarts at the next busy
+	// update), 1 settling since t, 2 measuring since t from bytes b.
+	phase int
+	t     time.Time
+	b     int64
+	held  bool          // growth stopped at kept; a try up waits until heldT ≥ wait
+	heldT time.Duration // busy time held so far
+	retry bool          // a.n is a try up from a held count
+	last  time.Time     // the previous busy update, for heldT
+}
+
+func newConnAdapter(maxConns int) *connAdapter {
+	return &connAdapter{
+		max: max(maxConns, 1), settle: adaptSettle, measure: adaptMeasure, minGain: adaptMinGain,
+		reprobe: adaptReprobe, reprobeMax: adaptReprobeMax, wait: adaptReprobe,
+		n: 1, kept: 1,
+	}
+}
+
+// conns returns the count decided so far.
+func (a *connAdapter) conns() int { return a.n }
+
+// update takes the seed's payload bytes received so far and whether it was
+// busy since the last update (it had work it could have been sending), and
+// returns the number of connections it should have from now on.
+func (a *connAdapter) update(now time.Time, bytes int64, busy bool) int {
+	if !busy {
+		a.phase, a.last = 0, time.Time{}
+		return a.n
+	}
+	if a.held && !a.last.IsZero() {
+		a.heldT += now.Sub(a.last)
+	}
+	a.last = now
+	switch a.phase {
+	case 0:
+		a.phase, a.t = 1, now
+	case 1:
+		if now.Sub(a.t) >= a.settle {
+			a.phase, a.t, a.b = 2, now, bytes
+		}
+	case 2:
+		if el := now.Sub(a.t); el >= a.measure {
+			a.decide(float64(bytes-a.b) / el.Seconds())
+			a.phase, a.t = 1, now
+		}
+	}
+	return a.n
+}
+
+// decide takes the rate measured at a.n connections.
+func (a *connAdapter) decide(rate float64) {
+	switch {
+	case a.held && a.n == a.kept:
+		// Holding: the measurement refreshes the reference; once held
+		// long enough, try one step up.
+		a.keptRate = rate
+		if a.heldT >= a.wait && a.n < a.max {
+			a.held, a.heldT, a.retry = false, 0, true
+			a.n = min(2*a.n, a.max)
+		}
+	case a.keptRate == 0:
+		// The first measurement: the reference at 1 connection.
+		a.keptRate = rate
+		a.grow(2)
+	case rate > a.keptRate*(1+a.minGain):
+		factor := 2
+		if rate >= 0.8*a.keptRate*float64(a.n)/float64(a.kept) {
+			factor = 4
+		}
+		a.kept, a.keptRate = a.n, rate
+		a.wait, a.retry = a.reprobe, false // growth worked: a later try comes soon again
+		a.grow(factor)
+	default:
+		// No gain worth the connections: back to the last count kept.
+		a.n = a.kept
+		if a.retry {
+			a.wait = min(2*a.wait, a.reprobeMax)
+		}
+		a.held, a.heldT, a.retry = true, 0, false
+	}
+}
+
+// grow multiplies the count by factor up to the cap; at the cap it holds.
+func (a *connAdapter) grow(factor int) {
+	if a.n >= a.max {
+		a.held, a.heldT = true, 0
+		return
+	}
+	a.n = min(a.n*factor, a.max)
+}

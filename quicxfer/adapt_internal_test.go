@@ -1,0 +1,133 @@
+package quicxfer
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// adaptRun drives a connAdapter with a fake clock for d, at 50 ms ticks
+// (the download loop's), with a seed whose rate at n connections is
+// curve(n) bytes/s, times a random factor in [1-noise, 1+noise] per tick.
+// busy(t) says whether the seed has work at time t since the start. It
+// returns the count at each tick.
+func adaptRun(a *connAdapter, d time.Duration, curve func(n int) float64, noise float64, busy func(time.Duration) bool) []int {
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Unix(1000, 0)
+	var bytes float64
+	var counts []int
+	const tick = 50 * time.Millisecond
+	for t := time.Duration(0); t < d; t += tick {
+		n := a.conns()
+		f := 1 + noise*(2*rng.Float64()-1)
+		bytes += curve(n) * f * tick.Seconds()
+		counts = append(counts, a.update(start.Add(t), int64(bytes), busy(t)))
+	}
+	return counts
+}
+
+func always(time.Duration) bool { return true }
+
+// lossy: each connection gets 300 kB/s (NewReno through 1 % loss at 80 ms)
+// until the 12.5 MB/s link is full.
+func lossy(n int) float64 { return min(float64(n)*300e3, 12.5e6) }
+
+func TestAdaptGrowsOnLossyPath(t *testing.T) {
+	a := newConnAdapter(32)
+	counts := adaptRun(a, 20*time.Second, lossy, 0.1, always)
+	require.Equal(t, 32, counts[len(counts)-1], "every added connection raises the rate: grows to the cap")
+	require.Equal(t, 1, counts[0], "starts at 1")
+	// Nearly proportional gains grow 4× per step: 1, 2, 8, 32 in about
+	// three measurements of 1.5 s.
+	at := 0
+	for i, n := range counts {
+		if n == 32 {
+			at = i
+			break
+		}
+	}
+	require.LessOrEqual(t, time.Duration(at)*50*time.Millisecond, 6*time.Second, "reaches the cap within four steps")
+}
+
+func TestAdaptRespectsCap(t *testing.T) {
+	a := newConnAdapter(6)
+	counts := adaptRun(a, 20*time.Second, lossy, 0.1, always)
+	for _, n := range counts {
+		require.LessOrEqual(t, n, 6)
+	}
+	require.Equal(t, 6, counts[len(counts)-1])
+	a = newConnAdapter(1)
+	for _, n := range adaptRun(a, 10*time.Second, lossy, 0, always) {
+		require.Equal(t, 1, n, "a cap of 1 never adds one")
+	}
+}
+
+// A seed that limits its rate (or a clean path that one connection fills)
+// stays at one connection, trying a second now and then.
+func TestAdaptStaysAtOneWhenRateLimited(t *testing.T) {
+	a := newConnAdapter(32)
+	counts := adaptRun(a, 60*time.Second, func(int) float64 { return 6.25e6 }, 0.1, always)
+	ones := 0
+	for _, n := range counts {
+		require.LessOrEqual(t, n, 2)
+		if n == 1 {
+			ones++
+		}
+	}
+	require.Greater(t, float64(ones)/float64(len(counts)), 0.85, "nearly all the time at 1")
+	require.Equal(t, 1, counts[len(counts)-1])
+}
+
+// When the rate stops rising the count goes back to the last one that was
+// worth it, and a try that fails waits longer before the next.
+func TestAdaptBacksOff(t *testing.T) {
+	// Full at 4 connections; more cost a little (CPU, losses among them).
+	curve := func(n int) float64 {
+		if n <= 4 {
+			return float64(n) * 1e6
+		}
+		return 4e6 * 0.95
+	}
+	a := newConnAdapter(32)
+	counts := adaptRun(a, 60*time.Second, curve, 0.05, always)
+	require.Equal(t, 8, counts[len(counts)-1], "8 gained over 2, 16 did not: back to 8")
+	tries, above := 0, 0
+	for i, n := range counts {
+		require.LessOrEqual(t, n, 16, "8 was far from proportional to 2: the next step is × 2")
+		if n > 8 && counts[i-1] <= 8 {
+			tries++
+		}
+		if n > 8 {
+			above++
+		}
+	}
+	// Tries at 16 after 8 s, 16 s, 32 s of holding (plus the first).
+	require.GreaterOrEqual(t, tries, 2)
+	require.LessOrEqual(t, tries, 4)
+	require.Less(t, float64(above)/float64(len(counts)), 0.25)
+
+	// A curve that falls: 2 connections are worse than 1.
+	a = newConnAdapter(32)
+	counts = adaptRun(a, 10*time.Second, func(n int) float64 { return 5e6 / float64(n) }, 0, always)
+	require.Equal(t, 1, counts[len(counts)-1])
+}
+
+// Time without work does not count: a seed idle (the tail of a download)
+// makes no decision, and a measurement that spans idle time is dropped.
+func TestAdaptOnlyBusyTimeCounts(t *testing.T) {
+	a := newConnAdapter(32)
+	counts := adaptRun(a, 30*time.Second, lossy, 0, func(time.Duration) bool { return false })
+	require.Equal(t, 1, counts[len(counts)-1], "never busy: never measured")
+
+	// Busy 1 s out of every 2: never a full settle and measurement.
+	a = newConnAdapter(32)
+	counts = adaptRun(a, 30*time.Second, lossy, 0, func(t time.Duration) bool { return t%(2*time.Second) < time.Second })
+	require.Equal(t, 1, counts[len(counts)-1])
+
+	// The rate-limited seed idles now and then: still at 1 at the end.
+	a = newConnAdapter(32)
+	counts = adaptRun(a, 30*time.Second, func(int) float64 { return 1e6 }, 0.1, func(t time.Duration) bool { return t%(5*time.Second) < 4*time.Second })
+	require.Equal(t, 1, counts[len(counts)-1])
+}
