@@ -86,11 +86,7 @@ func downloadInProcess(ctx context.Context, urls []string, out string, conns int
 // getCommand prepares `exe get --json --quiet`; its output goes to the
 // returned buffers.
 func getCommand(ctx context.Context, exe string, urls []string, out string, conns int) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	cps := "auto" // the default: connections per seed adapt
-	if conns > 0 {
-		cps = fmt.Sprint(conns)
-	}
-	args := []string{"get", "--json", "--quiet", "-o", out, "--conns-per-seed", cps}
+	args := []string{"get", "--json", "--quiet", "-o", out, "--conns-per-seed", fmt.Sprint(max(conns, 1))}
 	for _, u := range urls {
 		args = append(args, "--seed", u)
 	}

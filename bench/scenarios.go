@@ -57,8 +57,8 @@ type Scenario struct {
 	// (after one download alone, the reference), for aggregate throughput
 	// and Jain's fairness index (scenario 7).
 	Downloaders int
-	// ConnsPerSeed is quicxfer get --conns-per-seed: 0 is the default,
-	// auto (connections per seed adapt), N a fixed number.
+	// ConnsPerSeed is quicxfer get --conns-per-seed (0 or 1: one
+	// connection per seed, the default).
 	ConnsPerSeed int
 	// Attack sets up ModeAttack (attack.go).
 	Attack *AttackConfig

@@ -52,6 +52,9 @@ type connDecider interface {
 	// update takes the seed's payload bytes received so far and whether
 	// it was busy since the last update, and returns the count to use.
 	update(now time.Time, bytes int64, busy bool) int
+	// limit caps the count at n for the rest of the download: the seed
+	// took no more connections.
+	limit(n int)
 }
 
 // connAdapter decides how many connections one seed gets. The zero value is
@@ -156,4 +159,17 @@ func (a *connAdapter) grow(factor int) {
 		return
 	}
 	a.n = min(a.n*factor, a.max)
+}
+
+// limit caps the count at n (at least 1) for the rest of the download and
+// holds it there.
+func (a *connAdapter) limit(n int) {
+	a.max = max(1, min(n, a.max))
+	if a.n > a.max {
+		a.n = a.max
+	}
+	if a.kept > a.max {
+		a.kept, a.keptRate = a.max, 0
+	}
+	a.held, a.heldT, a.retry = true, 0, false
 }

@@ -2,9 +2,11 @@ package quicxfer
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +26,8 @@ type scripted struct {
 	calls int
 	late  []int64 // the seed's live connections, once past 85 % at 2
 }
+
+func (s *scripted) limit(int) {}
 
 func (s *scripted) update(_ time.Time, b int64, _ bool) int {
 	s.mu.Lock()
@@ -60,7 +64,7 @@ func TestAdaptiveConnsFollowDecider(t *testing.T) {
 	sc := &scripted{size: size, srv: srv}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := Download(t.Context(), Options{
-		Seeds: []string{srv.URL()}, Name: "f.bin", Out: out,
+		Seeds: []string{srv.URL()}, Name: "f.bin", Out: out, ConnsPerSeed: ConnsAuto,
 		decider: func(maxConns int) connDecider {
 			require.Equal(t, DefaultMaxConnsPerSeed, maxConns)
 			return sc
@@ -78,7 +82,7 @@ func TestAdaptiveConnsFollowDecider(t *testing.T) {
 	require.Contains(t, sc.late, int64(2), "the 2 connections no longer wanted were closed before the end")
 }
 
-// The default (ConnsPerSeed 0) adapts with connAdapter: a download on
+// ConnsAuto adapts with connAdapter: a download on
 // loopback works and stays within the cap.
 func TestAdaptiveDefault(t *testing.T) {
 	dir := t.TempDir()
@@ -86,7 +90,7 @@ func TestAdaptiveDefault(t *testing.T) {
 	data := writeData(t, dir, "f.bin", size)
 	srv := seed.StartForTest(t, seed.Options{Paths: []string{dir}})
 	out := filepath.Join(t.TempDir(), "f.bin")
-	res, err := Download(t.Context(), Options{Seeds: []string{srv.URL()}, Name: "f.bin", Out: out, MaxConnsPerSeed: 3})
+	res, err := Download(t.Context(), Options{Seeds: []string{srv.URL()}, Name: "f.bin", Out: out, ConnsPerSeed: ConnsAuto, MaxConnsPerSeed: 3})
 	require.NoError(t, err)
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -95,3 +99,43 @@ func TestAdaptiveDefault(t *testing.T) {
 	require.LessOrEqual(t, res.Seeds[0].Conns, 3)
 	require.LessOrEqual(t, srv.Stats().ConnsAccepted, int64(3))
 }
+
+// A seed that takes no more connections (its MaxConns reached: the extra
+// ones are closed as busy) is not a seed that is down: the download goes
+// on with the connections it has, lowers its count to them, and completes.
+// Before, every refused extra connection counted as the seed going down,
+// and the seed was dropped.
+func TestExtraConnectionsRefused(t *testing.T) {
+	dir := t.TempDir()
+	const size = 48 * 128 << 10
+	data := writeData(t, dir, "f.bin", size)
+	for _, conns := range []int{ConnsAuto, 6} { // adaptive, asked for 6; fixed 6
+		t.Run(fmt.Sprint(conns), func(t *testing.T) {
+			srv := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, MaxConns: 2})
+			var lg struct {
+				sync.Mutex
+				lines []string
+			}
+			opts := Options{
+				Seeds: []string{srv.URL()}, Name: "f.bin", Out: filepath.Join(t.TempDir(), "f.bin"), ConnsPerSeed: conns,
+				Logf: func(f string, a ...any) { lg.Lock(); lg.lines = append(lg.lines, fmt.Sprintf(f, a...)); lg.Unlock() },
+			}
+			if conns == ConnsAuto {
+				opts.decider = func(int) connDecider { return &fixedDecider{n: 6} }
+			}
+			res, err := Download(t.Context(), opts)
+			require.NoError(t, err, "%v", lg.lines)
+			got, err := os.ReadFile(opts.Out)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(data, got), "the file differs")
+			require.Empty(t, res.Seeds[0].Note)
+			require.Contains(t, strings.Join(lg.lines, "\n"), "takes no more connections")
+		})
+	}
+}
+
+// fixedDecider always asks for n connections, and takes a limit.
+type fixedDecider struct{ n int }
+
+func (d *fixedDecider) update(time.Time, int64, bool) int { return d.n }
+func (d *fixedDecider) limit(n int)                       { d.n = min(d.n, n) }

@@ -131,3 +131,19 @@ func TestAdaptOnlyBusyTimeCounts(t *testing.T) {
 	counts = adaptRun(a, 30*time.Second, func(int) float64 { return 1e6 }, 0.1, func(t time.Duration) bool { return t%(5*time.Second) < 4*time.Second })
 	require.Equal(t, 1, counts[len(counts)-1])
 }
+
+// TestAdaptLimit: a limit lowers the count at once and holds it for good.
+func TestAdaptLimit(t *testing.T) {
+	a := newConnAdapter(32)
+	a.n, a.kept = 8, 8
+	a.limit(3)
+	require.Equal(t, 3, a.conns())
+	require.Equal(t, 3, a.max)
+	now := time.Unix(0, 0)
+	var b int64
+	for i := range 2000 { // rising rates would grow it: they must not pass the limit
+		now = now.Add(50 * time.Millisecond)
+		b += int64(1+i) << 20
+		require.LessOrEqual(t, a.update(now, b, true), 3)
+	}
+}

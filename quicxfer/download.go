@@ -65,10 +65,13 @@ type Options struct {
 	// ConnsPerSeed is how many QUIC connections to open to each seed. On
 	// a path with random loss one connection's congestion control
 	// (quic-go's NewReno) caps its rate far below the link's; several
-	// connections share the link the way aria2's -x does. 0 (the default)
+	// connections share the link the way aria2's -x does. 0 is 1 (the
+	// default); a positive number is used as is for every seed; ConnsAuto
 	// adapts the number per seed: 1 at first, more while each step up
 	// raises the seed's rate by over 15 %, up to MaxConnsPerSeed (see
-	// adapt.go). A positive number is used as is for every seed.
+	// adapt.go). Not the default: downloaders that share one bottleneck
+	// each see their rate rise as they take share from the others, so
+	// each would grow to the cap.
 	ConnsPerSeed int
 	// MaxConnsPerSeed caps the adaptive number of connections (default
 	// DefaultMaxConnsPerSeed); unused with a positive ConnsPerSeed.
@@ -843,6 +846,9 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			l.dropped(s, st.DropReason)
 		}
 		return nil
+	case outReturned:
+		l.sched.Returned(a.Req, a.Source, a.Block, now)
+		return nil
 	case outUnavailable:
 		if !announced {
 			l.sched.Unavailable(a.Req, a.Source, a.Block, now)
@@ -970,13 +976,17 @@ func (l *loop) nameIdle(now time.Time) {
 	}
 }
 
+// ConnsAuto is Options.ConnsPerSeed for connections that adapt per seed.
+const ConnsAuto = -1
+
 // newSeed makes a seed source with the connections o asks for: a fixed
 // number, or room for MaxConnsPerSeed of which the source's connAdapter
 // decides how many are used.
 func (o *Options) newSeed(u wire.URL, raw string, client *Client) *source {
-	if o.ConnsPerSeed > 0 {
-		s := newSeedSource(u, raw, client, o.DialTimeout, o.ConnsPerSeed, o.ConnsPerSeed)
-		s.maxConns = o.ConnsPerSeed
+	if o.ConnsPerSeed != ConnsAuto {
+		n := max(o.ConnsPerSeed, 1)
+		s := newSeedSource(u, raw, client, o.DialTimeout, n, n)
+		s.maxConns = n
 		return s
 	}
 	s := newSeedSource(u, raw, client, o.DialTimeout, o.MaxConnsPerSeed, 1)
@@ -1002,7 +1012,21 @@ func (l *loop) adaptConns(now time.Time) {
 	unassigned := int64(l.sched.Missing())*l.m.BlockSize - l.sched.InFlight()
 	for id, s := range l.byID {
 		sf, ok := s.f.(*seedFetcher)
-		if !ok || s.adapt == nil {
+		if !ok {
+			continue
+		}
+		if r := int(sf.refused.Swap(0)); r > 0 && r < sf.conns() {
+			// It took no more than r connections (e.g. its --max-conns
+			// is reached): use r from now on.
+			l.opts.Logf("seed %s takes no more connections (it refused or lost number %d while the first worked); using %d", s.raw, r+1, r)
+			if s.adapt != nil {
+				s.adapt.limit(r)
+			}
+			sf.setActive(r)
+			l.sched.SetMinWindow(id, int64(2*r)*l.m.BlockSize)
+			sf.trim()
+		}
+		if s.adapt == nil {
 			continue
 		}
 		st := l.sched.Stats(id)

@@ -99,6 +99,9 @@ type seedFetcher struct {
 	slots  []*slot
 	active atomic.Int32
 	turn   atomic.Uint32
+	// refused is the lowest slot (from 1) whose connection failed while
+	// the first one worked, 0 if none since the loop last looked.
+	refused atomic.Int32
 }
 
 // slot is one connection to a seed. conn is read without waiting (the
@@ -106,6 +109,7 @@ type seedFetcher struct {
 // held by the loop, so a seed whose dial hangs until its timeout holds up
 // only its own requests.
 type slot struct {
+	idx      int // its place among the seed's slots
 	conn     atomic.Pointer[Conn]
 	dialing  chan struct{} // a one-slot semaphore
 	inflight atomic.Int32  // block requests using the slot now
@@ -115,8 +119,8 @@ type slot struct {
 // which active are used at first.
 func newSeedSource(u wire.URL, raw string, client *Client, dialTO time.Duration, slots, active int) *source {
 	f := &seedFetcher{url: u, client: client, dialTO: dialTO}
-	for range max(slots, 1) {
-		f.slots = append(f.slots, &slot{dialing: make(chan struct{}, 1)})
+	for i := range max(slots, 1) {
+		f.slots = append(f.slots, &slot{idx: i, dialing: make(chan struct{}, 1)})
 	}
 	f.setActive(active)
 	return &source{kind: "seed", raw: raw, f: f}
@@ -243,6 +247,9 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 	defer sl.inflight.Add(-1)
 	conn, err := f.dial(ctx, sl)
 	if err != nil {
+		if ctx.Err() == nil && f.extraFailed(sl) {
+			return outReturned, err
+		}
 		return outDown, err
 	}
 	err = conn.FetchBlock(ctx, id, index, buf, onBytes)
@@ -253,10 +260,32 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 		return outFailed, ctx.Err()
 	}
 	out := classify(err, conn)
+	// A busy seed may refuse an extra connection before its close is seen.
+	if (out == outDown || errors.Is(err, wire.ErrBusy)) && f.extraFailed(sl) {
+		f.reset(conn)
+		return outReturned, err
+	}
 	if out == outDown {
 		f.reset(conn) // the next request dials again
 	}
 	return out, err
+}
+
+// extraFailed reports whether sl, which lost or could not get its
+// connection, is an extra one of a seed whose first connection works: then
+// the seed (busy: its --max-conns reached) or the path takes no more
+// connections, which is not the seed being down. It records the lowest such
+// slot for the loop, which lowers the seed's connections to it.
+func (f *seedFetcher) extraFailed(sl *slot) bool {
+	if sl.idx == 0 || f.slots[0].live() == nil {
+		return false
+	}
+	for {
+		r := f.refused.Load()
+		if (r != 0 && int(r) <= sl.idx) || f.refused.CompareAndSwap(r, int32(sl.idx)) {
+			return true
+		}
+	}
 }
 
 // ready: a seed that agree could not reach starts in backoff.
@@ -285,6 +314,7 @@ const (
 	outDown                       // the source is unusable for now: connection gone, unreachable, no longer serves the content
 	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
 	outUnavailable                // a peer does not have the block (yet): not a failure
+	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
 )
 
 // classify maps err from a request on conn (nil when the dial failed).

@@ -358,6 +358,16 @@ func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) 
 	return nil
 }
 
+// Returned reports that req was not served for a reason that is not src's
+// fault (the caller could not give it a connection it had planned): the
+// block goes back to the pool and nothing is counted against src.
+func (s *Scheduler) Returned(req ReqID, src SourceID, block int, now time.Time) {
+	s.tick(now)
+	if r := s.lookup(req, src, block); r != nil {
+		s.forget(r, false, now)
+	}
+}
+
 // Failed reports that req failed (stream reset, timeout): the block goes back
 // to the pool and src has one more consecutive failure; at MaxRetries it is
 // dropped and its other requests come back as Cancels. A Failed for a request

@@ -635,3 +635,23 @@ func TestFreeSet(t *testing.T) {
 	require.Equal(t, -1, f.next(0))
 	require.Zero(t, f.bytes)
 }
+
+// TestReturned: a returned request gives its block back to the pool and
+// counts nothing against the source, however often it happens.
+func TestReturned(t *testing.T) {
+	now := time.Unix(0, 0)
+	s := New(Config{NumBlocks: 4, BlockSize: 10, Size: 40, MaxRetries: 2}, nil)
+	src := s.AddSource(now)
+	for range 10 {
+		acts := s.Next(now)
+		require.NotEmpty(t, acts)
+		for _, a := range acts {
+			require.Equal(t, Fetch, a.Kind)
+			s.Returned(a.Req, src, a.Block, now)
+		}
+		require.Zero(t, s.InFlight())
+		require.NotEqual(t, Dropped, s.Stats(src).State)
+	}
+	require.Equal(t, 4, s.Missing())
+	require.NoError(t, s.Err())
+}

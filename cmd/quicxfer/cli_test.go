@@ -166,7 +166,7 @@ func TestContract(t *testing.T) {
 	require.Equal(t, u1, j.Seeds[0].URL)
 	require.Equal(t, j.Size, j.Seeds[0].Bytes+j.Seeds[1].Bytes)
 	for _, s := range j.Seeds {
-		require.True(t, s.Conns >= 1 && s.Conns <= 32, "--conns-per-seed auto by default: 1 to 32 connections, got %d", s.Conns)
+		require.Equal(t, 1, s.Conns, "one connection per seed by default")
 	}
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)

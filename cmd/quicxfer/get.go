@@ -64,7 +64,7 @@ Examples:
 			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
 			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
 			&cli.IntFlag{Name: "retries", Value: 6, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
-			&cli.StringFlag{Name: "conns-per-seed", Value: "auto", Usage: "QUIC connections to each seed: `auto` (start with 1, add more while they raise the seed's rate, up to 32: they help on paths with random loss, where one connection's congestion control caps its rate) or a fixed number from 1 to 64"},
+			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to 32); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
@@ -225,11 +225,11 @@ func defaultOut(name string, mirrors []string) string {
 	return ""
 }
 
-// parseConnsPerSeed reads --conns-per-seed: "auto" is 0 (adaptive,
-// quicxfer.Options.ConnsPerSeed), else a number from 1 to 64.
+// parseConnsPerSeed reads --conns-per-seed: "auto" is quicxfer.ConnsAuto,
+// else a number from 1 to 64.
 func parseConnsPerSeed(v string) (int, error) {
 	if strings.EqualFold(strings.TrimSpace(v), "auto") {
-		return 0, nil
+		return quicxfer.ConnsAuto, nil
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 1 || n > 64 {

@@ -53,3 +53,16 @@ func TestUploadShare(t *testing.T) {
 	slow.progress(quicxfer.Progress{Elapsed: time.Second, Verified: 100 << 10}) // 100 KiB/s
 	require.Equal(t, []float64{uploadShareFloor}, caps, "never below the floor")
 }
+
+func TestParseConnsPerSeed(t *testing.T) {
+	n, err := parseConnsPerSeed("auto")
+	require.NoError(t, err)
+	require.Equal(t, quicxfer.ConnsAuto, n)
+	n, err = parseConnsPerSeed("16")
+	require.NoError(t, err)
+	require.Equal(t, 16, n)
+	for _, bad := range []string{"0", "65", "-1", "many", ""} {
+		_, err := parseConnsPerSeed(bad)
+		require.Error(t, err, bad)
+	}
+}
