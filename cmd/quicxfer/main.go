@@ -35,7 +35,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "quicxfer",
-		Usage: "download one file from many seeds at once over QUIC, verified and resumable",
+		Usage: "download a file (or a directory) from many seeds, peers and HTTP mirrors at once over QUIC, verified and resumable",
 		Description: `Every flag can also be set in the environment: QUICXFER_ and the flag's name
 in capitals with '_' for '-' (QUICXFER_SEED, QUICXFER_CONNS_PER_SEED); a list
 flag takes a comma-separated list; a flag on the command line wins. Shell
