@@ -27,17 +27,28 @@ func benchScheduler() (*Scheduler, time.Time) {
 // BenchmarkNext10000Blocks12Sources measures one turn of the event loop: a
 // block arrives and Next refills the window.
 func BenchmarkNext10000Blocks12Sources(b *testing.B) {
-	s, now := benchScheduler()
+	benchTurns(b, benchScheduler, 2000, nil)
+}
+
+// benchTurns runs event-loop turns on schedulers from mk, a fresh one
+// whenever fewer than refillBelow blocks are missing: a source's oldest
+// request is delivered and Next refills. before, if set, runs first in
+// each turn.
+func benchTurns(b *testing.B, mk func() (*Scheduler, time.Time), refillBelow int, before func(s *Scheduler, i int)) {
+	s, now := mk()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if s.Missing() < 2000 {
+		if s.Missing() < refillBelow {
 			b.StopTimer()
-			s, now = benchScheduler()
+			s, now = mk()
 			b.StartTimer()
 		}
 		x := s.sources[i%len(s.sources)]
 		i++
+		if before != nil {
+			before(s, i)
+		}
 		if len(x.reqs) == 0 {
 			continue
 		}
@@ -85,25 +96,5 @@ func BenchmarkNext16000Blocks30PartialSources(b *testing.B) {
 		s.Next(now)
 		return s, now
 	}
-	s, now := mk()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if s.Missing() < 4000 {
-			b.StopTimer()
-			s, now = mk()
-			b.StartTimer()
-		}
-		x := s.sources[i%len(s.sources)]
-		i++
-		s.AddAvailable(s.sources[1+i%29].id, i%n)
-		if len(x.reqs) == 0 {
-			continue
-		}
-		r := x.reqs[0]
-		now = now.Add(time.Millisecond)
-		s.Progress(x.id, x.raw+r.length, now)
-		s.Delivered(r.id, x.id, r.block, now)
-		s.Next(now)
-	}
+	benchTurns(b, mk, 4000, func(s *Scheduler, i int) { s.AddAvailable(s.sources[1+i%29].id, i%n) })
 }
