@@ -208,7 +208,7 @@ var (
 	descConns           = desc("connections_total", "Connections accepted (handshake done and admitted).")
 	descConnsActive     = desc("connections_active", "Connections open now.")
 	descConnsRefused    = desc("connections_refused_total", "Connections closed at once as busy (--max-conns reached) or because the seed was stopping.")
-	descHandshakeFail   = desc("handshake_failures_total", "QUIC/TLS handshakes that did not complete: timeouts, wrong ALPN, missing or bad client certificates.")
+	descHandshakeFail   = desc("handshake_failures_total", "QUIC/TLS handshakes that did not complete while serving: timeouts, wrong ALPN, missing or bad client certificates.")
 	descAuthFailures    = desc("auth_failures_total", "Access tokens refused.")
 	descRateWaits       = desc("rate_limit_waits_total", "Chunks (at most 64 KiB) that waited for --rate-limit.")
 	descRateWaitSeconds = desc("rate_limit_wait_seconds_total", "Time chunks spent waiting for --rate-limit, summed over streams.")
@@ -317,11 +317,12 @@ type handshakeKey struct{}
 
 // connContext is the transport's ConnContext: quic-go cancels the context it
 // gets when the connection ends or its handshake fails, so a context that
-// ends before Serve accepted its connection is a failed handshake.
+// ends before Serve accepted its connection, while Serve still accepts, is a
+// failed handshake. One cut short by the seed's own shutdown is not.
 func (s *Server) connContext(ctx context.Context, ci *quic.ClientInfo) (context.Context, error) {
 	accepted := new(atomic.Bool)
 	context.AfterFunc(ctx, func() {
-		if !accepted.Load() && s.hardCtx.Err() == nil {
+		if !accepted.Load() && s.state.Load() == stateServing && s.hardCtx.Err() == nil {
 			s.metrics.handshakeFailures.Add(1)
 			s.log.Debug("handshake failed", "remote", ci.RemoteAddr, "reason", context.Cause(ctx))
 		}

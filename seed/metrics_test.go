@@ -204,6 +204,44 @@ func TestMetricsHandshakeFailuresMutualTLS(t *testing.T) {
 	require.EqualValues(t, 1, m["quicxfer_seed_connections_total"])
 }
 
+// A handshake still in progress when the seed shuts down is not counted as a
+// failed one: the client here holds its handshake open (its certificate
+// check waits) until the seed has stopped.
+func TestHandshakeCutByShutdownIsNoFailure(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
+	s, err := New(t.Context(), Options{Paths: []string{dir}, Listen: "127.0.0.1:0", StateDir: t.TempDir(), ShutdownGrace: 100 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+
+	checking, release := make(chan struct{}), make(chan struct{})
+	dialed := make(chan struct{})
+	go func() {
+		defer close(dialed)
+		dctx, dcancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer dcancel()
+		conn, err := quic.DialAddr(dctx, s.Addr().String(), &tls.Config{
+			MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN}, InsecureSkipVerify: true,
+			VerifyConnection: func(tls.ConnectionState) error {
+				close(checking)
+				<-release
+				return nil
+			},
+		}, nil)
+		if err == nil {
+			conn.CloseWithError(0, "")
+		}
+	}()
+	<-checking
+	cancel()
+	require.NoError(t, <-done)
+	close(release)
+	<-dialed
+	require.Zero(t, s.metrics.handshakeFailures.Load())
+}
+
 // At debug level the seed logs a line per block; at info it does not.
 func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
 	dir := t.TempDir()
