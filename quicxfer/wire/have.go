@@ -77,23 +77,24 @@ func (h *Have) Count() int {
 	return n
 }
 
-// runs returns the lengths of the alternating runs of absent and present
-// blocks, starting with absent (so the first may be 0).
-func (h *Have) runs() []uint64 {
-	var out []uint64
+// runs yields the lengths of the alternating runs of absent and present
+// blocks, starting with absent (so the first may be 0), without building
+// them all: a set of alternating blocks has as many runs as blocks.
+func (h *Have) runs(yield func(uint64) bool) {
 	present := false
 	var run uint64
 	for i := range h.N {
 		if h.Has(i) != present {
-			out = append(out, run)
+			if !yield(run) {
+				return
+			}
 			present, run = !present, 0
 		}
 		run++
 	}
 	if h.N > 0 {
-		out = append(out, run)
+		yield(run)
 	}
-	return out
 }
 
 // AppendHave appends a HAVE frame for h: kind ALL, or whichever of the
@@ -108,9 +109,8 @@ func AppendHave(b []byte, h Have) []byte {
 		panic(fmt.Sprintf("wire: bad Have of %d blocks, %d words", h.N, len(h.Bits)))
 	}
 	bitfield := (h.N + 7) / 8
-	runs := h.runs()
 	runLen := 0
-	for _, r := range runs {
+	for r := range h.runs {
 		runLen += varintLen(r)
 		if runLen >= bitfield {
 			break
@@ -121,7 +121,7 @@ func AppendHave(b []byte, h Have) []byte {
 		b = AppendFrameHeader(b, FrameHave, uint64(1+head+runLen))
 		b = append(b, haveRuns)
 		b = appendVarint(b, uint64(h.N))
-		for _, r := range runs {
+		for r := range h.runs {
 			b = appendVarint(b, r)
 		}
 		return b

@@ -84,6 +84,22 @@ func TestHaveEncodings(t *testing.T) {
 	require.Equal(t, -1, all.Count())
 }
 
+// AppendHave chooses its encoding without a list of the runs: a set of
+// alternating blocks, as many runs as blocks, allocates nothing beyond the
+// frame itself.
+func TestAppendHaveAllocatesOnlyTheFrame(t *testing.T) {
+	h := NewHave(manifest.MaxBlocks)
+	for i := 0; i < h.N; i += 2 {
+		h.Set(i)
+	}
+	buf := make([]byte, 0, 16+(h.N+7)/8)
+	allocs := testing.AllocsPerRun(5, func() { buf = AppendHave(buf[:0], h) })
+	require.Zero(t, allocs)
+	got, err := ReadHave(bytes.NewReader(buf))
+	require.NoError(t, err)
+	require.Equal(t, h, got)
+}
+
 func TestHaveTruncated(t *testing.T) {
 	for name, h := range testHaves() {
 		if h.N > 2000 {
