@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -363,6 +365,21 @@ func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) 
 	str.Close()
 }
 
+// openData opens f's file on disk through its PATH's root. A reload that
+// replaced the PATH's directory closed that root: the same content is then
+// opened through the file the seed serves now under f's content ID; with no
+// such file the content is no longer served (fs.ErrNotExist).
+func (s *Server) openData(f *servedFile) (*os.File, error) {
+	osf, err := f.root.Open(f.rel)
+	if errors.Is(err, os.ErrClosed) {
+		if cur := s.lookupID(f.ID); cur != nil && cur.root != nil && cur.root != f.root {
+			return cur.root.Open(cur.rel)
+		}
+		return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
+	}
+	return osf, err
+}
+
 // sendBlock writes the block header, then the block's bytes read from disk
 // in chunks, each after the rate limiter allows it, then FIN.
 //
@@ -383,7 +400,7 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 	defer cs.inflight.Release(w)
 	fh := f.data
 	if fh == nil {
-		osf, err := f.root.Open(f.rel)
+		osf, err := s.openData(f)
 		if err != nil {
 			log.Warn("cannot open file", "err", err)
 			if errors.Is(err, fs.ErrNotExist) {

@@ -157,11 +157,12 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 	s.stats.filesHashed.Add(int64(hashed))
 	s.stats.filesCached.Add(int64(cached))
 
-	// Roots replaced stay open for the responses that still use them, until
-	// the server stops.
+	// A root replaced is closed now: a response that still holds a file of
+	// the old set and has yet to open it opens the same content through the
+	// new set instead (see openData); one already open keeps its own handle.
 	for i, r := range s.roots {
 		if r != nil && (i >= len(roots) || roots[i] != r) {
-			s.retired = append(s.retired, r)
+			r.Close()
 		}
 	}
 	s.roots = roots

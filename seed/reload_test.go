@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -194,14 +196,31 @@ func TestReloadPathGone(t *testing.T) {
 	require.Equal(t, 1, res.Added)
 	require.EqualValues(t, len("single again"), fileByName(t, s, "single.dat").Size)
 
-	// The directory itself replaced: a new root, the old one retired.
+	// The directory itself replaced: a new root, the old one closed. A
+	// response still holding a file of the old set opens the same content
+	// through the new one; gone content is gone.
+	oldT, oldRoot := s.set.Load().byName["t"], s.roots[1]
 	require.NoError(t, os.RemoveAll(tree))
 	writeFile(t, filepath.Join(tree, "u"), []byte("u"))
+	writeFile(t, filepath.Join(tree, "sub", "t2"), []byte("t"))
 	res, err = s.Reload(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, 1, res.Added)
+	require.Equal(t, 2, res.Added)
 	require.Equal(t, 1, res.Removed)
 	fileByName(t, s, "u")
+	_, err = oldRoot.Stat(".")
+	require.ErrorIs(t, err, os.ErrClosed, "the replaced root is closed")
+	fh, err := s.openData(oldT)
+	require.NoError(t, err)
+	got, err := io.ReadAll(fh)
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	require.Equal(t, "t", string(got))
+	require.NoError(t, os.Remove(filepath.Join(tree, "sub", "t2")))
+	_, err = s.Reload(t.Context())
+	require.NoError(t, err)
+	_, err = s.openData(oldT)
+	require.ErrorIs(t, err, fs.ErrNotExist, "answered as a file changed")
 
 	require.NoError(t, s.Close())
 	_, err = s.Reload(t.Context())

@@ -37,7 +37,6 @@ type Server struct {
 	log      *slog.Logger
 	set      atomic.Pointer[fileSet] // what is served; Reload swaps it
 	roots    []*os.Root              // one per PATH (nil for one that could not be opened at a reload); under reloadMu
-	retired  []*os.Root              // roots replaced by a reload, closed at teardown; under reloadMu
 	reloadMu sync.Mutex
 	cacheDir string
 	pin      wire.Pin
@@ -413,12 +412,12 @@ func (s *Server) teardown() {
 		s.metrics.close()
 		s.reloadMu.Lock()
 		defer s.reloadMu.Unlock()
-		for _, r := range append(s.roots, s.retired...) {
+		for _, r := range s.roots {
 			if r != nil {
 				r.Close()
 			}
 		}
-		s.roots, s.retired = nil, nil
+		s.roots = nil
 	})
 }
 
