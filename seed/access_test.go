@@ -3,17 +3,10 @@ package seed
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,83 +17,10 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/testpki"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t testing.TB, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a leaf certificate signed by ca, for a server (with the given
-// IP addresses, and the name seed.example) or a client, and returns it with
-// its PEM encodings.
-func (ca *testCA) issue(t testing.TB, server bool, ips ...net.IP) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "client"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.Subject.CommonName = "seed.example"
-		tmpl.DNSNames = []string{"seed.example"}
-		tmpl.IPAddresses = ips
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	require.NoError(t, err)
-	return pair, certPEM, keyPEM
-}
-
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
-func writePEM(t testing.TB, b []byte) string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "f.pem")
-	require.NoError(t, os.WriteFile(f, b, 0o600))
-	return f
-}
 
 // logBuffer collects a seed's log lines.
 type logBuffer struct {
@@ -298,12 +218,12 @@ func TestTokenOptions(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("for members only"))
-	ca, other := newTestCA(t, "clients"), newTestCA(t, "strangers")
-	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: writePEM(t, ca.pem)})
+	ca, other := testpki.NewCA(t, "clients"), testpki.NewCA(t, "strangers")
+	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM)})
 	u := parseURL(t, s.URL())
 
-	good, _, _ := ca.issue(t, false)
-	bad, _, _ := other.issue(t, false)
+	good, _, _ := ca.Issue(t, false)
+	bad, _, _ := other.Issue(t, false)
 
 	_, err := listWith(t, quicxfer.ClientOptions{}, u)
 	requireNotAuthorised(t, err, "this seed needs a client certificate (--client-cert and --client-key)")
@@ -315,7 +235,7 @@ func TestMutualTLS(t *testing.T) {
 	require.Len(t, entries, 1)
 	require.EqualValues(t, 1, s.Stats().ConnsAccepted, "refused handshakes never reach the handler")
 
-	_, err = New(context.Background(), Options{Paths: []string{dir}, StateDir: t.TempDir(), ClientCAFile: writePEM(t, []byte("not PEM"))})
+	_, err = New(context.Background(), Options{Paths: []string{dir}, StateDir: t.TempDir(), ClientCAFile: testpki.WritePEM(t, []byte("not PEM"))})
 	require.ErrorContains(t, err, "no PEM certificate")
 }
 
@@ -325,9 +245,9 @@ func TestMutualTLS(t *testing.T) {
 func TestTransportTrust(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	ca, other := newTestCA(t, "seeds"), newTestCA(t, "elsewhere")
-	_, certPEM, keyPEM := ca.issue(t, true, net.IPv4(127, 0, 0, 1))
-	s := StartForTest(t, Options{Paths: []string{dir}, CertFile: writePEM(t, certPEM), KeyFile: writePEM(t, keyPEM)})
+	ca, other := testpki.NewCA(t, "seeds"), testpki.NewCA(t, "elsewhere")
+	_, certPEM, keyPEM := ca.Issue(t, true, net.IPv4(127, 0, 0, 1))
+	s := StartForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
 	pinned := parseURL(t, s.URL())
 	bare := pinned
 	bare.HasPin = false
@@ -344,8 +264,8 @@ func TestTransportTrust(t *testing.T) {
 		{"pin", pinned, quicxfer.ClientOptions{}, true, nil},
 		{"wrong pin", wrongPin, quicxfer.ClientOptions{}, false, wire.ErrPinMismatch},
 		{"wrong pin, insecure", wrongPin, quicxfer.ClientOptions{Insecure: true}, false, wire.ErrPinMismatch},
-		{"CA, IP address", bare, quicxfer.ClientOptions{RootCAs: ca.pool()}, true, nil},
-		{"another CA", bare, quicxfer.ClientOptions{RootCAs: other.pool()}, false, nil},
+		{"CA, IP address", bare, quicxfer.ClientOptions{RootCAs: ca.Pool()}, true, nil},
+		{"another CA", bare, quicxfer.ClientOptions{RootCAs: other.Pool()}, false, nil},
 		{"system roots", bare, quicxfer.ClientOptions{}, false, nil},
 		{"insecure", bare, quicxfer.ClientOptions{Insecure: true}, true, nil},
 	} {
@@ -365,11 +285,11 @@ func TestTransportTrust(t *testing.T) {
 	}
 
 	// A certificate of the right CA for another host is refused.
-	_, certPEM, keyPEM = ca.issue(t, true)
-	s2 := StartForTest(t, Options{Paths: []string{dir}, CertFile: writePEM(t, certPEM), KeyFile: writePEM(t, keyPEM)})
+	_, certPEM, keyPEM = ca.Issue(t, true)
+	s2 := StartForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
 	u2 := parseURL(t, s2.URL())
 	u2.HasPin = false
-	_, err := listWith(t, quicxfer.ClientOptions{RootCAs: ca.pool()}, u2)
+	_, err := listWith(t, quicxfer.ClientOptions{RootCAs: ca.Pool()}, u2)
 	var hostErr x509.HostnameError
 	require.ErrorAs(t, err, &hostErr)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/testpki"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -184,11 +185,11 @@ func TestMetricsListenBusy(t *testing.T) {
 func TestMetricsHandshakeFailuresMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("for members only"))
-	ca, other := newTestCA(t, "clients"), newTestCA(t, "strangers")
-	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: writePEM(t, ca.pem), MetricsListen: "127.0.0.1:0"})
+	ca, other := testpki.NewCA(t, "clients"), testpki.NewCA(t, "strangers")
+	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM), MetricsListen: "127.0.0.1:0"})
 	u := parseURL(t, s.URL())
-	good, _, _ := ca.issue(t, false)
-	bad, _, _ := other.issue(t, false)
+	good, _, _ := ca.Issue(t, false)
+	bad, _, _ := other.Issue(t, false)
 
 	_, err := listWith(t, quicxfer.ClientOptions{}, u)
 	require.Error(t, err)

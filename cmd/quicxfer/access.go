@@ -56,27 +56,8 @@ func clientAccess(c *cli.Context, w io.Writer) (quicxfer.ClientOptions, error) {
 		}
 		o.Token = []byte(token)
 	}
-	certFile, keyFile := c.String("client-cert"), c.String("client-key")
-	if (certFile == "") != (keyFile == "") {
-		return o, usagef("--client-cert and --client-key go together")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return o, fmt.Errorf("client certificate: %w", err)
-		}
-		o.Certificate = &cert
-	}
-	if f := c.String("ca"); f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return o, fmt.Errorf("--ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return o, fmt.Errorf("--ca %s: no PEM certificate in it", f)
-		}
-		o.RootCAs = pool
+	if err := clientTLS(c, "", &o); err != nil {
+		return o, err
 	}
 	if c.Bool("insecure") {
 		if o.RootCAs != nil {
@@ -86,6 +67,35 @@ func clientAccess(c *cli.Context, w io.Writer) (quicxfer.ClientOptions, error) {
 		fmt.Fprintln(w, "quicxfer: warning: --insecure: the certificate of a seed whose URL has no pin, or of an https mirror, is not checked; anyone on the path can pose as it")
 	}
 	return o, nil
+}
+
+// clientTLS reads the flags prefix+"client-cert", prefix+"client-key" and
+// prefix+"ca" into o: get and ls have them bare, seed --from as "from-...".
+func clientTLS(c *cli.Context, prefix string, o *quicxfer.ClientOptions) error {
+	certFlag, keyFlag, caFlag := prefix+"client-cert", prefix+"client-key", prefix+"ca"
+	certFile, keyFile := c.String(certFlag), c.String(keyFlag)
+	if (certFile == "") != (keyFile == "") {
+		return usagef("--%s and --%s go together", certFlag, keyFlag)
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", certFlag, err)
+		}
+		o.Certificate = &cert
+	}
+	if f := c.String(caFlag); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", caFlag, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--%s %s: no PEM certificate in it", caFlag, f)
+		}
+		o.RootCAs = pool
+	}
+	return nil
 }
 
 // readTokens reads access tokens, one a line; blank lines and lines

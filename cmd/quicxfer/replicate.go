@@ -21,14 +21,19 @@ func replicateFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "from", EnvVars: seedFlagEnv("from"), Usage: "fill DIR from the seed at `URL` (repeat for more), serving what is there meanwhile, then seed it"},
 		&cli.StringFlag{Name: "id", EnvVars: seedFlagEnv("id"), Usage: "with --from: the content `ID` of the file to fill DIR with"},
 		&cli.StringFlag{Name: "name", EnvVars: seedFlagEnv("name"), Usage: "with --from: the `NAME` of the file on the --from seeds (instead of, or with, --id)"},
+		&cli.StringFlag{Name: "from-client-cert", EnvVars: seedFlagEnv("from-client-cert"), Usage: "with --from: client certificate `FILE` (PEM) to present to --from seeds that ask for one (mutual TLS)"},
+		&cli.StringFlag{Name: "from-client-key", EnvVars: seedFlagEnv("from-client-key"), Usage: "with --from: private key `FILE` (PEM) of --from-client-cert"},
+		&cli.StringFlag{Name: "from-ca", EnvVars: seedFlagEnv("from-ca"), Usage: "with --from: CA certificates `FILE` (PEM) to check --from seeds whose URL has no pin (default: the system's roots)"},
 		&cli.StringSliceFlag{Name: "peer", EnvVars: seedFlagEnv("peer"), Usage: "tell clients that the seed at `URL` serves the same files (repeat for more)"},
 	}
 }
 
 func checkReplicateFlags(c *cli.Context) error {
 	if len(c.StringSlice("from")) == 0 {
-		if c.IsSet("id") || c.IsSet("name") {
-			return usagef("--id and --name go with --from")
+		for _, f := range []string{"id", "name", "from-client-cert", "from-client-key", "from-ca"} {
+			if c.IsSet(f) {
+				return usagef("--%s goes with --from", f)
+			}
 		}
 		return nil
 	}
@@ -68,10 +73,14 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
 
 	// A private replica of a private seed presents its own first token to
-	// the --from seeds: the members of a private swarm share a token.
+	// the --from seeds: the members of a private swarm share a token. With
+	// mutual TLS it presents --from-client-cert.
 	var co quicxfer.ClientOptions
 	if len(opts.Tokens) > 0 {
 		co.Token = []byte(opts.Tokens[0])
+	}
+	if err := clientTLS(c, "from-", &co); err != nil {
+		return err
 	}
 	client, err := quicxfer.NewClientWith(co)
 	if err != nil {

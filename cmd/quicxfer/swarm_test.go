@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/testpki"
 )
 
 // proc is a long-running quicxfer (a seed, a sharing downloader) whose
@@ -296,4 +298,36 @@ func TestSeedFromPrivate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, data, got)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+}
+
+// TestSeedFromMutualTLS: a replica presents --from-client-cert to a --from
+// seed that requires client certificates; without one it stops at once with
+// a one-line "not authorised".
+func TestSeedFromMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	data := writeRandom(t, filepath.Join(dir, "f.bin"), 1<<20, 15)
+	ca := testpki.NewCA(t, "replicas")
+	_, certPEM, keyPEM := ca.Issue(t, false)
+	origin := startSeed(t, "--client-ca", testpki.WritePEM(t, ca.PEM), dir)
+
+	r := run(t, "seed", "--from", origin, "--name", "f.bin", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "not authorised")
+	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+
+	b := startProc(t, "seed", "--from", origin, "--name", "f.bin", "--from-client-cert", testpki.WritePEM(t, certPEM),
+		"--from-client-key", testpki.WritePEM(t, keyPEM), "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
+	bURL := b.url(t)
+	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", out, "--quiet", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+
+	r = run(t, "seed", "--from-ca", "x.pem", dir)
+	require.Equal(t, 2, r.code, r.stderr)
+	require.Contains(t, r.stderr, "--from-ca goes with --from")
 }
