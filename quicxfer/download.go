@@ -60,7 +60,7 @@ type Options struct {
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
 	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
 	DialTimeout  time.Duration // per seed, default 10s
-	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s
+	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s (ShareSyncInterval with Share)
 	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
 	// ConnsPerSeed is how many QUIC connections to open to each seed. On
 	// a path with random loss one connection's congestion control
@@ -162,6 +162,11 @@ func (o *Options) fill() {
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = time.Second
+		if o.Share != nil {
+			// A block is shared once durable: peers should not wait a
+			// second for what this side has.
+			o.SyncInterval = ShareSyncInterval
+		}
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 64 << 20
@@ -975,6 +980,11 @@ func (l *loop) nameIdle(now time.Time) {
 		l.opts.Logf("%s %s %s", s.kind, s.raw, s.note)
 	}
 }
+
+// ShareSyncInterval is the default Options.SyncInterval of a downloader that
+// shares what it has: its blocks reach its peers this long after they
+// arrive, at the cost of four syncs a second.
+const ShareSyncInterval = 250 * time.Millisecond
 
 // ConnsAuto is Options.ConnsPerSeed for connections that adapt per seed.
 const ConnsAuto = -1

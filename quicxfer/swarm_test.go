@@ -56,7 +56,7 @@ func swarmRun(t *testing.T, origin *seed.Server, name string, data []byte, n int
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			o := quicxfer.Options{Seeds: []string{origin.URL()}, Name: name, Out: filepath.Join(dir, fmt.Sprintf("out%d", i)), SyncInterval: 250 * time.Millisecond}
+			o := quicxfer.Options{Seeds: []string{origin.URL()}, Name: name, Out: filepath.Join(dir, fmt.Sprintf("out%d", i))}
 			if share {
 				o = peers[i].options(o)
 			} else {
@@ -76,17 +76,19 @@ func swarmRun(t *testing.T, origin *seed.Server, name string, data []byte, n int
 	return took, results
 }
 
-// TestSwarmSixteen: an origin limited to 8 MB/s and 16 downloaders started
+// TestSwarmSixteen: an origin limited to 4 MB/s and 16 downloaders started
 // together, first each on its own, then sharing what they have. Every file
 // is right either way; sharing, the origin sends far less than 16 copies.
+// (All 33 parties share this process: under -race on two cores the CPU, not
+// the origin, bounds the sharing round, so the origin is kept slow.)
 func TestSwarmSixteen(t *testing.T) {
 	if testing.Short() {
 		t.Skip("16 downloaders")
 	}
-	const size = 4 << 20
+	const size = 2 << 20
 	src := t.TempDir()
 	data := writeFile(t, src, "big.bin", size, 16)
-	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 8e6})
+	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 4e6})
 
 	alone, _ := swarmRun(t, origin, "big.bin", data, 16, false)
 	before := origin.Stats().BytesSent
