@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"github.com/vbauerster/mpb/v8"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
@@ -447,40 +446,27 @@ func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Re
 // a time: event, progress and fileEnd are called from their download
 // loops concurrently, and take mu.
 type dirView struct {
-	mode      viewMode
-	stdout    io.Writer // JSON events
-	stderr    io.Writer // bars, plain lines, messages
-	jsonEvery time.Duration
-	label     string // the directory as the seeds name it
-	outdir    string
-	start     time.Time
+	display
+	label  string // the directory as the seeds name it
+	outdir string
+	start  time.Time
 
-	mu        sync.Mutex
-	files     []dirFile
-	st        []dirFileState
-	size      int64 // of every file: as listed, the manifest's once started
-	verified  int64 // on disk, resumed bytes included
-	resumed   int64
-	done      int
-	failed    int
-	running   []int     // files in progress, in the order they started
-	meter     rateMeter // over the bytes fetched in this run
-	srcOrder  []string  // source URLs in the order they came
-	srcDone   map[string]int64
-	lastPlain time.Time
-	lastJSON  time.Time
-	jsonStale bool
+	files    []dirFile
+	st       []dirFileState
+	size     int64 // of every file: as listed, the manifest's once started
+	verified int64 // on disk, resumed bytes included
+	resumed  int64
+	done     int
+	failed   int
+	running  []int     // files in progress, in the order they started
+	meter    rateMeter // over the bytes fetched in this run
+	srcOrder []string  // source URLs in the order they came
+	srcDone  map[string]int64
 
-	outMu sync.Mutex // one JSON line at a time; stamped when written, so in time order
-
-	// viewBars: every bar is made at the start (nLines file lines), and
-	// updated under barMu, never under mu (mpb's goroutines call the
-	// decorators, which take mu).
+	// viewBars: every bar is made at the start (lines: files done, then
+	// the file lines), and updated under barMu, never under mu.
 	barMu    sync.Mutex
-	bars     *mpb.Progress
-	total    *mpb.Bar
 	barTotal int64
-	lines    []*mpb.Bar // files done, then the file lines
 }
 
 // dirFileState is what the view knows of one file.
@@ -493,7 +479,7 @@ type dirFileState struct {
 // newDirView makes the display for files, parallel at a time; on a
 // terminal it is drawn from now on.
 func newDirView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration, label, outdir string, files []dirFile, parallel int) *dirView {
-	v := &dirView{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery,
+	v := &dirView{display: newDisplay(stdout, stderr, quiet, jsonEvents, jsonEvery),
 		label: label, outdir: outdir, start: time.Now(), files: files, st: make([]dirFileState, len(files)), srcDone: map[string]int64{}}
 	for i, f := range files {
 		v.st[i].size = f.size
@@ -501,26 +487,14 @@ func newDirView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time
 	}
 	v.meter.add(0, 0)
 	if v.mode == viewBars {
-		v.bars = newBars(stderr)
-		v.total = newTotalBar(v.bars, v.size, &v.mu, func() string { return v.label }, v.totalTextLocked)
+		v.openBars(v.size, func() string { return v.label }, v.totalTextLocked)
 		v.barTotal = v.size
-		v.lines = append(v.lines, newTextLine(v.bars, v.filesDoneText))
+		v.addLine(v.filesDoneText)
 		for i := range min(parallel, len(files), maxRows) {
-			v.lines = append(v.lines, newTextLine(v.bars, func() string { return v.fileText(i) }))
+			v.addLine(func() string { return v.fileText(i) })
 		}
 	}
 	return v
-}
-
-// logf prints a message for the user on standard error, above the bars.
-func (v *dirView) logf(format string, args ...any) {
-	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
-	if v.bars != nil {
-		if _, err := io.WriteString(v.bars, line); err == nil {
-			return
-		}
-	}
-	io.WriteString(v.stderr, line)
 }
 
 // setLocked records file i's size and bytes, keeping the sums.
@@ -556,7 +530,7 @@ func (v *dirView) event(i int, e quicxfer.Event) {
 	switch v.mode {
 	case viewJSON:
 		if e.Kind == quicxfer.EventStart {
-			v.writeJSON(string(e.Kind), struct {
+			v.writeJSONNow(string(e.Kind), struct {
 				startJSON
 				Out string `json:"out"`
 			}{startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}, f.out})
@@ -566,7 +540,7 @@ func (v *dirView) event(i int, e quicxfer.Event) {
 		if e.Kind == quicxfer.EventBlockRejected {
 			b.Block = &e.Block
 		}
-		v.writeJSON(string(e.Kind), struct {
+		v.writeJSONNow(string(e.Kind), struct {
 			Name string `json:"name"`
 			Out  string `json:"out"`
 			sourceEventJSON
@@ -587,28 +561,22 @@ func (v *dirView) progress(i int, p quicxfer.Progress) {
 		v.sourceLocked(s.URL)
 	}
 	v.meter.add(v.verified-v.resumed, now.Sub(v.start))
-	v.jsonStale = true
+	plain, jsonEv := v.dueLocked(now)
 	var line string
-	var body any
-	switch v.mode {
-	case viewPlain:
-		if now.Sub(v.lastPlain) >= plainEvery {
-			v.lastPlain = now
-			line = v.plainLineLocked()
-		}
-	case viewJSON:
-		if now.Sub(v.lastJSON) >= v.jsonEvery {
-			v.lastJSON, v.jsonStale = now, false
-			body = v.progressJSONLocked(now)
-		}
+	var body dirProgressJSON
+	if plain {
+		line = v.plainLineLocked()
+	}
+	if jsonEv {
+		body = v.progressJSONLocked(now)
 	}
 	v.mu.Unlock()
 
 	switch {
-	case line != "":
+	case plain:
 		io.WriteString(v.stderr, line)
-	case body != nil:
-		v.writeJSON("progress", body)
+	case jsonEv:
+		v.writeJSONNow("progress", body)
 	case v.mode == viewBars:
 		v.updateBars()
 	}
@@ -645,7 +613,7 @@ func (v *dirView) fileEnd(i int, res *quicxfer.Result, err error) {
 		if err != nil {
 			kind = "file_error"
 		}
-		v.writeJSON(kind, dirFileJSONOf(v.files[i], res, err))
+		v.writeJSONNow(kind, dirFileJSONOf(v.files[i], res, err))
 	case viewBars:
 		v.updateBars()
 	}
@@ -663,43 +631,10 @@ func (v *dirView) finish(body dirJSON, err error) {
 		v.mu.Lock()
 		size := v.size
 		v.mu.Unlock()
-		switch {
-		case err == nil && size > 0:
-			v.total.SetTotal(size, false)
-			v.total.SetCurrent(size) // complete
-		case err == nil:
-			v.total.SetTotal(-1, true) // nothing to fetch: complete
-		default:
-			v.total.Abort(false)
-		}
-		v.lines[0].Abort(false)
-		for _, b := range v.lines[1:] {
-			b.Abort(true) // no file is in progress any more
-		}
-		v.bars.Wait()
-		v.bars = nil
+		v.closeBars(err == nil, size, 1) // no file is in progress any more
 	case viewJSON:
-		v.mu.Lock()
-		var ev any
-		if v.jsonStale {
-			ev = v.progressJSONLocked(time.Now())
-		}
-		v.mu.Unlock()
-		if ev != nil {
-			v.writeJSON("progress", ev)
-		}
-		kind := "done"
-		if err != nil {
-			kind = "error"
-		}
-		v.writeJSON(kind, body)
+		v.finishJSON(func(now time.Time) any { return v.progressJSONLocked(now) }, body, err)
 	}
-}
-
-func (v *dirView) writeJSON(kind string, body any) {
-	v.outMu.Lock()
-	defer v.outMu.Unlock()
-	writeJSONEvent(v.stdout, jsonEvent{kind, time.Now(), body})
 }
 
 // rateLocked is the bytes fetched per second over every file; until that

@@ -35,35 +35,171 @@ const (
 	maxRows = 10
 )
 
-// progressView shows a download as it runs, in the mode chosen at its
-// creation. Messages for the user (logf) go to standard error in every mode,
-// above the bars on a terminal. OnProgress and OnEvent call it from the
-// download loop; mpb's goroutines read it to draw; finish is called once,
-// after the download returned.
-type progressView struct {
+// display is what the two progress views share, that of one file
+// (progressView) and that of a directory (dirView, getdir.go): the mode
+// and where it writes, when the next plain line and progress event are
+// due, the container and total bar of the terminal display, messages
+// above it, and the end of the bars and of the JSON events.
+type display struct {
 	mode      viewMode
 	stdout    io.Writer // JSON events
 	stderr    io.Writer // bars, plain lines, messages
 	jsonEvery time.Duration
 
-	mu      sync.Mutex
+	mu        sync.Mutex // the view's state; the bars' decorators take it
+	lastPlain time.Time
+	lastJSON  time.Time
+	jsonStale bool // a snapshot came that no progress event carried yet
+
+	outMu sync.Mutex // one JSON line at a time
+
+	// viewBars: the container, the total bar and the lines below it,
+	// never touched under mu (mpb's goroutines call the decorators, which
+	// take mu).
+	bars  *mpb.Progress
+	total *mpb.Bar
+	lines []*mpb.Bar
+}
+
+// newDisplay picks the mode (pickMode).
+func newDisplay(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) display {
+	return display{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery}
+}
+
+// logf prints a message for the user on standard error, above the bars.
+func (d *display) logf(format string, args ...any) {
+	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
+	if d.bars != nil {
+		if _, err := io.WriteString(d.bars, line); err == nil {
+			return
+		}
+	}
+	io.WriteString(d.stderr, line)
+}
+
+// dueLocked takes the time of a new snapshot: whether a plain line (in
+// plain mode) or a progress event (in JSON mode) is due now. A snapshot
+// that no event carries leaves the view stale, for finishJSON.
+func (d *display) dueLocked(now time.Time) (plain, jsonEv bool) {
+	d.jsonStale = true
+	switch d.mode {
+	case viewPlain:
+		if now.Sub(d.lastPlain) >= plainEvery {
+			d.lastPlain, plain = now, true
+		}
+	case viewJSON:
+		if now.Sub(d.lastJSON) >= d.jsonEvery {
+			d.lastJSON, jsonEv, d.jsonStale = now, true, false
+		}
+	}
+	return plain, jsonEv
+}
+
+// writeJSON writes ev as one line on standard output.
+func (d *display) writeJSON(ev jsonEvent) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	writeJSONEvent(d.stdout, ev)
+}
+
+// writeJSONNow writes an event stamped as it is written, so that events of
+// downloads running at once come in time order.
+func (d *display) writeJSONNow(kind string, body any) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	writeJSONEvent(d.stdout, jsonEvent{kind, time.Now(), body})
+}
+
+// finishJSON writes the last JSON events: a progress event
+// (progressLocked, called with mu held) if a snapshot came that none
+// carried, then done with body, or error if err is not nil.
+func (d *display) finishJSON(progressLocked func(now time.Time) any, body any, err error) {
+	d.mu.Lock()
+	now := time.Now()
+	var p any
+	if d.jsonStale {
+		p = progressLocked(now)
+	}
+	d.mu.Unlock()
+	if p != nil {
+		d.writeJSON(jsonEvent{"progress", now, p})
+	}
+	kind := "done"
+	if err != nil {
+		kind = "error"
+	}
+	d.writeJSONNow(kind, body)
+}
+
+// openBars makes the container and the total line: label, the bar of
+// size bytes, and text (called with mu held; done once the bar is
+// complete), " (stopped)" once aborted.
+func (d *display) openBars(size int64, label func() string, text func(done bool) string) {
+	d.bars = mpb.New(mpb.WithOutput(d.stderr), mpb.WithRefreshRate(150*time.Millisecond))
+	d.total = d.bars.New(size,
+		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
+		mpb.BarWidth(30),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return label()
+		})),
+		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			s := text(st.Completed)
+			if st.Aborted {
+				s += " (stopped)"
+			}
+			return s
+		})),
+	)
+}
+
+// addLine adds a line of text below the bars, redrawn with them.
+func (d *display) addLine(text func() string) {
+	d.lines = append(d.lines, d.bars.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return text() }))))
+}
+
+// closeBars draws the bars one last time and ends the display: the total
+// bar complete at size if ok, else stopped; the first keep lines drawn as
+// they are, the others removed.
+func (d *display) closeBars(ok bool, size int64, keep int) {
+	if d.bars == nil {
+		return
+	}
+	switch {
+	case ok && size > 0:
+		d.total.SetTotal(size, false) // as it is, unless the size changed
+		d.total.SetCurrent(size)      // complete
+	case ok:
+		d.total.SetTotal(-1, true) // nothing to fetch: complete
+	default:
+		d.total.Abort(false)
+	}
+	for k, b := range d.lines {
+		b.Abort(k >= keep)
+	}
+	d.bars.Wait()
+	d.bars = nil
+}
+
+// progressView shows a download as it runs, in the mode chosen at its
+// creation. Messages for the user (logf) go to standard error in every mode,
+// above the bars on a terminal. OnProgress and OnEvent call it from the
+// download loop; mpb's goroutines read it to draw; finish is called once,
+// after the download returned. On a terminal the bars are made at the
+// start event and only touched from the download loop and finish.
+type progressView struct {
+	display
+
 	name    string
 	snap    quicxfer.Progress
 	meter   rateMeter
 	sources []*sourceView // in the order they appeared
 	byURL   map[string]*sourceView
 	rows    []row // what the source lines show, recomputed at each update
-
-	// viewBars: the container is made at the start event; bars are only
-	// touched from the download loop and finish, never under mu (mpb's
-	// goroutines call the decorators, which take mu).
-	bars  *mpb.Progress
-	total *mpb.Bar
-	lines []*mpb.Bar
-
-	lastPlain time.Time
-	lastJSON  time.Time
-	jsonStale bool // a snapshot came that no progress event carried yet
 }
 
 // sourceView is what the view knows of one source.
@@ -87,7 +223,7 @@ type row struct {
 // newProgressView picks the mode: quiet, JSON events, bars on a terminal
 // or plain lines.
 func newProgressView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) *progressView {
-	return &progressView{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery, byURL: map[string]*sourceView{}}
+	return &progressView{display: newDisplay(stdout, stderr, quiet, jsonEvents, jsonEvery), byURL: map[string]*sourceView{}}
 }
 
 // pickMode is how a download is shown: JSON events, quiet, bars when
@@ -109,17 +245,6 @@ func pickMode(stderr io.Writer, quiet, jsonEvents bool) viewMode {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// logf prints a message for the user on standard error.
-func (v *progressView) logf(format string, args ...any) {
-	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
-	if v.bars != nil {
-		if _, err := io.WriteString(v.bars, line); err == nil {
-			return
-		}
-	}
-	io.WriteString(v.stderr, line)
 }
 
 // event takes an event from the download.
@@ -176,25 +301,14 @@ func (v *progressView) progress(p quicxfer.Progress) {
 		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
 	}
 	v.rows = pickRows(v.sources, maxRows)
-	v.jsonStale = true
-	var plain, jsonEv bool
-	switch v.mode {
-	case viewPlain:
-		if now.Sub(v.lastPlain) >= plainEvery {
-			v.lastPlain, plain = now, true
-		}
-	case viewJSON:
-		if now.Sub(v.lastJSON) >= v.jsonEvery {
-			v.lastJSON, jsonEv, v.jsonStale = now, true, false
-		}
-	}
+	plain, jsonEv := v.dueLocked(now)
 	var line string
-	var ev jsonEvent
+	var body progressJSON
 	if plain {
 		line = v.plainLineLocked()
 	}
 	if jsonEv {
-		ev = v.progressJSONLocked(now)
+		body = v.progressJSONLocked(now)
 	}
 	v.mu.Unlock()
 
@@ -202,7 +316,7 @@ func (v *progressView) progress(p quicxfer.Progress) {
 	case plain:
 		io.WriteString(v.stderr, line)
 	case jsonEv:
-		v.writeJSON(ev)
+		v.writeJSON(jsonEvent{"progress", now, body})
 	case v.mode == viewBars && v.total != nil:
 		v.addLines()
 		if p.Verified < p.Size { // the final SetCurrent completes the bar
@@ -217,43 +331,16 @@ func (v *progressView) progress(p quicxfer.Progress) {
 func (v *progressView) finish(res *quicxfer.Result, err error) {
 	switch v.mode {
 	case viewBars:
-		if v.bars == nil {
-			return
-		}
+		var size int64
 		v.mu.Lock()
 		if err == nil && res != nil {
-			v.snap.Verified = res.Size
+			v.snap.Verified, size = res.Size, res.Size
 		}
 		v.mu.Unlock()
-		switch {
-		case err == nil && res != nil && res.Size > 0:
-			v.total.SetCurrent(res.Size) // complete
-		case err == nil:
-			v.total.SetTotal(-1, true) // an empty file: complete
-		default:
-			v.total.Abort(false)
-		}
-		for _, b := range v.lines {
-			b.Abort(false) // drawn as they are
-		}
-		v.bars.Wait()
-		v.bars = nil
+		v.closeBars(err == nil, size, len(v.lines)) // the source lines as they are
 	case viewJSON:
-		v.mu.Lock()
-		var ev jsonEvent
-		if v.jsonStale {
-			ev = v.progressJSONLocked(time.Now())
-		}
-		v.mu.Unlock()
-		if ev.body != nil {
-			v.writeJSON(ev)
-		}
-		kind := "done"
-		if err != nil {
-			kind = "error"
-		}
 		// The --json object's fields, after type and time.
-		v.writeJSON(jsonEvent{kind, time.Now(), jsonResultOf(res, err)})
+		v.finishJSON(func(now time.Time) any { return v.progressJSONLocked(now) }, jsonResultOf(res, err), err)
 	}
 }
 
@@ -264,8 +351,6 @@ type jsonEvent struct {
 	time time.Time
 	body any // a struct whose fields follow type and time
 }
-
-func (v *progressView) writeJSON(ev jsonEvent) { writeJSONEvent(v.stdout, ev) }
 
 // writeJSONEvent writes ev as one line on w.
 func writeJSONEvent(w io.Writer, ev jsonEvent) {
@@ -328,7 +413,7 @@ func eventJSON(e quicxfer.Event) jsonEvent {
 	return jsonEvent{string(e.Kind), e.Time, b}
 }
 
-func (v *progressView) progressJSONLocked(now time.Time) jsonEvent {
+func (v *progressView) progressJSONLocked(now time.Time) progressJSON {
 	p := v.snap
 	b := progressJSON{
 		Size: p.Size, VerifiedBytes: p.Verified, ResumedBytes: p.Resumed,
@@ -342,7 +427,7 @@ func (v *progressView) progressJSONLocked(now time.Time) jsonEvent {
 		secs := math.Round(eta.Seconds())
 		b.ETAS = &secs
 	}
-	return jsonEvent{"progress", now, b}
+	return b
 }
 
 // --- plain lines ---
@@ -427,49 +512,13 @@ func (v *progressView) startBars() {
 	if v.bars != nil {
 		return
 	}
-	v.bars = newBars(v.stderr)
 	v.mu.Lock()
 	size, verified := v.snap.Size, v.snap.Verified
 	v.mu.Unlock()
-	v.total = newTotalBar(v.bars, size, &v.mu, func() string { return v.name }, v.totalTextLocked)
+	v.openBars(size, func() string { return v.name }, v.totalTextLocked)
 	if verified > 0 && verified < size {
 		v.total.SetCurrent(verified)
 	}
-}
-
-// newBars is the container of a terminal display on w.
-func newBars(w io.Writer) *mpb.Progress {
-	return mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(150*time.Millisecond))
-}
-
-// newTotalBar adds the total line: label, the bar, and text (called with
-// mu held; done once the bar is complete), " (stopped)" once aborted.
-func newTotalBar(p *mpb.Progress, size int64, mu *sync.Mutex, label func() string, text func(done bool) string) *mpb.Bar {
-	return p.New(size,
-		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
-		mpb.BarWidth(30),
-		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-			mu.Lock()
-			defer mu.Unlock()
-			return label()
-		})),
-		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
-			mu.Lock()
-			defer mu.Unlock()
-			s := text(st.Completed)
-			if st.Aborted {
-				s += " (stopped)"
-			}
-			return s
-		})),
-	)
-}
-
-// newTextLine adds a line of text below the bars, redrawn with them; it
-// ends with Abort.
-func newTextLine(p *mpb.Progress, text func() string) *mpb.Bar {
-	return p.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
-		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return text() })))
 }
 
 // addLines adds a bar for each source line that has none yet: sources
@@ -482,7 +531,7 @@ func (v *progressView) addLines() {
 	n := len(v.rows)
 	v.mu.Unlock()
 	for i := len(v.lines); i < n; i++ {
-		v.lines = append(v.lines, newTextLine(v.bars, func() string { return v.rowText(i) }))
+		v.addLine(func() string { return v.rowText(i) })
 	}
 }
 
