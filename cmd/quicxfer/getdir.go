@@ -561,23 +561,10 @@ func (v *dirView) progress(i int, p quicxfer.Progress) {
 		v.sourceLocked(s.URL)
 	}
 	v.meter.add(v.verified-v.resumed, now.Sub(v.start))
-	plain, jsonEv := v.dueLocked(now)
-	var line string
-	var body dirProgressJSON
-	if plain {
-		line = v.plainLineLocked()
-	}
-	if jsonEv {
-		body = v.progressJSONLocked(now)
-	}
+	due := v.dueLocked(now, v.plainLineLocked, v.progressJSONLocked)
 	v.mu.Unlock()
 
-	switch {
-	case plain:
-		io.WriteString(v.stderr, line)
-	case jsonEv:
-		v.writeJSONNow("progress", body)
-	case v.mode == viewBars:
+	if !v.show(due) && v.mode == viewBars {
 		v.updateBars()
 	}
 }
@@ -633,7 +620,7 @@ func (v *dirView) finish(body dirJSON, err error) {
 		v.mu.Unlock()
 		v.closeBars(err == nil, size, 1) // no file is in progress any more
 	case viewJSON:
-		v.finishJSON(func(now time.Time) any { return v.progressJSONLocked(now) }, body, err)
+		v.finishJSON(v.progressJSONLocked, body, err)
 	}
 }
 
@@ -787,7 +774,8 @@ type fileProgressJSON struct {
 // set shows the best.
 var stateRank = map[string]int{"active": 4, "probing": 3, "backoff": 2, "dropped": 1}
 
-func (v *dirView) progressJSONLocked(now time.Time) dirProgressJSON {
+// progressJSONLocked is the body of a progress event.
+func (v *dirView) progressJSONLocked(now time.Time) any {
 	b := dirProgressJSON{
 		Dir: v.outdir, Size: v.size, VerifiedBytes: v.verified, ResumedBytes: v.resumed,
 		ElapsedS: math.Round(now.Sub(v.start).Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),

@@ -77,22 +77,45 @@ func (d *display) logf(format string, args ...any) {
 	io.WriteString(d.stderr, line)
 }
 
-// dueLocked takes the time of a new snapshot: whether a plain line (in
-// plain mode) or a progress event (in JSON mode) is due now. A snapshot
+// shown is what a snapshot shows: a plain line, a progress event's body,
+// or neither (the bars draw themselves).
+type shown struct {
+	line string
+	body any
+}
+
+// dueLocked takes the time of a new snapshot, with mu held: the plain line
+// (plainLocked, in plain mode) or the progress event (progressLocked, in
+// JSON mode) if one is due now, for show once mu is released. A snapshot
 // that no event carries leaves the view stale, for finishJSON.
-func (d *display) dueLocked(now time.Time) (plain, jsonEv bool) {
+func (d *display) dueLocked(now time.Time, plainLocked func() string, progressLocked func(now time.Time) any) shown {
 	d.jsonStale = true
 	switch d.mode {
 	case viewPlain:
 		if now.Sub(d.lastPlain) >= plainEvery {
-			d.lastPlain, plain = now, true
+			d.lastPlain = now
+			return shown{line: plainLocked()}
 		}
 	case viewJSON:
 		if now.Sub(d.lastJSON) >= d.jsonEvery {
-			d.lastJSON, jsonEv, d.jsonStale = now, true, false
+			d.lastJSON, d.jsonStale = now, false
+			return shown{body: progressLocked(now)}
 		}
 	}
-	return plain, jsonEv
+	return shown{}
+}
+
+// show writes what dueLocked made; false if nothing was due.
+func (d *display) show(s shown) bool {
+	switch {
+	case s.line != "":
+		io.WriteString(d.stderr, s.line)
+	case s.body != nil:
+		d.writeJSONNow("progress", s.body)
+	default:
+		return false
+	}
+	return true
 }
 
 // writeJSON writes ev as one line on standard output.
@@ -115,14 +138,13 @@ func (d *display) writeJSONNow(kind string, body any) {
 // carried, then done with body, or error if err is not nil.
 func (d *display) finishJSON(progressLocked func(now time.Time) any, body any, err error) {
 	d.mu.Lock()
-	now := time.Now()
 	var p any
 	if d.jsonStale {
-		p = progressLocked(now)
+		p = progressLocked(time.Now())
 	}
 	d.mu.Unlock()
 	if p != nil {
-		d.writeJSON(jsonEvent{"progress", now, p})
+		d.writeJSONNow("progress", p)
 	}
 	kind := "done"
 	if err != nil {
@@ -301,23 +323,10 @@ func (v *progressView) progress(p quicxfer.Progress) {
 		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
 	}
 	v.rows = pickRows(v.sources, maxRows)
-	plain, jsonEv := v.dueLocked(now)
-	var line string
-	var body progressJSON
-	if plain {
-		line = v.plainLineLocked()
-	}
-	if jsonEv {
-		body = v.progressJSONLocked(now)
-	}
+	due := v.dueLocked(now, v.plainLineLocked, v.progressJSONLocked)
 	v.mu.Unlock()
 
-	switch {
-	case plain:
-		io.WriteString(v.stderr, line)
-	case jsonEv:
-		v.writeJSON(jsonEvent{"progress", now, body})
-	case v.mode == viewBars && v.total != nil:
+	if !v.show(due) && v.mode == viewBars && v.total != nil {
 		v.addLines()
 		if p.Verified < p.Size { // the final SetCurrent completes the bar
 			v.total.SetCurrent(p.Verified)
@@ -340,7 +349,7 @@ func (v *progressView) finish(res *quicxfer.Result, err error) {
 		v.closeBars(err == nil, size, len(v.lines)) // the source lines as they are
 	case viewJSON:
 		// The --json object's fields, after type and time.
-		v.finishJSON(func(now time.Time) any { return v.progressJSONLocked(now) }, jsonResultOf(res, err), err)
+		v.finishJSON(v.progressJSONLocked, jsonResultOf(res, err), err)
 	}
 }
 
@@ -413,7 +422,9 @@ func eventJSON(e quicxfer.Event) jsonEvent {
 	return jsonEvent{string(e.Kind), e.Time, b}
 }
 
-func (v *progressView) progressJSONLocked(now time.Time) progressJSON {
+// progressJSONLocked is the body of a progress event: the last
+// snapshot's figures, whatever the time.
+func (v *progressView) progressJSONLocked(time.Time) any {
 	p := v.snap
 	b := progressJSON{
 		Size: p.Size, VerifiedBytes: p.Verified, ResumedBytes: p.Resumed,
