@@ -533,18 +533,14 @@ func (v *dirView) event(i int, e quicxfer.Event) {
 			v.writeJSONNow(string(e.Kind), struct {
 				startJSON
 				Out string `json:"out"`
-			}{startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}, f.out})
+			}{startJSONOf(e), f.out})
 			return
-		}
-		b := sourceEventJSON{URL: e.Source, Reason: e.Reason}
-		if e.Kind == quicxfer.EventBlockRejected {
-			b.Block = &e.Block
 		}
 		v.writeJSONNow(string(e.Kind), struct {
 			Name string `json:"name"`
 			Out  string `json:"out"`
 			sourceEventJSON
-		}{f.name, f.out, b})
+		}{f.name, f.out, sourceEventJSONOf(e)})
 	case viewBars:
 		v.updateBars()
 	}
@@ -627,27 +623,23 @@ func (v *dirView) finish(body dirJSON, err error) {
 // rateLocked is the bytes fetched per second over every file; until that
 // is measured, the sum of the sources' rates.
 func (v *dirView) rateLocked() float64 {
-	if v.meter.rate > 0 {
-		return v.meter.rate
-	}
 	sum := 0.0
 	for _, i := range v.running {
-		for _, s := range v.st[i].seeds {
-			sum += s.Rate
-		}
+		sum += seedsRate(v.st[i].seeds)
 	}
-	return sum
+	return v.meter.rateOr(sum)
 }
 
 // fileRateLocked is file i's verified bytes per second, as rateLocked.
 func (v *dirView) fileRateLocked(i int) float64 {
-	s := &v.st[i]
-	if s.meter.rate > 0 {
-		return s.meter.rate
-	}
+	return v.st[i].meter.rateOr(seedsRate(v.st[i].seeds))
+}
+
+// seedsRate is the sum of the sources' rates in a snapshot.
+func seedsRate(seeds []quicxfer.SeedProgress) float64 {
 	sum := 0.0
-	for _, sp := range s.seeds {
-		sum += sp.Rate
+	for _, s := range seeds {
+		sum += s.Rate
 	}
 	return sum
 }
@@ -747,18 +739,13 @@ func (v *dirView) plainLineLocked() string {
 // --- JSON ---
 
 type dirProgressJSON struct {
-	Dir           string             `json:"dir"`
-	Size          int64              `json:"size"`
-	VerifiedBytes int64              `json:"verified_bytes"`
-	ResumedBytes  int64              `json:"resumed_bytes"`
-	ElapsedS      float64            `json:"elapsed_s"`
-	Rate          float64            `json:"rate"`
-	ETAS          *float64           `json:"eta_s"`
-	FilesDone     int                `json:"files_done"`
-	FilesFailed   int                `json:"files_failed"`
-	FilesTotal    int                `json:"files_total"`
-	Files         []fileProgressJSON `json:"files"`
-	Sources       []sourceStatusJSON `json:"sources"`
+	Dir string `json:"dir"`
+	totalsJSON
+	FilesDone   int                `json:"files_done"`
+	FilesFailed int                `json:"files_failed"`
+	FilesTotal  int                `json:"files_total"`
+	Files       []fileProgressJSON `json:"files"`
+	Sources     []sourceStatusJSON `json:"sources"`
 }
 
 type fileProgressJSON struct {
@@ -777,14 +764,9 @@ var stateRank = map[string]int{"active": 4, "probing": 3, "backoff": 2, "dropped
 // progressJSONLocked is the body of a progress event.
 func (v *dirView) progressJSONLocked(now time.Time) any {
 	b := dirProgressJSON{
-		Dir: v.outdir, Size: v.size, VerifiedBytes: v.verified, ResumedBytes: v.resumed,
-		ElapsedS: math.Round(now.Sub(v.start).Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),
+		Dir: v.outdir, totalsJSON: totalsJSONOf(v.size, v.verified, v.resumed, now.Sub(v.start), v.rateLocked()),
 		FilesDone: v.done, FilesFailed: v.failed, FilesTotal: len(v.files),
 		Files: make([]fileProgressJSON, 0, len(v.running)), Sources: make([]sourceStatusJSON, 0, len(v.srcOrder)),
-	}
-	if eta, ok := etaOf(v.size-v.verified, v.rateLocked()); ok {
-		secs := math.Round(eta.Seconds())
-		b.ETAS = &secs
 	}
 	type agg struct {
 		state string

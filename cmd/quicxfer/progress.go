@@ -394,13 +394,32 @@ type sourceEventJSON struct {
 }
 
 type progressJSON struct {
-	Size          int64              `json:"size"`
-	VerifiedBytes int64              `json:"verified_bytes"`
-	ResumedBytes  int64              `json:"resumed_bytes"`
-	ElapsedS      float64            `json:"elapsed_s"`
-	Rate          float64            `json:"rate"`
-	ETAS          *float64           `json:"eta_s"`
-	Sources       []sourceStatusJSON `json:"sources"`
+	totalsJSON
+	Sources []sourceStatusJSON `json:"sources"`
+}
+
+// totalsJSON are the figures of a progress event, of one file or a
+// directory.
+type totalsJSON struct {
+	Size          int64    `json:"size"`
+	VerifiedBytes int64    `json:"verified_bytes"`
+	ResumedBytes  int64    `json:"resumed_bytes"`
+	ElapsedS      float64  `json:"elapsed_s"`
+	Rate          float64  `json:"rate"`
+	ETAS          *float64 `json:"eta_s"`
+}
+
+// totalsJSONOf rounds the figures: the time to the millisecond, the rate
+// to a byte per second, the time left (none while it is not known) to the
+// second.
+func totalsJSONOf(size, verified, resumed int64, elapsed time.Duration, rate float64) totalsJSON {
+	t := totalsJSON{Size: size, VerifiedBytes: verified, ResumedBytes: resumed,
+		ElapsedS: math.Round(elapsed.Seconds()*1000) / 1000, Rate: math.Round(rate)}
+	if eta, ok := etaOf(size-verified, rate); ok {
+		secs := math.Round(eta.Seconds())
+		t.ETAS = &secs
+	}
+	return t
 }
 
 type sourceStatusJSON struct {
@@ -413,30 +432,32 @@ type sourceStatusJSON struct {
 // eventJSON is e as a --json-progress event.
 func eventJSON(e quicxfer.Event) jsonEvent {
 	if e.Kind == quicxfer.EventStart {
-		return jsonEvent{string(e.Kind), e.Time, startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}}
+		return jsonEvent{string(e.Kind), e.Time, startJSONOf(e)}
 	}
+	return jsonEvent{string(e.Kind), e.Time, sourceEventJSONOf(e)}
+}
+
+// startJSONOf is the body of a start event.
+func startJSONOf(e quicxfer.Event) startJSON {
+	return startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}
+}
+
+// sourceEventJSONOf is the body of an event of a source.
+func sourceEventJSONOf(e quicxfer.Event) sourceEventJSON {
 	b := sourceEventJSON{URL: e.Source, Reason: e.Reason}
 	if e.Kind == quicxfer.EventBlockRejected {
 		b.Block = &e.Block
 	}
-	return jsonEvent{string(e.Kind), e.Time, b}
+	return b
 }
 
 // progressJSONLocked is the body of a progress event: the last
 // snapshot's figures, whatever the time.
 func (v *progressView) progressJSONLocked(time.Time) any {
 	p := v.snap
-	b := progressJSON{
-		Size: p.Size, VerifiedBytes: p.Verified, ResumedBytes: p.Resumed,
-		ElapsedS: math.Round(p.Elapsed.Seconds()*1000) / 1000, Rate: math.Round(v.rateLocked()),
-		Sources: make([]sourceStatusJSON, 0, len(v.sources)),
-	}
+	b := progressJSON{totalsJSONOf(p.Size, p.Verified, p.Resumed, p.Elapsed, v.rateLocked()), make([]sourceStatusJSON, 0, len(v.sources))}
 	for _, s := range v.sources {
 		b.Sources = append(b.Sources, sourceStatusJSON{s.url, s.state, math.Round(s.rate), s.bytes})
-	}
-	if eta, ok := v.etaLocked(); ok {
-		secs := math.Round(eta.Seconds())
-		b.ETAS = &secs
 	}
 	return b
 }
@@ -480,19 +501,11 @@ func totalText(size, verified int64, rate float64, done bool) string {
 // rateLocked is the verified bytes per second; until that is measured, the
 // sum of the sources' rates.
 func (v *progressView) rateLocked() float64 {
-	if v.meter.rate > 0 {
-		return v.meter.rate
-	}
 	sum := 0.0
 	for _, s := range v.sources {
 		sum += s.rate
 	}
-	return sum
-}
-
-// etaLocked is how long the rest takes at rateLocked.
-func (v *progressView) etaLocked() (time.Duration, bool) {
-	return etaOf(v.snap.Size-v.snap.Verified, v.rateLocked())
+	return v.meter.rateOr(sum)
 }
 
 // etaOf is how long remaining bytes take at rate; false while the rate
@@ -609,6 +622,15 @@ type rateMeter struct {
 	prev  int64
 	prevT time.Duration
 	seen  bool
+}
+
+// rateOr is the measured rate; until there is one, estimate (what the
+// sources say they send).
+func (m *rateMeter) rateOr(estimate float64) float64 {
+	if m.rate > 0 {
+		return m.rate
+	}
+	return estimate
 }
 
 func (m *rateMeter) add(verified int64, elapsed time.Duration) {
