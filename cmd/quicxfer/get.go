@@ -259,9 +259,16 @@ type jsonSeed struct {
 	Conns     int    `json:"conns,omitempty"` // the most connections to it at once (a seed)
 }
 
+// jsonResult is the --json object of one file.
 type jsonResult struct {
-	Name         string     `json:"name,omitempty"`
-	ContentID    string     `json:"content_id,omitempty"`
+	Name      string `json:"name,omitempty"`
+	ContentID string `json:"content_id,omitempty"`
+	jsonRun
+}
+
+// jsonRun ends the --json object of a file and of a directory: what the
+// run did and whether it succeeded.
+type jsonRun struct {
 	Size         int64      `json:"size"`
 	FetchedBytes int64      `json:"fetched_bytes"`
 	ResumedBytes int64      `json:"resumed_bytes"`
@@ -271,6 +278,15 @@ type jsonResult struct {
 	Error        string     `json:"error,omitempty"`
 }
 
+// jsonRunOf is a run that ended with err, its figures still to be filled.
+func jsonRunOf(err error) jsonRun {
+	r := jsonRun{Seeds: []jsonSeed{}, OK: err == nil}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
 func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
 	return json.NewEncoder(w).Encode(jsonResultOf(res, err))
 }
@@ -278,10 +294,7 @@ func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
 // jsonResultOf is the --json object, also the body of --json-progress's
 // last event.
 func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
-	j := jsonResult{Seeds: []jsonSeed{}, OK: err == nil}
-	if err != nil {
-		j.Error = err.Error()
-	}
+	j := jsonResult{jsonRun: jsonRunOf(err)}
 	if res != nil {
 		j.Name, j.ContentID, j.Size = res.Name, res.ID.String(), res.Size
 		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes

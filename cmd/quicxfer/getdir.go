@@ -62,7 +62,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 		defer func() {
 			var ue usageError
 			if err != nil && view == nil && !errors.As(err, &ue) && !(fallback && errors.Is(err, errNoDir)) {
-				writeJSONEvent(c.App.Writer, jsonEvent{"error", time.Now(), dirJSON{Dir: outdir, Files: []dirFileJSON{}, Seeds: []jsonSeed{}, Error: err.Error()}})
+				writeJSONEvent(c.App.Writer, jsonEvent{"error", time.Now(), dirJSON{Dir: outdir, Files: []dirFileJSON{}, jsonRun: jsonRunOf(err)}})
 			}
 		}()
 	}
@@ -329,27 +329,19 @@ type dirFileJSON struct {
 }
 
 type dirJSON struct {
-	Dir          string        `json:"dir"`
-	Files        []dirFileJSON `json:"files"`
-	FilesDone    int           `json:"files_done"`
-	FilesTotal   int           `json:"files_total"`
-	Size         int64         `json:"size"`
-	FetchedBytes int64         `json:"fetched_bytes"`
-	ResumedBytes int64         `json:"resumed_bytes"`
-	ElapsedS     float64       `json:"elapsed_s"`
-	Seeds        []jsonSeed    `json:"seeds"`
-	OK           bool          `json:"ok"`
-	Error        string        `json:"error,omitempty"`
+	Dir        string        `json:"dir"`
+	Files      []dirFileJSON `json:"files"`
+	FilesDone  int           `json:"files_done"`
+	FilesTotal int           `json:"files_total"`
+	jsonRun
 }
 
 // dirJSONOf is the --json object of a directory download (also the body
 // of --json-progress's last event): totals in the shape of a single
 // file's (seeds summed by URL) and each file's own.
 func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []error, elapsed time.Duration, err error) dirJSON {
-	j := dirJSON{Dir: dir, Files: []dirFileJSON{}, FilesTotal: len(files), ElapsedS: elapsed.Seconds(), Seeds: []jsonSeed{}, OK: err == nil}
-	if err != nil {
-		j.Error = err.Error()
-	}
+	j := dirJSON{Dir: dir, Files: []dirFileJSON{}, FilesTotal: len(files), jsonRun: jsonRunOf(err)}
+	j.ElapsedS = elapsed.Seconds()
 	bySeed := map[string]int{}
 	for i, f := range files {
 		fj := dirFileJSONOf(f, results[i], errs[i])
