@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
@@ -40,18 +38,8 @@ func TestDirProgressTerminal(t *testing.T) {
 	u := startSeed(t, "--rate-limit", "2MB/s", src)
 	out := filepath.Join(t.TempDir(), "out")
 
-	cmd := exec.Command(bin, "get", "--seed", u, "--parallel", "2", "-o", out, "docs")
-	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
-	require.NoError(t, err)
-	defer master.Close()
-	wait := readAll(t, master)
-	require.NoError(t, cmd.Wait())
-	raw := wait()
+	text := runOnPTY(t, "get", "--seed", u, "--parallel", "2", "-o", out, "docs")
 	requireTree(t, out, want)
-
-	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
-	text := ansiRE.ReplaceAllString(strings.ReplaceAll(raw, "\r", ""), "")
-	t.Logf("terminal output without escapes:\n%s", text)
 	require.Regexp(t, `docs/ \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 5\.0 MB, [\d.]+ [kM]?B/s, ETA (\d+s|--)`, text, "the total line: bar, bytes, rate, ETA")
 	require.Regexp(t, `(?m)^  files done [0-2] of 3$`, text, "files done N of M while it runs")
 	fileLine := `(?m)^  %s +\d+\.\d%% +[\d.]+ [kM]?B of %s +[\d.]+ [kM]?B/s$`
@@ -220,11 +208,7 @@ func TestDirJSONProgress(t *testing.T) {
 // files in progress beyond the ninth are summed in one line; messages are
 // printed above the display; the totals add up at the end.
 func TestDirViewConcurrent(t *testing.T) {
-	master, tty, err := pty.Open()
-	require.NoError(t, err)
-	defer master.Close()
-	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 160}))
-	wait := readAll(t, master)
+	tty, wait := openPTY(t)
 
 	const n, size = 12, 10 << 20
 	files := make([]dirFile, n)

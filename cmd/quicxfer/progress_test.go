@@ -43,6 +43,36 @@ func readAll(t *testing.T, master *os.File) (wait func() string) {
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
+// openPTY opens a pseudo-terminal of 40 rows and 160 columns: tty is its
+// terminal side, for a view to draw on (close it when done); wait returns
+// what was drawn once it is closed.
+func openPTY(t *testing.T) (tty *os.File, wait func() string) {
+	t.Helper()
+	master, tty, err := pty.Open()
+	require.NoError(t, err)
+	t.Cleanup(func() { master.Close() })
+	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 160}))
+	return tty, readAll(t, master)
+}
+
+// runOnPTY runs quicxfer with args on a pseudo-terminal of 40 rows and
+// 160 columns, requires that it succeeds and redraws its display in
+// place, and returns what it drew without escape sequences.
+func runOnPTY(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	require.NoError(t, err)
+	t.Cleanup(func() { master.Close() })
+	wait := readAll(t, master)
+	require.NoError(t, cmd.Wait())
+	raw := wait()
+	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
+	text := ansiRE.ReplaceAllString(strings.ReplaceAll(raw, "\r", ""), "")
+	t.Logf("terminal output without escapes:\n%s", text)
+	return text
+}
+
 // TestProgressTerminal runs get on a pseudo-terminal: the bar is drawn
 // and redrawn in place with bytes, rate and ETA, one line per seed with
 // its state, rate and share, then the summary.
@@ -53,20 +83,10 @@ func TestProgressTerminal(t *testing.T) {
 	u2 := startSeed(t, "--rate-limit", "1MB/s", dir)
 	out := filepath.Join(t.TempDir(), "f.bin")
 
-	cmd := exec.Command(bin, "get", "--seed", u1, "--seed", u2, "-o", out, "f.bin")
-	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
-	require.NoError(t, err)
-	defer master.Close()
-	wait := readAll(t, master)
-	require.NoError(t, cmd.Wait())
-	raw := wait()
+	text := runOnPTY(t, "get", "--seed", u1, "--seed", u2, "-o", out, "f.bin")
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, data, got)
-
-	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
-	text := ansiRE.ReplaceAllString(strings.ReplaceAll(raw, "\r", ""), "")
-	t.Logf("terminal output without escapes:\n%s", text)
 	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, [\d.]+ [kM]?B/s, ETA \d+s`, text, "the total line: bar, bytes, rate, ETA")
 	require.Contains(t, text, "100.0% 8.4 MB of 8.4 MB", "drawn complete at the end")
 	require.Contains(t, text, ", done")
@@ -308,11 +328,7 @@ func startSeedProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
 // sources that appear during the download get a line of their own, and
 // with more sources than fit, the fastest are shown and the rest summed.
 func TestBarsSourcesAppear(t *testing.T) {
-	master, tty, err := pty.Open()
-	require.NoError(t, err)
-	defer master.Close()
-	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 160}))
-	wait := readAll(t, master)
+	tty, wait := openPTY(t)
 
 	var stdout bytes.Buffer
 	v := newProgressView(&stdout, tty, false, false, time.Second)
