@@ -233,7 +233,14 @@ func TestOutDirRemoved(t *testing.T) {
 	out := filepath.Join(outDir, "f.bin")
 	opts := quicxfer.Options{Seeds: urls, Name: "f.bin", Out: out, SyncInterval: 100 * time.Millisecond}
 
-	_, err := faultAt(t, opts, 0.3, func() { require.NoError(t, os.RemoveAll(outDir)) })
+	// Moved away first, then removed: the download's syncer may create its
+	// state's temporary file while a plain RemoveAll empties the directory,
+	// and the final rmdir would then fail (ENOTEMPTY), as rm -rf can.
+	_, err := faultAt(t, opts, 0.3, func() {
+		gone := outDir + ".removed"
+		require.NoError(t, os.Rename(outDir, gone))
+		require.NoError(t, os.RemoveAll(gone))
+	})
 	require.ErrorIs(t, err, os.ErrNotExist)
 	_, serr := os.Stat(outDir)
 	require.ErrorIs(t, serr, os.ErrNotExist, "the download does not re-create what the user removed")
