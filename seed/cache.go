@@ -35,9 +35,35 @@ const cacheMagic = "quicxfer manifest cache 1\n"
 
 var errCacheDamaged = errors.New("damaged manifest cache entry")
 
+// cacheDirOf is where the manifest cache of a seed with this state
+// directory lives: its "manifests", by the directory's real path.
+func cacheDirOf(stateDir string) (string, error) {
+	abs, err := filepath.Abs(stateDir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(abs, "manifests"), nil
+}
+
 func (c *manifestCache) entryPath(abs string) string {
 	h := sha256.Sum256([]byte(abs))
 	return filepath.Join(c.dir, hex.EncodeToString(h[:16]))
+}
+
+// loadFile is load for the file at path as it is now.
+func (c *manifestCache) loadFile(path string) (*manifest.Manifest, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	return c.load(abs, fi.Size(), fi.ModTime().UnixNano())
 }
 
 // load returns the cached manifest for abs if it was made for this size and

@@ -78,14 +78,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	stateAbs, err := filepath.Abs(o.StateDir)
-	if err == nil {
-		stateAbs, err = filepath.EvalSymlinks(stateAbs)
-	}
+	cacheDir, err := cacheDirOf(o.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	cacheDir := filepath.Join(stateAbs, "manifests")
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("manifest cache: %w", err)
 	}
@@ -176,7 +172,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 
 	start := time.Now()
 	var files []*servedFile
-	s.roots, files, err = scan(o.Paths, stateAbs, log)
+	s.roots, files, err = scan(o.Paths, filepath.Dir(cacheDir), log)
 	if err != nil {
 		return nil, err
 	}

@@ -110,14 +110,22 @@ func (s *Server) RememberManifest(path string, m *manifest.Manifest) error {
 // CachedManifest returns the manifest the cache holds for the file at path
 // as it is now (same size and modification time), or nil if there is none.
 func (s *Server) CachedManifest(path string) (*manifest.Manifest, error) {
-	abs, err := filepath.Abs(path)
+	return (&manifestCache{dir: s.swarm.cacheDir}).loadFile(path)
+}
+
+// CachedManifest is Server.CachedManifest for the cache of the seed whose
+// Options.StateDir is stateDir ("" for DefaultStateDir), without a seed.
+func CachedManifest(stateDir, path string) (*manifest.Manifest, error) {
+	if stateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return nil, err
+		}
+		stateDir = d
+	}
+	dir, err := cacheDirOf(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, err
-	}
-	c := &manifestCache{dir: s.swarm.cacheDir}
-	return c.load(abs, fi.Size(), fi.ModTime().UnixNano())
+	return (&manifestCache{dir: dir}).loadFile(path)
 }

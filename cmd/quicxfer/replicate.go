@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -87,6 +89,26 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		return err
 	}
 	defer client.Close()
+	// Filled by an earlier run: the cache vouches for the file, so neither
+	// the --from seeds (which may be gone) nor hashing are needed.
+	if name, m := completeReplica(opts.StateDir, dir, id, c.String("name")); m != nil {
+		out := filepath.Join(dir, filepath.FromSlash(name))
+		sh, err := newSharing(ctx, c, opts)
+		if err != nil {
+			return err
+		}
+		if err := sh.sharer.Start(name, m, out, func(int) bool { return true }); err != nil {
+			_ = sh.stop()
+			return err
+		}
+		for _, u := range from {
+			_ = sh.srv.AddPeer(m.ID(), u) // checked
+		}
+		sh.announce(c, fmt.Sprintf("seed ready, %s complete (content ID %s)", out, m.ID()))
+		logf("%s is already complete (its manifest is cached); a full seed of it", out)
+		<-ctx.Done()
+		return sh.stop()
+	}
 	name, m, err := findManifest(ctx, client, from, id, c.String("name"))
 	if err != nil {
 		return err
@@ -96,24 +118,14 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("filling %s: %w", dir, err)
 	}
-
-	sh, err := startSharing(ctx, c, opts, fmt.Sprintf("seed ready, filling %s (content ID %s) from %d seeds", out, id, len(from)))
+	sh, err := newSharing(ctx, c, opts)
 	if err != nil {
 		return err
 	}
 	for _, u := range from {
 		_ = sh.srv.AddPeer(id, u) // checked
 	}
-	// Filled by an earlier run: the cache vouches for it, no hashing.
-	if cm, _ := sh.srv.CachedManifest(out); cm != nil && cm.ID() == id {
-		if err := sh.sharer.Start(name, m, out, func(int) bool { return true }); err != nil {
-			_ = sh.stop()
-			return err
-		}
-		logf("%s is already complete (its manifest is cached); a full seed of it", out)
-		<-ctx.Done()
-		return sh.stop()
-	}
+	sh.announce(c, fmt.Sprintf("seed ready, filling %s (content ID %s) from %d seeds", out, id, len(from)))
 	res, err := quicxfer.Download(ctx, quicxfer.Options{
 		Seeds: from, Name: name, ID: id, Out: out, Client: client,
 		Share: sh.sharer, SelfURLs: sh.srv.URLs(), Logf: logf,
@@ -131,6 +143,41 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	logf("%s complete and verified (%d bytes, %d resumed); now a full seed of it", out, res.Size, res.ResumedBytes)
 	<-ctx.Done()
 	return sh.stop()
+}
+
+// completeReplica returns the file under dir that an earlier run filled
+// completely (the manifest cache of the seed's stateDir knows it), by its name relative to dir, and its manifest: the one at name
+// if name is given, else the first file whose cached manifest has content
+// ID id. A file counts only if the cache holds its manifest for its present
+// size and modification time, and id, if given, matches.
+func completeReplica(stateDir, dir string, id manifest.ID, name string) (string, *manifest.Manifest) {
+	match := func(rel string) *manifest.Manifest {
+		m, err := seed.CachedManifest(stateDir, filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) {
+			return nil
+		}
+		return m
+	}
+	if name != "" {
+		return name, match(name)
+	}
+	var found string
+	var fm *manifest.Manifest
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil // an unreadable entry is no replica
+		}
+		rel, rerr := filepath.Rel(dir, p)
+		if rerr != nil {
+			return nil
+		}
+		if m := match(filepath.ToSlash(rel)); m != nil {
+			found, fm = filepath.ToSlash(rel), m
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found, fm
 }
 
 // findManifest asks the seeds, in turn, for the manifest by content ID (or
@@ -152,7 +199,9 @@ func findManifest(ctx context.Context, client *quicxfer.Client, from []string, i
 			return "", nil, ctx.Err()
 		}
 		if firstErr == nil {
-			firstErr = fmt.Errorf("%s: %s", raw, quicxfer.Describe(err))
+			// The client names get's flags; here they are seed's --from-...
+			msg := strings.ReplaceAll(quicxfer.Describe(err), "--client-cert and --client-key", "--from-client-cert and --from-client-key")
+			firstErr = fmt.Errorf("%s: %s", raw, msg)
 		}
 	}
 	return "", nil, fmt.Errorf("no --from seed gave the file's manifest: %w", firstErr)

@@ -65,6 +65,17 @@ type sharing struct {
 // startSharing starts a server with no files of its own, serving what the
 // download gives it, and prints its URL on stdout as a seed does.
 func startSharing(ctx context.Context, c *cli.Context, opts seed.Options, what string) (*sharing, error) {
+	sh, err := newSharing(ctx, c, opts)
+	if err != nil {
+		return nil, err
+	}
+	sh.announce(c, what)
+	return sh, nil
+}
+
+// newSharing is startSharing without the line: the caller prints it with
+// announce once it knows what it serves.
+func newSharing(ctx context.Context, c *cli.Context, opts seed.Options) (*sharing, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -76,7 +87,13 @@ func startSharing(ctx context.Context, c *cli.Context, opts seed.Options, what s
 	sctx, cancel := context.WithCancel(context.Background())
 	sh := &sharing{srv: srv, sharer: srv.NewDownloadSharer(), cancel: cancel, done: make(chan error, 1)}
 	go func() { sh.done <- srv.Serve(sctx) }()
-	urls := srv.URLs()
+	return sh, nil
+}
+
+// announce prints the server's URL on stdout as a seed does: "quicxfer
+// WHAT: URL", then the URLs for other hosts.
+func (sh *sharing) announce(c *cli.Context, what string) {
+	urls := sh.srv.URLs()
 	line := fmt.Sprintf("quicxfer %s: %s", what, urls[0])
 	if len(urls) > 1 {
 		line += " (from other hosts: "
@@ -86,7 +103,6 @@ func startSharing(ctx context.Context, c *cli.Context, opts seed.Options, what s
 		line += ")"
 	}
 	fmt.Fprintln(c.App.Writer, line)
-	return sh, nil
 }
 
 // stop shuts the server down gracefully and closes the shared file.

@@ -218,20 +218,23 @@ func TestSeedFrom(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, data, got)
 
-	// The same command again: complete, nothing to fetch or hash.
+	// The same command again, with A gone (by content ID, then by name):
+	// complete, nothing to fetch or hash, and it serves a client.
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
-	b = startProc(t, args...)
-	bURL = b.url(t)
-	waitFor(t, "B to see the file complete", func() bool { return strings.Contains(b.stderr.String(), "already complete") })
-
 	require.Zero(t, a.stop(t, syscall.SIGTERM), a.stderr.String())
-	cout := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "-o", cout, "--quiet", "--json", "isos/f.bin")
-	require.Zero(t, r.code, r.stderr)
-	got, err = os.ReadFile(cout)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
-	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+	byName := []string{"seed", "--from", aURL, "--name", "isos/f.bin", "--listen", "127.0.0.1:0", "--state-dir", bstate, bdir}
+	for _, args := range [][]string{args, byName} {
+		b = startProc(t, args...)
+		bURL = b.url(t)
+		waitFor(t, "B to see the file complete", func() bool { return strings.Contains(b.stderr.String(), "already complete") })
+		cout := filepath.Join(t.TempDir(), "f.bin")
+		r = run(t, "get", "--seed", bURL, "-o", cout, "--quiet", "--json", "--max-peers", "0", "isos/f.bin")
+		require.Zero(t, r.code, r.stderr)
+		got, err = os.ReadFile(cout)
+		require.NoError(t, err)
+		require.Equal(t, data, got)
+		require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
+	}
 
 	// Later, a plain seed of B's directory finds the manifest in its cache.
 	s := startProc(t, "seed", "--listen", "127.0.0.1:0", "--state-dir", bstate, "--log-level", "info", bdir)
@@ -312,7 +315,7 @@ func TestSeedFromMutualTLS(t *testing.T) {
 
 	r := run(t, "seed", "--from", origin, "--name", "f.bin", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
 	require.Equal(t, 1, r.code, r.stderr)
-	require.Contains(t, r.stderr, "not authorised")
+	require.Contains(t, r.stderr, "not authorised: this seed needs a client certificate (--from-client-cert and --from-client-key)")
 	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 
 	b := startProc(t, "seed", "--from", origin, "--name", "f.bin", "--from-client-cert", testpki.WritePEM(t, certPEM),
