@@ -237,7 +237,8 @@ func AppendHaveAdd(b []byte, blocks []uint64) []byte {
 // blocks the source has gained (1 to MaxHaveAdd of them). It returns io.EOF at
 // a clean end of the stream (the source has every block), io.ErrUnexpectedEOF
 // for an end inside a frame, ErrUnexpectedFrame for a frame of another type,
-// and ErrMalformed for an empty payload or a bad varint. The caller checks the
+// and ErrMalformed for an empty payload, a bad varint or more than
+// MaxHaveAdd indexes (short varints fit more in the payload). The caller checks the
 // indexes against its manifest. Errors from r are returned unchanged.
 func ReadHaveAdd(r Reader) ([]uint64, error) {
 	length, err := readHeader(r, FrameHaveAdd, io.EOF)
@@ -257,6 +258,9 @@ func ReadHaveAdd(r Reader) ([]uint64, error) {
 		x, p, err = parseVarint(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", FrameHaveAdd, err)
+		}
+		if len(out) == MaxHaveAdd {
+			return nil, fmt.Errorf("%w: %s: more than %d blocks", ErrMalformed, FrameHaveAdd, MaxHaveAdd)
 		}
 		out = append(out, x)
 	}

@@ -176,6 +176,8 @@ func TestHaveAddBad(t *testing.T) {
 		"empty":       AppendFrameHeader(nil, FrameHaveAdd, 0),
 		"non-minimal": append(AppendFrameHeader(nil, FrameHaveAdd, 2), 0x40, 1),
 		"truncated":   append(AppendFrameHeader(nil, FrameHaveAdd, 1), 0x40),
+		// One-byte indexes fit many more than MaxHaveAdd in the payload.
+		"too many": append(AppendFrameHeader(nil, FrameHaveAdd, MaxHaveAdd+1), make([]byte, MaxHaveAdd+1)...),
 	} {
 		_, err := ReadHaveAdd(bytes.NewReader(enc))
 		require.ErrorIs(t, err, ErrMalformed, name)
