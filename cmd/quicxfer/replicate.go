@@ -146,10 +146,11 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 }
 
 // completeReplica returns the file under dir that an earlier run filled
-// completely (the manifest cache of the seed's stateDir knows it), by its name relative to dir, and its manifest: the one at name
-// if name is given, else the first file whose cached manifest has content
-// ID id. A file counts only if the cache holds its manifest for its present
-// size and modification time, and id, if given, matches.
+// completely, by its name relative to dir, and its manifest: the one at
+// name if name is given, else the first file whose cached manifest has
+// content ID id. A file counts only if the manifest cache of stateDir holds
+// its manifest for its present size and modification time, and id, if
+// given, matches.
 func completeReplica(stateDir, dir string, id manifest.ID, name string) (string, *manifest.Manifest) {
 	match := func(rel string) *manifest.Manifest {
 		m, err := seed.CachedManifest(stateDir, filepath.Join(dir, filepath.FromSlash(rel)))

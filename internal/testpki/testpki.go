@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -98,5 +97,5 @@ func WritePEM(t testing.TB, b []byte) string {
 	_, err = f.Write(b)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-	return filepath.Clean(f.Name())
+	return f.Name()
 }
