@@ -12,10 +12,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
@@ -215,27 +215,8 @@ func lastLine(s string) string {
 type seedProcess struct {
 	cmd    *exec.Cmd
 	URL    string
-	stderr *lockedBuffer // read while the seed runs (its log)
-	rss    func() int64  // from watchRSS
-}
-
-// lockedBuffer is a bytes.Buffer that a child process's output can be
-// written to while it is read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer // read while the seed runs (its log)
+	rss    func() int64    // from watchRSS
 }
 
 var seedURL = regexp.MustCompile(`quic://\S+`)
@@ -257,7 +238,7 @@ func startSeedProcessArgs(ctx context.Context, exe string, args []string, env ..
 	if err != nil {
 		return nil, err
 	}
-	sp := &seedProcess{cmd: cmd, stderr: new(lockedBuffer)}
+	sp := &seedProcess{cmd: cmd, stderr: new(syncbuf.Buffer)}
 	cmd.Stderr = sp.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s seed: %w", exe, err)

@@ -1,7 +1,6 @@
 package seed
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -10,35 +9,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/internal/testpki"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
-
-// logBuffer collects a seed's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // auth sends AUTH on its own stream and returns the seed's answer: nil for
 // FIN, else the error (a reset or the connection's close).
@@ -107,7 +88,7 @@ func TestPrivateSeedToken(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(2*bs+5, 11)
 	writeFile(t, filepath.Join(dir, "secret.bin"), data)
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := StartForTest(t, Options{
 		Paths:  []string{dir},
 		Tokens: []string{"another token", token},

@@ -20,6 +20,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/internal/testpki"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -251,7 +252,7 @@ func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
 		level slog.Level
 		lines int
 	}{{slog.LevelDebug, 2}, {slog.LevelInfo, 0}} {
-		var logs logBuffer
+		var logs syncbuf.Buffer
 		s := StartForTest(t, Options{Paths: []string{dir}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))})
 		conn := dial(t, s)
 		id := fileByName(t, s, "f").ID

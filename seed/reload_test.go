@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -40,7 +41,7 @@ func TestReloadDuringDownload(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "old.bin"), randBytes(1000, 22))
 	writeFile(t, filepath.Join(dir, "sub", "changed.bin"), randBytes(2000, 23))
 	writeFile(t, filepath.Join(dir, "same.bin"), randBytes(3000, 24))
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := StartForTest(t, Options{
 		Paths: []string{dir}, RateLimit: 4e6, MetricsListen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -234,7 +235,7 @@ func TestReloadLeavesOutSharedNames(t *testing.T) {
 	shared := randBytes(2*bs, 31)
 	m, err := manifest.Build(t.Context(), bytes.NewReader(shared), int64(len(shared)), 1)
 	require.NoError(t, err)
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := StartForTest(t, Options{Paths: []string{dir},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	_, err = s.Share("a.bin", m, bytes.NewReader(shared), nil)

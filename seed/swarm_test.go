@@ -13,6 +13,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -165,7 +166,7 @@ func TestPeersRegistrationBounded(t *testing.T) {
 	path := filepath.Join(tmp, "f")
 	writeFile(t, path, randBytes(bs, 5))
 	other := "quic://192.0.2.7:4433"
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s := StartForTest(t, Options{Paths: []string{path}, Peers: []string{other},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	id := fileByName(t, s, "f").ID

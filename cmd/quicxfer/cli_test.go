@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,12 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 )
 
 // bin is the quicxfer binary the tests drive, as a user's script would.
@@ -49,7 +49,7 @@ func startSeed(t *testing.T, args ...string) string {
 	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir()}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	lines := make(chan string, 1)
@@ -83,25 +83,6 @@ func startSeed(t *testing.T, args ...string) string {
 		t.Fatalf("seed not ready: %s", stderr.String())
 	}
 	return ""
-}
-
-// lockedBuffer is a bytes.Buffer that a running process may write while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type cliResult struct {
@@ -273,7 +254,7 @@ func TestCtrlC(t *testing.T) {
 	args := []string{"get", "--seed", u, "-o", out, "--quiet", "f.bin"}
 
 	cmd := exec.Command(bin, args...)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
@@ -270,7 +271,7 @@ func TestJSONProgressSeedKilled(t *testing.T) {
 	cmd := exec.Command(bin, "get", "--seed", stay, "--seed", victim, "-o", out, "--json-progress", "--json-progress-interval", "200ms", "f.bin")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	var lines []string

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -24,7 +25,7 @@ import (
 type opsSeed struct {
 	url    string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 }
 
 // startOpsSeed runs `quicxfer seed ARGS...` with JSON logs and waits for its
@@ -34,7 +35,7 @@ func startOpsSeed(t *testing.T, args ...string) *opsSeed {
 	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--log-format", "json"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	s := &opsSeed{cmd: cmd, stderr: &lockedBuffer{}}
+	s := &opsSeed{cmd: cmd, stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = s.stderr
 	require.NoError(t, cmd.Start())
 	lines := make(chan string, 1)
@@ -279,7 +280,7 @@ func TestSeedSIGHUP(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "big.bin")
 	get := exec.Command(bin, "get", "--seed", s.url, "-o", out, "--quiet", "big.bin")
-	var getErr lockedBuffer
+	var getErr syncbuf.Buffer
 	get.Stderr = &getErr
 	require.NoError(t, get.Start())
 	getDone := make(chan error, 1)

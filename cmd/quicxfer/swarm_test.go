@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/internal/testpki"
 )
 
@@ -21,14 +22,14 @@ import (
 type proc struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	exited chan struct{}
 	err    error
 }
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), lines: make(chan string, 16), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: exec.Command(bin, args...), lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
 	p.cmd.Stderr = p.stderr
