@@ -72,8 +72,10 @@
 // time are unchanged, indexes new and changed files (cache first) while the
 // old set is still served, then swaps the pointer. A request looks the set
 // up once, so it sees one set whole; a response in progress holds its
-// servedFile and root, and finishes from them. A root replaced by a reload
-// (its directory was replaced) stays open until the server stops.
+// servedFile and the file it opened, and finishes from them. A root
+// replaced by a reload (its directory was replaced) is closed at once; a
+// response that had yet to open its file opens the same content through
+// the new set, or answers FILE_CHANGED if it is gone.
 //
 // Operations: Options.MetricsListen serves Prometheus metrics (a registry of
 // the Server's own; most values are its atomic counters read at scrape
