@@ -54,5 +54,7 @@
 // source joined, down, stalled, dropped, a block rejected). The Result
 // gives each source's contribution and a note saying why it was left out,
 // dropped or contributed nothing. With Options.Share the download's own
-// blocks are served as they become durable (get --serve, seed --from).
+// blocks are served as they become durable (get --serve, seed --from), and
+// syncs come every ShareSyncInterval (250 ms) instead of every second, so
+// that peers get them sooner.
 package quicxfer
