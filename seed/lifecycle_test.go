@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -134,6 +135,34 @@ func TestManifestCache(t *testing.T) {
 	st = start()
 	require.EqualValues(t, 0, st.FilesHashed)
 	require.EqualValues(t, 3, st.FilesFromCache)
+}
+
+// A manifest a seed remembers for a file (seed --from, once complete) is
+// read back by seed.CachedManifest from the state directory alone, without
+// a seed; once the file changes, it no longer counts.
+func TestCachedManifestWithoutSeed(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	data := randBytes(3*bs+7, 51)
+	path := filepath.Join(dir, "f.bin")
+	writeFile(t, path, data)
+	m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)
+	require.NoError(t, err)
+
+	s := StartForTest(t, Options{NoPaths: true, StateDir: state})
+	got, err := CachedManifest(state, path)
+	require.NoError(t, err)
+	require.Nil(t, got, "nothing remembered yet")
+	require.NoError(t, s.RememberManifest(path, m))
+	got, err = CachedManifest(state, path)
+	require.NoError(t, err)
+	require.Equal(t, m.ID(), got.ID())
+
+	writeFile(t, path, append(data, 'x'))
+	got, err = CachedManifest(state, path)
+	require.NoError(t, err)
+	require.Nil(t, got, "the file changed")
+	_, err = CachedManifest(filepath.Join(t.TempDir(), "none"), path)
+	require.Error(t, err, "no such state directory")
 }
 
 // TestManifestCachePruned: a seed's start removes the cache entries of files
