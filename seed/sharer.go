@@ -107,14 +107,10 @@ func (s *Server) RememberManifest(path string, m *manifest.Manifest) error {
 	return c.store(abs, fi.Size(), fi.ModTime().UnixNano(), m)
 }
 
-// CachedManifest returns the manifest the cache holds for the file at path
-// as it is now (same size and modification time), or nil if there is none.
-func (s *Server) CachedManifest(path string) (*manifest.Manifest, error) {
-	return (&manifestCache{dir: s.swarm.cacheDir}).loadFile(path)
-}
-
-// CachedManifest is Server.CachedManifest for the cache of the seed whose
-// Options.StateDir is stateDir ("" for DefaultStateDir), without a seed.
+// CachedManifest returns the manifest that the cache of a seed whose
+// Options.StateDir is stateDir ("" for DefaultStateDir) holds for the file
+// at path as it is now (same size and modification time), or nil if there
+// is none. It needs no running seed.
 func CachedManifest(stateDir, path string) (*manifest.Manifest, error) {
 	if stateDir == "" {
 		d, err := DefaultStateDir()
