@@ -77,7 +77,7 @@
 // # Kernel links
 //
 // Where the process is root (with iproute2's ip and tc), RunOptions.Kernel
-// (`quicxfer bench --kernel`) shapes the rate-only scenarios (2, 3 and 8;
+// (`quicxfer-bench --kernel`) shapes the rate-only scenarios (2, 3 and 8;
 // KernelUnsupported says why the others cannot be) in the kernel instead:
 // each seed in its own network namespace behind a veth whose seed end has a
 // tbf qdisc, the downloader in this namespace (kernel.go). This kernel has
@@ -86,10 +86,10 @@
 //
 // # Running
 //
-//	quicxfer bench                          # the whole suite, 1 GiB (scenario 9: 4 GiB); report in bench/results/DATE
-//	quicxfer bench --smoke                  # every scenario on a few MiB, in seconds
-//	quicxfer bench --size 64MiB --only 2,3  # some scenarios, another size
-//	sudo quicxfer bench --kernel --only 2   # scenario 2 behind kernel tbf links
+//	quicxfer-bench                          # the whole suite, 1 GiB (scenario 9: 4 GiB); report in bench/results/DATE
+//	go run ./cmd/quicxfer-bench --smoke     # every scenario on a few MiB, in seconds
+//	quicxfer-bench --size 64MiB --only 2,3  # some scenarios, another size
+//	sudo quicxfer-bench --kernel --only 2   # scenario 2 behind kernel tbf links
 //	go test ./bench/                        # the tests: scenarios 2 to 11 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

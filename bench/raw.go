@@ -42,8 +42,8 @@ type RawOptions struct {
 	// Link, if set, puts an emulated link between client and server.
 	Link *LinkConfig
 	// ChildArgs are the arguments with which this executable reaches
-	// RunChild: nil for a test binary (TestMain calls it), {"bench"} for
-	// `quicxfer bench`.
+	// RunChild: nil for a test binary (TestMain calls it) and for
+	// quicxfer-bench, whose main calls it first.
 	ChildArgs []string
 }
 
@@ -252,7 +252,7 @@ func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() err
 // RunChild plays the role this process was started for by the bench package
 // (the raw quic-go server, or scenario 10's attackers), if any, and then exits; otherwise it returns at
 // once. Call it first in TestMain of any test that calls RawQUIC, or where
-// RawOptions.ChildArgs lead (`quicxfer bench` calls it first).
+// RawOptions.ChildArgs lead (quicxfer-bench calls it first).
 func RunChild() {
 	role := os.Getenv(childEnv)
 	if role == "" {

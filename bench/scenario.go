@@ -123,7 +123,7 @@ type RunOptions struct {
 	Exe string
 	// ChildArgs are the arguments that make this executable reach RunChild,
 	// for the raw ceiling's server process: nil for a test binary whose
-	// TestMain calls RunChild, {"bench"} for `quicxfer bench`.
+	// TestMain calls RunChild, and for quicxfer-bench, whose main does.
 	ChildArgs []string
 	// SampleInterval is how often the seeds' counters are sampled for the
 	// plots, default 100ms.

@@ -238,7 +238,7 @@ func TestReportFlagsDuplicates(t *testing.T) {
 }
 
 // TestSuite runs the whole suite when asked with -bench.suite, in this
-// process (without the binary: scenarios 1 to 7). `quicxfer bench` is the
+// process (without the binary: scenarios 1 to 7). `quicxfer-bench` is the
 // runner for the real thing. Example:
 //
 //	go test -run TestSuite -bench.suite -bench.size 67108864 -bench.report /tmp/r ./bench/

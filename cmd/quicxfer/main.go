@@ -61,7 +61,6 @@ Examples:
 			manifestCommand(),
 			statusCommand(),
 			demoCommand(),
-			benchCommand(),
 			completionCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -2,63 +2,13 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/quicxfer/quicxfer/internal/units"
 )
 
-// parseRate parses a rate such as "0", "500KB/s", "12.5MB/s", "1GB/s",
-// "100Mbit/s", "4MiB/s" into bytes per second. Decimal prefixes are powers
-// of 1000, binary ones (Ki, Mi, Gi) powers of 1024; "bit" counts bits.
-func parseRate(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	if t == "0" || t == "" {
-		return 0, nil
-	}
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i <= 0 {
-		return 0, fmt.Errorf("rate %q: want a number with a unit, e.g. 500KB/s, 12.5MB/s, 100Mbit/s or 0", s)
-	}
-	n, err := strconv.ParseFloat(t[:i], 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("rate %q: bad number", s)
-	}
-	unit := t[i:]
-	var scale float64
-	bits := false
-	switch u := strings.ToLower(unit); {
-	case strings.HasSuffix(u, "bit"):
-		bits = true
-		unit = unit[:len(unit)-3]
-	case strings.HasSuffix(unit, "B"):
-		unit = unit[:len(unit)-1]
-	default:
-		return 0, fmt.Errorf("rate %q: unknown unit %q (use B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s or Kbit/s, Mbit/s, Gbit/s)", s, t[i:])
-	}
-	switch strings.ToLower(unit) {
-	case "":
-		scale = 1
-	case "k":
-		scale = 1e3
-	case "m":
-		scale = 1e6
-	case "g":
-		scale = 1e9
-	case "ki":
-		scale = 1 << 10
-	case "mi":
-		scale = 1 << 20
-	case "gi":
-		scale = 1 << 30
-	default:
-		return 0, fmt.Errorf("rate %q: unknown unit prefix %q", s, unit)
-	}
-	r := n * scale
-	if bits {
-		r /= 8
-	}
-	return r, nil
-}
+// parseRate parses a rate such as "0", "500KB/s", "12.5MB/s", "100Mbit/s"
+// into bytes per second (units.ParseRate).
+func parseRate(s string) (float64, error) { return units.ParseRate(s) }
 
 // formatBytes prints a byte count with a decimal unit.
 func formatBytes(n float64) string {
