@@ -106,6 +106,8 @@ func FuzzReadFileEntry(f *testing.F) {
 	f.Add(all)
 	f.Add([]byte{})
 	f.Add((&FileEntry{Name: "a/../b"}).Append(nil))
+	f.Add((&FileEntry{Name: "forged\nline"}).Append(nil))       // a control character
+	f.Add((&FileEntry{Name: "x\u009b2J", Size: 1}).Append(nil)) // a C1 control (CSI)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		for {
