@@ -305,6 +305,9 @@ func TestRedactURL(t *testing.T) {
 	} {
 		require.Equal(t, want, redactURL(in), in)
 	}
+	// In a message, every URL's password.
+	require.Equal(t, `mirror http://u:xxxxx@h/f dropped: GET "https://v:xxxxx@g:1/x?y=a:b@c": 401; seed quic://s:1?pin=p left out; mail a:b@c`,
+		redactURLsIn(`mirror http://u:s3cret@h/f dropped: GET "https://v:p@ss@g:1/x?y=a:b@c": 401; seed quic://s:1?pin=p left out; mail a:b@c`))
 }
 
 // startAuthMirror serves data at /f over HTTP on 127.0.0.1, at most
@@ -417,7 +420,9 @@ func TestProgressRedactsPasswords(t *testing.T) {
 	v.event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "f.bin", Size: 10 << 20, BlockSize: 1 << 20})
 	v.event(quicxfer.Event{Kind: quicxfer.EventSourceJoined, Time: time.Now(), Source: u})
 	v.progress(snap)
+	v.logf("mirror %s sent no data for 3s; trying it again later", u)
 	v.finish(res, nil)
+	res.Seeds[0].Note = "dropped: " + u + " failed"
 	summary(&plainErr, "f.bin", res)
 
 	var jsonOut, jsonErr bytes.Buffer
@@ -434,6 +439,7 @@ func TestProgressRedactsPasswords(t *testing.T) {
 	dv.event(0, quicxfer.Event{Kind: quicxfer.EventSourceJoined, Time: time.Now(), Source: u})
 	dv.progress(0, snap)
 	dv.fileEnd(0, res, nil)
+	dv.logf("%s: mirror %s dropped: it failed 6 times in a row", "f.bin", u)
 	dv.finish(dirJSONOf("out", files, []*quicxfer.Result{res}, []error{nil}, time.Second, nil), nil)
 	dirSummary(&dirErr, "out", files, []*quicxfer.Result{res}, time.Second)
 
@@ -442,6 +448,8 @@ func TestProgressRedactsPasswords(t *testing.T) {
 		require.Contains(t, b.String(), shown, name)
 	}
 	require.Contains(t, plainErr.String(), "progress: ", "a plain line was written")
-	j := jsonResultOf(res, nil)
+	j := jsonResultOf(res, errors.New("no remaining source: "+u+": 503"))
 	require.Equal(t, shown, j.Seeds[0].URL, "--json")
+	require.NotContains(t, j.Seeds[0].Note+j.Error, "s3cret", "--json")
+	require.Contains(t, j.Error, shown, "--json")
 }

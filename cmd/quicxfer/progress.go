@@ -66,9 +66,10 @@ func newDisplay(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time
 	return display{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery}
 }
 
-// logf prints a message for the user on standard error, above the bars.
+// logf prints a message for the user on standard error, above the bars,
+// with the password of any URL in it redacted.
 func (d *display) logf(format string, args ...any) {
-	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
+	line := redactURLsIn(fmt.Sprintf("quicxfer: "+format+"\n", args...))
 	if d.bars != nil {
 		if _, err := io.WriteString(d.bars, line); err == nil {
 			return
@@ -444,7 +445,7 @@ func startJSONOf(e quicxfer.Event) startJSON {
 
 // sourceEventJSONOf is the body of an event of a source.
 func sourceEventJSONOf(e quicxfer.Event) sourceEventJSON {
-	b := sourceEventJSON{URL: redactURL(e.Source), Reason: e.Reason}
+	b := sourceEventJSON{URL: redactURL(e.Source), Reason: redactURLsIn(e.Reason)}
 	if e.Kind == quicxfer.EventBlockRejected {
 		b.Block = &e.Block
 	}
@@ -587,7 +588,7 @@ func pickRows(srcs []*sourceView, limit int) []row {
 		label, _, _ := strings.Cut(redactURL(s.url), "?") // a pin or token adds nothing here
 		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
 		if s.state == "dropped" || s.state == "backoff" {
-			r.note = s.reason
+			r.note = redactURLsIn(s.reason)
 		}
 		return r
 	}
@@ -677,7 +678,7 @@ func summary(w io.Writer, out string, res *quicxfer.Result) {
 			line += fmt.Sprintf(", %d bad", s.BadBlocks)
 		}
 		if s.Note != "" {
-			line += " (" + s.Note + ")"
+			line += " (" + redactURLsIn(s.Note) + ")"
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -65,4 +66,18 @@ func redactURL(s string) string {
 		return s
 	}
 	return s[:i+3] + user + ":" + redactedPassword + s[i+3+at:]
+}
+
+// urlUserinfoRE matches the start of a URL up to the end of its user
+// information, where a password would be.
+var urlUserinfoRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]*@`)
+
+// redactURLsIn returns text, a message for the user, with the password of
+// every URL in it redacted (redactURL): the library names a mirror by the
+// URL it was given.
+func redactURLsIn(text string) string {
+	if !strings.Contains(text, "@") {
+		return text
+	}
+	return urlUserinfoRE.ReplaceAllStringFunc(text, redactURL)
 }
