@@ -452,4 +452,8 @@ func TestProgressRedactsPasswords(t *testing.T) {
 	require.Equal(t, shown, j.Seeds[0].URL, "--json")
 	require.NotContains(t, j.Seeds[0].Note+j.Error, "s3cret", "--json")
 	require.Contains(t, j.Error, shown, "--json")
+
+	var final bytes.Buffer
+	require.Equal(t, exitFailure, exitCode(errors.New("no remaining source can serve it: "+u+": 503"), &final))
+	require.Equal(t, "quicxfer: no remaining source can serve it: "+shown+": 503\n", final.String(), "the last line")
 }
