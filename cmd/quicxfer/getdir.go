@@ -269,11 +269,12 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, pr
 var workingSuffixes = []string{".qxpart", ".qxstate", ".qxstate.tmp", ".qxcmd", ".qxcmd.tmp"}
 
 // workingName returns the suffix of quicxfer's own files that a component
-// of the '/'-separated rel ends with, or "".
+// of the '/'-separated rel ends with, or "". Case is ignored: on a
+// case-insensitive file system "X.QXPART" is x's part file.
 func workingName(rel string) string {
 	for _, elem := range strings.Split(rel, "/") {
 		for _, suf := range workingSuffixes {
-			if strings.HasSuffix(elem, suf) {
+			if len(elem) >= len(suf) && strings.EqualFold(elem[len(elem)-len(suf):], suf) {
 				return suf
 			}
 		}

@@ -338,14 +338,15 @@ func TestGetDirectoryRefusesToEscape(t *testing.T) {
 // TestSelectFiles checks the mapping of listed names to paths in OUTDIR,
 // including names a lying listing could hold: a name that would land
 // outside OUTDIR, and one that names quicxfer's own working files (a file or
-// a directory of that name), whether or not its stem is listed too.
+// a directory of that name, in any case), whether or not its stem is listed
+// too.
 func TestSelectFiles(t *testing.T) {
 	entries := []listed{
 		{"docs/b/c", 2}, {"docs/a", 1}, {"docsx/y", 0},
 		{"docs/../etc/passwd", 0}, {"/abs", 0}, {"docs/./x", 0},
 		{"docs/a.qxpart", 0}, {"docs/lone.qxpart", 0}, {"docs/lone.qxstate", 0},
 		{"docs/lone.qxcmd", 0}, {"docs/x.qxstate.tmp", 0}, {"docs/x.qxcmd.tmp", 0},
-		{"docs/d.qxpart/inside", 0}, {"docs/qxpart", 3}, {"docs/a.qxpart.old", 4},
+		{"docs/d.qxpart/inside", 0}, {"docs/qxpart", 3}, {"docs/a.qxpart.old", 4}, {"docs/A.QxPart", 0},
 		{"other", 0},
 	}
 	files, refused := selectFiles(entries, "docs", "out")
@@ -356,8 +357,8 @@ func TestSelectFiles(t *testing.T) {
 		{name: "docs/qxpart", rel: "qxpart", size: 3},
 	}, files)
 	require.Equal(t, filepath.Join("out", "b", "c"), files[2].out("out"))
-	require.Equal(t, 9, refused.n, "%q", refused.shown)
-	require.Len(t, refused.shown, 9)
+	require.Equal(t, 10, refused.n, "%q", refused.shown)
+	require.Len(t, refused.shown, 10)
 	require.Contains(t, refused.shown[0], "..")
 	for _, r := range refused.shown[2:] {
 		require.Contains(t, r, "a directory download never writes one")
@@ -365,7 +366,7 @@ func TestSelectFiles(t *testing.T) {
 
 	files, refused = selectFiles(entries, "", ".")
 	require.Len(t, files, 6)
-	require.Equal(t, 10, refused.n, "%q", refused.shown) // "/abs" as well
+	require.Equal(t, 11, refused.n, "%q", refused.shown) // "/abs" as well
 	require.Len(t, refused.shown, maxRefusalsShown, "the rest are counted")
 }
 
