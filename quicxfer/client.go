@@ -28,8 +28,6 @@ const (
 	handshakeTimeout = 5 * time.Second
 	idleTimeout      = 30 * time.Second
 	keepAlive        = 5 * time.Second
-	// maxListEntries bounds what List accepts from a seed.
-	maxListEntries = 1 << 20
 )
 
 // Client dials seeds through one quic.Transport over one UDP socket.
@@ -289,28 +287,45 @@ func (c *Conn) streamErr(ctx context.Context, err error) error {
 	return fromQUIC(err, c.token)
 }
 
-// List returns the files the seed serves.
+// List returns the files the seed serves. A list of more than
+// wire.MaxListEntries files or wire.MaxListBytes of entries is refused with
+// an error wrapping wire.ErrListTooLarge, before the entry over the limit is
+// read.
 func (c *Conn) List(ctx context.Context) ([]wire.FileEntry, error) {
-	r, done, err := c.request(ctx, &wire.ListRequest{}, 16<<10)
-	if err != nil {
+	var entries []wire.FileEntry
+	if err := c.ListEach(ctx, func(e wire.FileEntry) error {
+		entries = append(entries, e)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	var entries []wire.FileEntry
+	return entries, nil
+}
+
+// ListEach calls fn with each file the seed lists, as the entries arrive,
+// for a caller that keeps only some of them; within List's limits. An error
+// from fn ends the listing (the stream is cancelled) and is returned as it
+// is.
+func (c *Conn) ListEach(ctx context.Context, fn func(wire.FileEntry) error) error {
+	r, done, err := c.request(ctx, &wire.ListRequest{}, 16<<10)
+	if err != nil {
+		return err
+	}
+	l := wire.NewListReader(r)
 	for {
-		e, err := wire.ReadFileEntry(r)
+		e, err := l.Next()
 		if errors.Is(err, io.EOF) {
 			done(true)
-			return entries, nil
+			return nil
 		}
 		if err != nil {
 			done(false)
-			return nil, c.streamErr(ctx, err)
+			return c.streamErr(ctx, err)
 		}
-		if len(entries) == maxListEntries {
+		if err := fn(e); err != nil {
 			done(false)
-			return nil, fmt.Errorf("seed lists more than %d files", maxListEntries)
+			return err
 		}
-		entries = append(entries, e)
 	}
 }
 

@@ -282,7 +282,7 @@ type jsonRun struct {
 func jsonRunOf(err error) jsonRun {
 	r := jsonRun{Seeds: []jsonSeed{}, OK: err == nil}
 	if err != nil {
-		r.Error = err.Error()
+		r.Error = redactURLsIn(err.Error())
 	}
 	return r
 }
@@ -300,7 +300,7 @@ func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes
 		j.ElapsedS = res.Elapsed.Seconds()
 		for _, s := range res.Seeds {
-			j.Seeds = append(j.Seeds, jsonSeed{s.URL, s.Bytes, s.Blocks, s.BadBlocks, s.Received, s.Note, s.Conns})
+			j.Seeds = append(j.Seeds, jsonSeed{redactURL(s.URL), s.Bytes, s.Blocks, s.BadBlocks, s.Received, redactURLsIn(s.Note), s.Conns})
 		}
 	}
 	return j

@@ -28,13 +28,17 @@ import (
 // errNoDir is returned by getDir when no seed lists a file under the prefix.
 var errNoDir = errors.New("no such directory on any seed")
 
-// dirFile is one file of a directory download.
+// dirFile is one file of a directory download: what a directory download
+// keeps of each entry of the seeds' lists, no more (a list may hold a
+// million names).
 type dirFile struct {
 	name string // on the seeds
-	rel  string // relative to the output directory, with '/'
-	out  string // where it appears
+	rel  string // relative to the output directory, with '/': the end of name
 	size int64  // as listed
 }
+
+// out is where f appears: rel under outdir.
+func (f dirFile) out(outdir string) string { return filepath.Join(outdir, filepath.FromSlash(f.rel)) }
 
 // getDir downloads every file the seeds list under prefix (every file if
 // prefix is empty) into outdir, keeping the paths below prefix, a few files
@@ -73,12 +77,13 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	defer client.Close()
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
 
-	entries, err := listAll(c.Context, client, base.Seeds, logf)
+	entries, err := listAll(c.Context, client, base.Seeds, prefix, logf)
 	if err != nil {
 		return err
 	}
 	files, refused := selectFiles(entries, prefix, outdir)
-	if len(files) == 0 && len(refused) == 0 {
+	entries = nil
+	if len(files) == 0 && refused.n == 0 {
 		if prefix == "" {
 			return errors.New("the seeds serve no file")
 		}
@@ -87,8 +92,11 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	if !base.ID.IsZero() {
 		return usagef("--id names one file's content; it does not go with a directory or --all")
 	}
-	for _, r := range refused {
+	for _, r := range refused.shown {
 		logf("%s", r)
+	}
+	if more := refused.n - len(refused.shown); more > 0 {
+		logf("refusing %d more names the same way", more)
 	}
 	if err := os.MkdirAll(outdir, 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
@@ -98,7 +106,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	if prefix == "" {
 		label = "all files"
 	}
-	view = newDirView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"), label, outdir, files, parallel)
+	view = newDirView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"), showName(label), outdir, files, parallel)
 
 	start := time.Now()
 	results := make([]*quicxfer.Result, len(files))
@@ -117,19 +125,23 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 				view.fileEnd(i, nil, err)
 				return nil
 			}
-			if err := checkNoLink(f.out); err != nil {
+			out := f.out(outdir)
+			if err := checkNoLink(out); err != nil {
 				errs[i] = err
 				view.fileEnd(i, nil, err)
 				return nil
 			}
 			opts := base
-			opts.Name, opts.Out, opts.Client = f.name, f.out, client
-			opts.Logf = func(format string, args ...any) { view.logf("%s: "+format, append([]any{f.rel}, args...)...) }
+			opts.Name, opts.Out, opts.Client = f.name, out, client
+			opts.Logf = func(format string, args ...any) { view.logf("%s: "+format, append([]any{showName(f.rel)}, args...)...) }
 			opts.OnProgress = func(p quicxfer.Progress) { view.progress(i, p) }
 			opts.OnEvent = func(e quicxfer.Event) { view.event(i, e) }
-			writeRecord(c, f.out, f.name, c.Args().Slice()...)
+			writeRecord(c, out, f.name, c.Args().Slice()...)
 			results[i], errs[i] = quicxfer.Download(c.Context, opts)
-			endRecord(f.out)
+			endRecord(out)
+			if r := results[i]; r != nil && r.Name == f.name {
+				r.Name = f.name // the listed name's copy: one per file is kept
+			}
 			view.fileEnd(i, results[i], errs[i])
 			if errs[i] != nil && (errors.Is(errs[i], quicxfer.ErrNoSeeds) || errors.Is(errs[i], context.Canceled)) {
 				stop.Store(true)
@@ -145,7 +157,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 		if err != nil {
 			failed++
 			if firstErr == nil || errors.Is(firstErr, errNotStarted) {
-				firstErr = fmt.Errorf("%s: %w", files[i].rel, err)
+				firstErr = fmt.Errorf("%s: %w", showName(files[i].rel), err)
 			}
 		}
 	}
@@ -153,11 +165,11 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	switch {
 	case c.Context.Err() != nil:
 		err2 = fmt.Errorf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume: %w", len(files)-failed, len(files), c.Context.Err())
-	case failed > 0 || len(refused) > 0:
+	case failed > 0 || refused.n > 0:
 		if firstErr == nil {
-			firstErr = errors.New(refused[0])
+			firstErr = errors.New(refused.shown[0])
 		}
-		err2 = fmt.Errorf("%d of %d files failed (%v)", failed+len(refused), len(files)+len(refused), firstErr)
+		err2 = fmt.Errorf("%d of %d files failed (%v)", failed+refused.n, len(files)+refused.n, firstErr)
 	}
 	j := dirJSONOf(outdir, files, results, errs, elapsed, err2)
 	view.finish(j, err2)
@@ -175,14 +187,23 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 // errNotStarted marks a file left alone after a failure every file shares.
 var errNotStarted = errors.New("not started")
 
-// listAll asks every seed for its list and returns the union: one entry
-// per name, the first seed's where they differ (each file's download then
-// settles which manifest to use, as for a single file). Seeds that cannot
-// be listed are reported and skipped; it fails only if none can.
-func listAll(parent context.Context, client *quicxfer.Client, seeds []string, logf func(string, ...any)) ([]wire.FileEntry, error) {
+// listed is what a directory download keeps of a seed's list entry.
+type listed struct {
+	name string
+	size int64
+}
+
+// listAll asks every seed for its list and returns the union of the
+// entries under prefix ("" for all): one entry per name, the first seed's
+// where they differ (each file's download then settles which manifest to
+// use, as for a single file). Each list is read as it arrives, keeping only
+// the names under prefix and their sizes, and a list is bounded
+// (wire.MaxListEntries, wire.MaxListBytes). Seeds that cannot be listed are
+// reported and skipped; it fails only if none can.
+func listAll(parent context.Context, client *quicxfer.Client, seeds []string, prefix string, logf func(string, ...any)) ([]listed, error) {
 	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 	defer cancel()
-	lists := make([][]wire.FileEntry, len(seeds))
+	lists := make([][]listed, len(seeds))
 	errs := make([]error, len(seeds))
 	var wg sync.WaitGroup
 	for i, s := range seeds {
@@ -199,7 +220,15 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, lo
 				return
 			}
 			defer conn.Close()
-			lists[i], errs[i] = conn.List(ctx)
+			errs[i] = conn.ListEach(ctx, func(e wire.FileEntry) error {
+				if prefix == "" || strings.HasPrefix(e.Name, prefix+"/") {
+					lists[i] = append(lists[i], listed{e.Name, e.Size})
+				}
+				return nil
+			})
+			if errs[i] != nil {
+				lists[i] = nil
+			}
 		}()
 	}
 	wg.Wait()
@@ -207,7 +236,7 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, lo
 		return nil, err
 	}
 	seen := map[string]bool{}
-	var all []wire.FileEntry
+	var all []listed
 	var firstErr error
 	for i, l := range lists {
 		if errs[i] != nil {
@@ -218,11 +247,12 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, lo
 			continue
 		}
 		for _, e := range l {
-			if !seen[e.Name] {
-				seen[e.Name] = true
+			if !seen[e.name] {
+				seen[e.name] = true
 				all = append(all, e)
 			}
 		}
+		lists[i] = nil
 	}
 	if firstErr != nil && len(all) == 0 {
 		return nil, fmt.Errorf("%w: %v", quicxfer.ErrNoSeeds, firstErr)
@@ -230,53 +260,78 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, lo
 	return all, nil
 }
 
-// partSuffixes are the names a download keeps beside its OUT.
-var partSuffixes = []string{".qxpart", ".qxstate", ".qxstate.tmp", ".qxcmd", ".qxcmd.tmp"}
+// workingSuffixes end the names of the files a download keeps beside its
+// OUT (partial.PartPath, StatePath, CommandPath and their temporary files).
+// A directory download never writes a name that ends so, nor makes a
+// directory of one: a seed could plant a forged OUT.qxpart and OUT.qxstate
+// beside a file it also lists, or a .qxcmd whose command status shows.
+// TODO(merge): one list with internal/partial (partial.IsWorkingFile).
+var workingSuffixes = []string{".qxpart", ".qxstate", ".qxstate.tmp", ".qxcmd", ".qxcmd.tmp"}
+
+// workingName returns the suffix of quicxfer's own files that a component
+// of the '/'-separated rel ends with, or "". Case is ignored: on a
+// case-insensitive file system "X.QXPART" is x's part file.
+func workingName(rel string) string {
+	for _, elem := range strings.Split(rel, "/") {
+		for _, suf := range workingSuffixes {
+			if len(elem) >= len(suf) && strings.EqualFold(elem[len(elem)-len(suf):], suf) {
+				return suf
+			}
+		}
+	}
+	return ""
+}
+
+// maxRefusalsShown is how many refused names a directory download names,
+// one line each; the others are counted.
+const maxRefusalsShown = 10
+
+// refusals are the names selectFiles refused: the first maxRefusalsShown
+// as one-line reasons, and how many in all.
+type refusals struct {
+	shown []string
+	n     int
+}
+
+func (r *refusals) add(format string, args ...any) {
+	r.n++
+	if len(r.shown) < maxRefusalsShown {
+		r.shown = append(r.shown, fmt.Sprintf(format, args...))
+	}
+}
 
 // selectFiles picks the entries under prefix ("" for all) and maps each to
-// a path under outdir. A name that could land outside outdir is refused,
-// and so is one that would collide with the partial files of another.
-// Files come out sorted by name; refused ones as one-line reasons.
-func selectFiles(entries []wire.FileEntry, prefix, outdir string) ([]dirFile, []string) {
+// a path under outdir. A name that could land outside outdir is refused, and
+// so is one that names one of quicxfer's own working files (workingName).
+// Files come out sorted by name.
+func selectFiles(entries []listed, prefix, outdir string) ([]dirFile, refusals) {
 	var files []dirFile
-	var refused []string
-	names := map[string]bool{}
+	var refused refusals
 	for _, e := range entries {
-		names[e.Name] = true
-	}
-	for _, e := range entries {
-		rel := e.Name
+		rel := e.name
 		if prefix != "" {
 			var ok bool
-			if rel, ok = strings.CutPrefix(e.Name, prefix+"/"); !ok {
+			if rel, ok = strings.CutPrefix(e.name, prefix+"/"); !ok {
 				continue
 			}
 		}
-		if err := wire.CheckName(e.Name); err != nil {
-			refused = append(refused, fmt.Sprintf("refusing %q: %v", e.Name, err))
+		if err := wire.CheckName(e.name); err != nil {
+			refused.add("refusing %s: %v", quoteShort(e.name), err)
 			continue
 		}
 		if err := wire.CheckName(rel); err != nil {
-			refused = append(refused, fmt.Sprintf("refusing %q: %v", e.Name, err))
+			refused.add("refusing %s: %v", quoteShort(e.name), err)
 			continue
 		}
-		out := filepath.Join(outdir, filepath.FromSlash(rel))
 		if !filepath.IsLocal(filepath.FromSlash(rel)) {
-			refused = append(refused, fmt.Sprintf("refusing %q: it would be written outside %s", e.Name, outdir))
+			refused.add("refusing %s: it would be written outside %s", quoteShort(e.name), showName(outdir))
 			continue
 		}
-		clash := false
-		for _, suf := range partSuffixes {
-			if stem, ok := strings.CutSuffix(e.Name, suf); ok && names[stem] {
-				refused = append(refused, fmt.Sprintf("refusing %q: the partial download of %q uses that name", e.Name, stem))
-				clash = true
-				break
-			}
-		}
-		if clash {
+		if suf := workingName(rel); suf != "" {
+			refused.add("refusing %s: quicxfer keeps its partial downloads in names ending %s, and a directory download never writes one", quoteShort(e.name), suf)
 			continue
 		}
-		files = append(files, dirFile{name: e.Name, rel: rel, out: out, size: e.Size})
+		files = append(files, dirFile{name: e.name, rel: rel, size: e.size})
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
 	return files, refused
@@ -306,7 +361,7 @@ func mkdirInside(root, rel string) error {
 			return err
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", p)
+			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", showName(p))
 		}
 	}
 	return nil
@@ -317,7 +372,7 @@ func mkdirInside(root, rel string) error {
 func checkNoLink(out string) error {
 	for _, p := range []string{out, partial.PartPath(out), partial.StatePath(out)} {
 		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symbolic link; refusing to write through it", p)
+			return fmt.Errorf("%s is a symbolic link; refusing to write through it", showName(p))
 		}
 	}
 	return nil
@@ -344,7 +399,7 @@ func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []e
 	j.ElapsedS = elapsed.Seconds()
 	bySeed := map[string]int{}
 	for i, f := range files {
-		fj := dirFileJSONOf(f, results[i], errs[i])
+		fj := dirFileJSONOf(dir, f, results[i], errs[i])
 		j.Files = append(j.Files, fj)
 		j.Size += fj.Size
 		if errs[i] == nil {
@@ -371,8 +426,8 @@ func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []e
 
 // dirFileJSONOf is one file's entry of the --json object (and the body of
 // a file_done or file_error event).
-func dirFileJSONOf(f dirFile, res *quicxfer.Result, err error) dirFileJSON {
-	fj := dirFileJSON{Out: f.out, jsonResult: jsonResultOf(res, err)}
+func dirFileJSONOf(dir string, f dirFile, res *quicxfer.Result, err error) dirFileJSON {
+	fj := dirFileJSON{Out: f.out(dir), jsonResult: jsonResultOf(res, err)}
 	if fj.Name == "" {
 		fj.Name, fj.Size = f.name, f.size
 	}
@@ -410,7 +465,7 @@ func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Re
 	if len(files) == 1 {
 		noun = "file"
 	}
-	fmt.Fprintf(w, "%s: %d %s, %s verified in %s, %s/s", dir, len(files), noun, formatBytes(float64(size)), elapsed.Round(time.Millisecond), formatBytes(rate))
+	fmt.Fprintf(w, "%s: %d %s, %s verified in %s, %s/s", showName(dir), len(files), noun, formatBytes(float64(size)), elapsed.Round(time.Millisecond), formatBytes(rate))
 	if resumed > 0 {
 		fmt.Fprintf(w, ", %s resumed from disk", formatBytes(float64(resumed)))
 	}
@@ -421,7 +476,7 @@ func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Re
 		if fetched > 0 {
 			share = 100 * float64(s.bytes) / float64(fetched)
 		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", u, formatBytes(float64(s.bytes)), share, s.blocks)
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", redactURL(u), formatBytes(float64(s.bytes)), share, s.blocks)
 		if s.bad > 0 {
 			line += fmt.Sprintf(", %d bad", s.bad)
 		}
@@ -525,14 +580,14 @@ func (v *dirView) event(i int, e quicxfer.Event) {
 			v.writeJSONNow(string(e.Kind), struct {
 				startJSON
 				Out string `json:"out"`
-			}{startJSONOf(e), f.out})
+			}{startJSONOf(e), f.out(v.outdir)})
 			return
 		}
 		v.writeJSONNow(string(e.Kind), struct {
 			Name string `json:"name"`
 			Out  string `json:"out"`
 			sourceEventJSON
-		}{f.name, f.out, sourceEventJSONOf(e)})
+		}{f.name, f.out(v.outdir), sourceEventJSONOf(e)})
 	case viewBars:
 		v.updateBars()
 	}
@@ -588,7 +643,7 @@ func (v *dirView) fileEnd(i int, res *quicxfer.Result, err error) {
 		if err != nil {
 			kind = "file_error"
 		}
-		v.writeJSONNow(kind, dirFileJSONOf(v.files[i], res, err))
+		v.writeJSONNow(kind, dirFileJSONOf(v.outdir, v.files[i], res, err))
 	case viewBars:
 		v.updateBars()
 	}
@@ -687,7 +742,7 @@ func (v *dirView) fileText(k int) string {
 	}
 	w := 0
 	for _, i := range v.running[:min(len(v.running), n)] {
-		w = max(w, len(v.files[i].rel))
+		w = max(w, len(showName(v.files[i].rel)))
 	}
 	w = min(w, 48)
 	if k == n-1 && len(v.running) > n {
@@ -703,7 +758,7 @@ func (v *dirView) fileText(k int) string {
 	if s.size > 0 {
 		pct = 100 * float64(s.verified) / float64(s.size)
 	}
-	return fmt.Sprintf("  %-*.*s %6.1f%% %10s of %-10s %12s", w, w, v.files[i].rel, pct,
+	return fmt.Sprintf("  %-*.*s %6.1f%% %10s of %-10s %12s", w, w, showName(v.files[i].rel), pct,
 		formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i))+"/s")
 }
 
@@ -721,7 +776,7 @@ func (v *dirView) plainLineLocked() string {
 			break
 		}
 		s := &v.st[i]
-		fmt.Fprintf(&b, "%s%s %s of %s %s/s", sep, v.files[i].rel, formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i)))
+		fmt.Fprintf(&b, "%s%s %s of %s %s/s", sep, showName(v.files[i].rel), formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i)))
 		sep = ", "
 	}
 	b.WriteString("\n")
@@ -771,7 +826,7 @@ func (v *dirView) progressJSONLocked(now time.Time) any {
 	}
 	for _, i := range v.running {
 		s, f := &v.st[i], v.files[i]
-		b.Files = append(b.Files, fileProgressJSON{f.name, f.out, s.size, s.verified, s.resumed, math.Round(v.fileRateLocked(i))})
+		b.Files = append(b.Files, fileProgressJSON{f.name, f.out(v.outdir), s.size, s.verified, s.resumed, math.Round(v.fileRateLocked(i))})
 		for _, sp := range s.seeds {
 			a := srcs[sp.URL]
 			a.rate += sp.Rate
@@ -783,7 +838,7 @@ func (v *dirView) progressJSONLocked(now time.Time) any {
 	}
 	for _, u := range v.srcOrder {
 		a := srcs[u]
-		b.Sources = append(b.Sources, sourceStatusJSON{u, a.state, math.Round(a.rate), a.bytes})
+		b.Sources = append(b.Sources, sourceStatusJSON{redactURL(u), a.state, math.Round(a.rate), a.bytes})
 	}
 	return b
 }

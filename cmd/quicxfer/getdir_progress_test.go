@@ -214,7 +214,7 @@ func TestDirViewConcurrent(t *testing.T) {
 	files := make([]dirFile, n)
 	for i := range files {
 		rel := fmt.Sprintf("f%02d.bin", i)
-		files[i] = dirFile{name: "set/" + rel, rel: rel, out: filepath.Join("out", rel), size: size}
+		files[i] = dirFile{name: "set/" + rel, rel: rel, size: size}
 	}
 	var stdout bytes.Buffer
 	v := newDirView(&stdout, tty, false, false, time.Second, "set/", "out", files, n)

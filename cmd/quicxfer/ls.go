@@ -17,6 +17,8 @@ func lsCommand() *cli.Command {
 		Name:  "ls",
 		Usage: "list the files a seed serves: name, size in bytes, content ID",
 		Description: `Prints one line per file: name, size in bytes, content ID (tab-separated).
+A name that is not all printable characters is printed quoted, with Go's
+escapes ("a\u00a0b"); --json prints every name as it is, in JSON.
 
 Examples:
    quicxfer ls --seed 'quic://seed.example:4433?pin=...'
@@ -67,7 +69,7 @@ Examples:
 				return enc.Encode(out)
 			}
 			for _, e := range entries {
-				fmt.Fprintf(c.App.Writer, "%s\t%d\t%s\n", e.Name, e.Size, e.ID)
+				fmt.Fprintf(c.App.Writer, "%s\t%d\t%s\n", showName(e.Name), e.Size, e.ID)
 			}
 			return nil
 		},

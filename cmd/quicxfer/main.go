@@ -107,20 +107,22 @@ func main() {
 	os.Exit(code)
 }
 
-// exitCode prints err as one line and returns the exit code for it.
+// exitCode prints err as one line, the password of any URL in it redacted,
+// and returns the exit code for it.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	msg := redactURLsIn(err.Error())
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "quicxfer: %v (see --help)\n", err)
+		fmt.Fprintf(stderr, "quicxfer: %s (see --help)\n", msg)
 		return exitUsage
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "quicxfer: %v\n", err)
+		fmt.Fprintf(stderr, "quicxfer: %s\n", msg)
 		return exitInterrupted
 	}
-	fmt.Fprintf(stderr, "quicxfer: %v\n", err)
+	fmt.Fprintf(stderr, "quicxfer: %s\n", msg)
 	return exitFailure
 }

@@ -66,9 +66,10 @@ func newDisplay(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time
 	return display{mode: pickMode(stderr, quiet, jsonEvents), stdout: stdout, stderr: stderr, jsonEvery: jsonEvery}
 }
 
-// logf prints a message for the user on standard error, above the bars.
+// logf prints a message for the user on standard error, above the bars,
+// with the password of any URL in it redacted.
 func (d *display) logf(format string, args ...any) {
-	line := fmt.Sprintf("quicxfer: "+format+"\n", args...)
+	line := redactURLsIn(fmt.Sprintf("quicxfer: "+format+"\n", args...))
 	if d.bars != nil {
 		if _, err := io.WriteString(d.bars, line); err == nil {
 			return
@@ -444,7 +445,7 @@ func startJSONOf(e quicxfer.Event) startJSON {
 
 // sourceEventJSONOf is the body of an event of a source.
 func sourceEventJSONOf(e quicxfer.Event) sourceEventJSON {
-	b := sourceEventJSON{URL: e.Source, Reason: e.Reason}
+	b := sourceEventJSON{URL: redactURL(e.Source), Reason: redactURLsIn(e.Reason)}
 	if e.Kind == quicxfer.EventBlockRejected {
 		b.Block = &e.Block
 	}
@@ -457,7 +458,7 @@ func (v *progressView) progressJSONLocked(time.Time) any {
 	p := v.snap
 	b := progressJSON{totalsJSONOf(p.Size, p.Verified, p.Resumed, p.Elapsed, v.rateLocked()), make([]sourceStatusJSON, 0, len(v.sources))}
 	for _, s := range v.sources {
-		b.Sources = append(b.Sources, sourceStatusJSON{s.url, s.state, math.Round(s.rate), s.bytes})
+		b.Sources = append(b.Sources, sourceStatusJSON{redactURL(s.url), s.state, math.Round(s.rate), s.bytes})
 	}
 	return b
 }
@@ -539,7 +540,7 @@ func (v *progressView) startBars() {
 	v.mu.Lock()
 	size, verified := v.snap.Size, v.snap.Verified
 	v.mu.Unlock()
-	v.openBars(size, func() string { return v.name }, v.totalTextLocked)
+	v.openBars(size, func() string { return showName(v.name) }, v.totalTextLocked)
 	if verified > 0 && verified < size {
 		v.total.SetCurrent(verified)
 	}
@@ -584,10 +585,10 @@ func (v *progressView) rowText(i int) string {
 // limit lines, else the fastest limit-1 and one line summing the rest.
 func pickRows(srcs []*sourceView, limit int) []row {
 	toRow := func(s *sourceView) row {
-		label, _, _ := strings.Cut(s.url, "?") // a pin or token adds nothing here
+		label, _, _ := strings.Cut(redactURL(s.url), "?") // a pin or token adds nothing here
 		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
 		if s.state == "dropped" || s.state == "backoff" {
-			r.note = s.reason
+			r.note = redactURLsIn(s.reason)
 		}
 		return r
 	}
@@ -661,7 +662,7 @@ func summary(w io.Writer, out string, res *quicxfer.Result) {
 	if secs > 0 {
 		rate = float64(missing) / secs
 	}
-	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", out, formatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), formatBytes(rate))
+	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", showName(out), formatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), formatBytes(rate))
 	fmt.Fprintf(w, "  %s resumed from disk, %s fetched over the network", formatBytes(float64(res.ResumedBytes)), formatBytes(float64(res.FetchedBytes)))
 	if missing > 0 && res.FetchedBytes > missing {
 		fmt.Fprintf(w, " (%.1f%% more than was missing: duplicates and rejected blocks)", 100*float64(res.FetchedBytes-missing)/float64(missing))
@@ -672,12 +673,12 @@ func summary(w io.Writer, out string, res *quicxfer.Result) {
 		if missing > 0 {
 			share = 100 * float64(s.Bytes) / float64(missing)
 		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", s.URL, formatBytes(float64(s.Bytes)), share, s.Blocks)
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", redactURL(s.URL), formatBytes(float64(s.Bytes)), share, s.Blocks)
 		if s.BadBlocks > 0 {
 			line += fmt.Sprintf(", %d bad", s.BadBlocks)
 		}
 		if s.Note != "" {
-			line += " (" + s.Note + ")"
+			line += " (" + redactURLsIn(s.Note) + ")"
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -31,7 +31,8 @@ const getRecordVersion = 1
 // commandArgs rebuilds the command line of c from the flags that were set
 // (on the command line or from the environment), so that it runs the same
 // way without that environment. The access token is left out: it is a
-// secret and must not land in a file; the record says one was given.
+// secret and must not land in a file; the record says one was given. So is
+// the password of a mirror URL (redactURL).
 func commandArgs(c *cli.Context, positional ...string) (args []string, token bool) {
 	args = []string{"quicxfer", c.Command.Name}
 	for _, f := range c.Command.Flags {
@@ -52,7 +53,9 @@ func commandArgs(c *cli.Context, positional ...string) (args []string, token boo
 			}
 		case *cli.StringSliceFlag:
 			for _, v := range c.StringSlice(name) {
-				args = append(args, "--"+name, v)
+				// A mirror URL's password is never recorded (status
+				// says to put it back in place of xxxxx).
+				args = append(args, "--"+name, redactURL(v))
 			}
 		default:
 			args = append(args, "--"+name, fmt.Sprint(c.Value(name)))

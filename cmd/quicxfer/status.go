@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,7 +95,12 @@ type statusJSON struct {
 	ResumeArgs     []string `json:"resume_args,omitempty"`
 	ResumeDir      string   `json:"resume_dir,omitempty"`
 	TokenNeeded    bool     `json:"token_needed,omitempty"`
-	Note           string   `json:"note,omitempty"`
+	// PasswordNeeded: a mirror URL in ResumeArgs had a password, which is
+	// never recorded or shown: put it back in place of xxxxx.
+	PasswordNeeded bool   `json:"password_needed,omitempty"`
+	Note           string `json:"note,omitempty"`
+
+	notShown bool // OUT.qxcmd is there, but resumeArgs refused it (the note says why)
 }
 
 // downloadStatus reads what is at out without writing or locking anything.
@@ -104,7 +110,7 @@ func downloadStatus(out string) (*statusJSON, error) {
 		return nil, err
 	}
 	if !in.Exists() {
-		return nil, fmt.Errorf("no download at %s: none of %s, %s or %s exists", out, out, partial.PartPath(out), partial.StatePath(out))
+		return nil, fmt.Errorf("no download at %s: none of %s, %s or %s exists", showName(out), showName(out), showName(partial.PartPath(out)), showName(partial.StatePath(out)))
 	}
 	st := &statusJSON{Out: out, Running: in.Running, PID: in.LockPID}
 	rec := readRecord(out)
@@ -120,14 +126,14 @@ func downloadStatus(out string) (*statusJSON, error) {
 		return st, nil
 	case in.State != nil && !in.PartExists:
 		st.State = "stale"
-		st.Note = fmt.Sprintf("%s exists without %s: the next get starts over", partial.StatePath(out), partial.PartPath(out))
+		st.Note = fmt.Sprintf("%s exists without %s: the next get starts over", showName(partial.StatePath(out)), showName(partial.PartPath(out)))
 	case in.State == nil:
 		st.State, st.Size = "unreadable", in.PartSize
 		why := "is missing"
 		if !errors.Is(in.StateErr, fs.ErrNotExist) {
 			why = "is damaged (" + in.StateErr.Error() + ")"
 		}
-		st.Note = fmt.Sprintf("%s %s: the next get re-checks the data in %s and keeps every block that verifies", partial.StatePath(out), why, partial.PartPath(out))
+		st.Note = fmt.Sprintf("%s %s: the next get re-checks the data in %s and keeps every block that verifies", showName(partial.StatePath(out)), why, showName(partial.PartPath(out)))
 	default:
 		st.State = "partial"
 	}
@@ -143,17 +149,65 @@ func downloadStatus(out string) (*statusJSON, error) {
 		}
 	}
 	if in.OutExists && st.State != "complete" {
-		note := fmt.Sprintf("%s exists too: get checks it and uses it if it is this file, else refuses to touch it", out)
+		note := fmt.Sprintf("%s exists too: get checks it and uses it if it is this file, else refuses to touch it", showName(out))
 		st.Note = strings.TrimPrefix(st.Note+"; "+note, "; ")
 	}
 	if rec != nil {
-		st.ResumeArgs, st.ResumeDir, st.TokenNeeded = rec.Args, rec.Dir, rec.Token
-		st.ResumeCommand = shellQuote(rec.Args)
+		args, password, err := resumeArgs(rec)
+		if err != nil {
+			note := fmt.Sprintf("%s is not shown: %v", showName(partial.CommandPath(out)), err)
+			st.Note, st.notShown = strings.TrimPrefix(st.Note+"; "+note, "; "), true
+			return st, nil
+		}
+		st.ResumeArgs, st.ResumeDir, st.TokenNeeded, st.PasswordNeeded = args, rec.Dir, rec.Token, password
+		st.ResumeCommand = shellQuote(args)
 		if wd, err := os.Getwd(); err != nil || !sameDir(wd, rec.Dir) {
 			st.ResumeCommand = "cd " + shellQuote([]string{rec.Dir}) + " && " + st.ResumeCommand
 		}
 	}
 	return st, nil
+}
+
+// resumeArgs returns the command rec recorded as status shows it, once it
+// is known to be a quicxfer get: "quicxfer", "get", then what get's own
+// flags parse (at most one NAME), run in an absolute directory, every
+// argument printable (a control character would reach the terminal, or
+// forge a line) and a mirror URL's password redacted (password says one
+// was). OUT.qxcmd is a file anyone who could write beside OUT could have
+// planted: status never shows another command for the user to run.
+func resumeArgs(rec *getRecord) (args []string, password bool, err error) {
+	if len(rec.Args) < 2 || rec.Args[0] != "quicxfer" || rec.Args[1] != "get" {
+		return nil, false, errors.New("it does not hold a quicxfer get command")
+	}
+	for _, a := range append([]string{rec.Dir}, rec.Args...) {
+		if !printable(a) {
+			return nil, false, errors.New("its command holds characters that cannot be printed")
+		}
+	}
+	if !filepath.IsAbs(rec.Dir) {
+		return nil, false, fmt.Errorf("its working directory %q is not an absolute path", rec.Dir)
+	}
+	set := flag.NewFlagSet("get", flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	for _, f := range getCommand().Flags {
+		if err := f.Apply(set); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := set.Parse(rec.Args[2:]); err != nil {
+		return nil, false, fmt.Errorf("its get command does not parse: %v", err)
+	}
+	if set.NArg() > 1 {
+		return nil, false, fmt.Errorf("its get command has %d arguments, not one NAME", set.NArg())
+	}
+	args = make([]string, len(rec.Args))
+	for i, a := range rec.Args {
+		args[i] = redactURL(a)
+		if strings.Contains(args[i], "://") && strings.Contains(args[i], ":"+redactedPassword+"@") {
+			password = true
+		}
+	}
+	return args, password, nil
 }
 
 func sameDir(a, b string) bool {
@@ -192,14 +246,14 @@ func picture(s *partial.State, width int) string {
 func (st *statusJSON) print(w io.Writer) {
 	switch st.State {
 	case "complete":
-		fmt.Fprintf(w, "%s: complete, %s (%d bytes); %s\n", st.Out, formatBytes(float64(st.Size)), st.Size, st.Note)
+		fmt.Fprintf(w, "%s: complete, %s (%d bytes); %s\n", showName(st.Out), formatBytes(float64(st.Size)), st.Size, st.Note)
 		return
 	case "partial":
-		fmt.Fprintf(w, "%s: partial download", st.Out)
+		fmt.Fprintf(w, "%s: partial download", showName(st.Out))
 	case "stale":
-		fmt.Fprintf(w, "%s: stale partial state", st.Out)
+		fmt.Fprintf(w, "%s: stale partial state", showName(st.Out))
 	default:
-		fmt.Fprintf(w, "%s: partial download, state unreadable", st.Out)
+		fmt.Fprintf(w, "%s: partial download, state unreadable", showName(st.Out))
 	}
 	if st.Name != "" {
 		fmt.Fprintf(w, " of %q", st.Name)
@@ -216,7 +270,7 @@ func (st *statusJSON) print(w io.Writer) {
 		fmt.Fprintf(w, "  content ID  %s\n", st.ContentID)
 		fmt.Fprintf(w, "  size        %s (%d bytes), %d blocks of %d bytes\n", formatBytes(float64(st.Size)), st.Size, st.Blocks, st.BlockSize)
 	} else {
-		fmt.Fprintf(w, "  data        %s (%d bytes) in %s\n", formatBytes(float64(st.Size)), st.Size, partial.PartPath(st.Out))
+		fmt.Fprintf(w, "  data        %s (%d bytes) in %s\n", formatBytes(float64(st.Size)), st.Size, showName(partial.PartPath(st.Out)))
 	}
 	if st.State == "partial" {
 		fmt.Fprintf(w, "  verified    %d of %d blocks, %s of %s (%.1f%%)\n", st.BlocksVerified, st.Blocks, formatBytes(float64(st.BytesVerified)), formatBytes(float64(st.Size)), st.Percent)
@@ -227,18 +281,29 @@ func (st *statusJSON) print(w io.Writer) {
 	if st.Note != "" {
 		fmt.Fprintf(w, "  note        %s\n", st.Note)
 	}
-	switch {
-	case st.ResumeCommand != "" && st.TokenNeeded:
-		fmt.Fprintf(w, "  resume      %s\n              (with the access token: QUICXFER_TOKEN or --token-file)\n", st.ResumeCommand)
-	case st.ResumeCommand != "":
+	if st.ResumeCommand != "" {
 		fmt.Fprintf(w, "  resume      %s\n", st.ResumeCommand)
-	default:
-		id := "ID"
-		if st.ContentID != "" {
-			id = st.ContentID
+		if st.TokenNeeded {
+			fmt.Fprintf(w, "              (with the access token: QUICXFER_TOKEN or --token-file)\n")
 		}
-		fmt.Fprintf(w, "  resume      quicxfer get --seed URL --id %s -o %s NAME\n              (the get that made it was not recorded: give its seeds and NAME)\n", id, shellQuote([]string{st.Out}))
+		if st.PasswordNeeded {
+			fmt.Fprintf(w, "              (with the mirror's password in place of %s: it is never recorded)\n", redactedPassword)
+		}
+		return
 	}
+	id := "ID"
+	if st.ContentID != "" {
+		id = st.ContentID
+	}
+	out := showName(st.Out)
+	if printable(st.Out) {
+		out = shellQuote([]string{st.Out})
+	}
+	why := "the get that made it was not recorded"
+	if st.notShown {
+		why = "no recorded get to show"
+	}
+	fmt.Fprintf(w, "  resume      quicxfer get --seed URL --id %s -o %s NAME\n              (%s: give its seeds and NAME)\n", id, out, why)
 }
 
 // statusDir shows every download under dir that has partial files.
@@ -280,7 +345,7 @@ func statusDir(c *cli.Context, dir string) error {
 		}{dir, all})
 	}
 	if len(all) == 0 {
-		fmt.Fprintf(c.App.Writer, "%s: no partial download under it\n", dir)
+		fmt.Fprintf(c.App.Writer, "%s: no partial download under it\n", showName(dir))
 		return nil
 	}
 	for _, st := range all {

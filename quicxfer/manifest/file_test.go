@@ -55,6 +55,16 @@ func TestManifestFileDamage(t *testing.T) {
 	_, err = UnmarshalFile(m.AppendBinary(nil))
 	require.ErrorIs(t, err, ErrNotManifestFile, "a bare encoding without the header")
 
+	// A body not in its shortest form, though its checksum is right (the
+	// content ID is the hash of the shortest form), is refused: one
+	// encoding per manifest file too.
+	small := &Manifest{Size: 10, BlockSize: MinBlockSize, Blocks: make([]Block, 1)}
+	for name, body := range nonShortest(small.AppendBinary(nil)) {
+		id := small.ID()
+		_, err := UnmarshalFile(append(append([]byte(fileMagic), body...), id[:]...))
+		require.ErrorIs(t, err, ErrNotManifestFile, name)
+	}
+
 	// A huge file is refused without being read whole.
 	big := filepath.Join(t.TempDir(), "big")
 	f, err := os.Create(big)
@@ -73,6 +83,11 @@ func FuzzUnmarshalFile(f *testing.F) {
 	f.Add(m.MarshalFile())
 	f.Add([]byte(fileMagic))
 	f.Add([]byte{})
+	small := &Manifest{Size: 10, BlockSize: MinBlockSize, Blocks: make([]Block, 1)}
+	for _, body := range nonShortest(small.AppendBinary(nil)) {
+		id := small.ID()
+		f.Add(append(append([]byte(fileMagic), body...), id[:]...)) // not the shortest form: refused
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := UnmarshalFile(b)
 		if err != nil {

@@ -127,7 +127,9 @@ func (m *Manifest) AppendBinary(b []byte) []byte {
 
 // Decode parses a canonical encoding. It checks the size and block size
 // before it allocates, and accepts only the one block size BlockSizeFor
-// gives, so that every file has a single valid manifest.
+// gives and varints in their shortest form, so that every file has a single
+// valid manifest and every manifest a single encoding (the one AppendBinary
+// writes, whose hash is the content ID).
 func Decode(b []byte) (*Manifest, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrMalformed)
@@ -136,16 +138,14 @@ func Decode(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrMalformed, b[0])
 	}
 	b = b[1:]
-	size, n, err := quicvarint.Parse(b)
+	size, b, err := parseVarint(b, "size")
 	if err != nil {
-		return nil, fmt.Errorf("%w: size: truncated", ErrMalformed)
+		return nil, err
 	}
-	b = b[n:]
-	bs, n, err := quicvarint.Parse(b)
+	bs, b, err := parseVarint(b, "block size")
 	if err != nil {
-		return nil, fmt.Errorf("%w: block size: truncated", ErrMalformed)
+		return nil, err
 	}
-	b = b[n:]
 	if size > MaxSize {
 		return nil, fmt.Errorf("%w: size %d: %w", ErrMalformed, size, ErrTooLarge)
 	}
@@ -163,6 +163,19 @@ func Decode(b []byte) (*Manifest, error) {
 		b = b[blockHashLen:]
 	}
 	return m, nil
+}
+
+// parseVarint parses the QUIC varint field what at the start of b, which
+// must be in its shortest form.
+func parseVarint(b []byte, what string) (uint64, []byte, error) {
+	v, n, err := quicvarint.Parse(b)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %s: truncated", ErrMalformed, what)
+	}
+	if quicvarint.Len(v) != n {
+		return 0, nil, fmt.Errorf("%w: %s: %d-byte varint for %d, not its shortest form", ErrMalformed, what, n, v)
+	}
+	return v, b[n:], nil
 }
 
 // HashBlock returns the hashes of one block's bytes.

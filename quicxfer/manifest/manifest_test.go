@@ -140,10 +140,31 @@ func TestDecodeRejects(t *testing.T) {
 	_, err = Decode(wrongBS)
 	require.ErrorIs(t, err, ErrMalformed)
 
+	// One encoding per manifest: a varint longer than it must be is
+	// refused, though it decodes to the same manifest.
+	for name, enc := range nonShortest(good) {
+		_, err = Decode(enc)
+		require.ErrorIs(t, err, ErrMalformed, name)
+		require.ErrorContains(t, err, "shortest form", name)
+	}
+
 	// A huge size must be refused before anything is allocated for it.
 	huge := (&Manifest{Size: MaxSize + 1, BlockSize: MaxBlockSize}).AppendBinary(nil)
 	_, err = Decode(huge)
 	require.ErrorIs(t, err, ErrTooLarge)
+}
+
+// nonShortest returns good (a manifest of 10 bytes, so a 1-byte size and a
+// 4-byte block size) with each varint written one size longer, and with both.
+func nonShortest(good []byte) map[string][]byte {
+	if good[1] != 10 || good[2]>>6 != 2 {
+		panic("nonShortest: not the 10-byte manifest")
+	}
+	longSize := append([]byte{good[0], 0x40, 10}, good[2:]...)
+	bs := uint64(MinBlockSize)
+	longBS := append([]byte{good[0], good[1], 0xc0, 0, 0, 0, byte(bs >> 24), byte(bs >> 16), byte(bs >> 8), byte(bs)}, good[6:]...)
+	both := append([]byte{good[0], 0x40, 10}, longBS[2:]...)
+	return map[string][]byte{"2-byte size": longSize, "8-byte block size": longBS, "both": both}
 }
 
 func TestBuildShortReader(t *testing.T) {
@@ -156,6 +177,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(m.AppendBinary(nil))
 	f.Add([]byte{1, 0, 0})
 	f.Add([]byte{})
+	for _, enc := range nonShortest((&Manifest{Size: 10, BlockSize: MinBlockSize, Blocks: make([]Block, 1)}).AppendBinary(nil)) {
+		f.Add(enc) // not in its shortest form: refused
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -53,7 +53,9 @@
 // Requests (client to seed):
 //
 //	0x01 LIST          empty payload.
-//	                   Answer: zero or more FILE_ENTRY frames, then FIN.
+//	                   Answer: zero or more FILE_ENTRY frames, then FIN. A
+//	                   client may refuse a list of more than MaxListEntries
+//	                   frames or MaxListBytes of their payloads (ListReader).
 //	0x02 GET_MANIFEST  kind (1 byte) | key
 //	                   kind 0: key is a file name, the rest of the payload (UTF-8).
 //	                   kind 1: key is a 32-byte content ID.
@@ -73,6 +75,7 @@
 // Responses (seed to client):
 //
 //	0x11 FILE_ENTRY    name length (varint) | name | size (varint) | content ID (32 bytes)
+//	                   size is at most manifest.MaxSize.
 //	0x12 MANIFEST      name length (varint) | name | manifest
 //	                   manifest is the canonical encoding of the manifest (see
 //	                   manifest.Manifest.AppendBinary) and fills the rest of the
@@ -191,11 +194,14 @@
 // # Names
 //
 // A file name is a relative path with '/' separators: non-empty, at most
-// MaxNameLen bytes, valid UTF-8, without NUL or backslash, not starting with
+// MaxNameLen bytes, valid UTF-8, without control characters (C0 U+0000 to
+// U+001F, DEL U+007F, C1 U+0080 to U+009F) or backslash, not starting with
 // '/', and without empty, "." or ".." components (so no "a//b" and no trailing
 // '/'). Both sides check every name they receive (CheckName), so a seed cannot
-// be tricked into opening a path outside what it serves and a client never
-// writes to a path a seed chose to be hostile.
+// be tricked into opening a path outside what it serves, a client never
+// writes to a path a seed chose to be hostile, and a name printed in a list
+// cannot forge a line or send an escape sequence to a terminal. A seed does
+// not serve a file whose name CheckName refuses.
 //
 // # Error codes
 //

@@ -61,8 +61,9 @@ func ReadManifestResponse(r Reader) (ManifestResponse, error) {
 	if err != nil {
 		return ManifestResponse{}, fmt.Errorf("%w: %s %q: %w", ErrMalformed, FrameManifest, name, err)
 	}
-	// Decode has checked that the block hashes fill the rest, so a length
-	// mismatch means a varint was longer than it had to be.
+	// Decode refuses varints longer than they must be, and checks that the
+	// block hashes fill the rest: this only restates that the payload is
+	// the one encoding of m.
 	if manifestLen(m) != len(p) {
 		return ManifestResponse{}, fmt.Errorf("%w: %s %q: manifest not in canonical encoding", ErrMalformed, FrameManifest, name)
 	}

@@ -97,6 +97,11 @@ func FuzzReadManifestResponse(f *testing.F) {
 	f.Add((&ManifestResponse{Name: "d/f", Manifest: testManifest(3)}).Append(nil))
 	f.Add((&ManifestResponse{Name: "e", Manifest: &manifest.Manifest{BlockSize: manifest.MinBlockSize}}).Append(nil))
 	f.Add([]byte{})
+	f.Add((&ManifestResponse{Name: "esc\x1b[2J", Manifest: testManifest(1)}).Append(nil)) // a control character
+	// A manifest whose size is a 2-byte varint where 1 byte does.
+	short := (&ManifestResponse{Name: "e", Manifest: &manifest.Manifest{BlockSize: manifest.MinBlockSize}}).Append(nil)
+	long := append(AppendFrameHeader(nil, FrameManifest, uint64(len(short)-1)), short[2:5]...)
+	f.Add(append(append(long, 0x40, 0), short[6:]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		m, err := ReadManifestResponse(r)

@@ -8,9 +8,12 @@ import (
 
 // CheckName returns nil if name is a valid file name, and otherwise an error
 // wrapping ErrBadName that says why. A valid name is non-empty, at most
-// MaxNameLen bytes, valid UTF-8, has no NUL and no backslash, does not start
-// with '/', and has no empty, "." or ".." component between '/' separators
-// (so no "a//b" and no trailing '/').
+// MaxNameLen bytes, valid UTF-8, has no control character (C0: U+0000 to
+// U+001F, NUL and newline among them; DEL, U+007F; C1: U+0080 to U+009F) and
+// no backslash, does not start with '/', and has no empty, "." or ".."
+// component between '/' separators (so no "a//b" and no trailing '/'). A
+// name with a control character could forge lines or reach a terminal as
+// an escape sequence wherever it is printed.
 func CheckName(name string) error {
 	switch {
 	case name == "":
@@ -26,6 +29,10 @@ func CheckName(name string) error {
 	case name[0] == '/':
 		return badName(name, "absolute path")
 	}
+	if i := strings.IndexFunc(name, isControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return badName(name, fmt.Sprintf("contains the control character %U", r))
+	}
 	for rest := name; ; {
 		elem, after, more := strings.Cut(rest, "/")
 		switch elem {
@@ -40,6 +47,10 @@ func CheckName(name string) error {
 		rest = after
 	}
 }
+
+// isControl reports whether r is a control character that CheckName refuses:
+// C0 (U+0000 to U+001F), DEL (U+007F) or C1 (U+0080 to U+009F).
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }
 
 // badName returns an ErrBadName error that quotes at most the first 100
 // bytes of name.

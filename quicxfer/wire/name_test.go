@@ -23,6 +23,15 @@ var badNames = map[string]string{
 	"backslash":         "a\\b",
 	"backslash dotdot":  "..\\x",
 	"NUL":               "a\x00b",
+	"newline":           "a\nb",
+	"carriage return":   "ls\r",
+	"tab":               "a\tb",
+	"escape sequence":   "x\x1b]2;owned\x07",
+	"unit separator":    "a\x1fb",
+	"DEL":               "a\x7f",
+	"C1 first":          "a\u0080b",
+	"C1 CSI":            "\u009b31m",
+	"C1 last":           "a/\u009fb",
 	"invalid UTF-8":     "a\xffb",
 	"truncated UTF-8":   "caf\xc3",
 	"too long":          strings.Repeat("a", MaxNameLen+1),
@@ -52,6 +61,10 @@ func TestCheckNameAccepts(t *testing.T) {
 		"a..",
 		"café/naïve.txt",
 		"with space/and:colon",
+		"a\u00a0b",     // no-break space: the first after C1
+		"\u0100\u0142", // Āł: their UTF-8 has bytes 0x80 and 0x82, no C1 rune
+		"~tilde\u2028", // a line separator is not a control character: printing escapes it
+		"日本語/ファイル.txt",
 		strings.Repeat("a", MaxNameLen),
 		strings.Repeat("a/", MaxNameLen/2-1) + "bc",
 	} {

@@ -97,6 +97,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte{byte(FrameGetManifest), 2, kindByName, '/'})
 	f.Add([]byte{byte(FrameGetManifest), 3, kindByName, '.', '.'})
 	f.Add([]byte{byte(FrameGetManifest), 2, 7, 'a'})
+	f.Add([]byte{byte(FrameGetManifest), 4, kindByName, 'a', '\n', 'b'}) // a control character
 	f.Add(append(AppendFrameHeader(nil, FrameGetBlock, 34), make([]byte, 34)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
