@@ -407,6 +407,14 @@ func (f *File) ClaimedBytes() int64 {
 	return f.claimedBytes
 }
 
+// PresentBytes returns Bytes plus ClaimedBytes, read at one instant: the
+// bytes on disk that are proven or being proven.
+func (f *File) PresentBytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bytes + f.claimedBytes
+}
+
 // Count returns how many blocks are present (Has), durable or not yet.
 func (f *File) Count() int {
 	f.mu.Lock()
