@@ -106,11 +106,11 @@ func (l *loop) settle(ctx context.Context, p *proof, res *Result) error {
 	if p.err != nil {
 		return fmt.Errorf("proving the resumed blocks: %w", p.err)
 	}
-	if p.rep.Failed == 0 {
-		return nil
-	}
 	res.ResumedBytes -= p.rep.FailedBytes
 	l.resumed = res.ResumedBytes
+	if l.part.Complete() {
+		return nil // nothing failed, or what did failed before the scheduler counted it had
+	}
 	for _, s := range l.srcs {
 		if l.joins[s] == joinDropped {
 			s.leftOut = true
