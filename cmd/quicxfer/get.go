@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -183,7 +184,11 @@ Examples:
 			}
 			jsonErr := err
 			if err != nil && errors.Is(err, context.Canceled) && res != nil {
-				err = fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
+				if _, serr := os.Lstat(partial.PartPath(out)); serr == nil {
+					err = fmt.Errorf("interrupted; verified blocks are saved in %s: run the same command to resume: %w", partial.PartPath(out), err)
+				} else {
+					err = fmt.Errorf("interrupted before the first block was verified: %w", err) // nothing to resume: nothing left behind
+				}
 			}
 			view.finish(res, err)
 			if c.Bool("json") {
