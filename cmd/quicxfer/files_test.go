@@ -5,16 +5,24 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/collide"
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
+
+func countVerified(s *partial.State) int {
+	n, _ := s.Verified()
+	return n
+}
 
 // requireOneLine checks that r failed with one line on stderr holding want.
 func requireOneLine(t *testing.T, r cliResult, want string) {
@@ -183,4 +191,54 @@ func TestGetFailedStartLeavesNothing(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(out))
 	require.NoError(t, err)
 	require.Empty(t, entries, "nothing left behind: %s", r.stderr)
+}
+
+// TestGetKeepsOutThatAppeared: a file created at OUT while get runs is not
+// replaced at the end; get says so in one line and exits 1, the verified
+// file stays in OUT.qxpart, and the same command finishes it once OUT is
+// moved away.
+func TestGetKeepsOutThatAppeared(t *testing.T) {
+	src := t.TempDir()
+	data := writeRandom(t, filepath.Join(src, "f.bin"), 12<<20, 36)
+	u := startSeed(t, "--rate-limit", "4MB/s", src)
+	work := t.TempDir()
+	out := filepath.Join(work, "f.bin")
+	args := []string{"get", "--seed", u, "-o", out, "--quiet", "f.bin"}
+	cmd := exec.Command(bin, args...)
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	var err error
+	exited := make(chan struct{})
+	go func() { err = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	// Once a block is recorded, the download is under way: OUT appears.
+	require.Eventually(t, func() bool {
+		st, ierr := partial.Inspect(out)
+		return ierr == nil && st.State != nil && countVerified(st.State) > 0
+	}, 30*time.Second, 20*time.Millisecond, "no block recorded")
+	require.NoError(t, os.WriteFile(out, []byte("the user's own file"), 0o644))
+	<-exited
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 1, ee.ExitCode())
+	r := cliResult{code: 1, stderr: stderr.String()}
+	requireOneLine(t, r, "appeared while the download ran and was not replaced")
+	require.Contains(t, r.stderr, "kept in "+partial.PartPath(out))
+	got, rerr := os.ReadFile(out)
+	require.NoError(t, rerr)
+	require.Equal(t, "the user's own file", string(got), "never replaced")
+	part, rerr := os.ReadFile(partial.PartPath(out))
+	require.NoError(t, rerr)
+	require.True(t, bytes.Equal(data, part), "the verified file is kept in OUT.qxpart")
+
+	require.NoError(t, os.Rename(out, out+".mine"))
+	r = run(t, args...)
+	require.Zero(t, r.code, r.stderr)
+	got, rerr = os.ReadFile(out)
+	require.NoError(t, rerr)
+	require.True(t, bytes.Equal(data, got))
 }
