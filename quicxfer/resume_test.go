@@ -182,3 +182,21 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 		require.NoFileExists(t, p)
 	}
 }
+
+// TestForgedCompleteOutRefused: an OUT of the right size whose block keeps
+// the published xxh64 is not taken for the complete file (the check hashes
+// every block with SHA-256, through the content ID), and is not touched.
+func TestForgedCompleteOutRefused(t *testing.T) {
+	dir := t.TempDir()
+	const bs = manifest.MinBlockSize
+	data := writeFile(t, dir, "f.bin", 3*bs, 44)
+	_, urls := startSeeds(t, dir, 0)
+	forged, err := collide.XXH64(data[bs:2*bs], 1)
+	require.NoError(t, err)
+	bad := append(append(append([]byte(nil), data[:bs]...), forged...), data[2*bs:]...)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	require.NoError(t, os.WriteFile(out, bad, 0o644))
+	_, err = quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "f.bin", Out: out})
+	require.ErrorIs(t, err, quicxfer.ErrOutExists)
+	require.True(t, bytes.Equal(bad, mustReadFile(t, out)), "never overwritten")
+}
