@@ -30,6 +30,20 @@
 // block it has recorded. Memory is bounded by the scheduler's cap on bytes in
 // flight, never by the file size.
 //
+// # Resume and finish (resume.go)
+//
+// The blocks an earlier run recorded pass xxh64 at Open and are claimed, not
+// trusted: background workers prove them with SHA-256 (partial.File.Prove)
+// while the loop fetches the others, and the scheduler counts them had. A
+// claimed block that fails is cleared, durably, and the loop runs once more
+// with the same sources to fetch it; OUT appears only when every block is
+// proven. The final rename never replaces anything (an OUT that appeared
+// meanwhile: ErrOutAppeared, the data kept in the part file); a partial
+// download of another file at OUT is refused (ErrOtherPartial) unless
+// Options.DiscardPartial; a symbolic link at any of the download's files is
+// refused (ErrSymlink); and a download that ends before its first block
+// removes the empty part and state files it made.
+//
 // # Sources
 //
 // Every source, seed or mirror, goes through the same scheduler, counters,

@@ -45,6 +45,9 @@ type Options struct {
 	Name  string      // the file's name on the seeds (optional with Manifest, or with ID)
 	Out   string      // where the complete file appears
 	ID    manifest.ID // if not zero, only a manifest with this content ID is accepted
+	// DiscardPartial throws away a partial download of a different file at
+	// Out; without it Download refuses it (ErrOtherPartial) and keeps it.
+	DiscardPartial bool
 
 	// Mirrors are HTTP(S) URLs of the file itself, read with range
 	// requests; their blocks are verified like a seed's.
@@ -119,7 +122,7 @@ type Options struct {
 type Progress struct {
 	Name     string
 	Size     int64
-	Verified int64 // bytes verified on disk, including resumed ones
+	Verified int64 // bytes verified on disk, including resumed ones (those still being proven with SHA-256 too)
 	Resumed  int64
 	Elapsed  time.Duration
 	Seeds    []SeedProgress
@@ -330,22 +333,28 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	part, _, err := partial.Open(opts.Out, m, partial.Options{Workers: opts.Workers, Logf: opts.Logf})
+	part, err := openPartial(&opts, m)
 	if err != nil {
-		return nil, fmt.Errorf("opening partial download: %w", err)
+		return nil, err
 	}
 	defer part.Close()
-	res.ResumedBytes = part.Bytes()
+	res.ResumedBytes = part.PresentBytes()
 	if opts.Share != nil {
-		// The blocks Open found are durable: it persisted them.
+		// The blocks Open found are durable: it persisted them. Claimed
+		// ones are shared once proven.
 		if err := opts.Share.Start(name, m, partial.PartPath(opts.Out), part.Has); err != nil {
 			return nil, fmt.Errorf("sharing %s: %w", opts.Out, err)
 		}
 	}
 	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
+	pf := startProof(ctx, part, &opts)
+	defer pf.stop()
 
 	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
 	runErr := l.run(ctx)
+	if runErr == nil {
+		runErr = l.settle(ctx, pf, res)
+	}
 	defer l.closeDiscovered()
 	res.Elapsed = time.Since(start)
 	res.Seeds = results(l.srcs)
@@ -355,8 +364,8 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	if runErr != nil {
 		return res, runErr
 	}
-	if err := part.Finish(); err != nil {
-		return res, fmt.Errorf("finishing %s: %w", opts.Out, err)
+	if err := finishPartial(&opts, part); err != nil {
+		return res, err
 	}
 	if opts.Share != nil {
 		all := make([]int, m.NumBlocks())
@@ -614,9 +623,11 @@ func (l *loop) run(ctx context.Context) error {
 		MaxRetries: maxRetries(l.opts.MaxRetries),
 		Order:      order,
 		TieStart:   tieStart,
-	}, l.part.Has)
+	}, l.present)
 	l.byID = map[scheduler.SourceID]*source{}
-	l.joins = joins{}
+	if l.joins == nil { // a second run (settle) goes on from the first
+		l.joins = joins{}
+	}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
 	l.results = make(chan result, 64)
 	bs := l.m.BlockSize
@@ -1061,7 +1072,7 @@ func (l *loop) progress(now time.Time) {
 	if l.opts.OnProgress == nil {
 		return
 	}
-	p := Progress{Size: l.m.Size, Verified: l.part.Bytes(), Resumed: l.resumed, Elapsed: now.Sub(l.start)}
+	p := Progress{Size: l.m.Size, Verified: l.part.PresentBytes(), Resumed: l.resumed, Elapsed: now.Sub(l.start)}
 	ids := make([]scheduler.SourceID, 0, len(l.byID))
 	for id := range l.byID {
 		ids = append(ids, id)

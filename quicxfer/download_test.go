@@ -261,7 +261,7 @@ func TestPartialStateOfDifferentFile(t *testing.T) {
 	interruptAt(t, quicxfer.Options{Seeds: urls, Name: "a.bin", Out: out}, 0.5)
 
 	var l logs
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.logf})
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.logf, DiscardPartial: true})
 	require.NoError(t, err)
 	requireFile(t, out, dataB)
 	require.Zero(t, res.ResumedBytes, "nothing of a.bin is mixed into b.bin")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -67,6 +68,7 @@ Examples:
 			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to 32); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
+			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
 		Action: func(c *cli.Context) error {
 			all := c.Bool("all")
@@ -111,7 +113,8 @@ Examples:
 			if n := c.Int("retries"); n < 0 || n > 1000 {
 				return usagef("--retries: want 0 (never give up) to 1000, got %d", n)
 			}
-			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries")}
+			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries"),
+				DiscardPartial: c.Bool("discard-partial")}
 			if opts.MaxRetries == 0 {
 				opts.MaxRetries = -1 // never
 			}
@@ -172,6 +175,7 @@ Examples:
 			writeRecord(c, out, name, name)
 			res, err := quicxfer.Download(c.Context, opts)
 			endRecord(out)
+			err = getErrHint(err, out)
 			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
 				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, errNoDir) {
@@ -180,7 +184,11 @@ Examples:
 			}
 			jsonErr := err
 			if err != nil && errors.Is(err, context.Canceled) && res != nil {
-				err = fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", out, err)
+				if _, serr := os.Lstat(partial.PartPath(out)); serr == nil {
+					err = fmt.Errorf("interrupted; verified blocks are saved in %s: run the same command to resume: %w", partial.PartPath(out), err)
+				} else {
+					err = fmt.Errorf("interrupted before the first block was verified: %w", err) // nothing to resume: nothing left behind
+				}
 			}
 			view.finish(res, err)
 			if c.Bool("json") {
@@ -204,6 +212,15 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// getErrHint adds to a get's error what the user can do about it, in the
+// command's own words (flags), where the library's cannot.
+func getErrHint(err error, out string) error {
+	if errors.Is(err, quicxfer.ErrOtherPartial) {
+		return fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
+	}
+	return err
 }
 
 // defaultOut is OUT when -o is not given: NAME's base name, else the file

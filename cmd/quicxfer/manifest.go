@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,7 +22,9 @@ under any name. Compare them, or pass it to 'get --id'.
 With --out, the file's manifest (size, block size, every block's hashes) is
 written to MFILE as well: give it to "get --manifest MFILE" to download the
 file from HTTP mirrors alone, every block verified against it. The manifest
-file checks itself: a damaged or truncated one is refused.
+file checks itself: a damaged or truncated one is refused. --out replaces
+only a manifest file, never FILE itself or any other file, and never writes
+through a symbolic link.
 
 Examples:
    quicxfer manifest debian.iso
@@ -33,17 +37,49 @@ Examples:
 			if c.NArg() != 1 {
 				return usagef("manifest: give exactly one FILE")
 			}
-			m, err := manifest.BuildFile(c.Context, c.Args().First(), 0)
-			if err != nil {
-				return fmt.Errorf("hashing %s: %w", c.Args().First(), err)
+			in, out := c.Args().First(), c.String("out")
+			if out != "" {
+				// Refuse before hashing, which can take minutes.
+				if err := checkManifestOut(in, out); err != nil {
+					return err
+				}
 			}
-			if out := c.String("out"); out != "" {
+			m, err := manifest.BuildFile(c.Context, in, 0)
+			if err != nil {
+				return fmt.Errorf("hashing %s: %w", in, err)
+			}
+			if out != "" {
 				if err := m.WriteFile(out); err != nil {
-					return fmt.Errorf("writing the manifest: %w", err)
+					return manifestOutErr(out, err)
 				}
 			}
 			fmt.Fprintln(c.App.Writer, m.ID())
 			return nil
 		},
 	}
+}
+
+// checkManifestOut refuses an --out that is the input file itself (by
+// inode: another name for it, a hard link or a symbolic link to it, counts)
+// or an existing file that is not a manifest file.
+func checkManifestOut(in, out string) error {
+	ii, err := os.Stat(in)
+	if err != nil {
+		return fmt.Errorf("hashing %s: %w", in, err)
+	}
+	if oi, err := os.Stat(out); err == nil && os.SameFile(ii, oi) {
+		return fmt.Errorf("manifest: --out %s is FILE itself; it would be replaced by its own manifest: give another MFILE", out)
+	}
+	return manifestOutErr(out, manifest.CheckReplaceable(out))
+}
+
+// manifestOutErr says why --out MFILE was not written.
+func manifestOutErr(out string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, manifest.ErrNotReplaceable):
+		return fmt.Errorf("manifest --out: %w: remove it or give another MFILE", err)
+	}
+	return fmt.Errorf("writing the manifest: %w", err)
 }

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
 )
 
@@ -73,10 +76,11 @@ func commandArgs(c *cli.Context, positional ...string) (args []string, token boo
 // and whatever kept it from being written (a missing or read-only
 // directory, a full disk) stops the download itself with its own one-line
 // error, so a second line about the record would only repeat it.
+//
+// It never writes through a symbolic link (at OUT.qxcmd or OUT.qxcmd.tmp),
+// and leaves one where it is: the download then refuses it in one line.
 func writeRecord(c *cli.Context, out, name string, positional ...string) {
-	if err := tryWriteRecord(c, out, name, positional...); err != nil {
-		os.Remove(partial.CommandPath(out) + ".tmp")
-	}
+	_ = tryWriteRecord(c, out, name, positional...)
 }
 
 func tryWriteRecord(c *cli.Context, out, name string, positional ...string) error {
@@ -93,24 +97,29 @@ func tryWriteRecord(c *cli.Context, out, name string, positional ...string) erro
 		return err
 	}
 	path := partial.CommandPath(out)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	// Not synced: a record lost in a crash only keeps status from naming
+	// the command.
+	return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Temp: path + ".tmp", Perm: 0o644, NoSync: true})
 }
 
 // endRecord removes OUT.qxcmd when nothing is left to resume: the download
-// finished, or it ended before it made a part file.
+// finished, or it ended before it made a part file (or removed the empty
+// one it made). A symbolic link there is not the record: it stays.
 func endRecord(out string) {
-	if _, err := os.Stat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) && !atomicfile.IsSymlink(partial.CommandPath(out)) {
 		_ = os.Remove(partial.CommandPath(out))
 	}
 }
 
-// readRecord reads OUT.qxcmd; nil if there is none or it does not parse.
+// readRecord reads OUT.qxcmd; nil if there is none, it is not a regular
+// file (a symbolic link is not followed), or it does not parse.
 func readRecord(out string) *getRecord {
-	b, err := os.ReadFile(partial.CommandPath(out))
+	f, err := atomicfile.OpenFile(partial.CommandPath(out), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
 	if err != nil || len(b) > 1<<20 {
 		return nil
 	}

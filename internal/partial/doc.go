@@ -13,10 +13,18 @@
 //     write one download (ErrLocked).
 //   - OUT.qxstate records which blocks are durable (format below).
 //   - OUT.qxstate.tmp exists only while a Sync writes a new state.
-//   - OUT appears only at the end, when Finish renames OUT.qxpart to it.
+//   - OUT appears only at the end, when Finish renames OUT.qxpart to it;
+//     the rename never replaces anything (renameat2 RENAME_NOREPLACE): an
+//     OUT that appeared meanwhile is left alone, Finish fails with
+//     ErrOutExists, and the data and its state stay for a later Finish.
 //   - OUT.qxcmd (CommandPath) is written by the get command, not by this
 //     package: how it was called, so that `quicxfer status OUT` can say
 //     which command resumes the download.
+//
+// None of these is ever opened through a symbolic link: Open refuses a
+// link at any of them (Paths) with an *atomicfile.SymlinkError, the part
+// file is opened O_NOFOLLOW, and the state is written through a new
+// temporary file (O_CREAT|O_EXCL) renamed over the old (internal/atomicfile).
 //
 // Inspect reads all of these without writing or locking anything, so it is
 // safe while a download runs; it tells a running download by the part
@@ -39,7 +47,7 @@
 //
 // Sync, serialised: (1) snapshot the blocks written since the last Sync;
 // (2) fdatasync the part file; (3) add the snapshot to the durable bitmap;
-// (4) write the whole state to OUT.qxstate.tmp and fsync it; (5) rename it
+// (4) write the whole state to a new OUT.qxstate.tmp and fsync it; (5) rename it
 // over OUT.qxstate; (6) fsync the directory.
 //
 // Finish: fdatasync the part file, rename it to OUT, fsync the directory,
@@ -59,19 +67,30 @@
 // only after that rename is durable.
 //
 // The invariant is about durability, not about the disk being honest, so Open
-// does not rely on it alone: it re-checks every block whose bit is set, and a
-// state that does not decode costs a re-read, not the download.
+// does not rely on it alone: every block whose bit is set is proven again
+// with SHA-256 before it counts (a state and part file can be planted, and
+// xxh64 is no proof: bytes are easily forged to keep it), and a state that
+// does not decode costs a re-read, not the download.
 //
 // # Open
 //
 //   - No part file and no state: a fresh download (part file created at full
 //     size, all holes; initial state written).
 //   - A state for the same content ID, size and block size: every block whose
-//     bit is set is re-checked with xxh64 in parallel (Options.Workers);
-//     failures are cleared and reported as Damaged. Blocks without a bit go
-//     through the recovery scan.
-//   - A state for a different file: the part file is truncated to zero and
-//     re-created (Report.Discarded). The two files are never mixed.
+//     bit is set is re-checked in parallel (Options.Workers) with xxh64, a
+//     fast filter, and then SHA-256, the proof (Report.Trusted); failures
+//     are cleared and reported as Damaged. With Options.DeferProof the
+//     SHA-256 is left for later: blocks whose xxh64 matches are claimed
+//     (Claimed, Report.Claimed), not had, and Prove settles them while the
+//     caller fetches the others: a proven block becomes had, a failed one
+//     has its bit cleared in the state file, durably, and is missing again.
+//     A claimed block is never written (WriteBlock does nothing) and never
+//     finishes a download (Finish wants every block had). Blocks without a
+//     bit go through the recovery scan.
+//   - A state for a different file: Open refuses (*OtherFileError) and
+//     leaves both files alone, unless Options.DiscardOther, with which the
+//     part file is truncated to zero and re-created (Report.Discarded). The
+//     two files are never mixed.
 //   - A state that does not decode, or none while the part file exists:
 //     Report.StateDamaged, and every block goes through the recovery scan.
 //   - A state without a part file: started over (Report.Discarded).
@@ -85,4 +104,11 @@
 //     check, so blocks past a short end fail theirs.
 //   - Whatever Open found is then persisted: recovered blocks are flushed
 //     before their bits are written, as in Sync.
+//
+// # Close
+//
+// Close syncs what is written and releases the lock. With
+// Options.RemoveEmpty a download that holds no block (none had, claimed or
+// recovered, and a readable state) is removed instead: what a download that
+// failed before its first block would otherwise leave behind.
 package partial

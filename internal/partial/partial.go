@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -22,9 +23,31 @@ var (
 	ErrClosed = errors.New("partial download already closed")
 	// ErrFinished is returned by WriteBlock after Finish.
 	ErrFinished = errors.New("download already finished")
-	// ErrIncomplete is returned by Finish while blocks are missing.
+	// ErrIncomplete is returned by Finish while blocks are missing or not
+	// yet proven (see Prove).
 	ErrIncomplete = errors.New("download is not complete")
+	// ErrOutExists is wrapped by Finish's error when out exists: it is never
+	// replaced. The data stays in the part file and its state on disk, and
+	// Finish may be called again once out is gone.
+	ErrOutExists = errors.New("output file exists")
+	// ErrOtherFile is wrapped by Open's error (an *OtherFileError) when out's
+	// partial download is of a different file and Options.DiscardOther is
+	// not set.
+	ErrOtherFile = errors.New("holds a partial download of a different file")
 )
+
+// OtherFileError says that Part holds the partial download of another file,
+// the one of content ID ID, which Open left alone. It wraps ErrOtherFile.
+type OtherFileError struct {
+	Part string
+	ID   manifest.ID
+}
+
+func (e *OtherFileError) Error() string {
+	return fmt.Sprintf("%s %v (content ID %s)", e.Part, ErrOtherFile, e.ID)
+}
+
+func (e *OtherFileError) Unwrap() error { return ErrOtherFile }
 
 // PartPath returns the path of out's data file.
 func PartPath(out string) string { return out + ".qxpart" }
@@ -39,11 +62,25 @@ func tmpStatePath(out string) string { return StatePath(out) + ".tmp" }
 type Options struct {
 	Workers int                              // goroutines for re-checking blocks at Open (0 = GOMAXPROCS)
 	Logf    func(format string, args ...any) // one-line messages for the user (nil = silent)
+	// DeferProof leaves the blocks whose bit is set and whose xxh64 matches
+	// claimed (Claimed) rather than proving them with SHA-256 at Open: the
+	// caller proves them with Prove, e.g. while it fetches the others.
+	DeferProof bool
+	// DiscardOther throws away a partial download of a different file at
+	// out; without it Open refuses it with an *OtherFileError.
+	DiscardOther bool
+	// RemoveEmpty makes Close remove the part and state files when they
+	// hold no block at all (none verified, claimed or recovered), so that a
+	// download that failed before its first block leaves nothing behind.
+	// Files whose state was unreadable are kept: their data may belong to
+	// another file.
+	RemoveEmpty bool
 }
 
 // Report says what Open found.
 type Report struct {
-	Trusted      int    // blocks whose bit was set and whose data re-checked good
+	Trusted      int    // blocks whose bit was set and whose data re-checked good (xxh64 and SHA-256)
+	Claimed      int    // with DeferProof: blocks whose bit was set and whose xxh64 matched, left for Prove
 	Recovered    int    // blocks with no bit whose data on disk verified anyway (written before a crash, bit not yet saved)
 	Damaged      int    // blocks whose bit was set but whose data failed the check: they will be fetched again
 	Discarded    string // non-empty when an existing partial download was thrown away, and why
@@ -62,6 +99,9 @@ type File struct {
 	dir  *os.File // out's directory, for fsync after renames
 	logf func(string, ...any)
 
+	removeEmpty  bool // Options.RemoveEmpty
+	stateDamaged bool // Report.StateDamaged: the data may not be this file's
+
 	// life is held shared by WriteBlock and Sync and exclusively by Finish
 	// and Close, so that nothing writes into a file being renamed or closed.
 	writeMu  sync.Mutex // serialises pwrites (see WriteBlock)
@@ -71,10 +111,16 @@ type File struct {
 	renamed  bool // Finish has renamed the part file to out
 
 	mu      sync.Mutex // guards the fields below
-	have    bitmap     // blocks written (durable or not)
+	have    bitmap     // blocks written (durable or not) or proven: verified with SHA-256
 	pending []int      // blocks written since the last Sync's snapshot
 	count   int
 	bytes   int64
+	// claimed holds the blocks a previous run recorded whose xxh64 matched
+	// at Open, not yet proven with SHA-256 (see Prove). Their bits are in
+	// durable; they are not in have.
+	claimed      bitmap
+	nclaimed     int
+	claimedBytes int64
 
 	syncMu  sync.Mutex // serialises Sync; guards the fields below
 	durable bitmap     // blocks whose data was fdatasynced: what the state file records
@@ -88,9 +134,14 @@ type File struct {
 // PartPath(out), locked for the File's life, and the state StatePath(out).
 // It re-checks what a previous run left (see the package documentation for
 // the rules), persists what it found, and reports it. Open does not look at
-// out itself: Finish replaces it.
+// out itself beyond refusing a symbolic link there: Finish renames the part
+// file to out, and never replaces anything.
 //
-// Open returns ErrLocked if another File holds the download.
+// Open returns ErrLocked if another File holds the download, an
+// *atomicfile.SymlinkError if any of the download's files (out, its part,
+// state and command files and their temporary names) is a symbolic link,
+// and an *OtherFileError for a partial download of a different file unless
+// opts.DiscardOther is set.
 func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error) {
 	if err := checkManifest(m); err != nil {
 		return nil, Report{}, err
@@ -98,6 +149,11 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	logf := opts.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	for _, p := range Paths(out) {
+		if err := atomicfile.CheckNotSymlink(p); err != nil {
+			return nil, Report{}, err
+		}
 	}
 	pf, created, err := openLocked(PartPath(out))
 	if err != nil {
@@ -111,11 +167,13 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	n := m.NumBlocks()
 	f := &File{
 		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
-		have:    make(bitmap, bitmapLen(n)),
-		durable: make(bitmap, bitmapLen(n)),
-		dirty:   true, // whatever Open finds, it writes down
+		removeEmpty: opts.RemoveEmpty,
+		have:        make(bitmap, bitmapLen(n)),
+		claimed:     make(bitmap, bitmapLen(n)),
+		durable:     make(bitmap, bitmapLen(n)),
+		dirty:       true, // whatever Open finds, it writes down
 	}
-	rep, err := f.load(created, opts.Workers)
+	rep, err := f.load(created, opts)
 	if err == nil {
 		// Make a truncation or extension durable before the state that
 		// describes the new contents.
@@ -127,11 +185,21 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 		f.syncMu.Unlock()
 	}
 	if err != nil {
+		if created {
+			os.Remove(PartPath(out)) // still locked: nobody else uses it
+		}
 		pf.Close()
 		dir.Close()
 		return nil, Report{}, err
 	}
 	return f, rep, nil
+}
+
+// Paths returns every path a download at out may create or write: out
+// itself (at Finish), the part file, the state file and its temporary name,
+// and the command file (CommandPath) and its temporary name.
+func Paths(out string) []string {
+	return []string{out, PartPath(out), StatePath(out), tmpStatePath(out), CommandPath(out), CommandPath(out) + ".tmp"}
 }
 
 func checkManifest(m *manifest.Manifest) error {
@@ -155,9 +223,9 @@ func checkManifest(m *manifest.Manifest) error {
 func openLocked(path string) (*os.File, bool, error) {
 	for range 10 {
 		created := false
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := atomicfile.OpenFile(path, os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
-			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+			f, err = atomicfile.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
@@ -178,7 +246,7 @@ func openLocked(path string) (*os.File, bool, error) {
 			f.Close()
 			return nil, false, err
 		}
-		if pi, err := os.Stat(path); err == nil && os.SameFile(fi, pi) {
+		if pi, err := os.Lstat(path); err == nil && os.SameFile(fi, pi) {
 			return f, created, nil
 		}
 		f.Close()
@@ -219,7 +287,7 @@ func control(f *os.File, fn func(fd int) error) error {
 }
 
 // load decides what to keep of a previous run and fills have and durable.
-func (f *File) load(created bool, workers int) (Report, error) {
+func (f *File) load(created bool, opts Options) (Report, error) {
 	var rep Report
 	part, statePath := PartPath(f.out), StatePath(f.out)
 	// A leftover of a Sync cut short; never read, only replaced.
@@ -241,13 +309,18 @@ func (f *File) load(created bool, workers int) (Report, error) {
 		rep.StateDamaged = true
 		scan = true
 		f.logf("%s is missing; re-checking the data in %s", statePath, part)
+	case stateErr != nil && !errors.Is(stateErr, ErrBadState):
+		return rep, fmt.Errorf("reading %s: %w", statePath, stateErr)
 	case stateErr != nil:
 		rep.StateDamaged = true
 		scan = true
 		f.logf("%s is damaged (%v); re-checking the data in %s", statePath, stateErr, part)
 	case st.ID != f.id || st.Size != f.m.Size || st.BlockSize != f.m.BlockSize:
+		if !opts.DiscardOther {
+			return rep, &OtherFileError{Part: part, ID: st.ID}
+		}
 		rep.Discarded = fmt.Sprintf("it is a different file (content ID %s)", st.ID)
-		f.logf("%s holds a partial download of a different file; starting over", part)
+		f.logf("%s holds a partial download of a different file (content ID %s); discarding it, as asked, and starting over", part, st.ID)
 		// Never mix two files: nothing of the old data is read again.
 		if err := f.f.Truncate(0); err != nil {
 			return rep, fmt.Errorf("discarding %s: %w", part, err)
@@ -270,22 +343,28 @@ func (f *File) load(created bool, workers int) (Report, error) {
 			return rep, fmt.Errorf("resizing %s: %w", part, err)
 		}
 	}
+	f.stateDamaged = rep.StateDamaged
 	if old == nil && !scan {
 		return rep, nil
 	}
-	if err := f.check(old, scan, workers, &rep); err != nil {
+	if err := f.check(old, scan, opts.Workers, opts.DeferProof, &rep); err != nil {
 		return rep, fmt.Errorf("re-checking %s: %w", part, err)
 	}
-	if got := rep.Trusted + rep.Recovered; got > 0 || old != nil {
-		f.logf("%s: resuming with %d of %d blocks (%d recovered, %d damaged)", part, got, f.m.NumBlocks(), rep.Recovered, rep.Damaged)
+	if got := rep.Trusted + rep.Claimed + rep.Recovered; got > 0 || old != nil {
+		proof := ""
+		if rep.Claimed > 0 {
+			proof = fmt.Sprintf("; %d to be proven with SHA-256 while the download runs", rep.Claimed)
+		}
+		f.logf("%s: resuming with %d of %d blocks (%d recovered, %d damaged%s)", part, got, f.m.NumBlocks(), rep.Recovered, rep.Damaged, proof)
 	}
 	return rep, nil
 }
 
 // readState reads and decodes a state file, refusing to read more than any
-// valid state can hold.
+// valid state can hold, a symbolic link (*atomicfile.SymlinkError) and
+// anything but a regular file (O_NONBLOCK: a FIFO does not hang it).
 func readState(path string) (*State, error) {
-	sf, err := os.Open(path)
+	sf, err := atomicfile.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +376,9 @@ func readState(path string) (*State, error) {
 	return DecodeState(b)
 }
 
-// Has reports whether block i is written (and verified by the caller).
+// Has reports whether block i is written (and verified by the caller) or
+// proven: verified with SHA-256 against the manifest. A claimed block is not
+// had until Prove proves it.
 func (f *File) Has(i int) bool {
 	if i < 0 || i >= f.m.NumBlocks() {
 		return false
@@ -307,7 +388,34 @@ func (f *File) Has(i int) bool {
 	return f.have.get(i)
 }
 
-// Count returns how many blocks are present, durable or not yet.
+// Claimed reports whether block i is claimed: a previous run recorded it
+// and its xxh64 matched at Open, but it is not proven yet (Options.DeferProof;
+// see Prove).
+func (f *File) Claimed(i int) bool {
+	if i < 0 || i >= f.m.NumBlocks() {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.claimed.get(i)
+}
+
+// ClaimedBytes returns the size of the claimed blocks.
+func (f *File) ClaimedBytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.claimedBytes
+}
+
+// PresentBytes returns Bytes plus ClaimedBytes, read at one instant: the
+// bytes on disk that are proven or being proven.
+func (f *File) PresentBytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bytes + f.claimedBytes
+}
+
+// Count returns how many blocks are present (Has), durable or not yet.
 func (f *File) Count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -321,14 +429,16 @@ func (f *File) Bytes() int64 {
 	return f.bytes
 }
 
-// Complete reports whether every block is present.
+// Complete reports whether every block is present (Has): written or proven,
+// none merely claimed.
 func (f *File) Complete() bool { return f.Count() == f.m.NumBlocks() }
 
 // WriteBlock writes block i, which the caller has verified against the
 // manifest, at its offset. As a guard against a block written at the wrong
 // index it checks the length and the xxh64 (at memory speed) and returns an
 // error wrapping manifest.ErrHashMismatch if they do not match. Writing a
-// block that is already present does nothing. The block becomes durable, and
+// block that is already present, or claimed (Prove settles it), does
+// nothing. The block becomes durable, and
 // is recorded in the state file, at the next Sync. WriteBlock is safe for
 // concurrent use.
 func (f *File) WriteBlock(i int, data []byte) error {
@@ -341,7 +451,7 @@ func (f *File) WriteBlock(i int, data []byte) error {
 		return ErrFinished
 	case i < 0 || i >= f.m.NumBlocks():
 		return fmt.Errorf("block %d out of range [0,%d)", i, f.m.NumBlocks())
-	case f.Has(i):
+	case f.Has(i) || f.Claimed(i):
 		return nil
 	case !f.m.CheckXXH(i, data):
 		return fmt.Errorf("writing block %d: %d bytes do not match its xxh64: %w", i, len(data), manifest.ErrHashMismatch)
@@ -368,6 +478,20 @@ func (f *File) markLocked(i int) {
 	f.have.set(i)
 	f.count++
 	f.bytes += f.m.BlockLen(i)
+}
+
+// claimLocked records block i as claimed; f.mu is held.
+func (f *File) claimLocked(i int) {
+	f.claimed.set(i)
+	f.nclaimed++
+	f.claimedBytes += f.m.BlockLen(i)
+}
+
+// unclaimLocked forgets block i's claim; f.mu is held.
+func (f *File) unclaimLocked(i int) {
+	f.claimed.clear(i)
+	f.nclaimed--
+	f.claimedBytes -= f.m.BlockLen(i)
 }
 
 // Sync makes every block written before the call durable and records them in
@@ -425,42 +549,22 @@ func (f *File) syncLocked() error {
 func (f *File) writeState() error {
 	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: f.m.NumBlocks(), Bitmap: f.durable}
 	f.buf = st.Append(f.buf[:0])
-	tmp := tmpStatePath(f.out)
-	if err := writeFileSync(tmp, f.buf); err != nil {
-		os.Remove(tmp)
+	// A new temporary file (O_EXCL: never through a symbolic link),
+	// fsynced, renamed over the state, the directory fsynced.
+	if err := atomicfile.Write(StatePath(f.out), f.buf, atomicfile.Options{Temp: tmpStatePath(f.out), Dir: f.dir}); err != nil {
 		return fmt.Errorf("saving %s: %w", StatePath(f.out), err)
-	}
-	if err := os.Rename(tmp, StatePath(f.out)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("saving %s: %w", StatePath(f.out), err)
-	}
-	if err := f.dir.Sync(); err != nil {
-		return fmt.Errorf("saving %s: syncing the directory: %w", StatePath(f.out), err)
 	}
 	return nil
 }
 
-func writeFileSync(path string, b []byte) error {
-	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	if err == nil {
-		err = w.Sync()
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // Finish completes the download: it flushes the data, renames the part file
-// to out (replacing any file there), syncs the directory, removes the state
-// file and syncs the directory again. It returns ErrIncomplete unless every
-// block is present. A Finish that failed may be called again; once it has
-// succeeded, later calls do nothing. Close is still needed to release the
-// lock.
+// to out, syncs the directory, removes the state file and syncs the
+// directory again. The rename never replaces anything: if out exists (in any
+// form, a symbolic link included), Finish returns an error wrapping
+// ErrOutExists and leaves the part file and its state as they are. It
+// returns ErrIncomplete unless every block is present (claimed blocks are
+// not). A Finish that failed may be called again; once it has succeeded,
+// later calls do nothing. Close is still needed to release the lock.
 func (f *File) Finish() error {
 	f.life.Lock()
 	defer f.life.Unlock()
@@ -479,7 +583,10 @@ func (f *File) Finish() error {
 			f.err = fmt.Errorf("flushing %s: %w", PartPath(f.out), err)
 			return f.err
 		}
-		if err := os.Rename(PartPath(f.out), f.out); err != nil {
+		if err := atomicfile.RenameNoReplace(PartPath(f.out), f.out); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w; not replaced", f.out, ErrOutExists)
+			}
 			return fmt.Errorf("finishing %s: %w", f.out, err)
 		}
 		f.renamed = true
@@ -498,7 +605,8 @@ func (f *File) Finish() error {
 }
 
 // Close syncs (unless the download is finished), releases the lock and
-// closes the files. It is idempotent: later calls return nil.
+// closes the files. With Options.RemoveEmpty, a download that holds no block
+// is removed instead of synced. It is idempotent: later calls return nil.
 func (f *File) Close() error {
 	f.life.Lock()
 	defer f.life.Unlock()
@@ -507,7 +615,11 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	var err error
-	if !f.finished && !f.renamed {
+	switch {
+	case f.finished || f.renamed:
+	case f.removeEmpty && f.empty():
+		err = f.remove()
+	default:
 		f.syncMu.Lock()
 		err = f.syncLocked()
 		f.syncMu.Unlock()
@@ -520,4 +632,24 @@ func (f *File) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// empty reports whether the download holds no block: none present (written,
+// recovered or proven), none claimed, and the state was readable (a part
+// file whose state was not may hold another file's data).
+func (f *File) empty() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count == 0 && f.nclaimed == 0 && !f.stateDamaged
+}
+
+// remove deletes the part file (still locked, so no other File uses it) and
+// the state file, and syncs the directory.
+func (f *File) remove() error {
+	for _, p := range []string{PartPath(f.out), StatePath(f.out)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", p, err)
+		}
+	}
+	return f.dir.Sync()
 }

@@ -452,9 +452,12 @@ func TestDifferentFile(t *testing.T) {
 			d2.out = d.out
 			require.True(t, d2.m.CheckXXH(0, d.block(0)), "block 0 is the same in both files")
 
-			f, rep, l := d2.open(t)
+			var l logs
+			f, rep, err := Open(d2.out, d2.m, Options{Logf: l.logf, DiscardOther: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { f.Close() })
 			require.Equal(t, Report{Discarded: fmt.Sprintf("it is a different file (content ID %s)", d.m.ID())}, rep)
-			require.Contains(t, l.String(), "holds a partial download of a different file; starting over")
+			require.Contains(t, l.String(), "holds a partial download of a different file (content ID "+d.m.ID().String()+"); discarding it, as asked, and starting over")
 			d2.requireHas(t, f)
 			part := mustRead(t, PartPath(d.out))
 			require.Equal(t, make([]byte, d2.m.Size), part, "no old data left")

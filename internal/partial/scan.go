@@ -17,18 +17,20 @@ import (
 // Outcomes of checking one block at Open.
 const (
 	unchecked uint8 = iota
-	trusted         // bit set, xxh64 good
-	damaged         // bit set, xxh64 bad
+	trusted         // bit set, xxh64 and SHA-256 good
+	claimed         // bit set, xxh64 good, SHA-256 left to Prove
+	damaged         // bit set, xxh64 or SHA-256 bad
 	recovered       // no bit, xxh64 and SHA-256 good
 )
 
 // check reads back the blocks a previous run left: every block whose bit is
-// set in old is re-checked with xxh64; if scan is set, every other block that
-// holds data (holes are skipped) is checked with xxh64 and then SHA-256.
-// Trusted blocks become present and durable; recovered blocks become present
-// and pending, so that the Sync that ends Open flushes them before it records
-// them.
-func (f *File) check(old *State, scan bool, workers int, rep *Report) error {
+// set in old is re-checked with xxh64 and then SHA-256 (with deferProof, with
+// xxh64 only: the block is claimed, for Prove); if scan is set, every other
+// block that holds data (holes are skipped) is checked with xxh64 and then
+// SHA-256. Trusted blocks become present and durable, claimed ones claimed
+// and durable; recovered blocks become present and pending, so that the Sync
+// that ends Open flushes them before it records them.
+func (f *File) check(old *State, scan bool, workers int, deferProof bool, rep *Report) error {
 	n := f.m.NumBlocks()
 	var regions []span
 	if scan {
@@ -84,9 +86,15 @@ func (f *File) check(old *State, scan bool, workers int, rep *Report) error {
 				}
 				data = data[:nr] // short only if the file shrank under us: fails the check
 				if old != nil && old.Has(i) {
-					outcome[i] = damaged
-					if f.m.CheckXXH(i, data) {
+					switch {
+					case !f.m.CheckXXH(i, data):
+						outcome[i] = damaged
+					case deferProof:
+						outcome[i] = claimed
+					case f.m.Verify(i, data) == nil:
 						outcome[i] = trusted
+					default:
+						outcome[i] = damaged
 					}
 					continue
 				}
@@ -111,6 +119,10 @@ func (f *File) check(old *State, scan bool, workers int, rep *Report) error {
 		case trusted:
 			rep.Trusted++
 			f.markLocked(i)
+			f.durable.set(i)
+		case claimed:
+			rep.Claimed++
+			f.claimLocked(i)
 			f.durable.set(i)
 		case recovered:
 			rep.Recovered++

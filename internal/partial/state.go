@@ -125,3 +125,4 @@ func bitmapLen(n int) int { return (n + 7) / 8 }
 
 func (b bitmap) get(i int) bool { return b[i>>3]&(1<<(i&7)) != 0 }
 func (b bitmap) set(i int)      { b[i>>3] |= 1 << (i & 7) }
+func (b bitmap) clear(i int)    { b[i>>3] &^= 1 << (i & 7) }

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )
 
 // A manifest file (what `quicxfer manifest --out FILE` writes and
@@ -26,6 +30,10 @@ const MaxFileLen = len(fileMagic) + MaxEncodedLen + len(ID{})
 // ErrNotManifestFile is returned by ReadFile and UnmarshalFile for a file that
 // is not a manifest file, or one that is damaged or truncated.
 var ErrNotManifestFile = errors.New("not a quicxfer manifest file")
+
+// ErrNotReplaceable is wrapped by WriteFile's and CheckReplaceable's error
+// for a path that exists and is not a manifest file: it is never replaced.
+var ErrNotReplaceable = errors.New("exists and is not a quicxfer manifest file; not replacing it")
 
 // MarshalFile returns m in the manifest file format.
 func (m *Manifest) MarshalFile() []byte {
@@ -76,28 +84,44 @@ func ReadFile(path string) (*Manifest, error) {
 	return m, nil
 }
 
-// WriteFile writes m to path in the manifest file format, atomically: a
-// temporary file beside it, synced, then renamed over path.
+// WriteFile writes m to path in the manifest file format, atomically: a new
+// temporary file beside it, synced, then renamed to path. It replaces only a
+// manifest file (one that starts with the format's magic line, damaged or
+// not): anything else at path is refused with an error wrapping
+// ErrNotReplaceable, a symbolic link with an *atomicfile.SymlinkError, and a
+// file that appears at path while it writes is not replaced either.
 func (m *Manifest) WriteFile(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	exists, err := checkReplaceable(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(m.MarshalFile()); err != nil {
-		tmp.Close()
-		return err
+	return atomicfile.Write(path, m.MarshalFile(), atomicfile.Options{Perm: 0o644, NoReplace: !exists})
+}
+
+// CheckReplaceable returns nil if WriteFile may write path: nothing is there,
+// or a manifest file is. Else it returns what WriteFile would: an error
+// wrapping ErrNotReplaceable, or an *atomicfile.SymlinkError. It lets a caller
+// refuse before it spends the time to hash a file.
+func CheckReplaceable(path string) error {
+	_, err := checkReplaceable(path)
+	return err
+}
+
+// checkReplaceable is CheckReplaceable; it also reports whether path exists.
+func checkReplaceable(path string) (bool, error) {
+	f, err := atomicfile.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case errors.Is(err, atomicfile.ErrNotRegular):
+		return true, fmt.Errorf("%s %w", path, ErrNotReplaceable)
+	case err != nil:
+		return true, err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	defer f.Close()
+	head := make([]byte, len(fileMagic))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != fileMagic {
+		return true, fmt.Errorf("%s %w", path, ErrNotReplaceable)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return true, nil
 }
