@@ -369,15 +369,27 @@ func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) 
 // replaced the PATH's directory closed that root: the same content is then
 // opened through the file the seed serves now under f's content ID; with no
 // such file the content is no longer served (fs.ErrNotExist).
+//
+// The file opened is checked (guard) as at indexing: a link swapped in
+// since then that leads to the seed's own files is refused.
 func (s *Server) openData(f *servedFile) (*os.File, error) {
 	osf, err := f.root.Open(f.rel)
 	if errors.Is(err, os.ErrClosed) {
-		if cur := s.lookupID(f.ID); cur != nil && cur.root != nil && cur.root != f.root {
-			return cur.root.Open(cur.rel)
+		cur := s.lookupID(f.ID)
+		if cur == nil || cur.root == nil || cur.root == f.root {
+			return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
 		}
-		return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
+		f = cur
+		osf, err = f.root.Open(f.rel)
 	}
-	return osf, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.guard.check(osf, f.Path); err != nil {
+		osf.Close()
+		return nil, err
+	}
+	return osf, nil
 }
 
 // sendBlock writes the block header, then the block's bytes read from disk
@@ -403,7 +415,9 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		osf, err := s.openData(f)
 		if err != nil {
 			log.Warn("cannot open file", "err", err)
-			if errors.Is(err, fs.ErrNotExist) {
+			// A file that is now one the seed never serves has changed
+			// since it was indexed: the client asks elsewhere.
+			if errors.Is(err, fs.ErrNotExist) || notServable(err) {
 				s.reject(str, wire.ErrCodeFileChanged)
 			} else {
 				s.reject(str, wire.ErrCodeInternal)

@@ -39,6 +39,7 @@ type Server struct {
 	roots    []*os.Root              // one per PATH (nil for one that could not be opened at a reload); under reloadMu
 	reloadMu sync.Mutex
 	cacheDir string
+	guard    *guard // what is never served
 	pin      wire.Pin
 	udp      *net.UDPConn
 	tr       *quic.Transport
@@ -89,6 +90,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Made once the self-signed key exists, so that it is known by identity.
+	g := newGuard(filepath.Dir(cacheDir), keyFiles(o)...)
 
 	hctx, hstop := context.WithCancel(context.Background())
 	s := &Server{
@@ -103,6 +106,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		sendMem:  semaphore.NewWeighted(o.MaxSendBuffers),
 		tokens:   newTokenSet(o.Tokens),
 		cacheDir: cacheDir,
+		guard:    g,
 	}
 	s.metrics = newMetrics(s)
 	defer func() {
@@ -172,11 +176,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 
 	start := time.Now()
 	var files []*servedFile
-	s.roots, files, err = scan(o.Paths, filepath.Dir(cacheDir), log)
+	s.roots, files, err = scan(o.Paths, s.guard, log)
 	if err != nil {
 		return nil, err
 	}
-	files, hashed, cached, err := hashAll(ctx, files, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
+	files, hashed, cached, err := hashAll(ctx, files, s.guard, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
 	if err != nil {
 		return nil, fmt.Errorf("indexing files: %w", err)
 	}
