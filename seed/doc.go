@@ -31,7 +31,9 @@
 //
 // Limits against hostile or broken clients (Options, each a flag of
 // `quicxfer seed`): connections (MaxConns; more are closed with
-// ErrCodeBusy), concurrent streams per connection (MaxStreamsPerConn, told to
+// ErrCodeBusy), connections from one address (MaxConnsPerIP, an IPv4
+// address or an IPv6 /64, counted at admission; more are closed with
+// ErrCodeBusy too, so one address cannot hold every slot), concurrent streams per connection (MaxStreamsPerConn, told to
 // the client in QUIC's stream limit), the handshake, idle and request
 // timeouts, requests per second per connection (MaxRequestRate and
 // RequestBurst, a token bucket; streams past it are reset with ErrCodeBusy
