@@ -125,6 +125,9 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		return err
 	}
 	id = m.ID()
+	if p := filepath.Join(dir, filepath.FromSlash(name)); inStateDir(opts.StateDir, p) {
+		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", dir, p)
+	}
 	out, err := replicaOut(dir, name)
 	if err != nil {
 		return fmt.Errorf("filling %s: %w", dir, err)
@@ -167,8 +170,9 @@ func completeReplica(stateDir, dir string, id manifest.ID, name string) (string,
 		if partial.IsWorkingFile(rel) || checkNoLinks(dir, rel) != nil {
 			return nil // not a file this replica may serve
 		}
-		m, err := seed.CachedManifest(stateDir, filepath.Join(dir, filepath.FromSlash(rel)))
-		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		m, err := seed.CachedManifest(stateDir, p)
+		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) || inStateDir(stateDir, p) {
 			return nil
 		}
 		return m
@@ -315,4 +319,49 @@ func checkNoLinks(dir, name string) error {
 		}
 	}
 	return nil
+}
+
+// inStateDir reports whether path is in the state directory stateDir (""
+// for the default), both taken with their symbolic links resolved as far
+// as they exist: a replica never writes there (nor serves from there), as
+// it would with DIR holding the state directory and a name that leads in.
+func inStateDir(stateDir, path string) bool {
+	if stateDir == "" {
+		d, err := seed.DefaultStateDir()
+		if err != nil {
+			return false
+		}
+		stateDir = d
+	}
+	sd, err1 := resolveExisting(stateDir)
+	p, err2 := resolveExisting(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return p == sd || strings.HasPrefix(p, sd+string(filepath.Separator))
+}
+
+// resolveExisting returns p absolute, with the symbolic links of the part
+// of it that exists resolved and the rest as it is.
+func resolveExisting(p string) (string, error) {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for {
+		r, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", err
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+		p = parent
+	}
 }

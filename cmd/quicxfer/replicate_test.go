@@ -227,3 +227,20 @@ func TestSeedFromClientCertNeedsCredentials(t *testing.T) {
 	require.Equal(t, data, got)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 }
+
+// TestSeedFromNotIntoStateDir: a replica whose DIR holds its state
+// directory writes nothing into it, whatever name it is asked to fill.
+func TestSeedFromNotIntoStateDir(t *testing.T) {
+	src := t.TempDir()
+	writeRandom(t, filepath.Join(src, "state", "manifests", "f.bin"), 1<<20, 44)
+	origin := startSeed(t, src)
+	bdir := t.TempDir()
+	state := filepath.Join(bdir, "state")
+	r := runRefused(t, "seed", "--from", origin, "--name", "state/manifests/f.bin", "--listen", "127.0.0.1:0", "--state-dir", state, bdir)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+	require.Contains(t, r.stderr, "is in the seed's state directory")
+	_, err := os.Stat(filepath.Join(state, "manifests", "f.bin.qxpart"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	requireEmptyDir(t, state) // not even a directory made in it
+}
