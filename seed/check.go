@@ -81,7 +81,8 @@ func Check(opts Options) (CheckResult, error) {
 		}
 	}
 
-	roots, files, err := scan(o.Paths, stateAbs, log)
+	g := newGuard(stateAbs, keyFiles(o)...)
+	roots, files, err := scan(o.Paths, g, log)
 	if err != nil {
 		return res, err
 	}
@@ -94,8 +95,15 @@ func Check(opts Options) (CheckResult, error) {
 		fh, err := f.root.Open(f.rel)
 		var fi fs.FileInfo
 		if err == nil {
-			fi, err = fh.Stat()
+			err = g.check(fh, f.Path)
+			if err == nil {
+				fi, err = fh.Stat()
+			}
 			fh.Close()
+		}
+		if notServable(err) {
+			log.Warn("the seed would not serve this file", "path", f.Path, "err", err)
+			continue
 		}
 		if err != nil {
 			res.Unreadable++

@@ -31,7 +31,9 @@
 //
 // Limits against hostile or broken clients (Options, each a flag of
 // `quicxfer seed`): connections (MaxConns; more are closed with
-// ErrCodeBusy), concurrent streams per connection (MaxStreamsPerConn, told to
+// ErrCodeBusy), connections from one address (MaxConnsPerIP, an IPv4
+// address or an IPv6 /64, counted at admission; more are closed with
+// ErrCodeBusy too, so one address cannot hold every slot), concurrent streams per connection (MaxStreamsPerConn, told to
 // the client in QUIC's stream limit), the handshake, idle and request
 // timeouts, requests per second per connection (MaxRequestRate and
 // RequestBurst, a token bucket; streams past it are reset with ErrCodeBusy
@@ -50,6 +52,18 @@
 // MaxSendBuffers + MaxConns × ConnSendReserve, not MaxConns ×
 // MaxStreamsPerConn × 64 KiB; receive windows are small (64 KiB a stream,
 // 1 MiB a connection) since a seed only receives requests.
+//
+// Never served, whatever the PATHs hold: a download's working files
+// (partial.IsWorkingFile: .qxpart, .qxstate, .qxcmd and their .tmp; the
+// record holds local paths and URLs), and the seed's own files. Every file
+// opened, to be indexed or to serve a block, is checked by what was opened
+// (guard, private.go): its real path (/proc/self/fd) must not be under the
+// state directory, nor any of its directories be the state directory by
+// device and inode (a bind mount), nor the file be a TLS key by device and
+// inode (a hard link); a file reached through a symbolic link to a working
+// file is refused too. So a link in a PATH, planted before the scan or
+// swapped in after, never leads to the key. A PATH inside the state
+// directory is an error (ErrPrivateFile); a PATH holding it skips it.
 //
 // Private seeds: with Options.Tokens, every request on a connection is
 // refused with ErrCodeUnauthorized until the connection has sent an accepted

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -58,13 +59,13 @@ func (f *servedFile) manifestFrame() []byte {
 
 // scanner finds the files under the served paths.
 type scanner struct {
-	log      *slog.Logger
-	stateDir string // resolved absolute StateDir, never served
-	roots    []*os.Root
-	files    []*servedFile
-	seen     map[string]string // name -> absolute path of the first file with it
-	reuse    []*os.Root        // at a reload, the previous roots by PATH (see openRoot)
-	idx      int               // index of the PATH being scanned
+	log   *slog.Logger
+	guard *guard // what is never served: the state directory, the keys
+	roots []*os.Root
+	files []*servedFile
+	seen  map[string]string // name -> absolute path of the first file with it
+	reuse []*os.Root        // at a reload, the previous roots by PATH (see openRoot)
+	idx   int               // index of the PATH being scanned
 }
 
 // openRoot opens dir as a root, or, at a reload, returns the PATH's previous
@@ -93,8 +94,8 @@ func (sc *scanner) closeNew() {
 // scan opens an os.Root per PATH and lists the regular files under it. A
 // PATH that does not exist is an error; a file under it that cannot be
 // served is skipped with a warning.
-func scan(paths []string, stateDir string, log *slog.Logger) ([]*os.Root, []*servedFile, error) {
-	sc := &scanner{log: log, stateDir: stateDir, seen: make(map[string]string)}
+func scan(paths []string, g *guard, log *slog.Logger) ([]*os.Root, []*servedFile, error) {
+	sc := &scanner{log: log, guard: g, seen: make(map[string]string)}
 	for i, p := range paths {
 		sc.idx = i
 		if err := sc.scanPath(p); err != nil {
@@ -113,6 +114,9 @@ func (sc *scanner) scanPath(p string) error {
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return fmt.Errorf("serving %s: %w", p, err)
+	}
+	if sc.guard.under(real) {
+		return fmt.Errorf("serving %s: %w", p, ErrPrivateFile)
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
@@ -142,8 +146,8 @@ func (sc *scanner) scanPath(p string) error {
 				return nil
 			}
 			if d.IsDir() {
-				if sc.stateDir != "" && filepath.Join(real, name) == sc.stateDir {
-					sc.log.Debug("not serving the state directory", "path", sc.stateDir)
+				if sc.guard.isStateDirEntry(filepath.Join(real, name), d) {
+					sc.log.Debug("not serving the state directory", "path", filepath.Join(abs, name))
 					return fs.SkipDir
 				}
 				return nil
@@ -174,6 +178,12 @@ func (sc *scanner) scanPath(p string) error {
 }
 
 func (sc *scanner) add(root *os.Root, name, rel, abs string) {
+	if partial.IsWorkingFile(name) {
+		// A download's own files (data, state, the command that resumes it,
+		// which holds local paths and URLs): never served.
+		sc.log.Debug("not serving a download's working file", "path", abs)
+		return
+	}
 	if err := wire.CheckName(name); err != nil {
 		sc.log.Warn("skipping file whose name cannot be served", "path", abs, "err", err)
 		return
@@ -192,7 +202,7 @@ func (sc *scanner) add(root *os.Root, name, rel, abs string) {
 // workers × the block size. A file that cannot be read, or keeps changing
 // while it is hashed, is dropped with a warning. It returns the files kept,
 // sorted by name, and how many were hashed and how many came from the cache.
-func hashAll(ctx context.Context, files []*servedFile, cache *manifestCache, workers int, log *slog.Logger) (kept []*servedFile, hashed, cached int, err error) {
+func hashAll(ctx context.Context, files []*servedFile, gd *guard, cache *manifestCache, workers int, log *slog.Logger) (kept []*servedFile, hashed, cached int, err error) {
 	parallel := max(1, min(workers, len(files)))
 	perFile := max(1, workers/parallel)
 	var nHashed, nCached atomic.Int64
@@ -201,7 +211,7 @@ func hashAll(ctx context.Context, files []*servedFile, cache *manifestCache, wor
 	g.SetLimit(parallel)
 	for i, f := range files {
 		g.Go(func() error {
-			fromCache, err := indexFile(gctx, f, cache, perFile, log)
+			fromCache, err := indexFile(gctx, f, gd, cache, perFile, log)
 			if err != nil {
 				if gctx.Err() != nil {
 					return gctx.Err()
@@ -232,10 +242,10 @@ func hashAll(ctx context.Context, files []*servedFile, cache *manifestCache, wor
 
 // indexFile sets f's manifest, size and ID. It reports whether the manifest
 // came from the cache.
-func indexFile(ctx context.Context, f *servedFile, cache *manifestCache, workers int, log *slog.Logger) (fromCache bool, err error) {
+func indexFile(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, log *slog.Logger) (fromCache bool, err error) {
 	const attempts = 3
 	for range attempts {
-		m, fi, fromCache, err := tryIndex(ctx, f, cache, workers, log)
+		m, fi, fromCache, err := tryIndex(ctx, f, g, cache, workers, log)
 		if err != nil {
 			return false, err
 		}
@@ -254,12 +264,15 @@ func indexFile(ctx context.Context, f *servedFile, cache *manifestCache, workers
 }
 
 // tryIndex returns nil, nil if the file changed while it was hashed.
-func tryIndex(ctx context.Context, f *servedFile, cache *manifestCache, workers int, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
+func tryIndex(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
 	fh, err := f.root.Open(f.rel)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	defer fh.Close()
+	if err := g.check(fh, f.Path); err != nil {
+		return nil, nil, false, err
+	}
 	fi, err := fh.Stat()
 	if err != nil {
 		return nil, nil, false, err

@@ -22,30 +22,32 @@ import (
 
 // Stats are the seed's counters since New.
 type Stats struct {
-	BytesSent        int64 // block payload bytes written to streams
-	BlocksSent       int64 // blocks sent whole
-	ManifestsSent    int64
-	ListsSent        int64
-	Requests         int64 // request streams accepted
-	Rejected         int64 // request streams reset with an error code
-	Cancelled        int64 // responses stopped part-way (client cancelled, connection lost, shutdown)
-	StreamsActive    int64 // request streams being handled now
-	ConnsAccepted    int64
-	ConnsRefused     int64 // closed at once with ErrCodeBusy
-	ConnsActive      int64
-	FilesHashed      int64 // manifests hashed at start-up
-	FilesFromCache   int64 // manifests loaded from the cache at start-up
-	RejectedByReason map[wire.ErrCode]int64
-	InflightWaits    int64 // block responses that waited for their connection's MaxConnInflight
-	BufferWaits      int64 // responses that waited for a send buffer (MaxSendBuffers)
-	AuthFailures     int64 // AUTH frames with a token the seed does not accept
-	SendBufferBytes  int64 // bytes of send buffers held now (at most MaxSendBuffers + connections × ConnSendReserve)
+	BytesSent         int64 // block payload bytes written to streams
+	BlocksSent        int64 // blocks sent whole
+	ManifestsSent     int64
+	ListsSent         int64
+	Requests          int64 // request streams accepted
+	Rejected          int64 // request streams reset with an error code
+	Cancelled         int64 // responses stopped part-way (client cancelled, connection lost, shutdown)
+	StreamsActive     int64 // request streams being handled now
+	ConnsAccepted     int64
+	ConnsRefused      int64 // closed at once with ErrCodeBusy (MaxConns or MaxConnsPerIP reached, or stopping)
+	ConnsRefusedPerIP int64 // of those, refused because their address had MaxConnsPerIP
+	ConnsActive       int64
+	FilesHashed       int64 // manifests hashed at start-up
+	FilesFromCache    int64 // manifests loaded from the cache at start-up
+	RejectedByReason  map[wire.ErrCode]int64
+	InflightWaits     int64 // block responses that waited for their connection's MaxConnInflight
+	BufferWaits       int64 // responses that waited for a send buffer (MaxSendBuffers)
+	AuthFailures      int64 // AUTH frames with a token the seed does not accept
+	SendBufferBytes   int64 // bytes of send buffers held now (at most MaxSendBuffers + connections × ConnSendReserve)
 }
 
 type counters struct {
 	bytesSent, blocksSent, manifestsSent, listsSent atomic.Int64
 	requests, cancelled, streamsActive              atomic.Int64
 	connsAccepted, connsRefused, connsActive        atomic.Int64
+	connsRefusedPerIP                               atomic.Int64
 	filesHashed, filesCached                        atomic.Int64
 	inflightWaits, bufferWaits, authFailures        atomic.Int64
 	sendBufferBytes                                 atomic.Int64
@@ -64,23 +66,24 @@ func (c *counters) reject(code wire.ErrCode) {
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	st := Stats{
-		BytesSent:        c.bytesSent.Load(),
-		BlocksSent:       c.blocksSent.Load(),
-		ManifestsSent:    c.manifestsSent.Load(),
-		ListsSent:        c.listsSent.Load(),
-		Requests:         c.requests.Load(),
-		Cancelled:        c.cancelled.Load(),
-		StreamsActive:    c.streamsActive.Load(),
-		ConnsAccepted:    c.connsAccepted.Load(),
-		ConnsRefused:     c.connsRefused.Load(),
-		ConnsActive:      c.connsActive.Load(),
-		FilesHashed:      c.filesHashed.Load(),
-		FilesFromCache:   c.filesCached.Load(),
-		InflightWaits:    c.inflightWaits.Load(),
-		BufferWaits:      c.bufferWaits.Load(),
-		AuthFailures:     c.authFailures.Load(),
-		SendBufferBytes:  c.sendBufferBytes.Load(),
-		RejectedByReason: make(map[wire.ErrCode]int64),
+		BytesSent:         c.bytesSent.Load(),
+		BlocksSent:        c.blocksSent.Load(),
+		ManifestsSent:     c.manifestsSent.Load(),
+		ListsSent:         c.listsSent.Load(),
+		Requests:          c.requests.Load(),
+		Cancelled:         c.cancelled.Load(),
+		StreamsActive:     c.streamsActive.Load(),
+		ConnsAccepted:     c.connsAccepted.Load(),
+		ConnsRefused:      c.connsRefused.Load(),
+		ConnsRefusedPerIP: c.connsRefusedPerIP.Load(),
+		ConnsActive:       c.connsActive.Load(),
+		FilesHashed:       c.filesHashed.Load(),
+		FilesFromCache:    c.filesCached.Load(),
+		InflightWaits:     c.inflightWaits.Load(),
+		BufferWaits:       c.bufferWaits.Load(),
+		AuthFailures:      c.authFailures.Load(),
+		SendBufferBytes:   c.sendBufferBytes.Load(),
+		RejectedByReason:  make(map[wire.ErrCode]int64),
 	}
 	for i := range c.rejected {
 		if n := c.rejected[i].Load(); n > 0 {
@@ -369,15 +372,27 @@ func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) 
 // replaced the PATH's directory closed that root: the same content is then
 // opened through the file the seed serves now under f's content ID; with no
 // such file the content is no longer served (fs.ErrNotExist).
+//
+// The file opened is checked (guard) as at indexing: a link swapped in
+// since then that leads to the seed's own files is refused.
 func (s *Server) openData(f *servedFile) (*os.File, error) {
 	osf, err := f.root.Open(f.rel)
 	if errors.Is(err, os.ErrClosed) {
-		if cur := s.lookupID(f.ID); cur != nil && cur.root != nil && cur.root != f.root {
-			return cur.root.Open(cur.rel)
+		cur := s.lookupID(f.ID)
+		if cur == nil || cur.root == nil || cur.root == f.root {
+			return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
 		}
-		return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
+		f = cur
+		osf, err = f.root.Open(f.rel)
 	}
-	return osf, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.guard.check(osf, f.Path); err != nil {
+		osf.Close()
+		return nil, err
+	}
+	return osf, nil
 }
 
 // sendBlock writes the block header, then the block's bytes read from disk
@@ -403,7 +418,9 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		osf, err := s.openData(f)
 		if err != nil {
 			log.Warn("cannot open file", "err", err)
-			if errors.Is(err, fs.ErrNotExist) {
+			// A file that is now one the seed never serves has changed
+			// since it was indexed: the client asks elsewhere.
+			if errors.Is(err, fs.ErrNotExist) || notServable(err) {
 				s.reject(str, wire.ErrCodeFileChanged)
 			} else {
 				s.reject(str, wire.ErrCodeInternal)

@@ -207,7 +207,8 @@ var (
 	descCancelled       = desc("cancelled_responses_total", "Responses stopped part-way: the client cancelled, the connection was lost, or the seed stopped.")
 	descConns           = desc("connections_total", "Connections accepted (handshake done and admitted).")
 	descConnsActive     = desc("connections_active", "Connections open now.")
-	descConnsRefused    = desc("connections_refused_total", "Connections closed at once as busy (--max-conns reached) or because the seed was stopping.")
+	descConnsRefused    = desc("connections_refused_total", "Connections closed at once as busy (--max-conns or --max-conns-per-ip reached) or because the seed was stopping.")
+	descConnsRefusedIP  = desc("connections_refused_per_ip_total", "Connections closed at once as busy because their address had --max-conns-per-ip open (also counted in connections_refused_total).")
 	descHandshakeFail   = desc("handshake_failures_total", "QUIC/TLS handshakes that did not complete while serving: timeouts, wrong ALPN, missing or bad client certificates.")
 	descAuthFailures    = desc("auth_failures_total", "Access tokens refused.")
 	descRateWaits       = desc("rate_limit_waits_total", "Chunks (at most 64 KiB) that waited for --rate-limit.")
@@ -229,7 +230,7 @@ type collector struct{ m *metrics }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBytesSent, descBlocksSent, descManifestsSent, descListsSent,
 		descStreams, descStreamsActive, descRejected, descCancelled, descConns, descConnsActive,
-		descConnsRefused, descHandshakeFail, descAuthFailures, descRateWaits, descRateWaitSeconds,
+		descConnsRefused, descConnsRefusedIP, descHandshakeFail, descAuthFailures, descRateWaits, descRateWaitSeconds,
 		descInflightWaits, descBufferWaits, descBufferBytes, descFiles, descFileBytes, descHashed,
 		descFromCache, descReloads, descUp} {
 		ch <- d
@@ -259,6 +260,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descConns, float64(st.connsAccepted.Load()))
 	gauge(descConnsActive, float64(st.connsActive.Load()))
 	counter(descConnsRefused, float64(st.connsRefused.Load()))
+	counter(descConnsRefusedIP, float64(st.connsRefusedPerIP.Load()))
 	counter(descHandshakeFail, float64(m.handshakeFailures.Load()))
 	counter(descAuthFailures, float64(st.authFailures.Load()))
 	counter(descRateWaits, float64(m.rateLimitWaits.Load()))

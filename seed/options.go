@@ -17,6 +17,7 @@ import (
 const (
 	DefaultListen            = "0.0.0.0:4433"
 	DefaultMaxConns          = 256
+	DefaultMaxConnsPerIP     = 32
 	DefaultMaxStreamsPerConn = 100
 	DefaultIdleTimeout       = 30 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
@@ -54,6 +55,13 @@ type Options struct {
 	// MaxConns bounds concurrent connections, default 256; past it a new
 	// connection is closed with wire.ErrCodeBusy.
 	MaxConns int
+	// MaxConnsPerIP bounds the connections from one address (an IPv4
+	// address; an IPv6 /64, what one host is given), default 32, as many
+	// as a downloader opens to one seed at most
+	// (quicxfer.DefaultMaxConnsPerSeed): past it a new connection from
+	// that address is closed with wire.ErrCodeBusy, as past MaxConns, so
+	// that one address cannot take every connection. Negative: no limit.
+	MaxConnsPerIP int
 	// MaxStreamsPerConn bounds concurrent request streams per connection,
 	// default 100.
 	MaxStreamsPerConn int
@@ -141,6 +149,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConnsPerIP == 0 {
+		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if o.MaxStreamsPerConn <= 0 {
 		o.MaxStreamsPerConn = DefaultMaxStreamsPerConn

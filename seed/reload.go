@@ -3,7 +3,6 @@ package seed
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -91,7 +90,7 @@ func (s *Server) Reload(ctx context.Context) (ReloadResult, error) {
 
 func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 	old := s.set.Load()
-	sc := &scanner{log: s.log, stateDir: filepath.Dir(s.cacheDir), seen: make(map[string]string), reuse: s.roots}
+	sc := &scanner{log: s.log, guard: s.guard, seen: make(map[string]string), reuse: s.roots}
 	roots := make([]*os.Root, len(s.opts.Paths))
 	for i, p := range s.opts.Paths {
 		sc.idx = i
@@ -117,7 +116,7 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 		}
 		index = append(index, f)
 	}
-	indexed, hashed, cached, err := hashAll(ctx, index, &manifestCache{dir: s.cacheDir}, s.opts.HashWorkers, s.log)
+	indexed, hashed, cached, err := hashAll(ctx, index, s.guard, &manifestCache{dir: s.cacheDir}, s.opts.HashWorkers, s.log)
 	if err != nil {
 		sc.closeNew()
 		return ReloadResult{}, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,6 +40,7 @@ type Server struct {
 	roots    []*os.Root              // one per PATH (nil for one that could not be opened at a reload); under reloadMu
 	reloadMu sync.Mutex
 	cacheDir string
+	guard    *guard // what is never served
 	pin      wire.Pin
 	udp      *net.UDPConn
 	tr       *quic.Transport
@@ -62,8 +64,9 @@ type Server struct {
 	tearOnce  sync.Once
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	conns map[*quic.Conn]struct{}
+	mu     sync.Mutex
+	conns  map[*quic.Conn]struct{}
+	fromIP map[netip.Prefix]int // connections registered, by client address (ipKey)
 }
 
 // New scans and hashes the files (cache first), loads or makes the
@@ -89,6 +92,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Made once the self-signed key exists, so that it is known by identity.
+	g := newGuard(filepath.Dir(cacheDir), keyFiles(o)...)
 
 	hctx, hstop := context.WithCancel(context.Background())
 	s := &Server{
@@ -99,10 +104,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		hardStop: hstop,
 		served:   make(chan struct{}),
 		conns:    make(map[*quic.Conn]struct{}),
+		fromIP:   make(map[netip.Prefix]int),
 		chunk:    chunkSize,
 		sendMem:  semaphore.NewWeighted(o.MaxSendBuffers),
 		tokens:   newTokenSet(o.Tokens),
 		cacheDir: cacheDir,
+		guard:    g,
 	}
 	s.metrics = newMetrics(s)
 	defer func() {
@@ -172,11 +179,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 
 	start := time.Now()
 	var files []*servedFile
-	s.roots, files, err = scan(o.Paths, filepath.Dir(cacheDir), log)
+	s.roots, files, err = scan(o.Paths, s.guard, log)
 	if err != nil {
 		return nil, err
 	}
-	files, hashed, cached, err := hashAll(ctx, files, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
+	files, hashed, cached, err := hashAll(ctx, files, s.guard, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
 	if err != nil {
 		return nil, fmt.Errorf("indexing files: %w", err)
 	}
@@ -417,8 +424,10 @@ func (s *Server) teardown() {
 	})
 }
 
-// admit registers conn unless the server is full or closing.
+// admit registers conn unless the server is full, its address has
+// MaxConnsPerIP connections already, or the server is closing.
 func (s *Server) admit(conn *quic.Conn) bool {
+	ip := ipKey(conn.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.conns) >= s.opts.MaxConns || s.hardCtx.Err() != nil {
@@ -426,15 +435,56 @@ func (s *Server) admit(conn *quic.Conn) bool {
 		s.log.Debug("refusing connection: busy", "remote", conn.RemoteAddr(), "conns", len(s.conns))
 		return false
 	}
+	if n := s.fromIP[ip]; s.opts.MaxConnsPerIP > 0 && n >= s.opts.MaxConnsPerIP {
+		s.stats.connsRefused.Add(1)
+		s.stats.connsRefusedPerIP.Add(1)
+		s.log.Debug("refusing connection: busy, too many from its address", "remote", conn.RemoteAddr(), "from_address", n)
+		return false
+	}
 	s.conns[conn] = struct{}{}
+	s.fromIP[ip]++
 	s.stats.connsAccepted.Add(1)
 	return true
 }
 
 func (s *Server) release(conn *quic.Conn) {
+	ip := ipKey(conn.RemoteAddr())
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[conn]; !ok {
+		return
+	}
 	delete(s.conns, conn)
-	s.mu.Unlock()
+	if s.fromIP[ip] <= 1 {
+		delete(s.fromIP, ip)
+	} else {
+		s.fromIP[ip]--
+	}
+}
+
+// ipKey is what MaxConnsPerIP counts by: an IPv4 address (also one in
+// IPv6 form), or an IPv6 address's /64, since one host is given a whole
+// /64 and can pick any address in it.
+func ipKey(a net.Addr) netip.Prefix {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			ip = ap.Addr()
+		}
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{} // not an IP address: all such count as one
+	}
+	return p
 }
 
 // closeConns closes every registered connection with ErrCodeShuttingDown.

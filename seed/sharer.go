@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
@@ -30,13 +31,18 @@ func (s *Server) NewDownloadSharer() *DownloadSharer {
 
 // Start opens path read-only (the open file stays valid when the download
 // renames it at the end) and shares it under name. Only one Start succeeds.
+// A symbolic link at path is refused: the download writes its own file
+// there, never through a link.
 func (d *DownloadSharer) Start(name string, m *manifest.Manifest, path string, have func(int) bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.file != nil {
 		return errors.New("already sharing a download")
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("sharing %s: a symbolic link; refusing to share what it points to", path)
+	}
 	if err != nil {
 		return err
 	}

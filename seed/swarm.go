@@ -10,6 +10,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -100,6 +101,9 @@ type Shared struct {
 func (s *Server) Share(name string, m *manifest.Manifest, data io.ReaderAt, have func(int) bool) (*Shared, error) {
 	if err := wire.CheckName(name); err != nil {
 		return nil, fmt.Errorf("sharing %q: %w", name, err)
+	}
+	if partial.IsWorkingFile(name) {
+		return nil, fmt.Errorf("sharing %q: %w", name, ErrWorkingFile)
 	}
 	s.swarm.init()
 	hs := newHaveSet(m.NumBlocks())

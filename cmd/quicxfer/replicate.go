@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -54,6 +55,9 @@ func checkReplicateFlags(c *cli.Context) error {
 		if err := wire.CheckName(n); err != nil {
 			return usagef("--name %q: %v", n, err)
 		}
+		if partial.IsWorkingFile(n) {
+			return usagef("--name %q: a name ending in %s is a download's own file, never served", n, strings.Join(partial.WorkingSuffixes(), ", "))
+		}
 	}
 	for _, u := range c.StringSlice("from") {
 		if _, err := wire.ParseURL(u); err != nil {
@@ -73,6 +77,13 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		id, _ = manifest.ParseID(s) // checked
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
+	// A replica serves whoever its own flags let in. One that needs a
+	// client certificate to fill itself holds a private seed's file and,
+	// without credentials of its own, would give it (and the --from URLs)
+	// to anyone: refused, as get --serve with --client-cert is.
+	if c.String("from-client-cert") != "" && len(opts.Tokens) == 0 && opts.ClientCAFile == "" {
+		return usagef("seed --from with --from-client-cert: the replica would serve a private seed's file to anyone; make it private too with --token (or --token-file) or --client-ca")
+	}
 
 	// A private replica of a private seed presents its own first token to
 	// the --from seeds: the members of a private swarm share a token. With
@@ -114,8 +125,11 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		return err
 	}
 	id = m.ID()
-	out := filepath.Join(dir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if p := filepath.Join(dir, filepath.FromSlash(name)); inStateDir(opts.StateDir, p) {
+		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", dir, p)
+	}
+	out, err := replicaOut(dir, name)
+	if err != nil {
 		return fmt.Errorf("filling %s: %w", dir, err)
 	}
 	sh, err := newSharing(ctx, c, opts)
@@ -153,8 +167,12 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 // given, matches.
 func completeReplica(stateDir, dir string, id manifest.ID, name string) (string, *manifest.Manifest) {
 	match := func(rel string) *manifest.Manifest {
-		m, err := seed.CachedManifest(stateDir, filepath.Join(dir, filepath.FromSlash(rel)))
-		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) {
+		if partial.IsWorkingFile(rel) || checkNoLinks(dir, rel) != nil {
+			return nil // not a file this replica may serve
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		m, err := seed.CachedManifest(stateDir, p)
+		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) || inStateDir(stateDir, p) {
 			return nil
 		}
 		return m
@@ -181,8 +199,11 @@ func completeReplica(stateDir, dir string, id manifest.ID, name string) (string,
 	return found, fm
 }
 
-// findManifest asks the seeds, in turn, for the manifest by content ID (or
-// by name), and returns the first that matches.
+// findManifest asks the seeds, in turn, for the manifest by name (or, with
+// no name, by content ID), and returns the first that matches: the name
+// asked for and, if given, the content ID. A name a seed gives (asked by
+// content ID) must be one that may be written: not a download's working
+// file.
 func findManifest(ctx context.Context, client *quicxfer.Client, from []string, id manifest.ID, name string) (string, *manifest.Manifest, error) {
 	var firstErr error
 	for _, raw := range from {
@@ -190,8 +211,14 @@ func findManifest(ctx context.Context, client *quicxfer.Client, from []string, i
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		resp, err := askManifest(dctx, client, u, id, name)
 		cancel()
-		if err == nil && !id.IsZero() && resp.Manifest.ID() != id {
-			err = fmt.Errorf("serves %q with content ID %s, not %s", name, resp.Manifest.ID(), id)
+		switch {
+		case err != nil:
+		case name != "" && resp.Name != name:
+			err = fmt.Errorf("asked for %q, it answered with the file %q", name, resp.Name)
+		case !id.IsZero() && resp.Manifest.ID() != id:
+			err = fmt.Errorf("serves %q with content ID %s, not %s", resp.Name, resp.Manifest.ID(), id)
+		case partial.IsWorkingFile(resp.Name):
+			err = fmt.Errorf("answered with the file %q, a name ending in %s, which is a download's own file", resp.Name, strings.Join(partial.WorkingSuffixes(), ", "))
 		}
 		if err == nil {
 			return resp.Name, resp.Manifest, nil
@@ -215,8 +242,126 @@ func askManifest(ctx context.Context, client *quicxfer.Client, u wire.URL, id ma
 	}
 	defer conn.Close()
 	req := wire.ManifestRequest{Name: name}
-	if !id.IsZero() {
+	if name == "" {
 		req = wire.ManifestRequest{ByID: true, ID: id}
 	}
 	return conn.Manifest(ctx, req)
+}
+
+// replicaOut makes the directories of name (a checked name on the wire)
+// under dir, which it makes if needed, and returns the path of the file.
+// The directories are made one by one through an os.Root of dir, so
+// nothing is made outside it, and none is gone through that is not a plain
+// directory: a symbolic link there (planted or left over) would send the
+// file elsewhere. The file and its working files must not be symbolic
+// links either.
+func replicaOut(dir, name string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	elems := strings.Split(name, "/")
+	p := "."
+	for _, e := range elems[:len(elems)-1] {
+		p = filepath.Join(p, e)
+		fi, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := root.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return "", err
+			}
+			fi, err = root.Lstat(p)
+		}
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", filepath.Join(dir, p))
+		}
+	}
+	if err := checkNoLinks(dir, name); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.FromSlash(name)), nil
+}
+
+// checkNoLinks checks that name under dir is reached through plain
+// directories only (those that exist), and that neither the file nor any
+// of its working files is a symbolic link.
+func checkNoLinks(dir, name string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	elems := strings.Split(name, "/")
+	p := "."
+	for _, e := range elems[:len(elems)-1] {
+		p = filepath.Join(p, e)
+		fi, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // nothing further down exists either
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to go through it", filepath.Join(dir, p))
+		}
+	}
+	rel := filepath.FromSlash(name)
+	for _, suffix := range append([]string{""}, partial.WorkingSuffixes()...) {
+		if fi, err := root.Lstat(rel + suffix); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link; refusing to write through it", filepath.Join(dir, rel+suffix))
+		}
+	}
+	return nil
+}
+
+// inStateDir reports whether path is in the state directory stateDir (""
+// for the default), both taken with their symbolic links resolved as far
+// as they exist: a replica never writes there (nor serves from there), as
+// it would with DIR holding the state directory and a name that leads in.
+func inStateDir(stateDir, path string) bool {
+	if stateDir == "" {
+		d, err := seed.DefaultStateDir()
+		if err != nil {
+			return false
+		}
+		stateDir = d
+	}
+	sd, err1 := resolveExisting(stateDir)
+	p, err2 := resolveExisting(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return p == sd || strings.HasPrefix(p, sd+string(filepath.Separator))
+}
+
+// resolveExisting returns p absolute, with the symbolic links of the part
+// of it that exists resolved and the rest as it is.
+func resolveExisting(p string) (string, error) {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for {
+		r, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", err
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+		p = parent
+	}
 }

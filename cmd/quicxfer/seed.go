@@ -58,6 +58,7 @@ Examples:
 			&cli.StringFlag{Name: "cert", EnvVars: seedFlagEnv("cert"), Usage: "TLS certificate `FILE` (PEM); default: a self-signed one kept in --state-dir"},
 			&cli.StringFlag{Name: "key", EnvVars: seedFlagEnv("key"), Usage: "TLS private key `FILE` (PEM), with --cert"},
 			&cli.IntFlag{Name: "max-conns", EnvVars: seedFlagEnv("max-conns"), Value: 256, Usage: "concurrent connections; more are refused as busy"},
+			&cli.IntFlag{Name: "max-conns-per-ip", EnvVars: seedFlagEnv("max-conns-per-ip"), Value: seed.DefaultMaxConnsPerIP, Usage: "concurrent connections from one address (an IPv4 address, an IPv6 /64); more are refused as busy; 0 for no limit"},
 			&cli.IntFlag{Name: "max-streams", EnvVars: seedFlagEnv("max-streams"), Value: 100, Usage: "concurrent requests per connection"},
 			&cli.DurationFlag{Name: "idle-timeout", EnvVars: seedFlagEnv("idle-timeout"), Value: 30 * time.Second, Usage: "close a connection idle this long; a response whose client reads nothing for this long is dropped"},
 			&cli.DurationFlag{Name: "handshake-timeout", EnvVars: seedFlagEnv("handshake-timeout"), Value: seed.DefaultHandshakeTimeout, Usage: "time a client has to complete the QUIC handshake"},
@@ -200,6 +201,13 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 	if reserve == 0 {
 		reserve = -1 // none
 	}
+	perIP := c.Int("max-conns-per-ip")
+	switch {
+	case perIP < 0:
+		return none, usagef("--max-conns-per-ip: want 0 (no limit) or more, got %d", perIP)
+	case perIP == 0:
+		perIP = -1 // no limit
+	}
 	if c.Float64("max-request-rate") <= 0 || c.Int("request-burst") <= 0 {
 		return none, usagef("--max-request-rate and --request-burst must be more than 0")
 	}
@@ -219,6 +227,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		CertFile:          c.String("cert"),
 		KeyFile:           c.String("key"),
 		MaxConns:          c.Int("max-conns"),
+		MaxConnsPerIP:     perIP,
 		MaxStreamsPerConn: c.Int("max-streams"),
 		IdleTimeout:       c.Duration("idle-timeout"),
 		HandshakeTimeout:  c.Duration("handshake-timeout"),

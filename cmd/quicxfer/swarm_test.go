@@ -306,7 +306,8 @@ func TestSeedFromPrivate(t *testing.T) {
 
 // TestSeedFromMutualTLS: a replica presents --from-client-cert to a --from
 // seed that requires client certificates; without one it stops at once with
-// a one-line "not authorised".
+// a one-line "not authorised". The replica is private too (a replica with
+// --from-client-cert must be: TestSeedFromClientCertNeedsCredentials).
 func TestSeedFromMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	data := writeRandom(t, filepath.Join(dir, "f.bin"), 1<<20, 15)
@@ -320,11 +321,14 @@ func TestSeedFromMutualTLS(t *testing.T) {
 	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 
 	b := startProc(t, "seed", "--from", origin, "--name", "f.bin", "--from-client-cert", testpki.WritePEM(t, certPEM),
-		"--from-client-key", testpki.WritePEM(t, keyPEM), "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
+		"--from-client-key", testpki.WritePEM(t, keyPEM), "--token", "replica-token", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
 	bURL := b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
+	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
+	require.NotZero(t, r.code, "the replica is private")
+	require.Contains(t, r.stderr, "not authorised")
 	out := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", out, "--quiet", "f.bin")
+	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "replica-token", "-o", out, "--quiet", "f.bin")
 	require.Zero(t, r.code, r.stderr)
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
