@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -122,31 +123,8 @@ func selfSigned(dir string, log *slog.Logger) (tls.Certificate, error) {
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it if
 // durable and renames it over path, so a reader sees the old content or the
-// new, never a part (without durable, a crash may leave an empty file).
-func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if durable {
-		if err = f.Sync(); err != nil {
-			return err
-		}
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+// new, never a part (without durable, a crash may leave an empty file). It
+// never writes through a symbolic link (atomicfile).
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
+	return atomicfile.Write(path, data, atomicfile.Options{Perm: perm, NoSync: !durable})
 }

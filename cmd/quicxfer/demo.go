@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/internal/digest"
+	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -112,7 +113,7 @@ func runDemo(ctx context.Context, w io.Writer, size int64, keep bool) error {
 		return err
 	}
 	fmt.Fprintf(w, "interrupted after %s: %s received; verified blocks saved in %s\n",
-		res.Elapsed.Round(1e6), formatBytes(float64(res.FetchedBytes)), filepath.Base(out)+".qxpart")
+		res.Elapsed.Round(1e6), formatBytes(float64(res.FetchedBytes)), filepath.Base(partial.PartPath(out)))
 
 	// Second run: the same command resumes.
 	fmt.Fprintf(w, "\nresuming with the same command ...\n")

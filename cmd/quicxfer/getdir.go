@@ -260,23 +260,16 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, pr
 	return all, nil
 }
 
-// workingSuffixes end the names of the files a download keeps beside its
-// OUT (partial.PartPath, StatePath, CommandPath and their temporary files).
-// A directory download never writes a name that ends so, nor makes a
-// directory of one: a seed could plant a forged OUT.qxpart and OUT.qxstate
-// beside a file it also lists, or a .qxcmd whose command status shows.
-// TODO(merge): one list with internal/partial (partial.IsWorkingFile).
-var workingSuffixes = []string{".qxpart", ".qxstate", ".qxstate.tmp", ".qxcmd", ".qxcmd.tmp"}
-
-// workingName returns the suffix of quicxfer's own files that a component
-// of the '/'-separated rel ends with, or "". Case is ignored: on a
-// case-insensitive file system "X.QXPART" is x's part file.
+// workingName returns the suffix of quicxfer's own files
+// (partial.WorkingSuffix) that a component of the '/'-separated rel ends
+// with, or "". A directory download never writes a name that ends so, nor
+// makes a directory of one: a seed could plant a forged OUT.qxpart and
+// OUT.qxstate beside a file it also lists, or a .qxcmd whose command status
+// shows.
 func workingName(rel string) string {
 	for _, elem := range strings.Split(rel, "/") {
-		for _, suf := range workingSuffixes {
-			if len(elem) >= len(suf) && strings.EqualFold(elem[len(elem)-len(suf):], suf) {
-				return suf
-			}
+		if suf := partial.WorkingSuffix(elem); suf != "" {
+			return suf
 		}
 	}
 	return ""

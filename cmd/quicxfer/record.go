@@ -99,7 +99,7 @@ func tryWriteRecord(c *cli.Context, out, name string, positional ...string) erro
 	path := partial.CommandPath(out)
 	// Not synced: a record lost in a crash only keeps status from naming
 	// the command.
-	return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Temp: path + ".tmp", Perm: 0o644, NoSync: true})
+	return atomicfile.Write(path, append(b, '\n'), atomicfile.Options{Temp: partial.CommandTempPath(out), Perm: 0o644, NoSync: true})
 }
 
 // endRecord removes OUT.qxcmd when nothing is left to resume: the download

@@ -45,7 +45,7 @@ Examples:
 			}
 			out := c.Args().First()
 			// The name of one of the download's own files stands for it.
-			for _, suf := range []string{".qxpart", ".qxstate", ".qxcmd"} {
+			for _, suf := range []string{partial.PartSuffix, partial.StateSuffix, partial.CommandSuffix} {
 				if stem, ok := strings.CutSuffix(out, suf); ok && stem != "" {
 					if _, err := os.Stat(partial.StatePath(stem)); err == nil {
 						out = stem
@@ -314,7 +314,7 @@ func statusDir(c *cli.Context, dir string) error {
 			return err
 		}
 		if d.Type().IsRegular() {
-			for _, suf := range []string{".qxpart", ".qxstate"} {
+			for _, suf := range []string{partial.PartSuffix, partial.StateSuffix} {
 				if base, ok := strings.CutSuffix(p, suf); ok {
 					outs[base] = true
 				}

@@ -17,7 +17,7 @@ import (
 // how it was called for out, so that the state of a partial download can say
 // which command resumes it. This package never reads or writes it; it is
 // listed here with the other files of a download.
-func CommandPath(out string) string { return out + ".qxcmd" }
+func CommandPath(out string) string { return out + CommandSuffix }
 
 // Inspection is what Inspect found at an output path, read without opening
 // anything for writing and without taking the download's lock.

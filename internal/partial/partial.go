@@ -50,13 +50,13 @@ func (e *OtherFileError) Error() string {
 func (e *OtherFileError) Unwrap() error { return ErrOtherFile }
 
 // PartPath returns the path of out's data file.
-func PartPath(out string) string { return out + ".qxpart" }
+func PartPath(out string) string { return out + PartSuffix }
 
 // StatePath returns the path of out's state file.
-func StatePath(out string) string { return out + ".qxstate" }
+func StatePath(out string) string { return out + StateSuffix }
 
 // tmpStatePath is where a new state is written before it replaces the old.
-func tmpStatePath(out string) string { return StatePath(out) + ".tmp" }
+func tmpStatePath(out string) string { return StatePath(out) + tempSuffix }
 
 // Options tunes Open.
 type Options struct {
@@ -199,7 +199,7 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 // itself (at Finish), the part file, the state file and its temporary name,
 // and the command file (CommandPath) and its temporary name.
 func Paths(out string) []string {
-	return []string{out, PartPath(out), StatePath(out), tmpStatePath(out), CommandPath(out), CommandPath(out) + ".tmp"}
+	return []string{out, PartPath(out), StatePath(out), tmpStatePath(out), CommandPath(out), CommandTempPath(out)}
 }
 
 func checkManifest(m *manifest.Manifest) error {
