@@ -565,6 +565,7 @@ type loop struct {
 
 	// Swarm (swarm.go).
 	client     *Client
+	backoff    scheduler.BackoffPolicy // the scheduler's, for the HAVE watchers
 	avail      chan availMsg
 	peers      chan peersMsg
 	known      map[string]bool // URLs of every source, given or found
@@ -615,6 +616,7 @@ func (l *loop) run(ctx context.Context) error {
 		Order:      order,
 		TieStart:   tieStart,
 	}, l.part.Has)
+	l.backoff = l.sched.BackoffPolicy()
 	l.byID = map[scheduler.SourceID]*source{}
 	l.joins = joins{}
 	l.cancels = map[scheduler.ReqID]context.CancelFunc{}
@@ -863,6 +865,14 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	case outDown:
 		apply(l.sched.SourceDown(a.Source, now))
+	case outBusy:
+		apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
+		if !s.toldBusy {
+			// Once: a source that is busy now and then (a seed's request
+			// rate) would otherwise fill the screen.
+			s.toldBusy = true
+			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, Describe(r.err))
+		}
 	default:
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}

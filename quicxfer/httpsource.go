@@ -35,9 +35,35 @@ var ErrBadRange = errors.New("mirror did not answer with the range asked for")
 type HTTPStatusError struct {
 	Code   int
 	Status string // e.g. "404 Not Found"
+	// Wait is how long the mirror asked to be left alone (its
+	// Retry-After, with a 503 or a 429), 0 if it did not say.
+	Wait time.Duration
 }
 
 func (e *HTTPStatusError) Error() string { return "HTTP " + e.Status }
+
+// RetryAfter returns Wait.
+func (e *HTTPStatusError) RetryAfter() time.Duration { return e.Wait }
+
+// parseRetryAfter reads a Retry-After header (RFC 9110 10.2.3): a number
+// of seconds or an HTTP date; 0 if absent, unreadable or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if strings.TrimLeft(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(24*time.Hour/time.Second) {
+			return 24 * time.Hour // absurd: the caller caps it
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
 
 // NewHTTPClient returns the HTTP client a download uses for every mirror:
 // connections are kept and reused, up to mirrorConns per mirror; https
@@ -93,10 +119,11 @@ func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *s
 // what it reads is never kept: the caller verifies the bytes in any case.
 //
 // Outcomes: a mirror that cannot be reached, or refuses the file (401, 403,
-// 404, 410), is down for now (backoff, dropped after repeated failures); an
+// 404, 410), is down for now (backoff, dropped after repeated failures); one
+// that is busy (503, 429) refused the request, with its Retry-After; an
 // answer that is not the range (ErrBadRange, 416, a body cut short) counts
-// as a bad block (dropped after three); any other status (5xx, 429, ...) or
-// an error mid-body fails this request only.
+// as a bad block (dropped after three); any other status (5xx, ...) or an
+// error mid-body fails the request (a backoff).
 func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
 	n := int64(len(buf))
 	var gotConn atomic.Bool
@@ -147,6 +174,8 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 	case code == http.StatusNotFound, code == http.StatusGone,
 		code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+	case code == http.StatusServiceUnavailable, code == http.StatusTooManyRequests:
+		return outBusy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
 		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
 	}

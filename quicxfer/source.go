@@ -54,6 +54,7 @@ type source struct {
 	lastErr  string    // the last request error, described, for the summary
 
 	tempNote bool        // note says it was unreachable or stalled: cleared when it delivers a block
+	toldBusy bool        // the user was told it is busy (once per download)
 	asking   bool        // a GET_PEERS request to it is in flight
 	adapt    connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
 	maxConns int         // the most connections it had at once (a seed)
@@ -315,7 +316,23 @@ const (
 	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
 	outUnavailable                // a peer does not have the block (yet): not a failure
 	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
+	outBusy                       // the source refused the request for now (BUSY, HTTP 503 or 429): a failure, with its wish for a wait if the error has one (retryAfterError)
 )
+
+// retryAfterError is an error by which a source asks to be left alone for
+// a while (an HTTP Retry-After).
+type retryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// retryAfter returns the wait err asks for, 0 if none.
+func retryAfter(err error) time.Duration {
+	if ra, ok := errors.AsType[retryAfterError](err); ok {
+		return ra.RetryAfter()
+	}
+	return 0
+}
 
 // classify maps err from a request on conn (nil when the dial failed).
 func classify(err error, conn *Conn) outcome {
@@ -330,6 +347,8 @@ func classify(err error, conn *Conn) outcome {
 	switch {
 	case errors.Is(err, wire.ErrNotAvailable):
 		return outUnavailable
+	case errors.Is(err, wire.ErrBusy):
+		return outBusy
 	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
 		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
 		return outDown

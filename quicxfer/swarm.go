@@ -169,8 +169,9 @@ type peersMsg struct {
 // does not know GET_HAVE (a BAD_REQUEST) is a full seed. A failure to dial
 // or of the stream is reported, so that a source that is never asked for
 // blocks (a peer with none that are missing) is still seen to be down, and
-// dropped like any other; then it asks again, after 1 s, 2 s, ... up to 15 s
-// (1 s again after a stream that worked).
+// dropped like any other; then it asks again after the scheduler's backoff
+// (0.5 s, 1 s, 2 s, ... up to 15 s; from the start again after a stream
+// that worked).
 func (l *loop) watchHave(ctx context.Context, s *source) {
 	send := func(m availMsg) bool {
 		select {
@@ -180,7 +181,7 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 			return false
 		}
 	}
-	wait := time.Second
+	failures := 0
 	for {
 		heard := false
 		conn, err := s.seedConn(ctx)
@@ -203,16 +204,16 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 			return
 		}
 		if heard {
-			wait = time.Second
+			failures = 0
 		}
-		t := time.NewTimer(wait)
+		failures++
+		t := time.NewTimer(l.backoff.Delay(failures))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
-		wait = min(2*wait, 15*time.Second)
 	}
 }
 
@@ -231,6 +232,10 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		}
 		apply(l.sched.Remove(s.id))
 		l.dropped(s, "its HAVE: "+Describe(m.err))
+	case m.err != nil && errors.Is(m.err, wire.ErrBusy):
+		// Refused for now (its request rate, or its HAVE streams): not
+		// down; the watcher asks again later.
+		s.lastErr = Describe(m.err)
 	case m.err != nil:
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for

@@ -1,0 +1,121 @@
+package quicxfer_test
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+	"github.com/quicxfer/quicxfer/seed"
+)
+
+// A flaky source must cost time, not the download: busy, cut short, a
+// flipped byte, a trickle, away at the start, shut down and back.
+
+// TestBusySeedIsNotDropped: a seed with a tiny request rate refuses most
+// of what a fast client asks (BUSY), all requests in flight at once. That
+// is one failure per backoff period, not one per request: the download
+// completes from it with the default retries, and with retries off
+// (MaxRetries < 0) it is not hammered either; the refusals stay a small
+// multiple of the blocks, and the user is told once.
+func TestBusySeedIsNotDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		retries int
+	}{{"default retries", 0}, {"never dropped", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const blocks = 24
+			data := writeFile(t, dir, "f.bin", blocks*manifest.MinBlockSize, 51)
+			s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, MaxRequestRate: 8, RequestBurst: 4})
+			lg := &logs{}
+			out := filepath.Join(t.TempDir(), "f.bin")
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+				Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: tc.retries, MaxPeers: -1, Logf: lg.logf,
+			})
+			require.NoError(t, err, "%s", lg)
+			requireFile(t, out, data)
+			busy := s.Stats().RejectedByReason[wire.ErrCodeBusy]
+			t.Logf("refused as busy: %d; log:\n%s", busy, lg)
+			require.Positive(t, busy, "the premise: the seed refused requests")
+			require.Less(t, busy, int64(20*blocks), "not hammered")
+			require.Equal(t, 1, strings.Count(lg.String(), "is busy"), "told once: %s", lg)
+			require.Empty(t, res.Seeds[0].Note)
+		})
+	}
+}
+
+// busyMirror answers 503 with Retry-After: 1 to every request for its
+// first busy, then serves ranges honestly; it records when each request
+// came.
+type busyMirror struct {
+	start time.Time
+	busy  time.Duration
+	mu    sync.Mutex
+	at    []time.Duration // each request, since start
+	code  []int
+	n503  atomic.Int64
+}
+
+func (b *busyMirror) serve(w http.ResponseWriter, r *http.Request, data []byte) {
+	since := time.Since(b.start)
+	code := http.StatusPartialContent
+	if since < b.busy {
+		code = http.StatusServiceUnavailable
+	}
+	b.mu.Lock()
+	b.at, b.code = append(b.at, since), append(b.code, code)
+	b.mu.Unlock()
+	if code == http.StatusServiceUnavailable {
+		b.n503.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "over quota", code)
+		return
+	}
+	honestRanges(w, r, data)
+}
+
+// TestMirror503RetryAfter: a mirror that is the only source answers 503
+// with "Retry-After: 1" for a while. It is not dropped: it is asked again
+// once a second (its wish, longer than the first backoff of 0.5 s), and the
+// download completes when it serves again.
+func TestMirror503RetryAfter(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 16*manifest.MinBlockSize, 52)
+	m := buildManifest(t, data)
+	bm := &busyMirror{start: time.Now(), busy: 3 * time.Second}
+	mir := startMirror(t, "f.bin", data, 0, bm.serve, false)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	lg := &logs{}
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.logf})
+	require.NoError(t, err, "%s", lg)
+	requireFile(t, out, data)
+	bm.mu.Lock()
+	defer bm.mu.Unlock()
+	t.Logf("503s: %d; requests at %v; log:\n%s", bm.n503.Load(), bm.at, lg)
+	require.Positive(t, bm.n503.Load(), "the premise")
+	// Requests come in rounds (a probe window at a time); between two
+	// rounds of 503s at least the second asked for passes.
+	var rounds []time.Duration
+	for i, at := range bm.at {
+		if bm.code[i] != http.StatusServiceUnavailable {
+			break
+		}
+		if len(rounds) == 0 || at-rounds[len(rounds)-1] > 300*time.Millisecond {
+			rounds = append(rounds, at)
+		}
+	}
+	for i := 1; i < len(rounds); i++ {
+		require.GreaterOrEqual(t, rounds[i]-rounds[i-1], 950*time.Millisecond, "Retry-After honoured: %v", rounds)
+	}
+	require.LessOrEqual(t, bm.n503.Load(), int64(4*len(rounds)), "a probe window per round, not a hammering")
+	require.Contains(t, lg.String(), "is busy (HTTP 503 Service Unavailable)")
+	require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
+}
