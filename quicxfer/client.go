@@ -353,6 +353,9 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		}
 		if err != nil && off < len(buf) {
 			done(false)
+			if errors.Is(err, io.EOF) && ctx.Err() == nil {
+				return fmt.Errorf("block %d cut short at %d of %d bytes: %w", index, off, len(buf), io.ErrUnexpectedEOF)
+			}
 			return c.streamErr(ctx, err)
 		}
 	}

@@ -978,7 +978,7 @@ func (l *loop) nameIdle(now time.Time) {
 		switch {
 		case s.badBlocks.Load() > 0:
 			s.note = fmt.Sprintf("sent only bad blocks (%d); other sources served its blocks", s.badBlocks.Load())
-		case s.received.Load() == 0 && s.lastErr != "":
+		case s.lastErr != "":
 			s.note = "failed: " + s.lastErr + "; other sources served its blocks"
 		case s.received.Load() == 0:
 			s.note = "sent no data; other sources served its blocks"

@@ -1,6 +1,7 @@
 package quicxfer_test
 
 import (
+	"bytes"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -118,4 +119,73 @@ func TestMirror503RetryAfter(t *testing.T) {
 	require.LessOrEqual(t, bm.n503.Load(), int64(4*len(rounds)), "a probe window per round, not a hammering")
 	require.Contains(t, lg.String(), "is busy (HTTP 503 Service Unavailable)")
 	require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
+}
+
+// onceThen answers the first request with first and every later one with
+// honest ranges.
+func onceThen(first mirrorBehaviour) mirrorBehaviour {
+	var n atomic.Int64
+	return func(w http.ResponseWriter, r *http.Request, data []byte) {
+		if n.Add(1) == 1 {
+			first(w, r, data)
+			return
+		}
+		honestRanges(w, r, data)
+	}
+}
+
+// flipsRanges serves ranges with one byte of each flipped.
+func flipsRanges(w http.ResponseWriter, r *http.Request, data []byte) {
+	bad := bytes.Clone(data)
+	for i := range bad {
+		bad[i] ^= 0x01
+	}
+	honestRanges(w, r, bad)
+}
+
+// TestTransientErrorFromOnlySource: one transient error from the only
+// source (a connection closed mid-body, a whole file where a range was
+// asked, a flipped byte) costs a retry, not the download. A body cut short
+// is a failure, not a bad block; a bad block is asked of the same source
+// again when nobody else has it.
+func TestTransientErrorFromOnlySource(t *testing.T) {
+	const blocks = 8
+	for _, tc := range []struct {
+		name   string
+		mirror mirrorBehaviour // a mirror alone, with the manifest; else a fake seed with opts
+		opts   fakeOptions
+		bad    int64 // bad blocks counted
+	}{
+		{name: "mirror closes mid-body", mirror: onceThen(truncatesRanges)},
+		{name: "mirror answers the whole file", mirror: onceThen(ignoresRange)},
+		{name: "mirror flips a byte", mirror: onceThen(flipsRanges), bad: 1},
+		{name: "seed flips a byte", opts: fakeOptions{flipFirst: 1}, bad: 1},
+		{name: "seed cuts a block short", opts: fakeOptions{cutFirst: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			data := writeFile(t, dir, "f.bin", blocks*manifest.MinBlockSize, 53)
+			opts := quicxfer.Options{Out: filepath.Join(t.TempDir(), "f.bin"), MaxPeers: -1}
+			var asked func() int64
+			if tc.mirror != nil {
+				mir := startMirror(t, "f.bin", data, 0, tc.mirror, false)
+				opts.Mirrors, opts.Manifest = []string{mir.URL()}, buildManifest(t, data)
+				asked = mir.requests.Load
+			} else {
+				fake := startFakeSeedWith(t, dir, "f.bin", honestBlocks, tc.opts)
+				opts.Seeds, opts.Name = []string{fake.URL()}, "f.bin"
+				asked = fake.blockRequests
+			}
+			lg := &logs{}
+			opts.Logf = lg.logf
+			res, err := quicxfer.Download(t.Context(), opts)
+			require.NoError(t, err, "%s", lg)
+			requireFile(t, opts.Out, data)
+			t.Logf("%+v\n%s", res.Seeds[0], lg)
+			require.Greater(t, asked(), int64(blocks), "the premise: one request failed and was made again")
+			require.Equal(t, tc.bad, res.Seeds[0].BadBlocks)
+			require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
+		})
+	}
 }

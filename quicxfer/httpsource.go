@@ -30,6 +30,11 @@ const mirrorConns = 16
 // than it announced.
 var ErrBadRange = errors.New("mirror did not answer with the range asked for")
 
+// ErrIgnoresRange is the error of a mirror that answered a range request
+// with the whole file (200): it cannot serve blocks one by one. It is not a
+// bad block, and such a mirror alone can still serve the whole file.
+var ErrIgnoresRange = errors.New("it ignores Range requests (answered 200 with the whole file)")
+
 // HTTPStatusError is a mirror's answer with an HTTP status that is not a
 // range.
 type HTTPStatusError struct {
@@ -121,9 +126,10 @@ func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *s
 // Outcomes: a mirror that cannot be reached, or refuses the file (401, 403,
 // 404, 410), is down for now (backoff, dropped after repeated failures); one
 // that is busy (503, 429) refused the request, with its Retry-After; an
-// answer that is not the range (ErrBadRange, 416, a body cut short) counts
-// as a bad block (dropped after three); any other status (5xx, ...) or an
-// error mid-body fails the request (a backoff).
+// answer that is not the range (ErrBadRange: another range, another size,
+// 416, a body longer than announced) counts as a bad block (dropped after
+// three); the whole file (ErrIgnoresRange), any other status (5xx, ...), a
+// body cut short or an error mid-body fails the request (a backoff).
 func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
 	n := int64(len(buf))
 	var gotConn atomic.Bool
@@ -167,8 +173,11 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 		}
 	case code == http.StatusOK && off == 0 && n == f.size:
 		// The block is the whole file: a server that ignores Range is right.
+	case code == http.StatusOK && resp.ContentLength >= 0 && resp.ContentLength != f.size:
+		return outRejected, fmt.Errorf("%w: it answered 200 with %d bytes, not the file's %d (an error page?)", ErrBadRange, resp.ContentLength, f.size)
 	case code == http.StatusOK:
-		return outRejected, fmt.Errorf("%w: it ignores Range (200 with the whole file)", ErrBadRange)
+		// Once may be a proxy's whim: a failure, tried again later.
+		return outFailed, ErrIgnoresRange
 	case code == http.StatusRequestedRangeNotSatisfiable:
 		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
 	case code == http.StatusNotFound, code == http.StatusGone,
@@ -193,7 +202,8 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 				return outFailed, ctx.Err()
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return outRejected, fmt.Errorf("%w: body cut short at %d of %d bytes", ErrBadRange, got, n)
+				// A connection closed mid-body: a failure, not a lie.
+				return outFailed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
 			}
 			return outFailed, err
 		}

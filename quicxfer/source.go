@@ -3,7 +3,6 @@ package quicxfer
 import (
 	"context"
 	"errors"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -354,8 +353,10 @@ func classify(err error, conn *Conn) outcome {
 		return outDown
 	case errors.Is(err, wire.ErrWrongLength), errors.Is(err, wire.ErrUnexpectedFrame),
 		errors.Is(err, wire.ErrUnknownFrame), errors.Is(err, wire.ErrFrameTooLarge),
-		errors.Is(err, wire.ErrMalformed), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, wire.ErrMalformed):
 		return outRejected
 	}
+	// Anything else, a stream cut short (io.ErrUnexpectedEOF) included, is
+	// a failure: the block is asked again, of it too.
 	return outFailed
 }
