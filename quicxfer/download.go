@@ -13,6 +13,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,17 @@ var (
 // agreeGrace is how long, after the first seed's manifest, agree waits for
 // the other seeds' answers.
 const agreeGrace = time.Second
+
+// Defaults of Options.LowestSpeedLimit and LowestSpeedTime: a source that
+// sends less than 1 kB/s over 30 s of requests outstanding is too slow.
+// Below that a block of the smallest size (128 KiB) takes over two minutes:
+// no link a download is worth running over is that slow, but a source that
+// trickles on purpose (or a path that nearly died) is, and would otherwise
+// hold its blocks, and the download, for hours.
+const (
+	DefaultLowestSpeedLimit = 1000
+	DefaultLowestSpeedTime  = scheduler.DefaultMinRateWindow
+)
 
 // Options says what to download from where.
 type Options struct {
@@ -85,6 +97,17 @@ type Options struct {
 	// about 30 s of trying); negative never drops a source for failing (a
 	// source that sends bad blocks is still dropped).
 	MaxRetries int
+	// LowestSpeedLimit is the lowest rate, in bytes/s, a source may keep
+	// (like aria2's --lowest-speed-limit): one that has had requests out
+	// for LowestSpeedTime without a break and sent less than that on
+	// average is treated as stalled (its blocks go elsewhere, it is tried
+	// again after a backoff, and it counts toward MaxRetries), so that a
+	// source that trickles a byte a second does not hold the download for
+	// ever. 0 is DefaultLowestSpeedLimit; negative turns the rule off.
+	LowestSpeedLimit float64
+	// LowestSpeedTime is how long a busy source is measured for
+	// LowestSpeedLimit (default DefaultLowestSpeedTime).
+	LowestSpeedTime time.Duration
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
@@ -188,6 +211,12 @@ func (o *Options) fill() {
 	}
 	if o.PeersInterval <= 0 {
 		o.PeersInterval = DefaultPeersInterval
+	}
+	if o.LowestSpeedLimit == 0 {
+		o.LowestSpeedLimit = DefaultLowestSpeedLimit
+	}
+	if o.LowestSpeedTime <= 0 {
+		o.LowestSpeedTime = DefaultLowestSpeedTime
 	}
 }
 
@@ -612,9 +641,11 @@ func (l *loop) run(ctx context.Context) error {
 		// Each connection to a seed needs a block of its own in flight
 		// (adaptConns raises it per seed in the adaptive mode).
 		MinWindow:  int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
-		MaxRetries: maxRetries(l.opts.MaxRetries),
-		Order:      order,
-		TieStart:   tieStart,
+		MaxRetries:    maxRetries(l.opts.MaxRetries),
+		MinRate:       max(l.opts.LowestSpeedLimit, 0),
+		MinRateWindow: l.opts.LowestSpeedTime,
+		Order:         order,
+		TieStart:      tieStart,
 	}, l.part.Has)
 	l.backoff = l.sched.BackoffPolicy()
 	l.byID = map[scheduler.SourceID]*source{}
@@ -937,27 +968,54 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	return result{a: a}
 }
 
-// noteStalls tells the user about the seeds whose requests Next cancelled:
-// Next cancels only the requests of a seed that stalled (no data for
-// StallTimeout), which then waits before it is tried again, or is dropped.
+// noteStalls tells the user about the sources whose requests Next cancelled
+// because they stalled (no data for StallTimeout) or were too slow (below
+// LowestSpeedLimit for LowestSpeedTime): each then waits before it is tried
+// again, or is dropped. Once per outage: a source that stalls again before
+// it delivers is not reported again.
 func (l *loop) noteStalls(acts []scheduler.Action) {
 	var last scheduler.SourceID
 	for _, a := range acts {
-		if a.Kind != scheduler.Cancel || a.Source == last {
+		if a.Kind != scheduler.Cancel || a.Source == last || (a.Why != scheduler.FailStall && a.Why != scheduler.FailSlow) {
 			continue
 		}
-		last = a.Source // a seed's cancels come together
+		last = a.Source // a source's cancels come together
 		s := l.byID[a.Source]
+		why := fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout)
+		note := "stalled: " + why
+		if a.Why == scheduler.FailSlow {
+			why = fmt.Sprintf("too slow: below %s for %s", formatRate(l.opts.LowestSpeedLimit), l.opts.LowestSpeedTime)
+			note = why
+		}
+		s.resetConns() // a connection that stalled may be dead without knowing it
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
-			l.dropped(s, "stalled, "+st.DropReason)
+			l.dropped(s, strings.TrimPrefix(note, "stalled: ")+", "+st.DropReason)
 			continue
 		}
 		if s.note == "" || s.tempNote {
-			s.note, s.tempNote = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout), true
+			s.note, s.tempNote = note, true
 		}
-		l.opts.Logf("%s %s sent no data for %s; trying it again later", s.kind, s.raw, scheduler.DefaultStallTimeout)
-		l.joins.down(&l.opts, s, EventStalled, fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout))
+		if l.joins.down(&l.opts, s, EventStalled, why) {
+			if a.Why == scheduler.FailSlow {
+				l.opts.Logf("%s %s is %s; trying it again later", s.kind, s.raw, why)
+			} else {
+				l.opts.Logf("%s %s sent %s; trying it again later", s.kind, s.raw, why)
+			}
+		}
 	}
+}
+
+// formatRate writes bytes/s in decimal units, as the CLI's rates are given.
+func formatRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return strconv.FormatFloat(bps/1e9, 'f', -1, 64) + " GB/s"
+	case bps >= 1e6:
+		return strconv.FormatFloat(bps/1e6, 'f', -1, 64) + " MB/s"
+	case bps >= 1e3:
+		return strconv.FormatFloat(bps/1e3, 'f', -1, 64) + " kB/s"
+	}
+	return strconv.FormatFloat(bps, 'f', -1, 64) + " B/s"
 }
 
 // idleAfter is how long a seed must have sent nothing, at the end of a

@@ -31,8 +31,10 @@ const (
 	// EventBlockRejected: a block from a source failed verification or
 	// broke the protocol (Block, Reason); it is fetched elsewhere.
 	EventBlockRejected EventKind = "block_rejected"
-	// EventStalled: a source sent no data for the stall timeout; its
-	// requests went to other sources and it is tried again later.
+	// EventStalled: a source sent no data for the stall timeout, or less
+	// than Options.LowestSpeedLimit for LowestSpeedTime (Reason says
+	// which); its requests went to other sources and it is tried again
+	// later.
 	EventStalled EventKind = "stalled"
 )
 
@@ -87,12 +89,15 @@ func (j joins) join(o *Options, s *source) {
 }
 
 // down emits kind (EventSourceDown or EventStalled) for s unless it is
-// already down or dropped.
-func (j joins) down(o *Options, s *source, kind EventKind, reason string) {
+// already down or dropped, and reports whether it did: the first of an
+// outage.
+func (j joins) down(o *Options, s *source, kind EventKind, reason string) bool {
 	if st := j[s]; st != joinDown && st != joinDropped {
 		j[s] = joinDown
 		o.emit(Event{Kind: kind, Source: s.raw, Reason: reason})
+		return true
 	}
+	return false
 }
 
 // drop emits EventSourceDropped for s once.

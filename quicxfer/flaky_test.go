@@ -2,6 +2,8 @@ package quicxfer_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -188,4 +190,62 @@ func TestTransientErrorFromOnlySource(t *testing.T) {
 			require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
 		})
 	}
+}
+
+// trickles answers a range with its headers and then a byte every 200 ms:
+// never silent for the stall timeout, never done.
+func trickles(w http.ResponseWriter, r *http.Request, data []byte) {
+	var a, b int64
+	_, _ = fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &a, &b)
+	w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a, b, len(data)))
+	w.Header().Set("Content-Length", fmt.Sprint(b-a+1))
+	w.WriteHeader(http.StatusPartialContent)
+	for i := a; i <= b; i++ {
+		if _, err := w.Write(data[i : i+1]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// TestTricklingSourceIsTooSlow: a mirror that is the only source and sends
+// a byte every 200 ms is never stalled (data keeps coming), but under the
+// lowest speed limit it is treated as stalled once measured: tried again
+// after a backoff, and dropped after MaxRetries, so the download ends
+// rather than running for ever; the note and the event say it was too
+// slow. With the rule off it is never given up on.
+func TestTricklingSourceIsTooSlow(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 4*manifest.MinBlockSize, 54)
+	m := buildManifest(t, data)
+	mir := startMirror(t, "f.bin", data, 0, trickles, false)
+	lg, rec := &logs{}, &recorder{}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := quicxfer.Download(ctx, quicxfer.Options{
+		Mirrors: []string{mir.URL()}, Manifest: m, Out: filepath.Join(t.TempDir(), "f.bin"),
+		MaxRetries: 2, LowestSpeedLimit: 1000, LowestSpeedTime: 1500 * time.Millisecond,
+		Logf: lg.logf, OnEvent: rec.on,
+	})
+	t.Logf("error: %v\nlog:\n%s", err, lg)
+	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+	require.Contains(t, res.Seeds[0].Note, "too slow: below 1 kB/s for 1.5s")
+	require.Contains(t, res.Seeds[0].Note, "dropped")
+	stalls := rec.of(quicxfer.EventStalled, mir.URL())
+	require.Len(t, stalls, 1, "reported once per outage")
+	require.Contains(t, stalls[0].Reason, "too slow")
+	require.Equal(t, 1, strings.Count(lg.String(), "is too slow"), "%s", lg)
+
+	// The rule off: the trickle holds the download until it is stopped.
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err = quicxfer.Download(ctx, quicxfer.Options{
+		Mirrors: []string{mir.URL()}, Manifest: m, Out: filepath.Join(t.TempDir(), "f.bin"),
+		MaxRetries: 2, LowestSpeedLimit: -1,
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 }

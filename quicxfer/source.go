@@ -77,6 +77,16 @@ func (s *source) key() string {
 	return s.raw
 }
 
+// resetConns closes a seed's connections, so that it is dialled again
+// rather than trusted on a connection that may be dead without knowing it
+// yet (its peer gone without a word: QUIC finds out only at its idle
+// timeout). A mirror's connections are the HTTP client's own.
+func (s *source) resetConns() {
+	if sf, ok := s.f.(*seedFetcher); ok {
+		sf.close()
+	}
+}
+
 // seedConn returns a live connection to the source, which must be a seed,
 // for the requests only seeds answer (HAVE, PEERS).
 func (s *source) seedConn(ctx context.Context) (*Conn, error) {
