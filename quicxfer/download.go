@@ -3,6 +3,7 @@ package quicxfer
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/quic-go/quic-go"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -150,11 +153,19 @@ type Progress struct {
 
 // SeedProgress is one seed's part of a Progress.
 type SeedProgress struct {
-	URL      string
+	URL string
+	// State is the scheduler's state of the source (probing, active,
+	// backoff, connecting, dropped), or StateShutdown.
 	State    string
 	Rate     float64 // bytes/s, as the scheduler measures it
 	Accepted int64
 }
+
+// StateShutdown is the SeedProgress.State of a seed that said it is
+// shutting down (it closed its connection with SHUTTING_DOWN) and has not
+// been reached since: it is tried again with backoff, like a seed that
+// went away, but it is not failing.
+const StateShutdown = "shutdown"
 
 // Result sums up a download.
 type Result struct {
@@ -305,15 +316,33 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	defer asking.Wait()
 	defer stopAsking()
 	name, m := opts.Name, known
-	if len(seeds) > 0 {
-		n, am, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
+	for round := 1; len(seeds) > 0; round++ {
+		n, am, retry, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
 		if err != nil {
-			return nil, err
+			// Without a manifest nothing can start until a seed gives it;
+			// with MaxRetries negative (never give up on a source) the
+			// seeds are asked again, with the sources' backoff, for as
+			// long as only reaching them failed.
+			if !retry || opts.MaxRetries >= 0 {
+				return nil, err
+			}
+			if round == 1 {
+				opts.Logf("%v; asking again until a seed answers (Ctrl-C to stop)", err)
+			}
+			t := time.NewTimer(scheduler.DefaultBackoff().Delay(round))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		m = am
 		if name == "" {
 			name = n
 		}
+		break
 	}
 	if name == "" && len(mirrors) > 0 {
 		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
@@ -420,9 +449,15 @@ func results(srcs []*source) []SeedResult {
 //
 // With a known manifest (a manifest file), seeds are asked for its content
 // ID instead, and those that do not have it are left out; if none has it,
-// the download goes on when there are mirrors (others > 0). Mirrors have no
-// manifest to ask for: srcs holds the seeds only.
-func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (string, *manifest.Manifest, error) {
+// the download goes on when there are mirrors (others > 0), or when a seed
+// could not be reached (unreachable, busy, shutting down: it is tried again
+// with backoff, as later in the download). Mirrors have no manifest to ask
+// for: srcs holds the seeds only.
+//
+// When it fails, retry says whether every seed that did not answer failed
+// for a reason that asking again may cure (not a pin mismatch, a refused
+// token, another protocol, a seed that does not have the file).
+func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (_ string, _ *manifest.Manifest, retry bool, _ error) {
 	req := wire.ManifestRequest{Name: opts.Name}
 	what := fmt.Sprintf("%q", opts.Name)
 	switch {
@@ -481,7 +516,7 @@ collect:
 		case <-grace:
 			break collect
 		case <-ctx.Done():
-			return "", nil, ctx.Err()
+			return "", nil, false, ctx.Err()
 		}
 	}
 
@@ -502,7 +537,7 @@ collect:
 	var chosen *answer
 	var firstErr error
 	var warnings []string
-	notFound := 0
+	notFound, transient := 0, 0
 	for i, a := range answers {
 		s := srcs[i]
 		switch {
@@ -513,13 +548,21 @@ collect:
 				notFound++
 				s.leftOut = true
 				s.note = "does not serve " + what
-			} else {
-				s.note, s.tempNote = "unreachable: "+Describe(a.err), true
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
-				}
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+				break
 			}
-			warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+			s.note, s.tempNote = "unreachable: "+Describe(a.err), true
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
+			}
+			if !permanent(a.err) {
+				transient++
+			}
+			if known != nil && !permanent(a.err) {
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; trying it again later", s.raw, s.note))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+			}
 		case a.id != best:
 			s.leftOut = true
 			s.note = fmt.Sprintf("serves a different %q (content ID %s)", opts.Name, a.id)
@@ -530,26 +573,44 @@ collect:
 			}
 		}
 	}
-	if chosen == nil && known != nil && others > 0 {
+	if chosen == nil && known != nil && (others > 0 || transient > 0) {
 		for _, w := range warnings {
 			opts.Logf("%s", w)
 		}
-		return "", known, nil // the mirrors carry the download
+		return "", known, false, nil // the mirrors carry the download, or the seeds once reached
 	}
 	if chosen == nil {
 		switch {
 		case !opts.ID.IsZero() && len(count) > 0:
-			return "", nil, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
+			return "", nil, false, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
 		case notFound > 0 && firstErr == nil:
-			return "", nil, fmt.Errorf("%s: %w", what, ErrNotFound)
+			return "", nil, false, fmt.Errorf("%s: %w", what, ErrNotFound)
 		default:
-			return "", nil, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
+			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
 		}
 	}
 	for _, w := range warnings {
 		opts.Logf("%s", w)
 	}
-	return chosen.name, chosen.m, nil
+	return chosen.name, chosen.m, false, nil
+}
+
+// permanent reports whether err, from reaching a seed at the start, says
+// something that asking again will not change: its certificate is not the
+// one expected, it refuses this client, or it speaks another protocol (a
+// TLS alert), or it answered for another file.
+func permanent(err error) bool {
+	var te *quic.TransportError
+	var cve *tls.CertificateVerificationError
+	var wrong *wrongManifestError
+	switch {
+	case errors.Is(err, wire.ErrPinMismatch), errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrBadRequest),
+		errors.As(err, &cve), errors.As(err, &wrong):
+		return true
+	case errors.As(err, &te):
+		return te.ErrorCode >= 0x100 && te.ErrorCode < 0x200 // TLS alerts: the handshake was refused
+	}
+	return false
 }
 
 // alreadyThere reports whether out already holds the file. An out that
@@ -596,6 +657,7 @@ type loop struct {
 	client     *Client
 	backoff    scheduler.BackoffPolicy // the scheduler's, for the HAVE watchers
 	avail      chan availMsg
+	connected  chan connectMsg
 	peers      chan peersMsg
 	known      map[string]bool // URLs of every source, given or found
 	discovered int
@@ -640,7 +702,7 @@ func (l *loop) run(ctx context.Context) error {
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
 		// Each connection to a seed needs a block of its own in flight
 		// (adaptConns raises it per seed in the adaptive mode).
-		MinWindow:  int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		MinWindow:     int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
 		MaxRetries:    maxRetries(l.opts.MaxRetries),
 		MinRate:       max(l.opts.LowestSpeedLimit, 0),
 		MinRateWindow: l.opts.LowestSpeedTime,
@@ -656,6 +718,7 @@ func (l *loop) run(ctx context.Context) error {
 	l.bufs.New = func() any { b := make([]byte, bs); return &b }
 
 	l.avail = make(chan availMsg)
+	l.connected = make(chan connectMsg)
 	l.announced = map[scheduler.ReqID]bool{}
 	l.peers = make(chan peersMsg)
 	l.known = map[string]bool{}
@@ -680,6 +743,11 @@ func (l *loop) run(ctx context.Context) error {
 		s.id = l.sched.AddSource(now)
 		s.ctx, s.stop = context.WithCancel(ctx)
 		l.byID[s.id] = s
+		if _, ok := s.f.(*seedFetcher); ok {
+			// After a backoff the loop connects to it (a Connect) before
+			// it is asked for blocks: a dial is not taken for a stall.
+			l.sched.SetConnects(s.id)
+		}
 		switch {
 		case s.discovered:
 			// Most likely a peer: nothing until its HAVE says, and it
@@ -770,6 +838,15 @@ func (l *loop) run(ctx context.Context) error {
 					delete(l.cancels, a.Req)
 				}
 				delete(l.announced, a.Req)
+			case scheduler.Connect:
+				src := l.byID[a.Source]
+				workers.Go(func() {
+					_, err := src.seedConn(src.ctx)
+					select {
+					case l.connected <- connectMsg{src, err}:
+					case <-ctx.Done():
+					}
+				})
 			}
 		}
 	}
@@ -808,6 +885,8 @@ func (l *loop) run(ctx context.Context) error {
 			}
 		case m := <-l.avail:
 			l.onAvail(m, apply)
+		case m := <-l.connected:
+			l.onConnect(m, apply)
 		case m := <-l.peers:
 			l.onPeers(m, addSource)
 		case <-wake.C:
@@ -895,7 +974,8 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		// Its own HAVE said it had the block: a failure, like an error.
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	case outDown:
-		apply(l.sched.SourceDown(a.Source, now))
+		l.down(s, r.err, apply)
+		return nil
 	case outBusy:
 		apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
 		if !s.toldBusy {
@@ -908,13 +988,63 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
-	switch {
-	case l.sched.Stats(a.Source).State == scheduler.Dropped:
+	if l.sched.Stats(a.Source).State == scheduler.Dropped {
 		l.dropped(s, s.lastErr)
-	case r.out == outDown:
-		l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
 	}
 	return nil
+}
+
+// down reports that s's connection was lost or could not be made (err),
+// and tells the user once per outage: an event, and for a seed that said it
+// is shutting down, a line that says so (it is a state of its own, not a
+// failure to explain).
+func (l *loop) down(s *source, err error, apply func([]scheduler.Action)) {
+	apply(l.sched.SourceDown(s.id, time.Now()))
+	if !errors.Is(err, errNotConnected) || s.lastErr == "" {
+		s.lastErr = Describe(err)
+	}
+	if errors.Is(err, wire.ErrShuttingDown) && !s.shutdown {
+		s.shutdown = true
+		if s.note == "" || s.tempNote {
+			s.note, s.tempNote = "it shut down during the download", true
+		}
+	}
+	switch l.sched.Stats(s.id).State {
+	case scheduler.Dropped:
+		if s.shutdown {
+			l.dropped(s, "it shut down and did not come back ("+s.lastErr+")")
+		} else {
+			l.dropped(s, s.lastErr)
+		}
+	case scheduler.Backoff:
+		reason := s.lastErr
+		if s.shutdown {
+			reason = "shutting down"
+		}
+		if l.joins.down(&l.opts, s, EventSourceDown, reason) && s.shutdown {
+			l.opts.Logf("%s %s is shutting down; trying it again later", s.kind, s.raw)
+		}
+	}
+}
+
+// connectMsg is the end of a Connect: a dial of a seed's first connection.
+type connectMsg struct {
+	s   *source
+	err error
+}
+
+// onConnect feeds the end of a Connect to the scheduler.
+func (l *loop) onConnect(m connectMsg, apply func([]scheduler.Action)) {
+	s := m.s
+	if l.sched.Stats(s.id).State != scheduler.Connecting || s.ctx.Err() != nil {
+		return // failed or dropped meanwhile
+	}
+	if m.err != nil {
+		l.down(s, m.err, apply)
+		return
+	}
+	s.shutdown = false // it is back
+	l.sched.Connected(s.id, time.Now())
 }
 
 // dropped records that the scheduler dropped s for reason: its note (which
@@ -1138,7 +1268,11 @@ func (l *loop) progress(now time.Time) {
 	for _, id := range ids {
 		st := l.sched.Stats(id)
 		s := l.byID[id]
-		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: st.State.String(), Rate: st.Rate, Accepted: s.accepted.Load()})
+		state := st.State.String()
+		if s.shutdown && (st.State == scheduler.Backoff || st.State == scheduler.Connecting) {
+			state = StateShutdown
+		}
+		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: state, Rate: st.Rate, Accepted: s.accepted.Load()})
 	}
 	l.opts.OnProgress(p)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -248,4 +249,265 @@ func TestTricklingSourceIsTooSlow(t *testing.T) {
 		MaxRetries: 2, LowestSpeedLimit: -1,
 	})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// relay forwards UDP between one client and a backend it can switch, or
+// swallow everything both ways (a seed gone without a word: no CONNECTION_
+// CLOSE, the path dead).
+type relay struct {
+	front, back *net.UDPConn // the client talks to front; back talks to the backend
+	backend     atomic.Pointer[net.UDPAddr]
+	client      atomic.Pointer[net.UDPAddr]
+	hole        atomic.Bool
+	wg          sync.WaitGroup
+}
+
+func startRelay(t *testing.T, backend net.Addr) *relay {
+	t.Helper()
+	var err error
+	r := &relay{}
+	r.front, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	r.back, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	r.backend.Store(backend.(*net.UDPAddr))
+	t.Cleanup(func() { r.front.Close(); r.back.Close(); r.wg.Wait() })
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := r.front.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			r.client.Store(from)
+			if !r.hole.Load() {
+				_, _ = r.back.WriteToUDP(buf[:n], r.backend.Load())
+			}
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := r.back.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if c := r.client.Load(); c != nil && !r.hole.Load() {
+				_, _ = r.front.WriteToUDP(buf[:n], c)
+			}
+		}
+	}()
+	return r
+}
+
+// TestSeedShutDownAndBack: the only seed shuts down mid-download (it
+// closes its connections with SHUTTING_DOWN) and is started again at the
+// same address. That is its own state and message, not a stall: "shutting
+// down" once, the progress state "shutdown" (never "probing" while it is
+// away: the loop connects to it before it is given blocks), and the
+// download completes from it once it is back.
+func TestSeedShutDownAndBack(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, dir, "f.bin", 8<<20, 55)
+	state := t.TempDir()
+	s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	addr := s.Addr().String()
+	out := filepath.Join(t.TempDir(), "f.bin")
+	lg, rec := &logs{}, &recorder{}
+	var killed atomic.Bool
+	var downAt atomic.Int64
+	down := make(chan struct{})
+	var mu sync.Mutex
+	var statesAway []string // progress states between the shutdown and its return
+	done := make(chan error, 1)
+	go func() {
+		_, err := quicxfer.Download(t.Context(), quicxfer.Options{
+			Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: -1, MaxPeers: -1,
+			ProgressInterval: 20 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
+			OnProgress: func(p quicxfer.Progress) {
+				if p.Verified >= p.Size/4 && !killed.Swap(true) {
+					_ = s.Close()
+					downAt.Store(time.Now().UnixNano())
+					close(down)
+					return
+				}
+				if killed.Load() && len(rec.of(quicxfer.EventSourceJoined, s.URL())) < 2 {
+					mu.Lock()
+					statesAway = append(statesAway, p.Seeds[0].State)
+					mu.Unlock()
+				}
+			},
+		})
+		done <- err
+	}()
+	<-down
+	time.Sleep(1500 * time.Millisecond)
+	seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
+	require.NoError(t, <-done, "%s", lg)
+	requireFile(t, out, data)
+	t.Logf("log:\n%s", lg)
+
+	downs := rec.of(quicxfer.EventSourceDown, s.URL())
+	require.Len(t, downs, 1, "one outage")
+	require.Equal(t, "shutting down", downs[0].Reason)
+	require.Empty(t, rec.of(quicxfer.EventStalled, s.URL()), "a seed that shut down did not stall")
+	require.Len(t, rec.of(quicxfer.EventSourceJoined, s.URL()), 2, "joined, and again when back")
+	require.Equal(t, 1, strings.Count(lg.String(), "is shutting down; trying it again later"), "%s", lg)
+	require.NotContains(t, lg.String(), "sent no data")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, statesAway, quicxfer.StateShutdown, "%v", statesAway)
+	require.NotContains(t, statesAway, "probing", "not usable while it is away: %v", statesAway)
+}
+
+// TestSeedGoneWithoutAWord: the only seed's path goes dead with no close
+// (a seed killed, a cable pulled) and the seed is replaced by another
+// instance of it at the same address. The client must not keep using its
+// dead connection until QUIC's idle timeout (30 s) says so: the stall
+// closes it, the seed is connected afresh, and it is back within the
+// backoff's reach.
+func TestSeedGoneWithoutAWord(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, dir, "f.bin", 8<<20, 56)
+	state := t.TempDir()
+	a := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	r := startRelay(t, a.Addr())
+	url := "quic://" + r.front.LocalAddr().String() + "?pin=" + pinOf(a.URL())
+	out := filepath.Join(t.TempDir(), "f.bin")
+	lg, rec := &logs{}, &recorder{}
+	gone := make(chan struct{})
+	var once sync.Once
+	type outcome struct {
+		res *quicxfer.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+			Seeds: []string{url}, Name: "f.bin", Out: out, MaxRetries: -1, MaxPeers: -1,
+			ProgressInterval: 20 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
+			OnProgress: func(p quicxfer.Progress) {
+				if p.Verified >= p.Size/4 {
+					once.Do(func() { r.hole.Store(true); close(gone) })
+				}
+			},
+		})
+		done <- outcome{res, err}
+	}()
+	<-gone
+	goneAt := time.Now()
+	// The old instance goes; a new one comes at the same address a second
+	// later.
+	require.NoError(t, a.Close())
+	time.Sleep(time.Second)
+	b := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	r.backend.Store(b.Addr().(*net.UDPAddr))
+	r.hole.Store(false)
+	o := <-done
+	res, err := o.res, o.err
+	require.NoError(t, err, "%s", lg)
+	requireFile(t, out, data)
+	joins := rec.of(quicxfer.EventSourceJoined, url)
+	require.Len(t, joins, 2, "%s", lg)
+	back := joins[1].Time.Sub(goneAt)
+	t.Logf("back %s after its path went dead; log:\n%s", back, lg)
+	require.Less(t, back, 20*time.Second, "not held up by the dead connection's idle timeout")
+	require.Len(t, rec.of(quicxfer.EventStalled, url), 1, "one outage")
+	require.Empty(t, res.Seeds[0].Note)
+}
+
+// freeUDPAddr returns a loopback UDP address nothing listens on now.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	addr := c.LocalAddr().String()
+	require.NoError(t, c.Close())
+	return addr
+}
+
+// TestSeedAwayAtStart: the only seed is unreachable when the download
+// starts, or refuses its connection as busy (its --max-conns taken), and
+// comes within a few seconds. With the manifest in hand the download does
+// not exit: it waits for the seed as it would later on, and completes.
+// Without one, it needs a seed to answer first: with MaxRetries negative it
+// asks again until one does; by default it fails at once, as before.
+func TestSeedAwayAtStart(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, dir, "f.bin", 6*manifest.MinBlockSize, 57)
+	m, err := manifest.BuildFile(t.Context(), filepath.Join(dir, "f.bin"), 1)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		busy     bool // the seed runs, its only connection slot taken
+		manifest bool
+		retries  int
+		ok       bool
+	}{
+		{"unreachable, with the manifest", false, true, 0, true},
+		{"busy, with the manifest", true, true, 0, true},
+		{"unreachable, no manifest, never give up", false, false, -1, true},
+		{"busy, no manifest, never give up", true, false, -1, true},
+		{"unreachable, no manifest", false, false, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			state := t.TempDir()
+			// Its URL (and pin) from a first run of it.
+			first := seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state})
+			pin := pinOf(first.URL())
+			require.NoError(t, first.Close())
+			addr := freeUDPAddr(t)
+			url := "quic://" + addr + "?pin=" + pin
+			var release func()
+			if tc.busy {
+				s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr, MaxConns: 1})
+				c, err := quicxfer.NewClient()
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = c.Close() })
+				u, err := wire.ParseURL(s.URL())
+				require.NoError(t, err)
+				holder, err := c.Dial(t.Context(), u)
+				require.NoError(t, err)
+				release = func() { _ = holder.Close() }
+			} else {
+				release = func() {
+					seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr})
+				}
+			}
+			opts := quicxfer.Options{
+				Seeds: []string{url}, Name: "f.bin", Out: filepath.Join(t.TempDir(), "f.bin"),
+				MaxRetries: tc.retries, MaxPeers: -1, DialTimeout: 2 * time.Second,
+			}
+			if tc.manifest {
+				opts.Manifest = m
+			}
+			lg := &logs{}
+			opts.Logf = lg.logf
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				_, err := quicxfer.Download(t.Context(), opts)
+				done <- err
+			}()
+			if !tc.ok {
+				err := <-done
+				require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+				require.NotContains(t, err.Error(), "\n")
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("ended before the seed came, after %s: %v\n%s", time.Since(start), err, lg)
+			case <-time.After(2 * time.Second):
+			}
+			release()
+			require.NoError(t, <-done, "%s", lg)
+			requireFile(t, opts.Out, data)
+			t.Logf("log:\n%s", lg)
+		})
+	}
 }

@@ -54,6 +54,7 @@ type source struct {
 
 	tempNote bool        // note says it was unreachable or stalled: cleared when it delivers a block
 	toldBusy bool        // the user was told it is busy (once per download)
+	shutdown bool        // it said it is shutting down, and has not been reached since
 	asking   bool        // a GET_PEERS request to it is in flight
 	adapt    connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
 	maxConns int         // the most connections it had at once (a seed)
@@ -123,6 +124,11 @@ type slot struct {
 	conn     atomic.Pointer[Conn]
 	dialing  chan struct{} // a one-slot semaphore
 	inflight atomic.Int32  // block requests using the slot now
+	// The last dial that failed, and when it ended: a caller that waited
+	// for that dial takes its error rather than dialling again at once.
+	// Held under dialing.
+	failedAt  time.Time
+	failedErr error
 }
 
 // newSeedSource makes a seed source with room for slots connections, of
@@ -209,11 +215,13 @@ func (f *seedFetcher) connect(ctx context.Context) (*Conn, error) {
 
 // dial returns the slot's live connection, dialling a new one if it has
 // none or its connection ended. Only one dial per slot runs at a time;
-// callers waiting for it give up when ctx ends.
+// callers waiting for it give up when ctx ends, and take its error if it
+// failed (a seed that is away is not dialled twice in a row for nothing).
 func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil
 	}
+	start := time.Now()
 	select {
 	case sl.dialing <- struct{}{}:
 	case <-ctx.Done():
@@ -223,10 +231,16 @@ func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil // dialled by the caller we waited for
 	}
+	if sl.failedErr != nil && sl.failedAt.After(start) {
+		return nil, sl.failedErr // the dial we waited for failed
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.dialTO)
 	defer cancel()
 	c, err := f.client.Dial(ctx, f.url)
 	if err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			sl.failedAt, sl.failedErr = time.Now(), err
+		}
 		return nil, err
 	}
 	if old := sl.conn.Swap(c); old != nil {
@@ -252,10 +266,22 @@ func (f *seedFetcher) reset(conn *Conn) {
 // one whose RTT the scheduler is told.
 func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 
+// errNotConnected is the error of a block request to a seed whose first
+// connection is gone: the download loop connects again (a Connect), since
+// a dial inside a request would be taken for a stall.
+var errNotConnected = errors.New("not connected")
+
 func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
 	sl := f.take()
 	defer sl.inflight.Add(-1)
-	conn, err := f.dial(ctx, sl)
+	conn := sl.live()
+	var err error
+	switch {
+	case conn == nil && sl.idx == 0:
+		return outDown, errNotConnected
+	case conn == nil:
+		conn, err = f.dial(ctx, sl)
+	}
 	if err != nil {
 		if ctx.Err() == nil && f.extraFailed(sl) {
 			return outReturned, err

@@ -240,15 +240,7 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for
 		// blocks) and is ignored while it waits to be tried again.
-		now := time.Now()
-		apply(l.sched.SourceDown(s.id, now))
-		s.lastErr = Describe(m.err)
-		switch l.sched.Stats(s.id).State {
-		case scheduler.Dropped:
-			l.dropped(s, s.lastErr)
-		case scheduler.Backoff:
-			l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
-		}
+		l.down(s, m.err, apply)
 	case m.have != nil:
 		s.haveKnown = true
 		if m.have.All {
