@@ -71,6 +71,11 @@ type Options struct {
 	// HTTPClient, if not nil, is used for every mirror; else one is made
 	// with NewHTTPClient and the trust settings of Auth (or of Client).
 	HTTPClient *http.Client
+	// AllowInsecureRedirect lets an https mirror redirect to plain http.
+	// By default such a mirror is dropped (ErrInsecureRedirect): the user
+	// asked for https. Redirects are otherwise followed, and reported
+	// against the mirror's URL as given (its note says where it went).
+	AllowInsecureRedirect bool
 
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
 	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
@@ -360,7 +365,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 			defer hc.CloseIdleConnections()
 		}
 		for i, u := range mirrors {
-			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size))
+			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size, opts.AllowInsecureRedirect))
 		}
 	}
 	id := m.ID()
@@ -429,6 +434,12 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 func results(srcs []*source) []SeedResult {
 	out := make([]SeedResult, len(srcs))
 	for i, s := range srcs {
+		note := s.note
+		if hf, ok := s.f.(*httpFetcher); ok {
+			if to := hf.redirectedTo(); to != "" {
+				note = strings.TrimPrefix(note+"; redirected to "+to, "; ")
+			}
+		}
 		out[i] = SeedResult{
 			URL:       s.raw,
 			Bytes:     s.accepted.Load(),
@@ -436,7 +447,7 @@ func results(srcs []*source) []SeedResult {
 			BadBlocks: s.badBlocks.Load(),
 			Received:  s.received.Load(),
 			Conns:     s.maxConns,
-			Note:      s.note,
+			Note:      note,
 		}
 	}
 	return out
@@ -939,6 +950,14 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	announced := l.announced[a.Req]
 	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
+	if hf, ok := s.f.(*httpFetcher); ok {
+		if to := hf.redirectedTo(); to != s.toldRedirect {
+			s.toldRedirect = to
+			if to != "" {
+				l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
+			}
+		}
+	}
 	var de *diskError
 	switch {
 	case r.err == nil:
@@ -965,6 +984,11 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		return nil
 	case outReturned:
 		l.sched.Returned(a.Req, a.Source, a.Block, now)
+		return nil
+	case outGone:
+		s.lastErr = Describe(r.err)
+		apply(l.sched.Remove(a.Source))
+		l.dropped(s, s.lastErr)
 		return nil
 	case outUnavailable:
 		if !announced {

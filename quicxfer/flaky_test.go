@@ -3,9 +3,13 @@ package quicxfer_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -508,6 +512,83 @@ func TestSeedAwayAtStart(t *testing.T) {
 			require.NoError(t, <-done, "%s", lg)
 			requireFile(t, opts.Out, data)
 			t.Logf("log:\n%s", lg)
+		})
+	}
+}
+
+// redirector answers every request with a redirect to target.
+func redirector(t *testing.T, target string, tls bool) *httptest.Server {
+	t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, http.StatusFound)
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestMirrorRedirects: an https mirror that redirects to plain http is
+// refused (the http mirror is never asked), unless AllowInsecureRedirect;
+// a redirect that is followed is reported against the URL as given (its
+// result keeps that URL; the note, and a log line, say where it went), and
+// a password in either URL is never shown.
+func TestMirrorRedirects(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 4*manifest.MinBlockSize, 58)
+	m := buildManifest(t, data)
+	plain := startMirror(t, "f.bin", data, 0, nil, false)
+	secure := startMirror(t, "f.bin", data, 0, nil, true)
+	target := strings.Replace(plain.URL(), "http://", "http://bob:hunter2@", 1)
+	down := redirector(t, target, true)
+	up := redirector(t, secure.URL(), true)
+	roots := x509.NewCertPool()
+	roots.AddCert(down.Certificate())
+	roots.AddCert(up.Certificate())
+	roots.AddCert(secure.srv.Certificate())
+	given := strings.Replace(down.URL, "https://", "https://alice:s3cret@", 1) + "/f.bin"
+	for _, tc := range []struct {
+		name  string
+		url   string
+		allow bool
+		ok    bool
+		note  string
+	}{
+		{"https to http refused", given, false, false, "redirected from https to plain http (to http://bob:xxxxx@"},
+		{"https to http allowed", given, true, true, "redirected to http://bob:xxxxx@"},
+		{"https to https", up.URL + "/f.bin", false, true, "redirected to " + secure.URL()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := plain.requests.Load()
+			lg := &logs{}
+			out := filepath.Join(t.TempDir(), "f.bin")
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+				Mirrors: []string{tc.url}, Manifest: m, Out: out, AllowInsecureRedirect: tc.allow,
+				Auth: quicxfer.ClientOptions{RootCAs: roots}, Logf: lg.logf,
+			})
+			t.Logf("error: %v\nnote: %q\nlog:\n%s", err, res.Seeds[0].Note, lg)
+			require.Len(t, res.Seeds, 1)
+			require.Contains(t, res.Seeds[0].Note, tc.note)
+			for _, shown := range []string{res.Seeds[0].URL, res.Seeds[0].Note, lg.String(), fmt.Sprint(err)} {
+				require.NotContains(t, shown, "s3cret")
+				require.NotContains(t, shown, "hunter2")
+			}
+			if !tc.ok {
+				require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+				require.Contains(t, err.Error(), "redirected from https to plain http")
+				require.Equal(t, before, plain.requests.Load(), "the http mirror was never asked")
+				require.Equal(t, strings.Replace(tc.url, "s3cret", "xxxxx", 1), res.Seeds[0].URL, "reported as given, redacted")
+				return
+			}
+			require.NoError(t, err)
+			requireFile(t, out, data)
+			require.Equal(t, strings.Replace(tc.url, "s3cret", "xxxxx", 1), res.Seeds[0].URL, "reported as given")
+			require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
+			require.Contains(t, lg.String(), "redirects to")
 		})
 	}
 }

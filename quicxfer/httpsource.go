@@ -91,30 +91,116 @@ func NewHTTPClient(opts ClientOptions) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// parseMirrorURL checks that raw is an http or https URL with a host.
+// parseMirrorURL checks that raw is an http or https URL with a host. Its
+// errors never show a password the URL holds.
 func parseMirrorURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("mirror URL %q: %w", raw, err)
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // it quotes the URL, password and all
+		}
+		return nil, fmt.Errorf("mirror URL %q: %w", redactRaw(raw), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("mirror URL %q: want the file's http:// or https:// URL", raw)
+		return nil, fmt.Errorf("mirror URL %q: want the file's http:// or https:// URL", u.Redacted())
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
 }
 
+// mirrorName is how a mirror is shown and reported (messages, events,
+// progress, results): the URL as given, unless it holds a password, which
+// is then replaced by "xxxxx" (url.URL.Redacted).
+func mirrorName(u *url.URL, raw string) string {
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	return raw
+}
+
+// redactRaw hides the password of a URL that does not parse: whatever lies
+// between the scheme's "//" and the last "@" of the authority after a ":".
+func redactRaw(raw string) string {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return raw
+	}
+	auth := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	at := strings.LastIndex(auth, "@")
+	if at < 0 {
+		return raw
+	}
+	colon := strings.Index(auth[:at], ":")
+	if colon < 0 {
+		return raw
+	}
+	start := len(raw) - len(rest) + colon + 1
+	return raw[:start] + "xxxxx" + raw[start+at-colon-1:]
+}
+
+// ErrInsecureRedirect is the error of an https mirror that redirects to
+// plain http: refused unless Options.AllowInsecureRedirect, since whoever
+// is on the path could then read what is fetched (blocks are still
+// verified either way). It comes wrapped in a *RedirectError.
+var ErrInsecureRedirect = errors.New("redirected from https to plain http")
+
+// RedirectError is a redirect a mirror was not followed on.
+type RedirectError struct {
+	To  string // where it pointed, password redacted
+	Err error  // why it was refused (ErrInsecureRedirect)
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%v (to %s): refused", e.Err, e.To)
+}
+
+func (e *RedirectError) Unwrap() error { return e.Err }
+
 // httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
 // one range request per block.
 type httpFetcher struct {
 	url    string
-	client *http.Client
+	client *http.Client // its own copy, with its CheckRedirect
 	size   int64        // the file's size, from the manifest
 	srtt   atomic.Int64 // smoothed time to first byte in ns, 0 until the first response
+	// redirect is where the mirror last sent its requests (the URL that
+	// answered, password redacted), nil while it answered itself.
+	redirect atomic.Pointer[string]
 }
 
-func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *source {
-	return &source{kind: "mirror", raw: raw, f: &httpFetcher{url: u.String(), client: client, size: size}}
+// newMirrorSource makes the source of the mirror at u (raw as given). Its
+// requests go through client, whose redirects are followed except from
+// https to http, unless allowInsecure.
+func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64, allowInsecure bool) *source {
+	f := &httpFetcher{url: u.String(), size: size}
+	c := *client // shares the transport and its connections
+	next := client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if prev := via[len(via)-1]; !allowInsecure && prev.URL.Scheme == "https" && req.URL.Scheme == "http" {
+			return &RedirectError{To: req.URL.Redacted(), Err: ErrInsecureRedirect}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	f.client = &c
+	return &source{kind: "mirror", raw: mirrorName(u, raw), f: f}
+}
+
+// redirectedTo returns where the mirror sent its last answered request,
+// "" if it answered itself.
+func (f *httpFetcher) redirectedTo() string {
+	if p := f.redirect.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // fetch asks for the block's bytes with a Range header and accepts only a
@@ -157,6 +243,9 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 		if ctx.Err() != nil {
 			return outFailed, ctx.Err()
 		}
+		if errors.Is(err, ErrInsecureRedirect) {
+			return outGone, err
+		}
 		if !gotConn.Load() {
 			return outDown, err // no connection: unreachable, refused, certificate not trusted
 		}
@@ -165,6 +254,13 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 	// Closing a body that was not read to its end closes the connection:
 	// nothing more of an unwanted answer is read.
 	defer resp.Body.Close()
+	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
+		if old := f.redirect.Load(); old == nil || *old != to {
+			f.redirect.Store(&to)
+		}
+	} else if f.redirect.Load() != nil {
+		f.redirect.Store(nil)
+	}
 
 	switch code := resp.StatusCode; {
 	case code == http.StatusPartialContent:

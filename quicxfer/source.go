@@ -52,12 +52,14 @@ type source struct {
 	lastData time.Time // the tick at which received last grew
 	lastErr  string    // the last request error, described, for the summary
 
-	tempNote bool        // note says it was unreachable or stalled: cleared when it delivers a block
-	toldBusy bool        // the user was told it is busy (once per download)
-	shutdown bool        // it said it is shutting down, and has not been reached since
-	asking   bool        // a GET_PEERS request to it is in flight
-	adapt    connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
-	maxConns int         // the most connections it had at once (a seed)
+	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
+	toldBusy bool // the user was told it is busy (once per download)
+	shutdown bool // it said it is shutting down, and has not been reached since
+	// toldRedirect is where the user was last told the mirror redirects.
+	toldRedirect string
+	asking       bool        // a GET_PEERS request to it is in flight
+	adapt        connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
+	maxConns     int         // the most connections it had at once (a seed)
 
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
@@ -70,10 +72,13 @@ type source struct {
 }
 
 // key identifies the source among a download's others: a seed's
-// normalised URL, a mirror's URL as given.
+// normalised URL, a mirror's URL (raw may be redacted).
 func (s *source) key() string {
-	if sf, ok := s.f.(*seedFetcher); ok {
-		return sf.url.String()
+	switch f := s.f.(type) {
+	case *seedFetcher:
+		return f.url.String()
+	case *httpFetcher:
+		return f.url
 	}
 	return s.raw
 }
@@ -351,6 +356,7 @@ const (
 	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
 	outUnavailable                // a peer does not have the block (yet): not a failure
 	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
+	outGone                       // the source can never serve this download (an https mirror that redirects to http): removed
 	outBusy                       // the source refused the request for now (BUSY, HTTP 503 or 429): a failure, with its wish for a wait if the error has one (retryAfterError)
 )
 
