@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/url"
 	"os"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -179,7 +181,9 @@ Examples:
 				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.progress(p) }
 			}
 			writeRecord(c, out, name, name)
+			restoreLog := stdLogTo(view.logf)
 			res, err := quicxfer.Download(c.Context, opts)
+			restoreLog()
 			endRecord(out)
 			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
@@ -213,6 +217,51 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// stdLogTo sends what the standard logger prints to logf, as messages like
+// the others, until the returned func puts it back. net/http's client logs
+// there, raw, what a mirror sends on an idle connection ("Unsolicited
+// response received on idle HTTP channel ..."), with no Transport setting
+// to route it.
+func stdLogTo(logf func(string, ...any)) (restore func()) {
+	w, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
+	log.SetOutput(&logfWriter{logf: logf, seen: map[string]bool{}})
+	log.SetFlags(0)
+	log.SetPrefix("")
+	return func() {
+		log.SetOutput(w)
+		log.SetFlags(flags)
+		log.SetPrefix(prefix)
+	}
+}
+
+// logfWriter is a logf as the standard logger's output: one message per
+// write, each said once (a mirror that sends stray bytes does so on every
+// connection).
+type logfWriter struct {
+	logf   func(string, ...any)
+	mu     sync.Mutex
+	seen   map[string]bool
+	capped bool
+}
+
+func (w *logfWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimRight(string(p), "\n")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.seen[msg]:
+	case len(w.seen) >= 20:
+		if !w.capped {
+			w.capped = true
+			w.logf("net/http: more such messages are not shown")
+		}
+	default:
+		w.seen[msg] = true
+		w.logf("net/http: %s", msg)
+	}
+	return len(p), nil
 }
 
 // defaultOut is OUT when -o is not given: NAME's base name, else the file
