@@ -784,6 +784,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		addSource(s)
 	}
+	l.updateAlone()
 	// Other sources are asked for more at once, then after 250 ms, 500 ms, 1 s,
 	// ... up to every PeersInterval: a swarm starting together finds itself
 	// quickly.
@@ -828,6 +829,9 @@ func (l *loop) run(ctx context.Context) error {
 			case scheduler.Fetch:
 				src := l.byID[a.Source]
 				src.asked++
+				if n, ok := src.f.(issueNoter); ok {
+					n.issued(l.m.BlockOffset(a.Block))
+				}
 				if src.haveKnown {
 					l.announced[a.Req] = true
 				}
@@ -914,6 +918,7 @@ func (l *loop) run(ctx context.Context) error {
 				}
 			}
 			l.adaptConns(now)
+			l.updateAlone()
 			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
 				// A new place every second: downloaders that reach the
 				// same region do not keep asking for the same blocks.
@@ -951,12 +956,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
 	if hf, ok := s.f.(*httpFetcher); ok {
-		if to := hf.redirectedTo(); to != s.toldRedirect {
-			s.toldRedirect = to
-			if to != "" {
-				l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
-			}
-		}
+		l.noteMirror(s, hf)
 	}
 	var de *diskError
 	switch {
@@ -1016,6 +1016,50 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		l.dropped(s, s.lastErr)
 	}
 	return nil
+}
+
+// noteMirror tells the user, once, where a mirror redirects, and that it
+// ignores Range requests: what that means for it, and, when it is read as
+// a whole file, its note says so.
+func (l *loop) noteMirror(s *source, hf *httpFetcher) {
+	if to := hf.redirectedTo(); to != s.toldRedirect {
+		s.toldRedirect = to
+		if to != "" {
+			l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
+		}
+	}
+	if !hf.ignoresRange.Load() {
+		return
+	}
+	whole := hf.alone.Load()
+	switch {
+	case whole && !s.toldWhole:
+		s.toldWhole, s.toldRanges = true, true
+		if s.note == "" || s.tempNote {
+			s.note, s.tempNote = "ignores Range requests: read as a whole file, the only source", false
+		}
+		l.opts.Logf("%s %s ignores Range requests; it is the only source left, so the whole file is read from it, every block verified", s.kind, s.raw)
+	case !whole && !s.toldRanges:
+		s.toldRanges = true
+		l.opts.Logf("%s %s ignores Range requests (it answers with the whole file): it is used only if it is the only source left", s.kind, s.raw)
+	}
+}
+
+// updateAlone tells each mirror whether it is the only source left (every
+// other one dropped or left out): one that ignores Range requests is then
+// read as a whole file.
+func (l *loop) updateAlone() {
+	live := 0
+	for _, s := range l.srcs {
+		if !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped {
+			live++
+		}
+	}
+	for _, s := range l.srcs {
+		if hf, ok := s.f.(*httpFetcher); ok {
+			hf.setAlone(live == 1 && !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped)
+		}
+	}
 }
 
 // down reports that s's connection was lost or could not be made (err),

@@ -162,9 +162,12 @@ func TestTransientErrorFromOnlySource(t *testing.T) {
 		mirror mirrorBehaviour // a mirror alone, with the manifest; else a fake seed with opts
 		opts   fakeOptions
 		bad    int64 // bad blocks counted
+		whole  bool  // not asked again per block: read as a whole
 	}{
 		{name: "mirror closes mid-body", mirror: onceThen(truncatesRanges)},
-		{name: "mirror answers the whole file", mirror: onceThen(ignoresRange)},
+		// Alone, it is then read as a whole file (from the block asked for
+		// on: a mirror that honours that range streams the rest).
+		{name: "mirror answers the whole file", mirror: onceThen(ignoresRange), whole: true},
 		{name: "mirror flips a byte", mirror: onceThen(flipsRanges), bad: 1},
 		{name: "seed flips a byte", opts: fakeOptions{flipFirst: 1}, bad: 1},
 		{name: "seed cuts a block short", opts: fakeOptions{cutFirst: 1}},
@@ -190,7 +193,9 @@ func TestTransientErrorFromOnlySource(t *testing.T) {
 			require.NoError(t, err, "%s", lg)
 			requireFile(t, opts.Out, data)
 			t.Logf("%+v\n%s", res.Seeds[0], lg)
-			require.Greater(t, asked(), int64(blocks), "the premise: one request failed and was made again")
+			if !tc.whole {
+				require.Greater(t, asked(), int64(blocks), "the premise: one request failed and was made again")
+			}
 			require.Equal(t, tc.bad, res.Seeds[0].BadBlocks)
 			require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
 		})
@@ -589,6 +594,51 @@ func TestMirrorRedirects(t *testing.T) {
 			require.Equal(t, strings.Replace(tc.url, "s3cret", "xxxxx", 1), res.Seeds[0].URL, "reported as given")
 			require.Equal(t, int64(len(data)), res.Seeds[0].Bytes)
 			require.Contains(t, lg.String(), "redirects to")
+		})
+	}
+}
+
+// TestMirrorIgnoringRangeAlone: a mirror that ignores Range (python3 -m
+// http.server does) is not a source of bad blocks but one that cannot serve
+// ranges. As the only source it is read as a whole file, each block
+// verified as it comes, and the download completes; its note and the log
+// say so. An answer cut short half way is taken up again.
+func TestMirrorIgnoringRangeAlone(t *testing.T) {
+	const blocks = 12
+	for _, tc := range []struct {
+		name string
+		b    mirrorBehaviour
+	}{
+		{"ignores Range", ignoresRange},
+		{"ignores Range, cut once", func() mirrorBehaviour {
+			var n atomic.Int64
+			return func(w http.ResponseWriter, r *http.Request, data []byte) {
+				if n.Add(1) == 2 { // the first whole-file answer
+					r.Header.Del("Range")
+					truncatesRanges(w, r, data)
+					return
+				}
+				ignoresRange(w, r, data)
+			}
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := writeFile(t, t.TempDir(), "x", blocks*manifest.MinBlockSize+77, 59)
+			m := buildManifest(t, data)
+			mir := startMirror(t, "f.bin", data, 0, tc.b, false)
+			out := filepath.Join(t.TempDir(), "f.bin")
+			lg := &logs{}
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.logf})
+			t.Logf("requests %d, %+v\nlog:\n%s", mir.requests.Load(), res.Seeds[0], lg)
+			require.NoError(t, err, "%s", lg)
+			requireFile(t, out, data)
+			r := res.Seeds[0]
+			require.Zero(t, r.BadBlocks)
+			require.Equal(t, int64(len(data)), r.Bytes)
+			require.Contains(t, r.Note, "ignores Range requests")
+			require.Contains(t, lg.String(), "ignores Range requests")
+			require.NotContains(t, lg.String(), "bad copy")
+			require.LessOrEqual(t, mir.requests.Load(), int64(6), "a few whole answers, not one per block")
 		})
 	}
 }

@@ -169,6 +169,11 @@ type httpFetcher struct {
 	// redirect is where the mirror last sent its requests (the URL that
 	// answered, password redacted), nil while it answered itself.
 	redirect atomic.Pointer[string]
+	// ignoresRange: it answered a range request with the whole file.
+	// alone: it is the only source left (the download loop says), so
+	// that such a mirror is read as a whole (whole) rather than failed.
+	ignoresRange, alone atomic.Bool
+	whole               wholeStream
 }
 
 // newMirrorSource makes the source of the mirror at u (raw as given). Its
@@ -216,51 +221,23 @@ func (f *httpFetcher) redirectedTo() string {
 // 416, a body longer than announced) counts as a bad block (dropped after
 // three); the whole file (ErrIgnoresRange), any other status (5xx, ...), a
 // body cut short or an error mid-body fails the request (a backoff).
+//
+// A mirror that ignores Range is read as a whole instead (wholeStream),
+// block after block from one answer, while it is the only source left
+// (setAlone): its blocks are verified one by one as they arrive, like any.
 func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
+	if f.ignoresRange.Load() && f.alone.Load() {
+		return f.whole.fetch(ctx, f, off, buf, onBytes)
+	}
+	f.whole.forget(off) // noted when issued, if it was read as a whole then
 	n := int64(len(buf))
-	var gotConn atomic.Bool
-	var wrote atomic.Int64
-	trace := &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
-		GotFirstResponseByte: func() {
-			if w := wrote.Load(); w != 0 {
-				f.sample(time.Duration(time.Now().UnixNano() - w))
-			}
-		},
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
+	resp, out, err := f.get(ctx, fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 	if err != nil {
-		return outDown, err
-	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err // the URL is the source's name already
-		}
-		if ctx.Err() != nil {
-			return outFailed, ctx.Err()
-		}
-		if errors.Is(err, ErrInsecureRedirect) {
-			return outGone, err
-		}
-		if !gotConn.Load() {
-			return outDown, err // no connection: unreachable, refused, certificate not trusted
-		}
-		return outFailed, err
+		return out, err
 	}
 	// Closing a body that was not read to its end closes the connection:
 	// nothing more of an unwanted answer is read.
 	defer resp.Body.Close()
-	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
-		if old := f.redirect.Load(); old == nil || *old != to {
-			f.redirect.Store(&to)
-		}
-	} else if f.redirect.Load() != nil {
-		f.redirect.Store(nil)
-	}
 
 	switch code := resp.StatusCode; {
 	case code == http.StatusPartialContent:
@@ -269,40 +246,25 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 		}
 	case code == http.StatusOK && off == 0 && n == f.size:
 		// The block is the whole file: a server that ignores Range is right.
-	case code == http.StatusOK && resp.ContentLength >= 0 && resp.ContentLength != f.size:
-		return outRejected, fmt.Errorf("%w: it answered 200 with %d bytes, not the file's %d (an error page?)", ErrBadRange, resp.ContentLength, f.size)
 	case code == http.StatusOK:
+		if err := checkWhole(resp, f.size); err != nil {
+			return outRejected, err
+		}
+		f.ignoresRange.Store(true)
+		if f.alone.Load() {
+			resp.Body.Close()
+			return f.whole.fetch(ctx, f, off, buf, onBytes)
+		}
 		// Once may be a proxy's whim: a failure, tried again later.
 		return outFailed, ErrIgnoresRange
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
-	case code == http.StatusNotFound, code == http.StatusGone,
-		code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
-	case code == http.StatusServiceUnavailable, code == http.StatusTooManyRequests:
-		return outBusy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
-		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+		return statusOutcome(resp)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
 		return outRejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
 	}
-	for got := int64(0); got < n; {
-		k, err := resp.Body.Read(buf[got:])
-		got += int64(k)
-		if k > 0 && onBytes != nil {
-			onBytes(k)
-		}
-		if err != nil && got < n {
-			if ctx.Err() != nil {
-				return outFailed, ctx.Err()
-			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				// A connection closed mid-body: a failure, not a lie.
-				return outFailed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
-			}
-			return outFailed, err
-		}
+	if out, err := readFull(ctx, resp.Body, buf, onBytes); err != nil {
+		return out, err
 	}
 	// The body must end here. Reading its end also lets the connection be
 	// reused.
@@ -322,6 +284,100 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 			return outFailed, err
 		}
 	}
+}
+
+// get sends a GET of the mirror's file with the Range header rng (none if
+// empty). On error it also says what the failure means. It records where
+// the mirror redirected, and samples the time to the first byte.
+func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outcome, error) {
+	var gotConn atomic.Bool
+	var wrote atomic.Int64
+	trace := &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() {
+			if w := wrote.Load(); w != 0 {
+				f.sample(time.Duration(time.Now().UnixNano() - w))
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
+	if err != nil {
+		return nil, outDown, err
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // the URL is the source's name already
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, outFailed, ctx.Err()
+		case errors.Is(err, ErrInsecureRedirect):
+			return nil, outGone, err
+		case !gotConn.Load():
+			return nil, outDown, err // no connection: unreachable, refused, certificate not trusted
+		}
+		return nil, outFailed, err
+	}
+	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
+		if old := f.redirect.Load(); old == nil || *old != to {
+			f.redirect.Store(&to)
+		}
+	} else if f.redirect.Load() != nil {
+		f.redirect.Store(nil)
+	}
+	return resp, outFailed, nil
+}
+
+// statusOutcome is the failure of an answer that is neither 200 nor 206.
+func statusOutcome(resp *http.Response) (outcome, error) {
+	switch code := resp.StatusCode; code {
+	case http.StatusRequestedRangeNotSatisfiable:
+		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
+	case http.StatusNotFound, http.StatusGone, http.StatusUnauthorized, http.StatusForbidden:
+		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		return outBusy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	default:
+		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+	}
+}
+
+// checkWhole checks that a 200 is the whole file, as far as its header
+// says: not an error page of another length.
+func checkWhole(resp *http.Response, size int64) error {
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return fmt.Errorf("%w: it answered 200 with %d bytes, not the file's %d (an error page?)", ErrBadRange, resp.ContentLength, size)
+	}
+	return nil
+}
+
+// readFull reads len(buf) bytes of body into buf, calling onBytes as they
+// come. A body that ends first was cut short: a failure, not a lie.
+func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (outcome, error) {
+	n := len(buf)
+	for got := 0; got < n; {
+		k, err := body.Read(buf[got:])
+		got += k
+		if k > 0 && onBytes != nil {
+			onBytes(k)
+		}
+		if err != nil && got < n {
+			if ctx.Err() != nil {
+				return outFailed, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return outFailed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+			}
+			return outFailed, err
+		}
+	}
+	return outFailed, nil
 }
 
 // checkContentRange checks a 206's Content-Range: bytes off-(off+n-1)/size
@@ -401,6 +457,18 @@ func (f *httpFetcher) ready() bool { return true }
 
 func (f *httpFetcher) rtt() time.Duration { return time.Duration(f.srtt.Load()) }
 
-// close: the HTTP client's idle connections are closed by Download, once
-// for every mirror.
-func (f *httpFetcher) close() {}
+// close ends a whole-file answer being read; the HTTP client's idle
+// connections are closed by Download, once for every mirror.
+func (f *httpFetcher) close() { f.whole.close() }
+
+// issued is told of each request as the download loop issues it, in its
+// order (see wholeStream).
+func (f *httpFetcher) issued(off int64) {
+	if f.ignoresRange.Load() && f.alone.Load() {
+		f.whole.expect(off)
+	}
+}
+
+// setAlone says whether the mirror is the only source left: one that
+// ignores Range is then read as a whole.
+func (f *httpFetcher) setAlone(alone bool) { f.alone.Store(alone) }

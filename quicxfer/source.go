@@ -31,6 +31,13 @@ type fetcher interface {
 	close()
 }
 
+// issueNoter is a fetcher that wants to know of each request as the
+// download loop issues it, in the loop's order, before the request's own
+// goroutine runs (a mirror read as a whole file serves them in that order).
+type issueNoter interface {
+	issued(off int64)
+}
+
 // source is one source of a download (a seed or a mirror): its fetcher and
 // its counters.
 type source struct {
@@ -55,11 +62,14 @@ type source struct {
 	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
 	toldBusy bool // the user was told it is busy (once per download)
 	shutdown bool // it said it is shutting down, and has not been reached since
-	// toldRedirect is where the user was last told the mirror redirects.
-	toldRedirect string
-	asking       bool        // a GET_PEERS request to it is in flight
-	adapt        connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
-	maxConns     int         // the most connections it had at once (a seed)
+	// toldRedirect is where the user was last told the mirror redirects;
+	// toldRanges, toldWhole: that it ignores Range requests, and that it
+	// is read as a whole file.
+	toldRedirect          string
+	toldRanges, toldWhole bool
+	asking                bool        // a GET_PEERS request to it is in flight
+	adapt                 connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
+	maxConns              int         // the most connections it had at once (a seed)
 
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
