@@ -22,8 +22,11 @@ const (
 	// that delivers its first verified block after it was unreachable, slow
 	// to answer, down or stalled.
 	EventSourceJoined EventKind = "source_joined"
-	// EventSourceDown: a source's connection broke or it refused a request
-	// (Reason); it is retried with backoff and may join again.
+	// EventSourceDown: a source's connection broke or could not be made
+	// (Reason), or it said it is shutting down (Reason "shutting down");
+	// it is retried with backoff and may join again. Once per outage. A
+	// request it refused as busy, or that failed, is not an outage: the
+	// source only waits a backoff.
 	EventSourceDown EventKind = "source_down"
 	// EventSourceDropped: a source is left out for good (Reason): it serves
 	// another file, failed verification too often or failed too often.
