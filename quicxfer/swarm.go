@@ -258,8 +258,9 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 	}
 }
 
-// askPeers asks every seed that is usable now (not left out, dropped or
-// waiting to be tried again, and not still answering the last time) for
+// askPeers asks every seed that is usable now (not left out, dropped,
+// waiting to be tried again or being connected, and not still answering
+// the last time) for
 // other sources, as workers of the loop.
 func (l *loop) askPeers(ctx context.Context, start func(func())) {
 	for _, s := range l.srcs {
@@ -269,7 +270,7 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 		if s.leftOut || s.id == 0 || s.asking {
 			continue
 		}
-		if st := l.sched.Stats(s.id).State; st == scheduler.Dropped || st == scheduler.Backoff {
+		if st := l.sched.Stats(s.id).State; st == scheduler.Dropped || st == scheduler.Backoff || st == scheduler.Connecting {
 			continue
 		}
 		s.asking = true
