@@ -343,9 +343,17 @@ func (c *Conn) Manifest(ctx context.Context, req wire.ManifestRequest) (wire.Man
 	}
 	done(true)
 	if req.ByID && resp.Manifest.ID() != req.ID {
-		return wire.ManifestResponse{}, fmt.Errorf("seed answered with content ID %s, asked for %s", resp.Manifest.ID(), req.ID)
+		return wire.ManifestResponse{}, &wrongManifestError{got: resp.Manifest.ID(), want: req.ID}
 	}
 	return resp, nil
+}
+
+// wrongManifestError is a seed's answer, asked for a manifest by content
+// ID, with another one.
+type wrongManifestError struct{ got, want manifest.ID }
+
+func (e *wrongManifestError) Error() string {
+	return fmt.Sprintf("seed answered with content ID %s, asked for %s", e.got, e.want)
 }
 
 // FetchBlock reads block index of the content id into buf, whose length must
@@ -368,6 +376,9 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		}
 		if err != nil && off < len(buf) {
 			done(false)
+			if errors.Is(err, io.EOF) && ctx.Err() == nil {
+				return fmt.Errorf("block %d cut short at %d of %d bytes: %w", index, off, len(buf), io.ErrUnexpectedEOF)
+			}
 			return c.streamErr(ctx, err)
 		}
 	}

@@ -3,6 +3,7 @@ package quicxfer
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -13,9 +14,12 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/quic-go/quic-go"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -39,6 +43,17 @@ var (
 // the other seeds' answers.
 const agreeGrace = time.Second
 
+// Defaults of Options.LowestSpeedLimit and LowestSpeedTime: a source that
+// sends less than 1 kB/s over 30 s of requests outstanding is too slow.
+// Below that a block of the smallest size (128 KiB) takes over two minutes:
+// no link a download is worth running over is that slow, but a source that
+// trickles on purpose (or a path that nearly died) is, and would otherwise
+// hold its blocks, and the download, for hours.
+const (
+	DefaultLowestSpeedLimit = 1000
+	DefaultLowestSpeedTime  = scheduler.DefaultMinRateWindow
+)
+
 // Options says what to download from where.
 type Options struct {
 	Seeds []string    // seed URLs (quic://...)
@@ -59,6 +74,11 @@ type Options struct {
 	// HTTPClient, if not nil, is used for every mirror; else one is made
 	// with NewHTTPClient and the trust settings of Auth (or of Client).
 	HTTPClient *http.Client
+	// AllowInsecureRedirect lets an https mirror redirect to plain http.
+	// By default such a mirror is dropped (ErrInsecureRedirect): the user
+	// asked for https. Redirects are otherwise followed, and reported
+	// against the mirror's URL as given (its note says where it went).
+	AllowInsecureRedirect bool
 
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
 	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
@@ -88,6 +108,17 @@ type Options struct {
 	// about 30 s of trying); negative never drops a source for failing (a
 	// source that sends bad blocks is still dropped).
 	MaxRetries int
+	// LowestSpeedLimit is the lowest rate, in bytes/s, a source may keep
+	// (like aria2's --lowest-speed-limit): one that has had requests out
+	// for LowestSpeedTime without a break and sent less than that on
+	// average is treated as stalled (its blocks go elsewhere, it is tried
+	// again after a backoff, and it counts toward MaxRetries), so that a
+	// source that trickles a byte a second does not hold the download for
+	// ever. 0 is DefaultLowestSpeedLimit; negative turns the rule off.
+	LowestSpeedLimit float64
+	// LowestSpeedTime is how long a busy source is measured for
+	// LowestSpeedLimit (default DefaultLowestSpeedTime).
+	LowestSpeedTime time.Duration
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
@@ -130,11 +161,19 @@ type Progress struct {
 
 // SeedProgress is one seed's part of a Progress.
 type SeedProgress struct {
-	URL      string
+	URL string
+	// State is the scheduler's state of the source (probing, active,
+	// backoff, connecting, dropped), or StateShutdown.
 	State    string
 	Rate     float64 // bytes/s, as the scheduler measures it
 	Accepted int64
 }
+
+// StateShutdown is the SeedProgress.State of a seed that said it is
+// shutting down (it closed its connection with SHUTTING_DOWN) and has not
+// been reached since: it is tried again with backoff, like a seed that
+// went away, but it is not failing.
+const StateShutdown = "shutdown"
 
 // Result sums up a download.
 type Result struct {
@@ -191,6 +230,12 @@ func (o *Options) fill() {
 	}
 	if o.PeersInterval <= 0 {
 		o.PeersInterval = DefaultPeersInterval
+	}
+	if o.LowestSpeedLimit == 0 {
+		o.LowestSpeedLimit = DefaultLowestSpeedLimit
+	}
+	if o.LowestSpeedTime <= 0 {
+		o.LowestSpeedTime = DefaultLowestSpeedTime
 	}
 }
 
@@ -279,15 +324,33 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	defer asking.Wait()
 	defer stopAsking()
 	name, m := opts.Name, known
-	if len(seeds) > 0 {
-		n, am, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
+	for round := 1; len(seeds) > 0; round++ {
+		n, am, retry, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
 		if err != nil {
-			return nil, err
+			// Without a manifest nothing can start until a seed gives it;
+			// with MaxRetries negative (never give up on a source) the
+			// seeds are asked again, with the sources' backoff, for as
+			// long as only reaching them failed.
+			if !retry || opts.MaxRetries >= 0 {
+				return nil, err
+			}
+			if round == 1 {
+				opts.Logf("%v; asking again until a seed answers (Ctrl-C to stop)", err)
+			}
+			t := time.NewTimer(scheduler.DefaultBackoff().Delay(round))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		m = am
 		if name == "" {
 			name = n
 		}
+		break
 	}
 	if name == "" && len(mirrors) > 0 {
 		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
@@ -305,7 +368,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 			defer hc.CloseIdleConnections()
 		}
 		for i, u := range mirrors {
-			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size))
+			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size, opts.AllowInsecureRedirect))
 		}
 	}
 	id := m.ID()
@@ -380,6 +443,12 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 func results(srcs []*source) []SeedResult {
 	out := make([]SeedResult, len(srcs))
 	for i, s := range srcs {
+		note := s.note
+		if hf, ok := s.f.(*httpFetcher); ok {
+			if to := hf.redirectedTo(); to != "" {
+				note = strings.TrimPrefix(note+"; redirected to "+to, "; ")
+			}
+		}
 		out[i] = SeedResult{
 			URL:       s.raw,
 			Bytes:     s.accepted.Load(),
@@ -387,7 +456,7 @@ func results(srcs []*source) []SeedResult {
 			BadBlocks: s.badBlocks.Load(),
 			Received:  s.received.Load(),
 			Conns:     s.maxConns,
-			Note:      s.note,
+			Note:      note,
 		}
 	}
 	return out
@@ -400,9 +469,15 @@ func results(srcs []*source) []SeedResult {
 //
 // With a known manifest (a manifest file), seeds are asked for its content
 // ID instead, and those that do not have it are left out; if none has it,
-// the download goes on when there are mirrors (others > 0). Mirrors have no
-// manifest to ask for: srcs holds the seeds only.
-func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (string, *manifest.Manifest, error) {
+// the download goes on when there are mirrors (others > 0), or when a seed
+// could not be reached (unreachable, busy, shutting down: it is tried again
+// with backoff, as later in the download). Mirrors have no manifest to ask
+// for: srcs holds the seeds only.
+//
+// When it fails, retry says whether every seed that did not answer failed
+// for a reason that asking again may cure (not a pin mismatch, a refused
+// token, another protocol, a seed that does not have the file).
+func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manifest.Manifest, others int, opts Options) (_ string, _ *manifest.Manifest, retry bool, _ error) {
 	req := wire.ManifestRequest{Name: opts.Name}
 	what := fmt.Sprintf("%q", opts.Name)
 	switch {
@@ -461,7 +536,7 @@ collect:
 		case <-grace:
 			break collect
 		case <-ctx.Done():
-			return "", nil, ctx.Err()
+			return "", nil, false, ctx.Err()
 		}
 	}
 
@@ -482,7 +557,7 @@ collect:
 	var chosen *answer
 	var firstErr error
 	var warnings []string
-	notFound := 0
+	notFound, transient := 0, 0
 	for i, a := range answers {
 		s := srcs[i]
 		switch {
@@ -493,13 +568,21 @@ collect:
 				notFound++
 				s.leftOut = true
 				s.note = "does not serve " + what
-			} else {
-				s.note, s.tempNote = "unreachable: "+Describe(a.err), true
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
-				}
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+				break
 			}
-			warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+			s.note, s.tempNote = "unreachable: "+Describe(a.err), true
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
+			}
+			if !permanent(a.err) {
+				transient++
+			}
+			if known != nil && !permanent(a.err) {
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; trying it again later", s.raw, s.note))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
+			}
 		case a.id != best:
 			s.leftOut = true
 			s.note = fmt.Sprintf("serves a different %q (content ID %s)", opts.Name, a.id)
@@ -510,26 +593,44 @@ collect:
 			}
 		}
 	}
-	if chosen == nil && known != nil && others > 0 {
+	if chosen == nil && known != nil && (others > 0 || transient > 0) {
 		for _, w := range warnings {
 			opts.Logf("%s", w)
 		}
-		return "", known, nil // the mirrors carry the download
+		return "", known, false, nil // the mirrors carry the download, or the seeds once reached
 	}
 	if chosen == nil {
 		switch {
 		case !opts.ID.IsZero() && len(count) > 0:
-			return "", nil, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
+			return "", nil, false, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
 		case notFound > 0 && firstErr == nil:
-			return "", nil, fmt.Errorf("%s: %w", what, ErrNotFound)
+			return "", nil, false, fmt.Errorf("%s: %w", what, ErrNotFound)
 		default:
-			return "", nil, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
+			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
 		}
 	}
 	for _, w := range warnings {
 		opts.Logf("%s", w)
 	}
-	return chosen.name, chosen.m, nil
+	return chosen.name, chosen.m, false, nil
+}
+
+// permanent reports whether err, from reaching a seed at the start, says
+// something that asking again will not change: its certificate is not the
+// one expected, it refuses this client, or it speaks another protocol (a
+// TLS alert), or it answered for another file.
+func permanent(err error) bool {
+	var te *quic.TransportError
+	var cve *tls.CertificateVerificationError
+	var wrong *wrongManifestError
+	switch {
+	case errors.Is(err, wire.ErrPinMismatch), errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrBadRequest),
+		errors.As(err, &cve), errors.As(err, &wrong):
+		return true
+	case errors.As(err, &te):
+		return te.ErrorCode >= 0x100 && te.ErrorCode < 0x200 // TLS alerts: the handshake was refused
+	}
+	return false
 }
 
 // alreadyThere reports whether out already holds the file. An out that
@@ -574,7 +675,9 @@ type loop struct {
 
 	// Swarm (swarm.go).
 	client     *Client
+	backoff    scheduler.BackoffPolicy // the scheduler's, for the HAVE watchers
 	avail      chan availMsg
+	connected  chan connectMsg
 	peers      chan peersMsg
 	known      map[string]bool // URLs of every source, given or found
 	discovered int
@@ -619,11 +722,14 @@ func (l *loop) run(ctx context.Context) error {
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
 		// Each connection to a seed needs a block of its own in flight
 		// (adaptConns raises it per seed in the adaptive mode).
-		MinWindow:  int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
-		MaxRetries: maxRetries(l.opts.MaxRetries),
-		Order:      order,
-		TieStart:   tieStart,
+		MinWindow:     int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		MaxRetries:    maxRetries(l.opts.MaxRetries),
+		MinRate:       max(l.opts.LowestSpeedLimit, 0),
+		MinRateWindow: l.opts.LowestSpeedTime,
+		Order:         order,
+		TieStart:      tieStart,
 	}, l.present)
+	l.backoff = l.sched.BackoffPolicy()
 	l.byID = map[scheduler.SourceID]*source{}
 	if l.joins == nil { // a second run (settle) goes on from the first
 		l.joins = joins{}
@@ -634,6 +740,7 @@ func (l *loop) run(ctx context.Context) error {
 	l.bufs.New = func() any { b := make([]byte, bs); return &b }
 
 	l.avail = make(chan availMsg)
+	l.connected = make(chan connectMsg)
 	l.announced = map[scheduler.ReqID]bool{}
 	l.peers = make(chan peersMsg)
 	l.known = map[string]bool{}
@@ -658,6 +765,11 @@ func (l *loop) run(ctx context.Context) error {
 		s.id = l.sched.AddSource(now)
 		s.ctx, s.stop = context.WithCancel(ctx)
 		l.byID[s.id] = s
+		if _, ok := s.f.(*seedFetcher); ok {
+			// After a backoff the loop connects to it (a Connect) before
+			// it is asked for blocks: a dial is not taken for a stall.
+			l.sched.SetConnects(s.id)
+		}
 		switch {
 		case s.discovered:
 			// Most likely a peer: nothing until its HAVE says, and it
@@ -683,6 +795,7 @@ func (l *loop) run(ctx context.Context) error {
 		}
 		addSource(s)
 	}
+	l.updateAlone()
 	// Other sources are asked for more at once, then after 250 ms, 500 ms, 1 s,
 	// ... up to every PeersInterval: a swarm starting together finds itself
 	// quickly.
@@ -727,6 +840,9 @@ func (l *loop) run(ctx context.Context) error {
 			case scheduler.Fetch:
 				src := l.byID[a.Source]
 				src.asked++
+				if n, ok := src.f.(issueNoter); ok {
+					n.issued(l.m.BlockOffset(a.Block))
+				}
 				if src.haveKnown {
 					l.announced[a.Req] = true
 				}
@@ -748,6 +864,15 @@ func (l *loop) run(ctx context.Context) error {
 					delete(l.cancels, a.Req)
 				}
 				delete(l.announced, a.Req)
+			case scheduler.Connect:
+				src := l.byID[a.Source]
+				workers.Go(func() {
+					_, err := src.seedConn(src.ctx)
+					select {
+					case l.connected <- connectMsg{src, err}:
+					case <-ctx.Done():
+					}
+				})
 			}
 		}
 	}
@@ -786,6 +911,8 @@ func (l *loop) run(ctx context.Context) error {
 			}
 		case m := <-l.avail:
 			l.onAvail(m, apply)
+		case m := <-l.connected:
+			l.onConnect(m, apply)
 		case m := <-l.peers:
 			l.onPeers(m, addSource)
 		case <-wake.C:
@@ -802,6 +929,7 @@ func (l *loop) run(ctx context.Context) error {
 				}
 			}
 			l.adaptConns(now)
+			l.updateAlone()
 			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
 				// A new place every second: downloaders that reach the
 				// same region do not keep asking for the same blocks.
@@ -838,6 +966,9 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	announced := l.announced[a.Req]
 	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
+	if hf, ok := s.f.(*httpFetcher); ok {
+		l.noteMirror(s, hf)
+	}
 	var de *diskError
 	switch {
 	case r.err == nil:
@@ -865,6 +996,11 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 	case outReturned:
 		l.sched.Returned(a.Req, a.Source, a.Block, now)
 		return nil
+	case outGone:
+		s.lastErr = Describe(r.err)
+		apply(l.sched.Remove(a.Source))
+		l.dropped(s, s.lastErr)
+		return nil
 	case outUnavailable:
 		if !announced {
 			l.sched.Unavailable(a.Req, a.Source, a.Block, now)
@@ -873,18 +1009,121 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		// Its own HAVE said it had the block: a failure, like an error.
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	case outDown:
-		apply(l.sched.SourceDown(a.Source, now))
+		l.down(s, r.err, apply)
+		return nil
+	case outBusy:
+		apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
+		if !s.toldBusy {
+			// Once: a source that is busy now and then (a seed's request
+			// rate) would otherwise fill the screen.
+			s.toldBusy = true
+			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, Describe(r.err))
+		}
 	default:
 		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
-	switch {
-	case l.sched.Stats(a.Source).State == scheduler.Dropped:
+	if l.sched.Stats(a.Source).State == scheduler.Dropped {
 		l.dropped(s, s.lastErr)
-	case r.out == outDown:
-		l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
 	}
 	return nil
+}
+
+// noteMirror tells the user, once, where a mirror redirects, and that it
+// ignores Range requests: what that means for it, and, when it is read as
+// a whole file, its note says so.
+func (l *loop) noteMirror(s *source, hf *httpFetcher) {
+	if to := hf.redirectedTo(); to != s.toldRedirect {
+		s.toldRedirect = to
+		if to != "" {
+			l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
+		}
+	}
+	if !hf.ignoresRange.Load() {
+		return
+	}
+	whole := hf.alone.Load()
+	switch {
+	case whole && !s.toldWhole:
+		s.toldWhole, s.toldRanges = true, true
+		if s.note == "" || s.tempNote {
+			s.note, s.tempNote = "ignores Range requests: read as a whole file, the only source", false
+		}
+		l.opts.Logf("%s %s ignores Range requests; it is the only source left, so the whole file is read from it, every block verified", s.kind, s.raw)
+	case !whole && !s.toldRanges:
+		s.toldRanges = true
+		l.opts.Logf("%s %s ignores Range requests (it answers with the whole file): it is used only if it is the only source left", s.kind, s.raw)
+	}
+}
+
+// updateAlone tells each mirror whether it is the only source left (every
+// other one dropped or left out): one that ignores Range requests is then
+// read as a whole file.
+func (l *loop) updateAlone() {
+	live := 0
+	for _, s := range l.srcs {
+		if !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped {
+			live++
+		}
+	}
+	for _, s := range l.srcs {
+		if hf, ok := s.f.(*httpFetcher); ok {
+			hf.setAlone(live == 1 && !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped)
+		}
+	}
+}
+
+// down reports that s's connection was lost or could not be made (err),
+// and tells the user once per outage: an event, and for a seed that said it
+// is shutting down, a line that says so (it is a state of its own, not a
+// failure to explain).
+func (l *loop) down(s *source, err error, apply func([]scheduler.Action)) {
+	apply(l.sched.SourceDown(s.id, time.Now()))
+	if !errors.Is(err, errNotConnected) || s.lastErr == "" {
+		s.lastErr = Describe(err)
+	}
+	if errors.Is(err, wire.ErrShuttingDown) && !s.shutdown {
+		s.shutdown = true
+		if s.note == "" || s.tempNote {
+			s.note, s.tempNote = "it shut down during the download", true
+		}
+	}
+	switch l.sched.Stats(s.id).State {
+	case scheduler.Dropped:
+		if s.shutdown {
+			l.dropped(s, "it shut down and did not come back ("+s.lastErr+")")
+		} else {
+			l.dropped(s, s.lastErr)
+		}
+	case scheduler.Backoff:
+		reason := s.lastErr
+		if s.shutdown {
+			reason = "shutting down"
+		}
+		if l.joins.down(&l.opts, s, EventSourceDown, reason) && s.shutdown {
+			l.opts.Logf("%s %s is shutting down; trying it again later", s.kind, s.raw)
+		}
+	}
+}
+
+// connectMsg is the end of a Connect: a dial of a seed's first connection.
+type connectMsg struct {
+	s   *source
+	err error
+}
+
+// onConnect feeds the end of a Connect to the scheduler.
+func (l *loop) onConnect(m connectMsg, apply func([]scheduler.Action)) {
+	s := m.s
+	if l.sched.Stats(s.id).State != scheduler.Connecting || s.ctx.Err() != nil {
+		return // failed or dropped meanwhile
+	}
+	if m.err != nil {
+		l.down(s, m.err, apply)
+		return
+	}
+	s.shutdown = false // it is back
+	l.sched.Connected(s.id, time.Now())
 }
 
 // dropped records that the scheduler dropped s for reason: its note (which
@@ -938,27 +1177,54 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	return result{a: a}
 }
 
-// noteStalls tells the user about the seeds whose requests Next cancelled:
-// Next cancels only the requests of a seed that stalled (no data for
-// StallTimeout), which then waits before it is tried again, or is dropped.
+// noteStalls tells the user about the sources whose requests Next cancelled
+// because they stalled (no data for StallTimeout) or were too slow (below
+// LowestSpeedLimit for LowestSpeedTime): each then waits before it is tried
+// again, or is dropped. Once per outage: a source that stalls again before
+// it delivers is not reported again.
 func (l *loop) noteStalls(acts []scheduler.Action) {
 	var last scheduler.SourceID
 	for _, a := range acts {
-		if a.Kind != scheduler.Cancel || a.Source == last {
+		if a.Kind != scheduler.Cancel || a.Source == last || (a.Why != scheduler.FailStall && a.Why != scheduler.FailSlow) {
 			continue
 		}
-		last = a.Source // a seed's cancels come together
+		last = a.Source // a source's cancels come together
 		s := l.byID[a.Source]
+		why := fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout)
+		note := "stalled: " + why
+		if a.Why == scheduler.FailSlow {
+			why = fmt.Sprintf("too slow: below %s for %s", formatRate(l.opts.LowestSpeedLimit), l.opts.LowestSpeedTime)
+			note = why
+		}
+		s.resetConns() // a connection that stalled may be dead without knowing it
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
-			l.dropped(s, "stalled, "+st.DropReason)
+			l.dropped(s, strings.TrimPrefix(note, "stalled: ")+", "+st.DropReason)
 			continue
 		}
 		if s.note == "" || s.tempNote {
-			s.note, s.tempNote = fmt.Sprintf("stalled: no data for %s", scheduler.DefaultStallTimeout), true
+			s.note, s.tempNote = note, true
 		}
-		l.opts.Logf("%s %s sent no data for %s; trying it again later", s.kind, s.raw, scheduler.DefaultStallTimeout)
-		l.joins.down(&l.opts, s, EventStalled, fmt.Sprintf("no data for %s", scheduler.DefaultStallTimeout))
+		if l.joins.down(&l.opts, s, EventStalled, why) {
+			if a.Why == scheduler.FailSlow {
+				l.opts.Logf("%s %s is %s; trying it again later", s.kind, s.raw, why)
+			} else {
+				l.opts.Logf("%s %s sent %s; trying it again later", s.kind, s.raw, why)
+			}
+		}
 	}
+}
+
+// formatRate writes bytes/s in decimal units, as the CLI's rates are given.
+func formatRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return strconv.FormatFloat(bps/1e9, 'f', -1, 64) + " GB/s"
+	case bps >= 1e6:
+		return strconv.FormatFloat(bps/1e6, 'f', -1, 64) + " MB/s"
+	case bps >= 1e3:
+		return strconv.FormatFloat(bps/1e3, 'f', -1, 64) + " kB/s"
+	}
+	return strconv.FormatFloat(bps, 'f', -1, 64) + " B/s"
 }
 
 // idleAfter is how long a seed must have sent nothing, at the end of a
@@ -979,7 +1245,7 @@ func (l *loop) nameIdle(now time.Time) {
 		switch {
 		case s.badBlocks.Load() > 0:
 			s.note = fmt.Sprintf("sent only bad blocks (%d); other sources served its blocks", s.badBlocks.Load())
-		case s.received.Load() == 0 && s.lastErr != "":
+		case s.lastErr != "":
 			s.note = "failed: " + s.lastErr + "; other sources served its blocks"
 		case s.received.Load() == 0:
 			s.note = "sent no data; other sources served its blocks"
@@ -1081,7 +1347,11 @@ func (l *loop) progress(now time.Time) {
 	for _, id := range ids {
 		st := l.sched.Stats(id)
 		s := l.byID[id]
-		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: st.State.String(), Rate: st.Rate, Accepted: s.accepted.Load()})
+		state := st.State.String()
+		if s.shutdown && (st.State == scheduler.Backoff || st.State == scheduler.Connecting) {
+			state = StateShutdown
+		}
+		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: state, Rate: st.Rate, Accepted: s.accepted.Load()})
 	}
 	l.opts.OnProgress(p)
 }

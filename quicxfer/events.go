@@ -22,8 +22,11 @@ const (
 	// that delivers its first verified block after it was unreachable, slow
 	// to answer, down or stalled.
 	EventSourceJoined EventKind = "source_joined"
-	// EventSourceDown: a source's connection broke or it refused a request
-	// (Reason); it is retried with backoff and may join again.
+	// EventSourceDown: a source's connection broke or could not be made
+	// (Reason), or it said it is shutting down (Reason "shutting down");
+	// it is retried with backoff and may join again. Once per outage. A
+	// request it refused as busy, or that failed, is not an outage: the
+	// source only waits a backoff.
 	EventSourceDown EventKind = "source_down"
 	// EventSourceDropped: a source is left out for good (Reason): it serves
 	// another file, failed verification too often or failed too often.
@@ -31,8 +34,10 @@ const (
 	// EventBlockRejected: a block from a source failed verification or
 	// broke the protocol (Block, Reason); it is fetched elsewhere.
 	EventBlockRejected EventKind = "block_rejected"
-	// EventStalled: a source sent no data for the stall timeout; its
-	// requests went to other sources and it is tried again later.
+	// EventStalled: a source sent no data for the stall timeout, or less
+	// than Options.LowestSpeedLimit for LowestSpeedTime (Reason says
+	// which); its requests went to other sources and it is tried again
+	// later.
 	EventStalled EventKind = "stalled"
 )
 
@@ -87,12 +92,15 @@ func (j joins) join(o *Options, s *source) {
 }
 
 // down emits kind (EventSourceDown or EventStalled) for s unless it is
-// already down or dropped.
-func (j joins) down(o *Options, s *source, kind EventKind, reason string) {
+// already down or dropped, and reports whether it did: the first of an
+// outage.
+func (j joins) down(o *Options, s *source, kind EventKind, reason string) bool {
 	if st := j[s]; st != joinDown && st != joinDropped {
 		j[s] = joinDown
 		o.emit(Event{Kind: kind, Source: s.raw, Reason: reason})
+		return true
 	}
+	return false
 }
 
 // drop emits EventSourceDropped for s once.

@@ -96,6 +96,9 @@ const (
 type fakeOptions struct {
 	refuseManifests int64 // the first this many manifest requests are answered SHUTTING_DOWN
 	have            haveMode
+	// The first flipFirst block requests are answered wrongBlocks, the
+	// cutFirst after them truncatedBlocks, whatever the behaviour.
+	flipFirst, cutFirst int64
 }
 
 func startFakeSeed(t testing.TB, dir, name string, b behaviour) *fakeSeed {
@@ -189,7 +192,13 @@ func startFakeSeedWith(t testing.TB, dir, name string, b behaviour, o fakeOption
 							_, _ = str.Write(wire.AppendHave(nil, wire.Have{All: true}))
 							_ = str.Close()
 						case *wire.BlockRequest:
-							f.blockReqs.Add(1)
+							b := b
+							switch n := f.blockReqs.Add(1); {
+							case n <= o.flipFirst:
+								b = wrongBlocks
+							case n <= o.flipFirst+o.cutFirst:
+								b = truncatedBlocks
+							}
 							if b == claimsAll {
 								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotAvailable))
 								return

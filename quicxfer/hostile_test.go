@@ -34,7 +34,8 @@ func TestHostileSeeds(t *testing.T) {
 		rate float64 // the honest seed's, bytes/s (default 4e6: about 1.6 s for the file)
 	}{
 		{"wrong bytes", wrongBlocks, true, "dropped", 0},
-		{"truncated block", truncatedBlocks, true, "dropped", 0},
+		// A block cut short is a failure (a retry later), not a bad block.
+		{"truncated block", truncatedBlocks, false, "cut short", 0},
 		{"header longer than the block", longHeader, true, "dropped", 0},
 		{"bytes after the block", extraBytes, true, "dropped", 0},
 		{"another frame type", wrongFrame, true, "dropped", 0},

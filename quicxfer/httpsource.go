@@ -30,14 +30,45 @@ const mirrorConns = 16
 // than it announced.
 var ErrBadRange = errors.New("mirror did not answer with the range asked for")
 
+// ErrIgnoresRange is the error of a mirror that answered a range request
+// with the whole file (200): it cannot serve blocks one by one. It is not a
+// bad block, and such a mirror alone can still serve the whole file.
+var ErrIgnoresRange = errors.New("it ignores Range requests (answered 200 with the whole file)")
+
 // HTTPStatusError is a mirror's answer with an HTTP status that is not a
 // range.
 type HTTPStatusError struct {
 	Code   int
 	Status string // e.g. "404 Not Found"
+	// Wait is how long the mirror asked to be left alone (its
+	// Retry-After, with a 503 or a 429), 0 if it did not say.
+	Wait time.Duration
 }
 
 func (e *HTTPStatusError) Error() string { return "HTTP " + e.Status }
+
+// RetryAfter returns Wait.
+func (e *HTTPStatusError) RetryAfter() time.Duration { return e.Wait }
+
+// parseRetryAfter reads a Retry-After header (RFC 9110 10.2.3): a number
+// of seconds or an HTTP date; 0 if absent, unreadable or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if strings.TrimLeft(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(24*time.Hour/time.Second) {
+			return 24 * time.Hour // absurd: the caller caps it
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
 
 // NewHTTPClient returns the HTTP client a download uses for every mirror:
 // connections are kept and reused, up to mirrorConns per mirror; https
@@ -60,30 +91,121 @@ func NewHTTPClient(opts ClientOptions) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// parseMirrorURL checks that raw is an http or https URL with a host.
+// parseMirrorURL checks that raw is an http or https URL with a host. Its
+// errors never show a password the URL holds.
 func parseMirrorURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("mirror URL %q: %w", raw, err)
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // it quotes the URL, password and all
+		}
+		return nil, fmt.Errorf("mirror URL %q: %w", redactRaw(raw), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("mirror URL %q: want the file's http:// or https:// URL", raw)
+		return nil, fmt.Errorf("mirror URL %q: want the file's http:// or https:// URL", u.Redacted())
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
 }
 
+// mirrorName is how a mirror is shown and reported (messages, events,
+// progress, results): the URL as given, unless it holds a password, which
+// is then replaced by "xxxxx" (url.URL.Redacted).
+func mirrorName(u *url.URL, raw string) string {
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	return raw
+}
+
+// redactRaw hides the password of a URL that does not parse: whatever lies
+// between the scheme's "//" and the last "@" of the authority after a ":".
+func redactRaw(raw string) string {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return raw
+	}
+	auth := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	at := strings.LastIndex(auth, "@")
+	if at < 0 {
+		return raw
+	}
+	colon := strings.Index(auth[:at], ":")
+	if colon < 0 {
+		return raw
+	}
+	start := len(raw) - len(rest) + colon + 1
+	return raw[:start] + "xxxxx" + raw[start+at-colon-1:]
+}
+
+// ErrInsecureRedirect is the error of an https mirror that redirects to
+// plain http: refused unless Options.AllowInsecureRedirect, since whoever
+// is on the path could then read what is fetched (blocks are still
+// verified either way). It comes wrapped in a *RedirectError.
+var ErrInsecureRedirect = errors.New("redirected from https to plain http")
+
+// RedirectError is a redirect a mirror was not followed on.
+type RedirectError struct {
+	To  string // where it pointed, password redacted
+	Err error  // why it was refused (ErrInsecureRedirect)
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%v (to %s): refused", e.Err, e.To)
+}
+
+func (e *RedirectError) Unwrap() error { return e.Err }
+
 // httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
 // one range request per block.
 type httpFetcher struct {
 	url    string
-	client *http.Client
+	client *http.Client // its own copy, with its CheckRedirect
 	size   int64        // the file's size, from the manifest
 	srtt   atomic.Int64 // smoothed time to first byte in ns, 0 until the first response
+	// redirect is where the mirror last sent its requests (the URL that
+	// answered, password redacted), nil while it answered itself.
+	redirect atomic.Pointer[string]
+	// ignoresRange: it answered a range request with the whole file.
+	// alone: it is the only source left (the download loop says), so
+	// that such a mirror is read as a whole (whole) rather than failed.
+	ignoresRange, alone atomic.Bool
+	whole               wholeStream
 }
 
-func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *source {
-	return &source{kind: "mirror", raw: raw, f: &httpFetcher{url: u.String(), client: client, size: size}}
+// newMirrorSource makes the source of the mirror at u (raw as given). Its
+// requests go through client, whose redirects are followed except from
+// https to http, unless allowInsecure.
+func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64, allowInsecure bool) *source {
+	f := &httpFetcher{url: u.String(), size: size}
+	c := *client // shares the transport and its connections
+	next := client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if prev := via[len(via)-1]; !allowInsecure && prev.URL.Scheme == "https" && req.URL.Scheme == "http" {
+			return &RedirectError{To: req.URL.Redacted(), Err: ErrInsecureRedirect}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	f.client = &c
+	return &source{kind: "mirror", raw: mirrorName(u, raw), f: f}
+}
+
+// redirectedTo returns where the mirror sent its last answered request,
+// "" if it answered itself.
+func (f *httpFetcher) redirectedTo() string {
+	if p := f.redirect.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // fetch asks for the block's bytes with a Range header and accepts only a
@@ -93,41 +215,25 @@ func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64) *s
 // what it reads is never kept: the caller verifies the bytes in any case.
 //
 // Outcomes: a mirror that cannot be reached, or refuses the file (401, 403,
-// 404, 410), is down for now (backoff, dropped after repeated failures); an
-// answer that is not the range (ErrBadRange, 416, a body cut short) counts
-// as a bad block (dropped after three); any other status (5xx, 429, ...) or
-// an error mid-body fails this request only.
+// 404, 410), is down for now (backoff, dropped after repeated failures); one
+// that is busy (503, 429) refused the request, with its Retry-After; an
+// answer that is not the range (ErrBadRange: another range, another size,
+// 416, a body longer than announced) counts as a bad block (dropped after
+// three); the whole file (ErrIgnoresRange), any other status (5xx, ...), a
+// body cut short or an error mid-body fails the request (a backoff).
+//
+// A mirror that ignores Range is read as a whole instead (wholeStream),
+// block after block from one answer, while it is the only source left
+// (setAlone): its blocks are verified one by one as they arrive, like any.
 func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
+	if f.ignoresRange.Load() && f.alone.Load() {
+		return f.whole.fetch(ctx, f, off, buf, onBytes)
+	}
+	f.whole.forget(off) // noted when issued, if it was read as a whole then
 	n := int64(len(buf))
-	var gotConn atomic.Bool
-	var wrote atomic.Int64
-	trace := &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
-		GotFirstResponseByte: func() {
-			if w := wrote.Load(); w != 0 {
-				f.sample(time.Duration(time.Now().UnixNano() - w))
-			}
-		},
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
+	resp, out, err := f.get(ctx, fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 	if err != nil {
-		return outDown, err
-	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err // the URL is the source's name already
-		}
-		if ctx.Err() != nil {
-			return outFailed, ctx.Err()
-		}
-		if !gotConn.Load() {
-			return outDown, err // no connection: unreachable, refused, certificate not trusted
-		}
-		return outFailed, err
+		return out, err
 	}
 	// Closing a body that was not read to its end closes the connection:
 	// nothing more of an unwanted answer is read.
@@ -141,33 +247,24 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 	case code == http.StatusOK && off == 0 && n == f.size:
 		// The block is the whole file: a server that ignores Range is right.
 	case code == http.StatusOK:
-		return outRejected, fmt.Errorf("%w: it ignores Range (200 with the whole file)", ErrBadRange)
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
-	case code == http.StatusNotFound, code == http.StatusGone,
-		code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+		if err := checkWhole(resp, f.size); err != nil {
+			return outRejected, err
+		}
+		f.ignoresRange.Store(true)
+		if f.alone.Load() {
+			resp.Body.Close()
+			return f.whole.fetch(ctx, f, off, buf, onBytes)
+		}
+		// Once may be a proxy's whim: a failure, tried again later.
+		return outFailed, ErrIgnoresRange
 	default:
-		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+		return statusOutcome(resp)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
 		return outRejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
 	}
-	for got := int64(0); got < n; {
-		k, err := resp.Body.Read(buf[got:])
-		got += int64(k)
-		if k > 0 && onBytes != nil {
-			onBytes(k)
-		}
-		if err != nil && got < n {
-			if ctx.Err() != nil {
-				return outFailed, ctx.Err()
-			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return outRejected, fmt.Errorf("%w: body cut short at %d of %d bytes", ErrBadRange, got, n)
-			}
-			return outFailed, err
-		}
+	if out, err := readFull(ctx, resp.Body, buf, onBytes); err != nil {
+		return out, err
 	}
 	// The body must end here. Reading its end also lets the connection be
 	// reused.
@@ -187,6 +284,100 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 			return outFailed, err
 		}
 	}
+}
+
+// get sends a GET of the mirror's file with the Range header rng (none if
+// empty). On error it also says what the failure means. It records where
+// the mirror redirected, and samples the time to the first byte.
+func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outcome, error) {
+	var gotConn atomic.Bool
+	var wrote atomic.Int64
+	trace := &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() {
+			if w := wrote.Load(); w != 0 {
+				f.sample(time.Duration(time.Now().UnixNano() - w))
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
+	if err != nil {
+		return nil, outDown, err
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // the URL is the source's name already
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, outFailed, ctx.Err()
+		case errors.Is(err, ErrInsecureRedirect):
+			return nil, outGone, err
+		case !gotConn.Load():
+			return nil, outDown, err // no connection: unreachable, refused, certificate not trusted
+		}
+		return nil, outFailed, err
+	}
+	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
+		if old := f.redirect.Load(); old == nil || *old != to {
+			f.redirect.Store(&to)
+		}
+	} else if f.redirect.Load() != nil {
+		f.redirect.Store(nil)
+	}
+	return resp, outFailed, nil
+}
+
+// statusOutcome is the failure of an answer that is neither 200 nor 206.
+func statusOutcome(resp *http.Response) (outcome, error) {
+	switch code := resp.StatusCode; code {
+	case http.StatusRequestedRangeNotSatisfiable:
+		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
+	case http.StatusNotFound, http.StatusGone, http.StatusUnauthorized, http.StatusForbidden:
+		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		return outBusy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	default:
+		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+	}
+}
+
+// checkWhole checks that a 200 is the whole file, as far as its header
+// says: not an error page of another length.
+func checkWhole(resp *http.Response, size int64) error {
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return fmt.Errorf("%w: it answered 200 with %d bytes, not the file's %d (an error page?)", ErrBadRange, resp.ContentLength, size)
+	}
+	return nil
+}
+
+// readFull reads len(buf) bytes of body into buf, calling onBytes as they
+// come. A body that ends first was cut short: a failure, not a lie.
+func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (outcome, error) {
+	n := len(buf)
+	for got := 0; got < n; {
+		k, err := body.Read(buf[got:])
+		got += k
+		if k > 0 && onBytes != nil {
+			onBytes(k)
+		}
+		if err != nil && got < n {
+			if ctx.Err() != nil {
+				return outFailed, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return outFailed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+			}
+			return outFailed, err
+		}
+	}
+	return outFailed, nil
 }
 
 // checkContentRange checks a 206's Content-Range: bytes off-(off+n-1)/size
@@ -266,6 +457,18 @@ func (f *httpFetcher) ready() bool { return true }
 
 func (f *httpFetcher) rtt() time.Duration { return time.Duration(f.srtt.Load()) }
 
-// close: the HTTP client's idle connections are closed by Download, once
-// for every mirror.
-func (f *httpFetcher) close() {}
+// close ends a whole-file answer being read; the HTTP client's idle
+// connections are closed by Download, once for every mirror.
+func (f *httpFetcher) close() { f.whole.close() }
+
+// issued is told of each request as the download loop issues it, in its
+// order (see wholeStream).
+func (f *httpFetcher) issued(off int64) {
+	if f.ignoresRange.Load() && f.alone.Load() {
+		f.whole.expect(off)
+	}
+}
+
+// setAlone says whether the mirror is the only source left: one that
+// ignores Range is then read as a whole.
+func (f *httpFetcher) setAlone(alone bool) { f.alone.Store(alone) }

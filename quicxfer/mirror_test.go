@@ -265,9 +265,10 @@ func TestHostileMirrors(t *testing.T) {
 		rate float64 // the honest seed's, bytes/s (default 4e6: about 1.6 s for the file)
 	}{
 		{"another file", otherFile, true, "hash mismatch", 0},
-		{"error page with 200", errorPage, true, "ignores Range", 0},
-		{"ignores Range", ignoresRange, true, "ignores Range", 0},
-		{"truncated ranges", truncatesRanges, true, "cut short", 0},
+		{"error page with 200", errorPage, true, "an error page?", 0},
+		// Not bad blocks: failures (a retry later), and the note says why.
+		{"ignores Range", ignoresRange, false, "ignores Range requests", 0},
+		{"truncated ranges", truncatesRanges, false, "cut short", 0},
 		{"shifted ranges", shiftedRanges, true, "asked for", 0},
 		{"wrong Content-Range", liesAboutRange, true, "another file", 0},
 		{"404", notFound, false, "404", 0},

@@ -3,7 +3,6 @@ package quicxfer
 import (
 	"context"
 	"errors"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +31,13 @@ type fetcher interface {
 	close()
 }
 
+// issueNoter is a fetcher that wants to know of each request as the
+// download loop issues it, in the loop's order, before the request's own
+// goroutine runs (a mirror read as a whole file serves them in that order).
+type issueNoter interface {
+	issued(off int64)
+}
+
 // source is one source of a download (a seed or a mirror): its fetcher and
 // its counters.
 type source struct {
@@ -53,10 +59,17 @@ type source struct {
 	lastData time.Time // the tick at which received last grew
 	lastErr  string    // the last request error, described, for the summary
 
-	tempNote bool        // note says it was unreachable or stalled: cleared when it delivers a block
-	asking   bool        // a GET_PEERS request to it is in flight
-	adapt    connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
-	maxConns int         // the most connections it had at once (a seed)
+	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
+	toldBusy bool // the user was told it is busy (once per download)
+	shutdown bool // it said it is shutting down, and has not been reached since
+	// toldRedirect is where the user was last told the mirror redirects;
+	// toldRanges, toldWhole: that it ignores Range requests, and that it
+	// is read as a whole file.
+	toldRedirect          string
+	toldRanges, toldWhole bool
+	asking                bool        // a GET_PEERS request to it is in flight
+	adapt                 connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
+	maxConns              int         // the most connections it had at once (a seed)
 
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
@@ -69,12 +82,25 @@ type source struct {
 }
 
 // key identifies the source among a download's others: a seed's
-// normalised URL, a mirror's URL as given.
+// normalised URL, a mirror's URL (raw may be redacted).
 func (s *source) key() string {
-	if sf, ok := s.f.(*seedFetcher); ok {
-		return sf.url.String()
+	switch f := s.f.(type) {
+	case *seedFetcher:
+		return f.url.String()
+	case *httpFetcher:
+		return f.url
 	}
 	return s.raw
+}
+
+// resetConns closes a seed's connections, so that it is dialled again
+// rather than trusted on a connection that may be dead without knowing it
+// yet (its peer gone without a word: QUIC finds out only at its idle
+// timeout). A mirror's connections are the HTTP client's own.
+func (s *source) resetConns() {
+	if sf, ok := s.f.(*seedFetcher); ok {
+		sf.close()
+	}
 }
 
 // seedConn returns a live connection to the source, which must be a seed,
@@ -113,6 +139,11 @@ type slot struct {
 	conn     atomic.Pointer[Conn]
 	dialing  chan struct{} // a one-slot semaphore
 	inflight atomic.Int32  // block requests using the slot now
+	// The last dial that failed, and when it ended: a caller that waited
+	// for that dial takes its error rather than dialling again at once.
+	// Held under dialing.
+	failedAt  time.Time
+	failedErr error
 }
 
 // newSeedSource makes a seed source with room for slots connections, of
@@ -199,11 +230,13 @@ func (f *seedFetcher) connect(ctx context.Context) (*Conn, error) {
 
 // dial returns the slot's live connection, dialling a new one if it has
 // none or its connection ended. Only one dial per slot runs at a time;
-// callers waiting for it give up when ctx ends.
+// callers waiting for it give up when ctx ends, and take its error if it
+// failed (a seed that is away is not dialled twice in a row for nothing).
 func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil
 	}
+	start := time.Now()
 	select {
 	case sl.dialing <- struct{}{}:
 	case <-ctx.Done():
@@ -213,10 +246,16 @@ func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 	if c := sl.live(); c != nil {
 		return c, nil // dialled by the caller we waited for
 	}
+	if sl.failedErr != nil && sl.failedAt.After(start) {
+		return nil, sl.failedErr // the dial we waited for failed
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.dialTO)
 	defer cancel()
 	c, err := f.client.Dial(ctx, f.url)
 	if err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			sl.failedAt, sl.failedErr = time.Now(), err
+		}
 		return nil, err
 	}
 	if old := sl.conn.Swap(c); old != nil {
@@ -242,10 +281,22 @@ func (f *seedFetcher) reset(conn *Conn) {
 // one whose RTT the scheduler is told.
 func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 
+// errNotConnected is the error of a block request to a seed whose first
+// connection is gone: the download loop connects again (a Connect), since
+// a dial inside a request would be taken for a stall.
+var errNotConnected = errors.New("not connected")
+
 func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
 	sl := f.take()
 	defer sl.inflight.Add(-1)
-	conn, err := f.dial(ctx, sl)
+	conn := sl.live()
+	var err error
+	switch {
+	case conn == nil && sl.idx == 0:
+		return outDown, errNotConnected
+	case conn == nil:
+		conn, err = f.dial(ctx, sl)
+	}
 	if err != nil {
 		if ctx.Err() == nil && f.extraFailed(sl) {
 			return outReturned, err
@@ -315,7 +366,24 @@ const (
 	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
 	outUnavailable                // a peer does not have the block (yet): not a failure
 	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
+	outGone                       // the source can never serve this download (an https mirror that redirects to http): removed
+	outBusy                       // the source refused the request for now (BUSY, HTTP 503 or 429): a failure, with its wish for a wait if the error has one (retryAfterError)
 )
+
+// retryAfterError is an error by which a source asks to be left alone for
+// a while (an HTTP Retry-After).
+type retryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// retryAfter returns the wait err asks for, 0 if none.
+func retryAfter(err error) time.Duration {
+	if ra, ok := errors.AsType[retryAfterError](err); ok {
+		return ra.RetryAfter()
+	}
+	return 0
+}
 
 // classify maps err from a request on conn (nil when the dial failed).
 func classify(err error, conn *Conn) outcome {
@@ -330,13 +398,17 @@ func classify(err error, conn *Conn) outcome {
 	switch {
 	case errors.Is(err, wire.ErrNotAvailable):
 		return outUnavailable
+	case errors.Is(err, wire.ErrBusy):
+		return outBusy
 	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
 		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
 		return outDown
 	case errors.Is(err, wire.ErrWrongLength), errors.Is(err, wire.ErrUnexpectedFrame),
 		errors.Is(err, wire.ErrUnknownFrame), errors.Is(err, wire.ErrFrameTooLarge),
-		errors.Is(err, wire.ErrMalformed), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, wire.ErrMalformed):
 		return outRejected
 	}
+	// Anything else, a stream cut short (io.ErrUnexpectedEOF) included, is
+	// a failure: the block is asked again, of it too.
 	return outFailed
 }

@@ -169,8 +169,9 @@ type peersMsg struct {
 // does not know GET_HAVE (a BAD_REQUEST) is a full seed. A failure to dial
 // or of the stream is reported, so that a source that is never asked for
 // blocks (a peer with none that are missing) is still seen to be down, and
-// dropped like any other; then it asks again, after 1 s, 2 s, ... up to 15 s
-// (1 s again after a stream that worked).
+// dropped like any other; then it asks again after the scheduler's backoff
+// (0.5 s, 1 s, 2 s, ... up to 15 s; from the start again after a stream
+// that worked).
 func (l *loop) watchHave(ctx context.Context, s *source) {
 	send := func(m availMsg) bool {
 		select {
@@ -180,7 +181,7 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 			return false
 		}
 	}
-	wait := time.Second
+	failures := 0
 	for {
 		heard := false
 		conn, err := s.seedConn(ctx)
@@ -203,16 +204,16 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 			return
 		}
 		if heard {
-			wait = time.Second
+			failures = 0
 		}
-		t := time.NewTimer(wait)
+		failures++
+		t := time.NewTimer(l.backoff.Delay(failures))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return
 		}
-		wait = min(2*wait, 15*time.Second)
 	}
 }
 
@@ -231,19 +232,15 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		}
 		apply(l.sched.Remove(s.id))
 		l.dropped(s, "its HAVE: "+Describe(m.err))
+	case m.err != nil && errors.Is(m.err, wire.ErrBusy):
+		// Refused for now (its request rate, or its HAVE streams): not
+		// down; the watcher asks again later.
+		s.lastErr = Describe(m.err)
 	case m.err != nil:
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for
 		// blocks) and is ignored while it waits to be tried again.
-		now := time.Now()
-		apply(l.sched.SourceDown(s.id, now))
-		s.lastErr = Describe(m.err)
-		switch l.sched.Stats(s.id).State {
-		case scheduler.Dropped:
-			l.dropped(s, s.lastErr)
-		case scheduler.Backoff:
-			l.joins.down(&l.opts, s, EventSourceDown, s.lastErr)
-		}
+		l.down(s, m.err, apply)
 	case m.have != nil:
 		s.haveKnown = true
 		if m.have.All {
@@ -261,8 +258,9 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 	}
 }
 
-// askPeers asks every seed that is usable now (not left out, dropped or
-// waiting to be tried again, and not still answering the last time) for
+// askPeers asks every seed that is usable now (not left out, dropped,
+// waiting to be tried again or being connected, and not still answering
+// the last time) for
 // other sources, as workers of the loop.
 func (l *loop) askPeers(ctx context.Context, start func(func())) {
 	for _, s := range l.srcs {
@@ -272,7 +270,7 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 		if s.leftOut || s.id == 0 || s.asking {
 			continue
 		}
-		if st := l.sched.Stats(s.id).State; st == scheduler.Dropped || st == scheduler.Backoff {
+		if st := l.sched.Stats(s.id).State; st == scheduler.Dropped || st == scheduler.Backoff || st == scheduler.Connecting {
 			continue
 		}
 		s.asking = true

@@ -123,8 +123,12 @@ func TestErrWaitsForPartialSources(t *testing.T) {
 	acts = s.Next(t0)
 	require.Equal(t, map[SourceID][]int{peer: {2}}, fetchesBySource(acts))
 
-	// A peer that served block 2 badly will never be asked for it again: if
-	// it is the only live source, block 2 can never come.
+	// A peer that served block 2 badly twice will never be asked for it
+	// again: if it is the only live source, block 2 can never come.
+	s.Rejected(acts[0].Req, peer, 2, t0)
+	require.NoError(t, s.Err(), "asked again: nobody else has it")
+	acts = s.Next(t0)
+	require.Equal(t, map[SourceID][]int{peer: {2}}, fetchesBySource(acts))
 	s.Rejected(acts[0].Req, peer, 2, t0)
 	require.ErrorIs(t, s.Err(), ErrNoValidSource)
 	s.Remove(peer)

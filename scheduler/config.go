@@ -15,7 +15,42 @@ const (
 	DefaultMaxRetries   = 6
 	DefaultBackoffBase  = 500 * time.Millisecond
 	DefaultBackoffMax   = 15 * time.Second
+	// DefaultMinRateWindow is how long a busy source is measured before the
+	// minimum rate rule (Config.MinRate) judges it.
+	DefaultMinRateWindow = 30 * time.Second
+	// DefaultMaxRetryAfter caps the wait a source may ask for (Refused).
+	DefaultMaxRetryAfter = 5 * time.Minute
 )
+
+// BackoffPolicy is the wait before a source that failed is tried again: Base
+// after its first failure in a row, doubling with each further one, at most
+// Max. The scheduler's own (Config.BackoffBase, Config.BackoffMax) is
+// Scheduler.BackoffPolicy; a caller that retries something of a source by itself
+// (a watcher of the source's availability) uses the same.
+type BackoffPolicy struct {
+	Base, Max time.Duration
+}
+
+// DefaultBackoff is the default policy: 0.5 s, 1 s, 2 s, ... up to 15 s.
+func DefaultBackoff() BackoffPolicy {
+	return BackoffPolicy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}
+}
+
+// Delay is the wait after the n-th failure in a row (n >= 1; less counts
+// as 1). Zero fields are the defaults.
+func (b BackoffPolicy) Delay(n int) time.Duration {
+	if b.Base <= 0 {
+		b.Base = DefaultBackoffBase
+	}
+	if b.Max <= 0 {
+		b.Max = DefaultBackoffMax
+	}
+	d := b.Base
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, max(b.Max, b.Base))
+}
 
 // Internal tunables. They are constants on purpose: tests drive behaviour
 // through Config, never by overwriting package state.
@@ -32,6 +67,9 @@ const (
 	endgameFactor = 1.5
 	// maxCopies is the most requests for one block at once.
 	maxCopies = 2
+	// maxBadCopies is how many bad copies of one block a source may send
+	// before it is never asked for that block again.
+	maxBadCopies = 2
 )
 
 // Config describes the file and the scheduler's limits. Zero fields get the
@@ -50,6 +88,17 @@ type Config struct {
 	MaxRetries   int           // consecutive failures (down/stall/request errors without a success between) before a source is dropped (default 6)
 	BackoffBase  time.Duration // first retry delay after a failure (default 500ms), doubling
 	BackoffMax   time.Duration // (default 15s)
+	// MinRate, if positive, is the lowest rate in bytes/s a source may
+	// keep: one that has had requests outstanding for MinRateWindow
+	// without a break and received less than MinRate·MinRateWindow bytes
+	// in that time is too slow, and is failed as if it had stalled. 0: no
+	// such rule (a source that sends a byte now and then is never stalled).
+	MinRate       float64
+	MinRateWindow time.Duration // (default 30s)
+	// MaxRetryAfter caps the wait a source asks for when it refuses a
+	// request (Refused), so that a hostile answer cannot park a source
+	// for ever (default 5 min).
+	MaxRetryAfter time.Duration
 
 	// Order is the order in which free blocks are handed out (default
 	// RarestFirst).
@@ -138,6 +187,15 @@ func (c Config) withDefaults() Config {
 		c.BackoffMax = DefaultBackoffMax
 	}
 	c.BackoffMax = max(c.BackoffMax, c.BackoffBase)
+	if c.MinRate < 0 {
+		c.MinRate = 0
+	}
+	if c.MinRateWindow <= 0 {
+		c.MinRateWindow = DefaultMinRateWindow
+	}
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = DefaultMaxRetryAfter
+	}
 	return c
 }
 
@@ -151,9 +209,5 @@ func (c *Config) blockLen(i int) int64 {
 
 // backoff is the wait after the n-th consecutive failure (n >= 1).
 func (c *Config) backoff(n int) time.Duration {
-	d := c.BackoffBase
-	for i := 1; i < n && d < c.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, c.BackoffMax)
+	return BackoffPolicy{Base: c.BackoffBase, Max: c.BackoffMax}.Delay(n)
 }

@@ -94,18 +94,33 @@
 // Failures. A source with requests outstanding and no Progress for
 // StallTimeout (counted from the later of its last progress and its oldest
 // outstanding request) is stalled: Next cancels its requests and it goes into
-// backoff, as after SourceDown. A block that fails verification is a strike:
-// that source is never asked for that block again and is dropped after
-// MaxStrikes. Losing the connection, stalling and request errors are
-// consecutive failures; after MaxRetries of them without a delivery in between
-// the source is dropped. Short of that, a lost connection or a stall makes it
-// wait BackoffBase·2^(n-1) (at most BackoffMax) after its n-th failure, after
-// which it comes back with an unknown rate and the probe window; a request
-// error alone only returns that block to the pool.
+// backoff, as after SourceDown. With Config.MinRate, a source busy without a
+// break for MinRateWindow that received less than MinRate bytes/s in that
+// time is too slow, and fails the same way (a trickle of a byte a second is
+// never a stall). Losing the connection, stalling, being too slow and request
+// errors (Failed, Refused) are consecutive failures; after MaxRetries of them
+// without a delivery in between the source is dropped. Short of that, the
+// n-th makes it wait BackoffBase·2^(n-1), at most BackoffMax (BackoffPolicy;
+// a refusal may ask for longer, up to MaxRetryAfter), after which it comes
+// back with an unknown rate and the probe window, or, for a source the
+// caller connects to itself (SetConnects), as a Connect: it waits, given
+// nothing and never stalled, until the caller reports Connected or
+// SourceDown. A source is charged one failure per backoff period: a request
+// error sends it into backoff and leaves its other requests running (they
+// may still arrive), and the failure of a request issued before it last
+// became usable counts with the failure already counted, so requests in
+// flight that fail together count once and a source that refuses everything
+// is asked again once per period, not hammered.
+//
+// Bad blocks. A block that fails verification is a strike. The source is not
+// asked for that block again while another usable source may serve it, but
+// is when none may (a byte flipped on the way, once, is not the end of a
+// download whose only source it is); after a second bad copy of the same
+// block, never. At MaxStrikes it is dropped.
 //
 // Err reports when the download can no longer finish: every source dropped
-// (ErrNoSources), or a missing block that every remaining source is banned
-// from serving (ErrNoValidSource). A missing block that no source has yet is
+// (ErrNoSources), or a missing block that every remaining source sent two bad
+// copies of (ErrNoValidSource). A missing block that no source has yet is
 // not an error while a live source could still gain it: a full seed has it,
 // and a partial source (in backoff or not) may gain it; it is a wait.
 package scheduler

@@ -18,8 +18,9 @@ type ActionKind int
 
 // Kinds of Action.
 const (
-	Fetch  ActionKind = iota + 1 // caller must request Block from Source, tagged Req
-	Cancel                       // caller must abandon request Req (Block at Source); the scheduler has already forgotten it
+	Fetch   ActionKind = iota + 1 // caller must request Block from Source, tagged Req
+	Cancel                        // caller must abandon request Req (Block at Source); the scheduler has already forgotten it
+	Connect                       // caller must connect to Source (see SetConnects), then report Connected or SourceDown
 )
 
 func (k ActionKind) String() string {
@@ -28,6 +29,8 @@ func (k ActionKind) String() string {
 		return "fetch"
 	case Cancel:
 		return "cancel"
+	case Connect:
+		return "connect"
 	}
 	return "unknown"
 }
@@ -38,6 +41,12 @@ type Action struct {
 	Req    ReqID
 	Source SourceID
 	Block  int
+	// Why, for a Cancel, is the failure of Source that caused it:
+	// FailStall or FailSlow when Next found it stalled or too slow,
+	// FailDown after SourceDown. NoFailure for every other Cancel
+	// (another copy arrived, the source was removed or dropped for bad
+	// blocks, or requests left over from an earlier failure stalled).
+	Why Failure
 }
 
 var (
@@ -45,8 +54,8 @@ var (
 	// dropped and blocks are still missing.
 	ErrNoSources = errors.New("every source was dropped")
 	// ErrNoValidSource is returned by Err, wrapped with the block index, when
-	// a missing block has no remaining source that may serve it (all of them
-	// sent bad data for it). A block that no source has yet is not this
+	// a missing block has no remaining source that may serve it (each of
+	// them sent two bad copies of it). A block that no source has yet is not this
 	// error while a live source could still gain it; see the package
 	// documentation.
 	ErrNoValidSource = errors.New("no remaining source can serve it")
@@ -116,7 +125,7 @@ func New(cfg Config, have func(block int) bool) *Scheduler {
 // at any time.
 func (s *Scheduler) AddSource(now time.Time) SourceID {
 	s.tick(now)
-	src := &source{id: SourceID(len(s.sources) + 1)}
+	src := &source{id: SourceID(len(s.sources) + 1), since: now}
 	src.resetRate(now)
 	s.sources = append(s.sources, src)
 	s.countAvail(src, +1)
@@ -200,6 +209,37 @@ func (s *Scheduler) AddAvailable(src SourceID, block int) {
 	}
 }
 
+// SetConnects says that the caller connects to src itself (a seed it keeps
+// a connection to) and must do so before src is asked for blocks after a
+// backoff: when src's backoff ends, Next returns a Connect for it instead
+// of making it usable, and it waits in the Connecting state, given nothing
+// and never stalled, until the caller reports Connected (usable again,
+// probing) or SourceDown (one more failure, a longer backoff). A source
+// whose connection may be stale (it stalled) is so connected again before
+// it is trusted with blocks, and a dial that takes long is not taken for a
+// stall.
+func (s *Scheduler) SetConnects(src SourceID) {
+	if x := s.source(src); x != nil {
+		x.connects = true
+	}
+}
+
+// Connected reports that the caller has a connection to src, which was
+// waiting for one (a Connect): src is usable again, with an unknown rate.
+// It is ignored for a source in any other state.
+func (s *Scheduler) Connected(src SourceID, now time.Time) {
+	s.tick(now)
+	if x := s.source(src); x != nil && x.state == connecting {
+		s.back(x, now)
+	}
+}
+
+// BackoffPolicy returns the scheduler's backoff policy (Config.BackoffBase and
+// BackoffMax with their defaults).
+func (s *Scheduler) BackoffPolicy() BackoffPolicy {
+	return BackoffPolicy{Base: s.cfg.BackoffBase, Max: s.cfg.BackoffMax}
+}
+
 // SetRTT records the round-trip time to src, used to size its window. Until it
 // is called a source is assumed to be 100ms away.
 func (s *Scheduler) SetRTT(src SourceID, rtt time.Duration) {
@@ -234,26 +274,51 @@ func (s *Scheduler) Progress(src SourceID, total int64, now time.Time) {
 	}
 }
 
-// Next returns the Cancels to perform (stalled sources) and the new Fetches to
-// issue, in that order. Call it after every batch of events and at NextWake.
+// Next returns the Cancels to perform (stalled or too slow sources), the
+// Connects (sources whose backoff ended, see SetConnects) and the new
+// Fetches to issue, in that order. Call it after every batch of events and
+// at NextWake.
 func (s *Scheduler) Next(now time.Time) []Action {
 	s.tick(now)
 	var acts []Action
 	for _, x := range s.sources {
-		switch x.state {
-		case backingOff:
-			if !now.Before(x.backoffUntil) {
-				x.state = usable
-				x.resetRate(now)
-				s.countAvail(x, +1)
+		if d := x.stallDeadline(&s.cfg); !d.IsZero() && !now.Before(d) {
+			if x.state == usable {
+				acts = s.failSource(x, FailStall, now, acts)
+			} else {
+				// Left over from a failure already counted: they only
+				// give their blocks back.
+				acts = s.cancelAll(x, now, acts)
 			}
-		case usable:
-			if d := x.stallDeadline(&s.cfg); !d.IsZero() && !now.Before(d) {
-				acts = s.failSource(x, now, acts)
+		} else if d := x.slowDeadline(&s.cfg); !d.IsZero() && !now.Before(d) {
+			if float64(x.total-x.slowBytes) < s.cfg.MinRate*now.Sub(x.slowMark).Seconds() {
+				acts = s.failSource(x, FailSlow, now, acts)
+			} else {
+				x.slowMark, x.slowBytes = now, x.total
+			}
+		}
+		if x.state == backingOff && !now.Before(x.backoffUntil) {
+			if x.connects {
+				x.state = connecting
+				acts = append(acts, Action{Kind: Connect, Source: x.id})
+			} else {
+				s.back(x, now)
 			}
 		}
 	}
 	return s.assign(now, acts)
+}
+
+// back makes x usable again after a backoff, with an unknown rate.
+func (s *Scheduler) back(x *source, now time.Time) {
+	x.state = usable
+	x.since = now
+	x.resetRate(now)
+	x.slowMark = time.Time{}
+	if len(x.reqs) > 0 {
+		x.slowMark, x.slowBytes = now, x.total
+	}
+	s.countAvail(x, +1)
 }
 
 // Delivered reports that block arrived from src for req and verified. It
@@ -332,8 +397,10 @@ func (s *Scheduler) Unavailable(req ReqID, src SourceID, block int, now time.Tim
 }
 
 // Rejected reports that block from src failed verification. It is a strike
-// for src, which is never asked for that block again; at MaxStrikes src is
-// dropped and its outstanding requests come back as Cancels.
+// for src, which is not asked for that block again while another usable
+// source may serve it, and never after it served it badly twice; at
+// MaxStrikes src is dropped and its outstanding requests come back as
+// Cancels.
 func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) []Action {
 	s.tick(now)
 	if block < 0 || block >= len(s.blocks) {
@@ -347,9 +414,9 @@ func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) 
 		return nil
 	}
 	if x.bad == nil {
-		x.bad = make(map[int]struct{})
+		x.bad = make(map[int]int)
 	}
-	x.bad[block] = struct{}{}
+	x.bad[block]++
 	s.anyBans = true
 	x.strikes++
 	if x.strikes >= s.cfg.MaxStrikes {
@@ -368,11 +435,26 @@ func (s *Scheduler) Returned(req ReqID, src SourceID, block int, now time.Time) 
 	}
 }
 
-// Failed reports that req failed (stream reset, timeout): the block goes back
-// to the pool and src has one more consecutive failure; at MaxRetries it is
-// dropped and its other requests come back as Cancels. A Failed for a request
-// the scheduler already cancelled is ignored.
+// Failed reports that req failed (stream reset, an error status, a body cut
+// short): the block goes back to the pool, and src, if it was usable and
+// req was issued since it last became so, has one more consecutive failure
+// and waits with exponential backoff (at MaxRetries it is dropped and its
+// other requests come back as Cancels). Its other outstanding requests are
+// left to finish: they may still arrive, and those that fail as well,
+// having been issued before, count with this failure, so a source is
+// charged one failure per backoff period however many of its requests fail
+// together. A Failed for a request the scheduler already cancelled is
+// ignored.
 func (s *Scheduler) Failed(req ReqID, src SourceID, block int, now time.Time) []Action {
+	return s.Refused(req, src, block, 0, now)
+}
+
+// Refused is Failed for a source that refused req for now (it is busy: a
+// seed's BUSY, an HTTP 503 or 429) and asked to be left alone for
+// retryAfter (0: no wish): its wait is at least that, at most
+// MaxRetryAfter. A refusal of a request issued before its last failure
+// counts with that failure but may still lengthen its wait.
+func (s *Scheduler) Refused(req ReqID, src SourceID, block int, retryAfter time.Duration, now time.Time) []Action {
 	s.tick(now)
 	r := s.lookup(req, src, block)
 	if r == nil {
@@ -380,25 +462,37 @@ func (s *Scheduler) Failed(req ReqID, src SourceID, block int, now time.Time) []
 	}
 	s.forget(r, false, now)
 	x := r.src
+	wait := min(max(retryAfter, 0), s.cfg.MaxRetryAfter)
+	if x.state != usable || r.issued.Before(x.since) {
+		if x.state == backingOff && wait > 0 {
+			x.backoffUntil = later(x.backoffUntil, now.Add(wait))
+		}
+		return nil
+	}
 	x.failures++
+	x.lastFail = FailRequest
 	if x.failures >= s.cfg.MaxRetries {
 		return s.drop(x, fmt.Sprintf("%d consecutive failures", x.failures), now, nil)
 	}
+	s.countAvail(x, -1)
+	x.state = backingOff
+	x.backoffUntil = now.Add(max(s.cfg.backoff(x.failures), wait))
 	return nil
 }
 
 // SourceDown reports that the connection to src was lost or could not be
-// made. Every request of src comes back as a Cancel; src waits with
-// exponential backoff and then gets a probe window again, or is dropped after
+// made (also the answer to a Connect that failed). Every request of src
+// comes back as a Cancel; src waits with exponential backoff and then gets
+// a probe window again (or a Connect, see SetConnects), or is dropped after
 // MaxRetries consecutive failures. It is ignored for a source already in
 // backoff or dropped.
 func (s *Scheduler) SourceDown(src SourceID, now time.Time) []Action {
 	s.tick(now)
 	x := s.source(src)
-	if x == nil || x.state != usable {
+	if x == nil || (x.state != usable && x.state != connecting) {
 		return nil
 	}
-	return s.failSource(x, now, nil)
+	return s.failSource(x, FailDown, now, nil)
 }
 
 // Remove drops src for good (e.g. it serves a different file); its requests
@@ -443,7 +537,7 @@ func (s *Scheduler) Err() error {
 		}
 		return nil
 	}
-	// A block nobody may serve is banned at every live source, so it is
+	// A block nobody may serve is barred at every live source, so it is
 	// among alive's few banned blocks.
 	lowest := -1
 	for b := range alive.bad {
@@ -471,12 +565,11 @@ func (s *Scheduler) NextWake(now time.Time) time.Time {
 		}
 	}
 	for _, x := range s.sources {
-		switch x.state {
-		case backingOff:
+		if x.state == backingOff {
 			earlier(x.backoffUntil)
-		case usable:
-			earlier(x.stallDeadline(&s.cfg))
 		}
+		earlier(x.stallDeadline(&s.cfg))
+		earlier(x.slowDeadline(&s.cfg))
 	}
 	return wake
 }
@@ -500,7 +593,12 @@ func (s *Scheduler) Stats(src SourceID) SourceStats {
 		DeliveredBytes:  x.deliveredBytes,
 		DropReason:      x.dropReason,
 		HaveBlocks:      s.cfg.NumBlocks,
+		LastFailure:     x.lastFail,
 	}
+	for b := range x.bad {
+		st.RejectedBlocks = append(st.RejectedBlocks, b)
+	}
+	slices.Sort(st.RejectedBlocks)
 	if x.avail != nil {
 		st.HaveBlocks = x.nHave
 	}
@@ -513,6 +611,8 @@ func (s *Scheduler) Stats(src SourceID) SourceStats {
 	case backingOff:
 		st.State = Backoff
 		st.BackoffUntil = x.backoffUntil
+	case connecting:
+		st.State = Connecting
 	case dropped:
 		st.State = Dropped
 	}
@@ -540,7 +640,24 @@ func (s *Scheduler) lookup(req ReqID, src SourceID, block int) *request {
 // servable reports whether some live source may serve block b.
 func (s *Scheduler) servable(b int) bool {
 	for _, x := range s.sources {
-		if x.state != dropped && !x.banned(b) {
+		if x.state != dropped && !x.barred(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuses reports whether x is not to be given block b, which it has: it
+// served it badly twice, or once and another usable source may serve it.
+func (s *Scheduler) refuses(x *source, b int) bool {
+	switch n := x.bad[b]; {
+	case n == 0:
+		return false
+	case n >= maxBadCopies:
+		return true
+	}
+	for _, y := range s.sources {
+		if y != x && y.state == usable && y.can(b) {
 			return true
 		}
 	}
@@ -576,26 +693,38 @@ func (s *Scheduler) forget(r *request, whole bool, now time.Time) {
 }
 
 func (s *Scheduler) cancel(r *request, now time.Time, acts []Action) []Action {
+	return s.cancelFor(r, NoFailure, now, acts)
+}
+
+func (s *Scheduler) cancelFor(r *request, why Failure, now time.Time, acts []Action) []Action {
 	s.forget(r, false, now)
-	return append(acts, Action{Kind: Cancel, Req: r.id, Source: r.src.id, Block: r.block})
+	return append(acts, Action{Kind: Cancel, Req: r.id, Source: r.src.id, Block: r.block, Why: why})
 }
 
 func (s *Scheduler) cancelAll(x *source, now time.Time, acts []Action) []Action {
+	return s.cancelAllFor(x, NoFailure, now, acts)
+}
+
+func (s *Scheduler) cancelAllFor(x *source, why Failure, now time.Time, acts []Action) []Action {
 	for len(x.reqs) > 0 {
-		acts = s.cancel(x.reqs[0], now, acts)
+		acts = s.cancelFor(x.reqs[0], why, now, acts)
 	}
 	return acts
 }
 
-// failSource handles a lost connection or a stall: cancel everything, then
-// back off or, at MaxRetries, drop.
-func (s *Scheduler) failSource(x *source, now time.Time, acts []Action) []Action {
+// failSource handles a lost connection, a stall or a source too slow:
+// cancel everything, then back off or, at MaxRetries, drop.
+func (s *Scheduler) failSource(x *source, why Failure, now time.Time, acts []Action) []Action {
 	x.failures++
+	x.lastFail = why
 	if x.failures >= s.cfg.MaxRetries {
+		acts = s.cancelAllFor(x, why, now, acts)
 		return s.drop(x, fmt.Sprintf("%d consecutive failures", x.failures), now, acts)
 	}
-	acts = s.cancelAll(x, now, acts)
-	s.countAvail(x, -1)
+	acts = s.cancelAllFor(x, why, now, acts)
+	if x.state == usable {
+		s.countAvail(x, -1)
+	}
 	x.state = backingOff
 	x.backoffUntil = now.Add(s.cfg.backoff(x.failures))
 	return acts
@@ -760,7 +889,8 @@ func (s *Scheduler) endgame(c *cand) (int, float64) {
 	var holder *source
 	var holderFinish float64
 	for _, y := range s.sources {
-		if y == x || y.state != usable || len(y.reqs) == 0 {
+		// A source in backoff may still hold requests (see Failed).
+		if y == x || y.state == dropped || len(y.reqs) == 0 {
 			continue
 		}
 		f := y.finish(0)
@@ -815,13 +945,14 @@ func (s *Scheduler) pick(x *source) int {
 	return -1
 }
 
-// scan returns the lowest block of f that x has and is not banned from.
+// scan returns the lowest block of f that x has and may be given (see
+// refuses).
 func (s *Scheduler) scan(f *freeSet, x *source) int { return s.scanFrom(f, x, 0) }
 
 // scanFrom is scan among the blocks from index from on.
 func (s *Scheduler) scanFrom(f *freeSet, x *source, from int) int {
 	b := f.nextIn(from, x.avail)
-	for b >= 0 && x.banned(b) {
+	for b >= 0 && x.banned(b) && s.refuses(x, b) {
 		b = f.nextIn(b+1, x.avail)
 	}
 	return b

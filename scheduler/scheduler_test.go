@@ -153,11 +153,23 @@ func TestProbeWindowLowestFirst(t *testing.T) {
 	next := s.Next(at(ms(5)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 7, Source: acts[0].Source, Block: 6}}, next)
 
-	// A failed request returns its block to the pool, ahead of higher ones.
+	// A failed request returns its block to the pool, ahead of higher
+	// ones, and its source waits: the other takes the block when it has
+	// room.
 	require.Empty(t, s.Failed(acts[1].Req, acts[1].Source, acts[1].Block, at(ms(6))))
 	require.Equal(t, 1, s.Stats(acts[1].Source).Failures)
-	next = s.Next(at(ms(6)))
-	require.Equal(t, []int{acts[1].Block}, blocksOf(next))
+	require.Equal(t, Backoff, s.Stats(acts[1].Source).State)
+	require.Empty(t, s.Next(at(ms(6))))
+	var other Action
+	for _, x := range acts[2:] {
+		if x.Source != acts[1].Source {
+			other = x
+			break
+		}
+	}
+	require.Empty(t, s.Delivered(other.Req, other.Source, other.Block, at(ms(7))))
+	next = s.Next(at(ms(7)))
+	require.Equal(t, []Action{{Kind: Fetch, Req: 8, Source: other.Source, Block: acts[1].Block}}, next)
 }
 
 func TestResumeNeverFetchesHave(t *testing.T) {
@@ -334,23 +346,23 @@ func TestRejectedStrikes(t *testing.T) {
 	bad := s.AddSource(t0)
 	acts := s.Next(t0)
 	require.Equal(t, []int{0, 1, 2, 3}, blocksOf(acts))
+	good := s.AddSource(t0)
+	goods := s.Next(t0)
+	require.Equal(t, []int{4, 5, 6, 7}, blocksOf(goods), "a probe window of four")
 
 	require.Empty(t, s.Rejected(acts[0].Req, bad, 0, at(ms(1))))
 	require.Equal(t, 1, s.Stats(bad).Strikes)
-	// Block 0 is back in the pool but never asked of bad again.
+	require.Equal(t, []int{0}, s.Stats(bad).RejectedBlocks)
+	// Block 0 is back in the pool, but not for bad while good may serve it.
 	next := s.Next(at(ms(1)))
-	require.Equal(t, []int{4}, blocksOf(next))
-
-	good := s.AddSource(at(ms(2)))
+	require.Equal(t, []Action{{Kind: Fetch, Req: 9, Source: bad, Block: 8}}, next)
+	require.Empty(t, s.Delivered(goods[0].Req, good, 4, at(ms(2))))
 	next = s.Next(at(ms(2)))
-	require.Equal(t, []int{0, 5, 6, 7}, blocksOf(next), "a probe window of four")
-	for _, a := range next {
-		require.Equal(t, good, a.Source)
-	}
+	require.Equal(t, []Action{{Kind: Fetch, Req: 10, Source: good, Block: 0}}, next)
 
 	// The second strike drops the source; its requests come back.
 	cancels := s.Rejected(acts[1].Req, bad, 1, at(ms(3)))
-	require.Equal(t, []int{2, 3, 4}, blocksOf(cancels))
+	require.Equal(t, []int{2, 3, 8}, blocksOf(cancels))
 	require.Len(t, only(Cancel, cancels), 3)
 	st := s.Stats(bad)
 	require.Equal(t, Dropped, st.State)
@@ -360,6 +372,42 @@ func TestRejectedStrikes(t *testing.T) {
 	for _, a := range s.Next(at(ms(4))) {
 		require.Equal(t, good, a.Source)
 	}
+}
+
+// TestBadCopyAskedAgainWhenAlone: one bad copy of a block from the only
+// source is not the end of the download (a byte flipped on the way, once):
+// the block is asked of it again. A second bad copy of the same block bars
+// the source from it for good, and if no other source may serve it, Err
+// says so.
+func TestBadCopyAskedAgainWhenAlone(t *testing.T) {
+	s := New(Config{NumBlocks: 3, BlockSize: kib, Size: 3 * kib, MinWindow: kib, MaxStrikes: 4}, nil)
+	src := s.AddSource(t0)
+	acts := s.Next(t0)
+	require.Equal(t, []int{0}, blocksOf(acts))
+	require.Empty(t, s.Rejected(acts[0].Req, src, 0, at(ms(1))))
+	require.NoError(t, s.Err())
+	acts = s.Next(at(ms(1)))
+	require.Equal(t, []int{0}, blocksOf(acts), "asked again: nobody else has it")
+	require.Empty(t, s.Delivered(acts[0].Req, src, 0, at(ms(2))))
+
+	acts = s.Next(at(ms(2)))
+	require.Equal(t, []int{1}, blocksOf(acts))
+	s.Rejected(acts[0].Req, src, 1, at(ms(3)))
+	acts = s.Next(at(ms(3)))
+	require.Equal(t, []int{1}, blocksOf(acts))
+	s.Rejected(acts[0].Req, src, 1, at(ms(4)))
+	err := s.Err()
+	require.ErrorIs(t, err, ErrNoValidSource)
+	require.EqualError(t, err, "block 1: "+ErrNoValidSource.Error())
+	require.Equal(t, Probing, s.Stats(src).State, "three strikes of four: not dropped")
+	acts = s.Next(at(ms(5)))
+	require.Equal(t, []int{2}, blocksOf(acts), "never block 1 again")
+
+	// A new source can serve it.
+	other := s.AddSource(at(ms(6)))
+	require.NoError(t, s.Err())
+	acts = s.Next(at(ms(6)))
+	require.Equal(t, map[SourceID][]int{other: {1}}, fetchesBySource(acts))
 }
 
 func TestErrNoValidSource(t *testing.T) {
@@ -374,13 +422,21 @@ func TestErrNoValidSource(t *testing.T) {
 	acts = s.Next(at(ms(1)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 3, Source: a, Block: 1}, {Kind: Fetch, Req: 4, Source: b, Block: 2}}, acts)
 	s.Rejected(acts[0].Req, a, 1, at(ms(2)))
+	require.NoError(t, s.Err(), "each may try block 1 once more")
+	s.Delivered(acts[1].Req, b, 2, at(ms(2)))
+	acts = s.Next(at(ms(2)))
+	require.Equal(t, []Action{{Kind: Fetch, Req: 5, Source: a, Block: 1}}, acts)
+	s.Rejected(acts[0].Req, a, 1, at(ms(3)))
+	acts = s.Next(at(ms(3)))
+	require.Equal(t, []Action{{Kind: Fetch, Req: 6, Source: b, Block: 1}}, acts)
+	s.Rejected(acts[0].Req, b, 1, at(ms(4)))
 	err := s.Err()
 	require.ErrorIs(t, err, ErrNoValidSource)
 	require.EqualError(t, err, "block 1: "+ErrNoValidSource.Error())
-	require.Empty(t, only(Fetch, s.Next(at(ms(3)))), "nobody may serve block 1")
+	require.Empty(t, only(Fetch, s.Next(at(ms(5)))), "nobody may serve block 1")
 
 	// A new source can serve it.
-	s.AddSource(at(ms(4)))
+	s.AddSource(at(ms(6)))
 	require.NoError(t, s.Err())
 }
 
@@ -436,25 +492,31 @@ func TestBackoffProbeAndDrop(t *testing.T) {
 }
 
 func TestDeliveryResetsFailures(t *testing.T) {
-	s := New(Config{NumBlocks: 100, BlockSize: kib, Size: 100 * kib, MaxRetries: 3}, nil)
+	s := New(Config{NumBlocks: 100, BlockSize: kib, Size: 100 * kib, MaxRetries: 3, BackoffBase: ms(100)}, nil)
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
 	s.Failed(acts[0].Req, src, acts[0].Block, at(ms(1)))
-	s.Failed(acts[1].Req, src, acts[1].Block, at(ms(1)))
-	require.Equal(t, 2, s.Stats(src).Failures)
-	acts = s.Next(at(ms(2)))
-	s.Delivered(acts[0].Req, src, acts[0].Block, at(ms(3)))
+	require.Equal(t, 1, s.Stats(src).Failures)
+	// Its other request, in flight since before, arrives meanwhile.
+	s.Delivered(acts[1].Req, src, acts[1].Block, at(ms(3)))
 	require.Zero(t, s.Stats(src).Failures)
 
-	// Three request errors in a row drop it.
+	// Three request errors in a row, each after its backoff, drop it.
+	now := at(ms(101))
 	for i := range 3 {
-		acts = only(Fetch, s.Next(at(ms(4+i))))
-		require.NotEmpty(t, acts)
-		cancels := s.Failed(acts[0].Req, src, acts[0].Block, at(ms(4+i)))
+		acts = only(Fetch, s.Next(now))
+		require.Len(t, acts, 2, "round %d", i)
+		cancels := s.Failed(acts[0].Req, src, acts[0].Block, now)
 		if i < 2 {
 			require.Empty(t, cancels)
+			require.Equal(t, Backoff, s.Stats(src).State)
+			now = s.Stats(src).BackoffUntil
+			// Its other request fails too: counted with the first.
+			require.Empty(t, s.Failed(acts[1].Req, src, acts[1].Block, now))
+			require.Equal(t, i+1, s.Stats(src).Failures)
 		} else {
-			require.NotEmpty(t, cancels, "the other outstanding request is cancelled")
+			require.Equal(t, []Action{{Kind: Cancel, Req: acts[1].Req, Source: src, Block: acts[1].Block}}, cancels,
+				"the other outstanding request is cancelled")
 		}
 	}
 	require.Equal(t, "3 consecutive failures", s.Stats(src).DropReason)

@@ -25,6 +25,11 @@ type simSpec struct {
 	stallAt time.Duration // with stall: sends nothing from this time on
 	stall   bool
 	bad     map[int]bool // blocks served with bad data
+	// busyUntil: every request issued before this time is refused (a seed
+	// past its request rate, a mirror answering 503) one RTT after it was
+	// issued, with retryAfter as the source's wish.
+	busyUntil  time.Duration
+	retryAfter time.Duration
 	// has, if set, makes the source partial: it has block b from time
 	// has(b) on (never if has(b) < 0). The simulation tells the scheduler
 	// at join and as blocks are gained, the way HAVE updates would.
@@ -37,6 +42,7 @@ type simReq struct {
 	length int64
 	start  time.Duration
 	got    float64
+	refuse bool // refused when its first byte would be due (busyUntil)
 }
 
 type simSrc struct {
@@ -49,8 +55,9 @@ type simSrc struct {
 	dialFail time.Duration // pending SourceDown of a failed dial; 0 if none
 
 	known         []bool // blocks the scheduler was told the source has
-	rejected      map[int]bool
+	rejected      map[int]int // bad copies of each block it sent
 	fetches       []time.Duration // when each Fetch to this source was issued
+	refused       int
 	lastDelivered time.Duration
 	delivered     int
 }
@@ -127,7 +134,15 @@ func (m *sim) apply(acts []Action) {
 			require.True(t, x.spec.has == nil || x.known[a.Block], "source %d asked for block %d it does not have", a.Source, a.Block)
 			require.False(t, m.delivered[a.Block], "fetch of delivered block %d", a.Block)
 			require.False(t, m.have != nil && m.have(a.Block), "fetch of block %d we have", a.Block)
-			require.False(t, x.rejected[a.Block], "block %d asked again of source %d, which served it badly", a.Block, a.Source)
+			require.Less(t, x.rejected[a.Block], maxBadCopies, "block %d asked again of source %d, which served it badly twice", a.Block, a.Source)
+			if x.rejected[a.Block] > 0 {
+				for _, y := range m.srcs {
+					st := m.s.Stats(y.id)
+					require.False(t, y != x && y.added && (st.State == Probing || st.State == Active) && y.rejected[a.Block] == 0 &&
+						(y.spec.has == nil || y.known[a.Block]),
+						"block %d asked again of source %d, which served it badly, while source %d may serve it", a.Block, a.Source, y.id)
+				}
+			}
 			if m.outstanding[a.Block] > 0 {
 				m.dups++
 			}
@@ -135,7 +150,8 @@ func (m *sim) apply(acts []Action) {
 			require.LessOrEqual(t, m.outstanding[a.Block], maxCopies, "block %d requested %d times at once", a.Block, m.outstanding[a.Block])
 			m.fetches++
 			x.fetches = append(x.fetches, m.now)
-			x.reqs = append(x.reqs, &simReq{id: a.Req, block: a.Block, length: m.cfg.blockLen(a.Block), start: m.now + x.spec.rtt})
+			x.reqs = append(x.reqs, &simReq{id: a.Req, block: a.Block, length: m.cfg.blockLen(a.Block), start: m.now + x.spec.rtt,
+				refuse: m.now < x.spec.busyUntil})
 			if x.dead && x.dialFail == 0 {
 				x.dialFail = m.now + m.dial
 			}
@@ -161,7 +177,7 @@ func (m *sim) transfer(x *simSrc) {
 	budget := x.spec.rate * m.step.Seconds()
 	var active []*simReq
 	for _, r := range x.reqs {
-		if r.start <= m.now && r.got < float64(r.length) {
+		if r.start <= m.now && r.got < float64(r.length) && !r.refuse {
 			active = append(active, r)
 		}
 	}
@@ -224,6 +240,22 @@ func (m *sim) stepOnce() {
 			m.apply(m.s.SourceDown(x.id, now))
 		}
 	}
+	for _, x := range m.srcs {
+		if !x.added {
+			continue
+		}
+		for i := 0; i < len(x.reqs); {
+			r := x.reqs[i]
+			if !r.refuse || r.start > m.now {
+				i++
+				continue
+			}
+			x.reqs = slices.Delete(x.reqs, i, i+1)
+			m.outstanding[r.block]--
+			x.refused++
+			m.apply(m.s.Refused(r.id, x.id, r.block, x.spec.retryAfter, now))
+		}
+	}
 	var completed []*simReq
 	var from []*simSrc
 	for _, x := range m.srcs {
@@ -249,9 +281,9 @@ func (m *sim) stepOnce() {
 		m.outstanding[r.block]--
 		if x.spec.bad[r.block] {
 			if x.rejected == nil {
-				x.rejected = make(map[int]bool)
+				x.rejected = make(map[int]int)
 			}
-			x.rejected[r.block] = true
+			x.rejected[r.block]++
 			m.apply(m.s.Rejected(r.id, x.id, r.block, now))
 			continue
 		}

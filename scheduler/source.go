@@ -15,10 +15,11 @@ type State int
 
 // States of a source.
 const (
-	Probing State = iota + 1 // usable, rate not measured yet: gets the probe window (MinWindow)
-	Active                   // usable, rate known: its window follows its rate
-	Backoff                  // failed recently, waits before it is tried again
-	Dropped                  // never used again; see SourceStats.DropReason
+	Probing    State = iota + 1 // usable, rate not measured yet: gets the probe window (MinWindow)
+	Active                      // usable, rate known: its window follows its rate
+	Backoff                     // failed recently, waits before it is tried again
+	Dropped                     // never used again; see SourceStats.DropReason
+	Connecting                  // its backoff is over; the caller is connecting to it (see Connected)
 )
 
 func (s State) String() string {
@@ -31,6 +32,36 @@ func (s State) String() string {
 		return "backoff"
 	case Dropped:
 		return "dropped"
+	case Connecting:
+		return "connecting"
+	}
+	return "unknown"
+}
+
+// Failure says why a source last failed, as reported by Stats.
+type Failure int
+
+// Kinds of Failure.
+const (
+	NoFailure   Failure = iota
+	FailDown            // SourceDown: the connection was lost or could not be made
+	FailStall           // no data for StallTimeout with requests outstanding
+	FailSlow            // below MinRate for MinRateWindow
+	FailRequest         // a request failed (Failed) or was refused (Refused)
+)
+
+func (f Failure) String() string {
+	switch f {
+	case NoFailure:
+		return "none"
+	case FailDown:
+		return "down"
+	case FailStall:
+		return "stalled"
+	case FailSlow:
+		return "too slow"
+	case FailRequest:
+		return "request failed"
 	}
 	return "unknown"
 }
@@ -51,6 +82,8 @@ type SourceStats struct {
 	HaveBlocks      int       // blocks it has (NumBlocks for a full seed)
 	BackoffUntil    time.Time // when State is Backoff
 	DropReason      string    // when State is Dropped
+	LastFailure     Failure   // why it last failed (kept after it recovers)
+	RejectedBlocks  []int     // blocks it served badly, lowest first
 }
 
 // srcState is the internal life cycle; Probing and Active are both usable and
@@ -60,6 +93,7 @@ type srcState int
 const (
 	usable srcState = iota
 	backingOff
+	connecting // backoff over, waiting for the caller's Connected or SourceDown
 	dropped
 )
 
@@ -91,7 +125,23 @@ type source struct {
 	strikes, failures int
 	deliveredBlocks   int
 	deliveredBytes    int64
-	bad               map[int]struct{} // blocks this source is never asked for again
+	// bad counts, per block, the copies of it this source served badly: a
+	// block it served badly once is asked of it again only when no other
+	// usable source may serve it (a byte flipped on the way is not a lie);
+	// twice, never.
+	bad map[int]int
+	// since is when the source last became usable (added, or back from a
+	// backoff): a request issued before it that fails belongs to a failure
+	// already counted.
+	since    time.Time
+	lastFail Failure
+	// connects: the caller connects to the source itself after a backoff
+	// (SetConnects), and the source waits in connecting meanwhile.
+	connects bool
+	// The minimum rate rule: busy without a break since slowMark, when
+	// total was slowBytes. Zero while idle.
+	slowMark  time.Time
+	slowBytes int64
 
 	// avail is the set of blocks the source has, one bit per block; nil
 	// means every block (a full seed). nHave counts its bits.
@@ -163,14 +213,16 @@ func (s *source) has(block int) bool {
 	return s.avail == nil || s.avail[block/64]&(1<<(block%64)) != 0
 }
 
-// can reports whether the source may be asked for block: it has it and never
-// served it badly.
+// can reports whether the source may be asked for block without second
+// thoughts: it has it and never served it badly.
 func (s *source) can(block int) bool { return s.has(block) && !s.banned(block) }
 
-func (s *source) banned(block int) bool {
-	_, ok := s.bad[block]
-	return ok
-}
+// banned reports whether the source served block badly at least once.
+func (s *source) banned(block int) bool { return s.bad[block] > 0 }
+
+// barred reports whether the source may never serve block again: it served
+// it badly twice.
+func (s *source) barred(block int) bool { return s.bad[block] >= maxBadCopies }
 
 // progress records a new cumulative byte count and takes a rate sample.
 func (s *source) progress(total int64, now time.Time) {
@@ -206,6 +258,7 @@ func (s *source) progress(total int64, now time.Time) {
 func (s *source) addReq(r *request, now time.Time) {
 	if len(s.reqs) == 0 {
 		s.busyStart = now
+		s.slowMark, s.slowBytes = now, s.total
 		// Bytes that arrived while idle belong to nothing outstanding.
 		s.accounted = max(s.accounted, s.total)
 	}
@@ -231,16 +284,27 @@ func (s *source) removeReq(r *request, whole bool, now time.Time) {
 	if len(s.reqs) == 0 {
 		s.pendingBusy += max(now.Sub(later(s.busyStart, s.lastSample)), 0)
 		s.accounted = max(s.accounted, s.total)
+		s.slowMark = time.Time{}
 	}
 }
 
 // stallDeadline is when the source counts as stalled if nothing arrives; zero
-// when it has nothing outstanding.
+// when it has nothing outstanding. A source in backoff may still have
+// requests outstanding (Failed leaves the others running): they stall too.
 func (s *source) stallDeadline(cfg *Config) time.Time {
-	if s.state != usable || len(s.reqs) == 0 {
+	if s.state == dropped || len(s.reqs) == 0 {
 		return time.Time{}
 	}
 	return later(s.lastProgress, s.reqs[0].issued).Add(cfg.StallTimeout)
+}
+
+// slowDeadline is when the minimum rate rule next judges the source; zero
+// when there is no such rule or the source is not busy and usable.
+func (s *source) slowDeadline(cfg *Config) time.Time {
+	if cfg.MinRate <= 0 || s.state != usable || s.slowMark.IsZero() {
+		return time.Time{}
+	}
+	return s.slowMark.Add(cfg.MinRateWindow)
 }
 
 func later(a, b time.Time) time.Time {

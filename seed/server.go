@@ -321,15 +321,28 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		handshakeDone(conn)
 		if !s.admit(conn) {
-			conns.Go(func() {
-				conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeBusy), "busy: too many connections")
-			})
+			code, reason := wire.ErrCodeBusy, "busy: too many connections"
+			if s.hardCtx.Err() != nil {
+				code, reason = wire.ErrCodeShuttingDown, "shutting down"
+			}
+			conns.Go(func() { conn.CloseWithError(quic.ApplicationErrorCode(code), reason) })
 			continue
 		}
 		conns.Go(func() { s.handleConn(conn) })
 	}
 	s.state.Store(stateStopping)
 	s.ln.Close()
+	// Connections whose handshake completed but that were not accepted yet
+	// are told why they go, like the others (Accept hands them over until
+	// the queue is empty, then fails).
+	for {
+		conn, aerr := s.ln.Accept(context.Background())
+		if aerr != nil {
+			break
+		}
+		handshakeDone(conn)
+		conns.Go(func() { conn.CloseWithError(quic.ApplicationErrorCode(wire.ErrCodeShuttingDown), "shutting down") })
+	}
 	s.swarm.stop()
 
 	idle := s.streams.drain()

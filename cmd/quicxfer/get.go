@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/url"
 	"os"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -65,6 +67,8 @@ Examples:
 			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
 			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
 			&cli.IntFlag{Name: "retries", Value: 6, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
+			&cli.BoolFlag{Name: "allow-insecure-redirect", Usage: "let an https --mirror redirect to plain http (refused by default: whoever is on the path could read what it sends; blocks are verified either way)"},
+			&cli.StringFlag{Name: "lowest-speed-limit", Value: "1KB/s", Usage: "a source that sends less than this `RATE` (units as for seed --rate-limit) over " + quicxfer.DefaultLowestSpeedTime.String() + " with requests out is treated as stalled: its blocks go to other sources and it is tried again later (it counts toward --retries); 0 turns the rule off"},
 			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to 32); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
@@ -113,10 +117,17 @@ Examples:
 			if n := c.Int("retries"); n < 0 || n > 1000 {
 				return usagef("--retries: want 0 (never give up) to 1000, got %d", n)
 			}
+			lowest, err := parseRate(c.String("lowest-speed-limit"))
+			if err != nil {
+				return usagef("--lowest-speed-limit%s: %v", fromEnv(c, "lowest-speed-limit"), err)
+			}
 			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries"),
-				DiscardPartial: c.Bool("discard-partial")}
+				LowestSpeedLimit: lowest, AllowInsecureRedirect: c.Bool("allow-insecure-redirect"), DiscardPartial: c.Bool("discard-partial")}
 			if opts.MaxRetries == 0 {
 				opts.MaxRetries = -1 // never
+			}
+			if opts.LowestSpeedLimit == 0 {
+				opts.LowestSpeedLimit = -1 // off
 			}
 			if s := c.String("id"); s != "" {
 				id, err := manifest.ParseID(s)
@@ -173,7 +184,9 @@ Examples:
 				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.progress(p) }
 			}
 			writeRecord(c, out, name, name)
+			restoreLog := stdLogTo(view.logf)
 			res, err := quicxfer.Download(c.Context, opts)
+			restoreLog()
 			endRecord(out)
 			err = getErrHint(err, out)
 			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && sh == nil {
@@ -221,6 +234,51 @@ func getErrHint(err error, out string) error {
 		return fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
 	}
 	return err
+}
+
+// stdLogTo sends what the standard logger prints to logf, as messages like
+// the others, until the returned func puts it back. net/http's client logs
+// there, raw, what a mirror sends on an idle connection ("Unsolicited
+// response received on idle HTTP channel ..."), with no Transport setting
+// to route it.
+func stdLogTo(logf func(string, ...any)) (restore func()) {
+	w, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
+	log.SetOutput(&logfWriter{logf: logf, seen: map[string]bool{}})
+	log.SetFlags(0)
+	log.SetPrefix("")
+	return func() {
+		log.SetOutput(w)
+		log.SetFlags(flags)
+		log.SetPrefix(prefix)
+	}
+}
+
+// logfWriter is a logf as the standard logger's output: one message per
+// write, each said once (a mirror that sends stray bytes does so on every
+// connection).
+type logfWriter struct {
+	logf   func(string, ...any)
+	mu     sync.Mutex
+	seen   map[string]bool
+	capped bool
+}
+
+func (w *logfWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimRight(string(p), "\n")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.seen[msg]:
+	case len(w.seen) >= 20:
+		if !w.capped {
+			w.capped = true
+			w.logf("net/http: more such messages are not shown")
+		}
+	default:
+		w.seen[msg] = true
+		w.logf("net/http: %s", msg)
+	}
+	return len(p), nil
 }
 
 // defaultOut is OUT when -o is not given: NAME's base name, else the file
