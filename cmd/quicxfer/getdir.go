@@ -799,7 +799,7 @@ type fileProgressJSON struct {
 
 // stateRank orders a source's states across the files in progress: the
 // set shows the best.
-var stateRank = map[string]int{"active": 4, "probing": 3, "backoff": 2, "dropped": 1}
+var stateRank = map[string]int{"active": 6, "probing": 5, "connecting": 4, "backoff": 3, quicxfer.StateShutdown: 2, "dropped": 1}
 
 // progressJSONLocked is the body of a progress event.
 func (v *dirView) progressJSONLocked(now time.Time) any {

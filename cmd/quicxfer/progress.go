@@ -587,7 +587,7 @@ func pickRows(srcs []*sourceView, limit int) []row {
 	toRow := func(s *sourceView) row {
 		label, _, _ := strings.Cut(redactURL(s.url), "?") // a pin or token adds nothing here
 		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
-		if s.state == "dropped" || s.state == "backoff" {
+		if s.state == "dropped" || s.state == "backoff" || s.state == quicxfer.StateShutdown {
 			r.note = redactURLsIn(s.reason)
 		}
 		return r
