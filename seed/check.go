@@ -92,16 +92,12 @@ func Check(opts Options) (CheckResult, error) {
 		}
 	}()
 	for _, f := range files {
-		fh, err := f.root.Open(f.rel)
-		var fi fs.FileInfo
+		fh, fi, err := openRegular(f.root, f.rel)
 		if err == nil {
 			err = g.check(fh, f.Path)
-			if err == nil {
-				fi, err = fh.Stat()
-			}
 			fh.Close()
 		}
-		if notServable(err) {
+		if notServable(err) || errors.Is(err, errNotRegular) {
 			log.Warn("the seed would not serve this file", "path", f.Path, "err", err)
 			continue
 		}
