@@ -134,6 +134,7 @@ type scanner struct {
 	roots []*os.Root
 	files []*servedFile
 	seen  map[string]string // name -> absolute path of the first file with it
+	dirs  map[string]string // directory part of a name served ("a" of "a/b") -> the first name under it
 	reuse []*os.Root        // at a reload, the previous roots by PATH (see openRoot)
 	idx   int               // index of the PATH being scanned
 }
@@ -261,6 +262,32 @@ func (sc *scanner) add(root *os.Root, name, rel, abs string) {
 	if first, dup := sc.seen[name]; dup {
 		sc.log.Warn("skipping file: another path is served under the same name", "name", name, "path", abs, "served", first)
 		return
+	}
+	// A name that is a directory of another ("x" and "x/y", from two
+	// PATHs) could never both be downloaded into one directory: the later
+	// one is skipped.
+	if under, ok := sc.dirs[name]; ok {
+		sc.log.Warn("skipping file: its name is a directory of another file served", "name", name, "path", abs, "other", under)
+		return
+	}
+	for i := range len(name) {
+		if name[i] != '/' {
+			continue
+		}
+		if first, ok := sc.seen[name[:i]]; ok {
+			sc.log.Warn("skipping file: a directory in its name is another file served", "name", name, "path", abs, "file", name[:i], "served", first)
+			return
+		}
+	}
+	if sc.dirs == nil {
+		sc.dirs = make(map[string]string)
+	}
+	for i := range len(name) {
+		if name[i] == '/' {
+			if _, ok := sc.dirs[name[:i]]; !ok {
+				sc.dirs[name[:i]] = name
+			}
+		}
 	}
 	sc.seen[name] = abs
 	sc.files = append(sc.files, &servedFile{File: File{Name: name, Path: abs}, root: root, rel: rel})
