@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -97,17 +99,37 @@ func (c *manifestCache) load(abs string, size, mtime int64) (*manifest.Manifest,
 // readEntry reads the cache entry at p, for a path of at most maxPath
 // bytes, checks its header and checksum, and returns the path it is for
 // and what follows the path (size, mtime, manifest: at least 16 bytes).
+//
+// The entry is opened as every file the seed reads (openRegular): without
+// blocking, without following a symbolic link (the seed writes none), and
+// read only if it is a regular file; anything else there is damage.
 func readEntry(p string, maxPath int) (path string, rest []byte, err error) {
-	fi, err := os.Stat(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return "", nil, fmt.Errorf("%w: %s: a symbolic link", errCacheDamaged, p)
+	}
 	if err != nil {
 		return "", nil, err
 	}
-	if limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8); fi.Size() > limit {
+	f, fi, err := checkRegular(f)
+	if errors.Is(err, errNotRegular) {
+		return "", nil, fmt.Errorf("%w: %w", errCacheDamaged, err)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8)
+	if fi.Size() > limit {
 		return "", nil, fmt.Errorf("%w: %s: %d bytes", errCacheDamaged, p, fi.Size())
 	}
-	b, err := os.ReadFile(p)
+	// Read to at most limit+1 bytes: the file may grow after the Stat.
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return "", nil, err
+	}
+	if int64(len(b)) > limit {
+		return "", nil, fmt.Errorf("%w: %s: more than %d bytes", errCacheDamaged, p, limit)
 	}
 	if len(b) < len(cacheMagic)+8 || !bytes.HasPrefix(b, []byte(cacheMagic)) {
 		return "", nil, fmt.Errorf("%w: %s: bad header", errCacheDamaged, p)

@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +60,73 @@ func (f *servedFile) manifestFrame() []byte {
 	return f.enc
 }
 
+// errNotRegular is why a file that the seed opens is not read: it is not a
+// regular file (a FIFO, a device, a socket or a directory swapped in for
+// one since it was listed).
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens rel under root for reading, and returns it with its
+// FileInfo if it is a regular file. It never blocks on what it opens: the
+// open is non-blocking (a FIFO opens at once, with no writer, where a plain
+// open waits for one for ever, holding an OS thread), and anything but a
+// regular file is closed again unread, with an error wrapping
+// errNotRegular. Every file the seed reads under its PATHs is opened here.
+func openRegular(root *os.Root, rel string) (*os.File, fs.FileInfo, error) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return checkRegular(f)
+}
+
+// checkRegular returns f and its FileInfo if f, opened non-blocking, is a
+// regular file, in blocking mode again; else it closes f.
+func checkRegular(f *os.File) (*os.File, fs.FileInfo, error) {
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w (%s)", f.Name(), errNotRegular, fi.Mode().Type())
+	}
+	if err == nil {
+		// O_NONBLOCK means nothing to a regular file on most file
+		// systems; cleared so that none reads it as "may return EAGAIN".
+		var rc syscall.RawConn
+		if rc, err = f.SyscallConn(); err == nil {
+			cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
+			err = cmp.Or(cerr, err)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// dirFS is root's fs.FS whose ReadDir opens each directory non-blocking
+// and as a directory only (O_DIRECTORY): os.Root's own FS opens it with a
+// plain open, which a FIFO swapped in for the directory during the walk
+// would block for ever.
+type dirFS struct {
+	fs.StatFS
+	root *os.Root
+}
+
+func newDirFS(root *os.Root) dirFS { return dirFS{StatFS: root.FS().(fs.StatFS), root: root} }
+
+func (d dirFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	f, err := d.root.OpenFile(filepath.FromSlash(name), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	des, err := f.ReadDir(-1)
+	slices.SortFunc(des, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return des, err
+}
+
 // scanner finds the files under the served paths.
 type scanner struct {
 	log   *slog.Logger
@@ -64,6 +134,7 @@ type scanner struct {
 	roots []*os.Root
 	files []*servedFile
 	seen  map[string]string // name -> absolute path of the first file with it
+	dirs  map[string]string // directory part of a name served ("a" of "a/b") -> the first name under it
 	reuse []*os.Root        // at a reload, the previous roots by PATH (see openRoot)
 	idx   int               // index of the PATH being scanned
 }
@@ -137,7 +208,7 @@ func (sc *scanner) scanPath(p string) error {
 			return fmt.Errorf("serving %s: %w", p, err)
 		}
 		sc.roots = append(sc.roots, root)
-		return fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		return fs.WalkDir(newDirFS(root), ".", func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
 				sc.log.Warn("skipping what cannot be read", "path", filepath.Join(abs, name), "err", err)
 				if d != nil && d.IsDir() && name != "." {
@@ -191,6 +262,32 @@ func (sc *scanner) add(root *os.Root, name, rel, abs string) {
 	if first, dup := sc.seen[name]; dup {
 		sc.log.Warn("skipping file: another path is served under the same name", "name", name, "path", abs, "served", first)
 		return
+	}
+	// A name that is a directory of another ("x" and "x/y", from two
+	// PATHs) could never both be downloaded into one directory: the later
+	// one is skipped.
+	if under, ok := sc.dirs[name]; ok {
+		sc.log.Warn("skipping file: its name is a directory of another file served", "name", name, "path", abs, "other", under)
+		return
+	}
+	for i := range len(name) {
+		if name[i] != '/' {
+			continue
+		}
+		if first, ok := sc.seen[name[:i]]; ok {
+			sc.log.Warn("skipping file: a directory in its name is another file served", "name", name, "path", abs, "file", name[:i], "served", first)
+			return
+		}
+	}
+	if sc.dirs == nil {
+		sc.dirs = make(map[string]string)
+	}
+	for i := range len(name) {
+		if name[i] == '/' {
+			if _, ok := sc.dirs[name[:i]]; !ok {
+				sc.dirs[name[:i]] = name
+			}
+		}
 	}
 	sc.seen[name] = abs
 	sc.files = append(sc.files, &servedFile{File: File{Name: name, Path: abs}, root: root, rel: rel})
@@ -265,20 +362,13 @@ func indexFile(ctx context.Context, f *servedFile, g *guard, cache *manifestCach
 
 // tryIndex returns nil, nil if the file changed while it was hashed.
 func tryIndex(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
-	fh, err := f.root.Open(f.rel)
+	fh, fi, err := openRegular(f.root, f.rel)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	defer fh.Close()
 	if err := g.check(fh, f.Path); err != nil {
 		return nil, nil, false, err
-	}
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, false, errors.New("not a regular file")
 	}
 	m, err := cache.load(f.Path, fi.Size(), fi.ModTime().UnixNano())
 	if err != nil {

@@ -373,17 +373,20 @@ func (s *Server) sendList(ctx context.Context, cs *connState, str *quic.Stream) 
 // opened through the file the seed serves now under f's content ID; with no
 // such file the content is no longer served (fs.ErrNotExist).
 //
-// The file opened is checked (guard) as at indexing: a link swapped in
-// since then that leads to the seed's own files is refused.
+// The file opened is checked as at indexing: it must be a regular file
+// (opened without blocking, see openRegular: a FIFO swapped in since then
+// would otherwise hold the request, and an OS thread, for ever, and
+// shutdown would wait for it), and a link swapped in that leads to the
+// seed's own files is refused (guard).
 func (s *Server) openData(f *servedFile) (*os.File, error) {
-	osf, err := f.root.Open(f.rel)
+	osf, _, err := openRegular(f.root, f.rel)
 	if errors.Is(err, os.ErrClosed) {
 		cur := s.lookupID(f.ID)
 		if cur == nil || cur.root == nil || cur.root == f.root {
 			return nil, fmt.Errorf("%s: no longer served after a reload: %w", f.Name, fs.ErrNotExist)
 		}
 		f = cur
-		osf, err = f.root.Open(f.rel)
+		osf, _, err = openRegular(f.root, f.rel)
 	}
 	if err != nil {
 		return nil, err
@@ -418,9 +421,10 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		osf, err := s.openData(f)
 		if err != nil {
 			log.Warn("cannot open file", "err", err)
-			// A file that is now one the seed never serves has changed
-			// since it was indexed: the client asks elsewhere.
-			if errors.Is(err, fs.ErrNotExist) || notServable(err) {
+			// A file that is gone, or now one the seed never serves or
+			// cannot read (not a regular file), has changed since it was
+			// indexed: the client asks elsewhere.
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) || notServable(err) {
 				s.reject(str, wire.ErrCodeFileChanged)
 			} else {
 				s.reject(str, wire.ErrCodeInternal)

@@ -88,6 +88,16 @@ Examples:
 				return usagef("get: give exactly one NAME (or --all)")
 			}
 			name := c.Args().First()
+			if err := checkName(name); err != nil {
+				return err
+			}
+			id, _, err := idFlag(c)
+			if err != nil {
+				return err
+			}
+			if err := checkServeFlags(c); err != nil {
+				return err
+			}
 			out := c.String("output")
 			if all && out == "" {
 				out = "."
@@ -129,13 +139,7 @@ Examples:
 			if opts.LowestSpeedLimit == 0 {
 				opts.LowestSpeedLimit = -1 // off
 			}
-			if s := c.String("id"); s != "" {
-				id, err := manifest.ParseID(s)
-				if err != nil {
-					return usagef("--id: %v", err)
-				}
-				opts.ID = id
-			}
+			opts.ID = id // zero: not given (idFlag refuses a given zero)
 			if c.Bool("json") && c.Bool("json-progress") {
 				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")
 			}
@@ -225,6 +229,41 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// checkName refuses a NAME that is a URL ("bad file name" would not say
+// what is wrong): NAME is a file's name on the seeds, and a source's URL
+// goes with --seed or --mirror.
+func checkName(name string) error {
+	scheme, _, ok := strings.Cut(name, "://")
+	if !ok {
+		return nil
+	}
+	shown := showName(redactURL(name))
+	switch strings.ToLower(scheme) {
+	case "http", "https":
+		return usagef("get: NAME %s is a URL: give an HTTP(S) mirror with --mirror URL (with --manifest MFILE, or NAME the file's name on the seeds)", shown)
+	default:
+		return usagef("get: NAME %s is a URL: give a seed with --seed URL, and as NAME the file's name on the seeds (quicxfer ls --seed URL lists them)", shown)
+	}
+}
+
+// idFlag reads --id (or QUICXFER_ID): the content ID, and whether one was
+// given. The all-zero ID is refused: no manifest hashes to it (a content ID
+// is a SHA-256), and the library takes a zero Options.ID as none given, so
+// it would accept any manifest instead of none.
+func idFlag(c *cli.Context) (id manifest.ID, given bool, err error) {
+	if !c.IsSet("id") {
+		return manifest.ID{}, false, nil
+	}
+	id, err = manifest.ParseID(c.String("id"))
+	if err != nil {
+		return manifest.ID{}, false, usagef("--id%s: %v", fromEnv(c, "id"), err)
+	}
+	if id.IsZero() {
+		return manifest.ID{}, false, usagef("--id%s: the all-zero content ID is no file's (a content ID is the SHA-256 of a manifest); give the file's own, which \"quicxfer manifest FILE\" prints", fromEnv(c, "id"))
+	}
+	return id, true, nil
 }
 
 // getErrHint adds to a get's error what the user can do about it, in the

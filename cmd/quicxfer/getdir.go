@@ -89,7 +89,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 		}
 		return fmt.Errorf("%q: %w: %w", prefix, quicxfer.ErrNotFound, errNoDir)
 	}
-	if !base.ID.IsZero() {
+	if c.IsSet("id") {
 		return usagef("--id names one file's content; it does not go with a directory or --all")
 	}
 	for _, r := range refused.shown {

@@ -43,13 +43,12 @@ func checkReplicateFlags(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usagef("seed --from: give exactly one DIR to fill")
 	}
-	if c.String("id") == "" && c.String("name") == "" {
-		return usagef("seed --from: give --id ID or --name NAME")
+	_, hasID, err := idFlag(c)
+	if err != nil {
+		return err
 	}
-	if s := c.String("id"); s != "" {
-		if _, err := manifest.ParseID(s); err != nil {
-			return usagef("--id: %v", err)
-		}
+	if !hasID && c.String("name") == "" {
+		return usagef("seed --from: give --id ID or --name NAME")
 	}
 	if n := c.String("name"); n != "" {
 		if err := wire.CheckName(n); err != nil {
@@ -72,9 +71,9 @@ func checkReplicateFlags(c *cli.Context) error {
 func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	ctx := c.Context
 	from := c.StringSlice("from")
-	var id manifest.ID
-	if s := c.String("id"); s != "" {
-		id, _ = manifest.ParseID(s) // checked
+	var want *manifest.ID                 // the content ID asked for; nil: none
+	if id, given, _ := idFlag(c); given { // checked
+		want = &id
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
 	// A replica serves whoever its own flags let in. One that needs a
@@ -102,7 +101,7 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	defer client.Close()
 	// Filled by an earlier run: the cache vouches for the file, so neither
 	// the --from seeds (which may be gone) nor hashing are needed.
-	if name, m := completeReplica(opts.StateDir, dir, id, c.String("name")); m != nil {
+	if name, m := completeReplica(opts.StateDir, dir, want, c.String("name")); m != nil {
 		out := filepath.Join(dir, filepath.FromSlash(name))
 		sh, err := newSharing(ctx, c, opts)
 		if err != nil {
@@ -120,11 +119,11 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		<-ctx.Done()
 		return sh.stop()
 	}
-	name, m, err := findManifest(ctx, client, from, id, c.String("name"))
+	name, m, err := findManifest(ctx, client, from, want, c.String("name"))
 	if err != nil {
 		return err
 	}
-	id = m.ID()
+	id := m.ID()
 	if p := filepath.Join(dir, filepath.FromSlash(name)); inStateDir(opts.StateDir, p) {
 		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", dir, p)
 	}
@@ -162,17 +161,17 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 // completeReplica returns the file under dir that an earlier run filled
 // completely, by its name relative to dir, and its manifest: the one at
 // name if name is given, else the first file whose cached manifest has
-// content ID id. A file counts only if the manifest cache of stateDir holds
+// content ID *id. A file counts only if the manifest cache of stateDir holds
 // its manifest for its present size and modification time, and id, if
-// given, matches.
-func completeReplica(stateDir, dir string, id manifest.ID, name string) (string, *manifest.Manifest) {
+// given (not nil), matches.
+func completeReplica(stateDir, dir string, id *manifest.ID, name string) (string, *manifest.Manifest) {
 	match := func(rel string) *manifest.Manifest {
 		if partial.IsWorkingFile(rel) || checkNoLinks(dir, rel) != nil {
 			return nil // not a file this replica may serve
 		}
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		m, err := seed.CachedManifest(stateDir, p)
-		if err != nil || m == nil || (!id.IsZero() && m.ID() != id) || inStateDir(stateDir, p) {
+		if err != nil || m == nil || (id != nil && m.ID() != *id) || inStateDir(stateDir, p) {
 			return nil
 		}
 		return m
@@ -201,10 +200,10 @@ func completeReplica(stateDir, dir string, id manifest.ID, name string) (string,
 
 // findManifest asks the seeds, in turn, for the manifest by name (or, with
 // no name, by content ID), and returns the first that matches: the name
-// asked for and, if given, the content ID. A name a seed gives (asked by
-// content ID) must be one that may be written: not a download's working
-// file.
-func findManifest(ctx context.Context, client *quicxfer.Client, from []string, id manifest.ID, name string) (string, *manifest.Manifest, error) {
+// asked for and, if given (not nil), the content ID. A name a seed gives
+// (asked by content ID) must be one that may be written: not a download's
+// working file.
+func findManifest(ctx context.Context, client *quicxfer.Client, from []string, id *manifest.ID, name string) (string, *manifest.Manifest, error) {
 	var firstErr error
 	for _, raw := range from {
 		u, _ := wire.ParseURL(raw) // checked
@@ -215,8 +214,8 @@ func findManifest(ctx context.Context, client *quicxfer.Client, from []string, i
 		case err != nil:
 		case name != "" && resp.Name != name:
 			err = fmt.Errorf("asked for %q, it answered with the file %q", name, resp.Name)
-		case !id.IsZero() && resp.Manifest.ID() != id:
-			err = fmt.Errorf("serves %q with content ID %s, not %s", resp.Name, resp.Manifest.ID(), id)
+		case id != nil && resp.Manifest.ID() != *id:
+			err = fmt.Errorf("serves %q with content ID %s, not %s", resp.Name, resp.Manifest.ID(), *id)
 		case partial.IsWorkingFile(resp.Name):
 			err = fmt.Errorf("answered with the file %q, a name ending in %s, which is a download's own file", resp.Name, strings.Join(partial.WorkingSuffixes(), ", "))
 		}
@@ -235,7 +234,7 @@ func findManifest(ctx context.Context, client *quicxfer.Client, from []string, i
 	return "", nil, fmt.Errorf("no --from seed gave the file's manifest: %w", firstErr)
 }
 
-func askManifest(ctx context.Context, client *quicxfer.Client, u wire.URL, id manifest.ID, name string) (wire.ManifestResponse, error) {
+func askManifest(ctx context.Context, client *quicxfer.Client, u wire.URL, id *manifest.ID, name string) (wire.ManifestResponse, error) {
 	conn, err := client.Dial(ctx, u)
 	if err != nil {
 		return wire.ManifestResponse{}, err
@@ -243,7 +242,7 @@ func askManifest(ctx context.Context, client *quicxfer.Client, u wire.URL, id ma
 	defer conn.Close()
 	req := wire.ManifestRequest{Name: name}
 	if name == "" {
-		req = wire.ManifestRequest{ByID: true, ID: id}
+		req = wire.ManifestRequest{ByID: true, ID: *id} // with no name, an ID is given (checkReplicateFlags)
 	}
 	return conn.Manifest(ctx, req)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -168,11 +169,11 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 		return none, err
 	}
 	if err := checkHostPort(c.String("listen")); err != nil {
-		return none, usagef("--listen: %v", err)
+		return none, usagef("--listen%s: %v", fromEnv(c, "listen"), err)
 	}
 	if m := c.String("metrics"); m != "" {
 		if err := checkHostPort(m); err != nil {
-			return none, usagef("--metrics: %v", err)
+			return none, usagef("--metrics%s: %v", fromEnv(c, "metrics"), err)
 		}
 	}
 	tokens := c.StringSlice("token")
@@ -270,16 +271,47 @@ func seedLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // checkHostPort checks that addr is HOST:PORT with a port from 0 to 65535
-// (HOST may be empty: every interface).
+// and HOST empty (every interface), an IP address or a host name; what
+// only binding or resolving can tell (a name that does not resolve, an
+// address that is not this host's) is left to them.
 func checkHostPort(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q: want HOST:PORT", addr)
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
-		return fmt.Errorf("%q: bad port %q", addr, port)
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: bad port %q: want a number from 0 to 65535", addr, port)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil && !isHostName(host) {
+			return fmt.Errorf("%q: bad host %q: want an IP address or a host name", addr, host)
+		}
 	}
 	return nil
+}
+
+// isHostName reports whether s is a host name by its syntax (RFC 1123):
+// dot-separated labels of letters, digits and inner hyphens, 1 to 63 bytes
+// each, 253 in all, the last not all digits (else it is a mistyped IPv4
+// address, such as 10.0.0.256).
+func isHostName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	return strings.Trim(last, "0123456789") != ""
 }
 
 // checkSummary is the one line --check prints; it never holds a token.

@@ -206,6 +206,8 @@ func TestSeedCheck(t *testing.T) {
 	empty := put("empty", "# nothing\n")
 	garbage := put("garbage.pem", "not a PEM file\n")
 	stateFile := put("state-file", "")
+	dangling := filepath.Join(tmp, "dangling")
+	require.NoError(t, os.Symlink(filepath.Join(tmp, "nonexistent"), dangling))
 
 	t.Run("good", func(t *testing.T) {
 		r := runEnv(t, "", []string{"QUICXFER_METRICS=127.0.0.1:9464", "QUICXFER_TOKEN_FILE=" + tokens},
@@ -250,6 +252,8 @@ func TestSeedCheck(t *testing.T) {
 		{"empty token file", nil, []string{"--token-file", empty, dir}, exitFailure, "no token in it"},
 		{"bad client CA", nil, []string{"--client-ca", garbage, dir}, exitFailure, "no PEM certificate"},
 		{"state dir is a file", nil, []string{"--state-dir", stateFile, dir}, exitFailure, "not a directory"},
+		{"state dir is a dangling link", nil, []string{"--state-dir", dangling, dir}, exitFailure, "a symbolic link to " + filepath.Join(tmp, "nonexistent") + ", which does not exist"},
+		{"state dir where nothing can be made", nil, []string{"--state-dir", "/proc", dir}, exitFailure, "state directory /proc: cannot write in it"},
 		{"bad size", nil, []string{"--max-send-buffers", "lots", dir}, exitUsage, "--max-send-buffers"},
 	}
 	for _, tc := range bad {

@@ -41,15 +41,28 @@ func swarmOptions(c *cli.Context, opts *quicxfer.Options) error {
 		opts.MaxPeers = -1
 	}
 	opts.LowestFirst = c.Bool("lowest-first")
+	return nil
+}
+
+// checkServeFlags checks the flags of get that go with --serve, before get
+// does anything: a bad one is a usage error, as it is for seed.
+func checkServeFlags(c *cli.Context) error {
 	if !c.Bool("serve") {
 		for _, f := range []string{"listen", "seed-time", "upload-limit", "state-dir"} {
 			if c.IsSet(f) {
 				return usagef("--%s goes with --serve", f)
 			}
 		}
+		return nil
+	}
+	if err := checkHostPort(c.String("listen")); err != nil {
+		return usagef("--listen%s: %v", fromEnv(c, "listen"), err)
 	}
 	if c.Duration("seed-time") < 0 {
 		return usagef("--seed-time: must not be negative")
+	}
+	if _, _, err := parseUploadLimit(c.String("upload-limit")); err != nil {
+		return usagef("--upload-limit%s: %v", fromEnv(c, "upload-limit"), err)
 	}
 	return nil
 }
