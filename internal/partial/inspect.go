@@ -22,10 +22,10 @@ func CommandPath(out string) string { return out + CommandSuffix }
 // Inspection is what Inspect found at an output path, read without opening
 // anything for writing and without taking the download's lock.
 type Inspection struct {
-	Out       string
-	OutExists bool        // out itself exists (a finished download, or another file)
-	OutMode   fs.FileMode // what out is (a symbolic link followed): only a regular file can be a finished download
-	OutSize   int64
+	Out        string
+	OutExists  bool        // out itself exists (a finished download, or another file)
+	OutMode    fs.FileMode // what out is (a symbolic link followed): only a regular file can be a finished download
+	OutSize    int64
 	PartExists bool
 	PartSize   int64
 	// State is the decoded state file; nil when it is missing (StateErr
