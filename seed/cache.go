@@ -14,6 +14,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -98,14 +99,13 @@ func (c *manifestCache) load(abs string, size, mtime int64) (*manifest.Manifest,
 // bytes, checks its header and checksum, and returns the path it is for
 // and what follows the path (size, mtime, manifest: at least 16 bytes).
 func readEntry(p string, maxPath int) (path string, rest []byte, err error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return "", nil, err
+	// Bounded, a regular file only (a FIFO does not block the seed's start),
+	// never through a symbolic link.
+	limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8)
+	b, err := atomicfile.ReadFileNoFollow(p, limit)
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return "", nil, fmt.Errorf("%w: %s: more than %d bytes", errCacheDamaged, p, limit)
 	}
-	if limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8); fi.Size() > limit {
-		return "", nil, fmt.Errorf("%w: %s: %d bytes", errCacheDamaged, p, fi.Size())
-	}
-	b, err := os.ReadFile(p)
 	if err != nil {
 		return "", nil, err
 	}
