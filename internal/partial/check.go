@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -24,8 +25,8 @@ type NameTooLongError struct {
 }
 
 func (e *NameTooLongError) Error() string {
-	return fmt.Sprintf("%s: the name of its working file %s would be %d bytes, longer than the %d its file system allows (%v)",
-		e.Out, filepath.Base(e.Path), e.Len, e.Max, ErrNameTooLong)
+	return fmt.Sprintf("%s: the name of its working file OUT%s would be %d bytes, longer than the %d its file system allows (%v)",
+		e.Out, strings.TrimPrefix(e.Path, e.Out), e.Len, e.Max, ErrNameTooLong)
 }
 
 func (e *NameTooLongError) Unwrap() error { return ErrNameTooLong }
