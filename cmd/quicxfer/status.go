@@ -33,7 +33,10 @@ ID, how many blocks are verified, a picture of which ones ('#' all blocks of
 that stretch verified, '+' some, '.' none) and the command that resumes the
 download. It only reads: it is safe while the download runs, and says so if
 one is. For a finished download it says complete without re-checking
-anything; OUT a directory shows every partial download under it.
+anything (only a regular file is a complete OUT, and files left beside it
+are named); OUT a directory shows every partial download under it, skipping
+with a note on standard error what it cannot read, and never walking /proc,
+/sys and the like. It reads only regular files, never a FIFO or a device.
 
 Examples:
    quicxfer status debian.iso
