@@ -6,7 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/quicxfer/quicxfer/internal/pemfile"
 )
 
 // maxAuthFailures is how many tokens a connection may have refused before
@@ -41,15 +42,15 @@ func (ts tokenSet) accepts(token []byte) bool {
 	return ok == 1
 }
 
-// loadClientCAs reads a PEM file of CA certificates for mutual TLS.
+// loadClientCAs reads a PEM file of CA certificates for mutual TLS
+// (bounded, a regular file only: pemfile).
 func loadClientCAs(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
+	pool, err := pemfile.CertPool(file)
+	if errors.Is(err, pemfile.ErrNoCertificate) {
+		return nil, fmt.Errorf("client CA file %s: %w", file, pemfile.ErrNoCertificate)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("client CA file %s: %w", file, errors.New("no PEM certificate in it"))
 	}
 	return pool, nil
 }

@@ -7,15 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -100,31 +99,15 @@ func (c *manifestCache) load(abs string, size, mtime int64) (*manifest.Manifest,
 // bytes, checks its header and checksum, and returns the path it is for
 // and what follows the path (size, mtime, manifest: at least 16 bytes).
 //
-// The entry is opened as every file the seed reads (openRegular): without
-// blocking, without following a symbolic link (the seed writes none), and
-// read only if it is a regular file; anything else there is damage.
+// The entry is read bounded, without blocking, without following a symbolic
+// link (the seed writes none), and only if it is a regular file; anything
+// else there is damage.
 func readEntry(p string, maxPath int) (path string, rest []byte, err error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return "", nil, fmt.Errorf("%w: %s: a symbolic link", errCacheDamaged, p)
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	f, fi, err := checkRegular(f)
-	if errors.Is(err, errNotRegular) {
+	limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8)
+	b, err := atomicfile.ReadFileNoFollow(p, limit)
+	if errors.Is(err, atomicfile.ErrTooLarge) || errors.Is(err, atomicfile.ErrSymlink) || errors.Is(err, atomicfile.ErrNotRegular) {
 		return "", nil, fmt.Errorf("%w: %w", errCacheDamaged, err)
 	}
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	limit := int64(len(cacheMagic) + binary.MaxVarintLen64 + maxPath + 16 + manifest.MaxEncodedLen + 8)
-	if fi.Size() > limit {
-		return "", nil, fmt.Errorf("%w: %s: %d bytes", errCacheDamaged, p, fi.Size())
-	}
-	// Read to at most limit+1 bytes: the file may grow after the Stat.
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return "", nil, err
 	}

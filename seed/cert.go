@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
+	"github.com/quicxfer/quicxfer/internal/pemfile"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -35,7 +36,7 @@ func loadCert(o Options) (tls.Certificate, wire.Pin, error) {
 		err  error
 	)
 	if o.CertFile != "" {
-		cert, err = tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		cert, err = pemfile.KeyPair(o.CertFile, o.KeyFile)
 		if err != nil {
 			return tls.Certificate{}, wire.Pin{}, fmt.Errorf("loading certificate %s: %w", o.CertFile, err)
 		}
@@ -66,7 +67,7 @@ func selfSigned(dir string, log *slog.Logger) (tls.Certificate, error) {
 	_, cerr := os.Stat(certPath)
 	switch {
 	case kerr == nil && cerr == nil:
-		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+		cert, err := pemfile.KeyPair(certPath, keyPath)
 		if err != nil {
 			return tls.Certificate{}, fmt.Errorf("loading the seed's certificate from %s: %w (remove %s and %s to make a new one; the seed's pin will change)",
 				dir, err, keyFileName, certFileName)

@@ -1,13 +1,14 @@
 package seed
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/quicxfer/quicxfer/internal/pemfile"
 )
 
 // CheckResult is what Check found.
@@ -60,7 +61,7 @@ func Check(opts Options) (CheckResult, error) {
 	res.StateDirNew = isNew
 	switch {
 	case o.CertFile != "":
-		if _, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile); err != nil {
+		if _, err := pemfile.KeyPair(o.CertFile, o.KeyFile); err != nil {
 			return res, fmt.Errorf("loading certificate %s: %w", o.CertFile, err)
 		}
 		res.Certificate = "operator"
@@ -68,7 +69,7 @@ func Check(opts Options) (CheckResult, error) {
 		res.Certificate = "self-signed, to be made"
 		keyPath, certPath := filepath.Join(o.StateDir, keyFileName), filepath.Join(o.StateDir, certFileName)
 		if _, err := os.Stat(certPath); err == nil {
-			if _, err := tls.LoadX509KeyPair(certPath, keyPath); err != nil {
+			if _, err := pemfile.KeyPair(certPath, keyPath); err != nil {
 				return res, fmt.Errorf("loading the seed's certificate from %s: %w", o.StateDir, err)
 			}
 			res.Certificate = "self-signed"

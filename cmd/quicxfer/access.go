@@ -3,17 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
+	"github.com/quicxfer/quicxfer/internal/pemfile"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -78,31 +77,35 @@ func clientTLS(c *cli.Context, prefix string, o *quicxfer.ClientOptions) error {
 		return usagef("--%s and --%s go together", certFlag, keyFlag)
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err := pemfile.KeyPair(certFile, keyFile)
 		if err != nil {
 			return fmt.Errorf("--%s: %w", certFlag, err)
 		}
 		o.Certificate = &cert
 	}
 	if f := c.String(caFlag); f != "" {
-		pem, err := os.ReadFile(f)
+		pool, err := pemfile.CertPool(f)
+		if errors.Is(err, pemfile.ErrNoCertificate) {
+			return fmt.Errorf("--%s %s: %w", caFlag, f, pemfile.ErrNoCertificate)
+		}
 		if err != nil {
 			return fmt.Errorf("--%s: %w", caFlag, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--%s %s: no PEM certificate in it", caFlag, f)
 		}
 		o.RootCAs = pool
 	}
 	return nil
 }
 
+// maxTokenFileLen bounds a token file: room for tens of thousands of
+// tokens, and no more is read.
+const maxTokenFileLen = 4 << 20
+
 // readTokens reads access tokens, one a line; blank lines and lines
 // starting with '#' are skipped, and spaces around a token are not part of
-// it. Errors never quote a token.
+// it. It reads a regular file only (a FIFO does not block it), of at most
+// maxTokenFileLen bytes. Errors never quote a token.
 func readTokens(file string) ([]string, error) {
-	b, err := os.ReadFile(file)
+	b, err := atomicfile.ReadFile(file, maxTokenFileLen)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}

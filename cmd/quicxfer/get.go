@@ -99,6 +99,9 @@ Examples:
 				return err
 			}
 			out := c.String("output")
+			if out == "" && c.IsSet("output") {
+				return usagef("get: --output%s is empty: give a file name, or leave it out for NAME's base name", fromEnv(c, "output"))
+			}
 			if all && out == "" {
 				out = "."
 			}
@@ -158,6 +161,14 @@ Examples:
 			}
 			if dir {
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
+			}
+			// Before anything is created or asked: OUT's working files must
+			// be its own, and their names must fit.
+			if err := partial.CheckPaths(out); err != nil {
+				if errors.Is(err, partial.ErrNameTooLong) {
+					return fmt.Errorf("%w: give a shorter -o", err)
+				}
+				return err
 			}
 			var sh *sharing
 			var upShare *uploadShare

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )
 
 // Exit codes (documented in the README).
@@ -43,7 +45,8 @@ completion: quicxfer completion bash|zsh|fish.
 
 Exit codes: 0 done (get: OUT complete and verified); 1 failed, the reason in
 one line on standard error; 2 called wrongly (unknown flag, missing argument);
-130 interrupted (SIGINT/SIGTERM; get: run the same command to resume).
+130 interrupted (SIGINT/SIGTERM; get: run the same command to resume); a
+second SIGINT/SIGTERM exits 130 at once.
 
 Examples:
    quicxfer seed /srv/isos
@@ -88,12 +91,46 @@ Examples:
 	return app
 }
 
+// interrupts returns a context that the first SIGINT or SIGTERM cancels:
+// each command then stops as it should (get saves its state and exits 130).
+// A second signal means the user will not wait: it prints one line to
+// stderr and calls exit(exitInterrupted) at once, whatever the command is
+// doing (a read that does not return, a file system that hangs). stop ends
+// the watch and waits for it.
+func interrupts(stderr io.Writer, exit func(int)) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-sigs:
+			cancel()
+		case <-quit:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "quicxfer: %v again: exiting at once\n", sig)
+			exit(exitInterrupted)
+		case <-quit:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(quit)
+		<-done
+		cancel()
+	}
+}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupts(os.Stderr, os.Exit)
 	// QUICXFER_CPUPROFILE=FILE writes a CPU profile of this process (for
 	// `go tool pprof`), e.g. of one side of a benchmark.
 	if path := os.Getenv("QUICXFER_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
+		if f, err := atomicfile.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer f.Close()
 				defer pprof.StopCPUProfile()

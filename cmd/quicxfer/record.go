@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
@@ -77,13 +75,19 @@ func commandArgs(c *cli.Context, positional ...string) (args []string, token boo
 // directory, a full disk) stops the download itself with its own one-line
 // error, so a second line about the record would only repeat it.
 //
-// It never writes through a symbolic link (at OUT.qxcmd or OUT.qxcmd.tmp),
-// and leaves one where it is: the download then refuses it in one line.
+// It writes nothing while any of the download's working files is not its
+// own (partial.CheckPaths: a symbolic link, a hard link, a FIFO, ...; or a
+// name too long) and leaves that file where it is: the download then
+// refuses it in one line. The record goes into a new file (O_EXCL) renamed
+// over OUT.qxcmd, never into an existing one.
 func writeRecord(c *cli.Context, out, name string, positional ...string) {
 	_ = tryWriteRecord(c, out, name, positional...)
 }
 
 func tryWriteRecord(c *cli.Context, out, name string, positional ...string) error {
+	if err := partial.CheckPaths(out); err != nil {
+		return err
+	}
 	if in, err := partial.Inspect(out); err == nil && in.Running && in.LockPID != os.Getpid() {
 		return nil
 	}
@@ -104,30 +108,36 @@ func tryWriteRecord(c *cli.Context, out, name string, positional ...string) erro
 
 // endRecord removes OUT.qxcmd when nothing is left to resume: the download
 // finished, or it ended before it made a part file (or removed the empty
-// one it made). A symbolic link there is not the record: it stays.
+// one it made). Only a plain file there can be the record: a symbolic link,
+// a hard link (another name of someone's file), a FIFO stay.
 func endRecord(out string) {
-	if _, err := os.Lstat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) && !atomicfile.IsSymlink(partial.CommandPath(out)) {
+	if _, err := os.Lstat(partial.PartPath(out)); errors.Is(err, fs.ErrNotExist) && atomicfile.CheckPlain(partial.CommandPath(out)) == nil {
 		_ = os.Remove(partial.CommandPath(out))
 	}
 }
 
-// readRecord reads OUT.qxcmd; nil if there is none, it is not a regular
-// file (a symbolic link is not followed), or it does not parse.
-func readRecord(out string) *getRecord {
-	f, err := atomicfile.OpenFile(partial.CommandPath(out), os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
-	if err != nil || len(b) > 1<<20 {
-		return nil
+// maxRecordLen bounds OUT.qxcmd: far more than any get command line.
+const maxRecordLen = 1 << 20
+
+// errNoRecord: OUT.qxcmd does not hold a get's record.
+var errNoRecord = errors.New("it does not hold the record of a quicxfer get")
+
+// readRecord reads OUT.qxcmd: nil and nil if there is none; an error if it
+// is not a regular file (a symbolic link is not followed, a FIFO does not
+// block), is larger than maxRecordLen, or does not parse (errNoRecord).
+func readRecord(out string) (*getRecord, error) {
+	b, err := atomicfile.ReadFileNoFollow(partial.CommandPath(out), maxRecordLen)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
 	}
 	var r getRecord
 	if json.Unmarshal(b, &r) != nil || r.Version != getRecordVersion || len(r.Args) < 2 {
-		return nil
+		return nil, errNoRecord
 	}
-	return &r
+	return &r, nil
 }
 
 // shellQuote quotes each argument for a POSIX shell where it needs it (a

@@ -10,10 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
 )
 
@@ -30,7 +33,10 @@ ID, how many blocks are verified, a picture of which ones ('#' all blocks of
 that stretch verified, '+' some, '.' none) and the command that resumes the
 download. It only reads: it is safe while the download runs, and says so if
 one is. For a finished download it says complete without re-checking
-anything; OUT a directory shows every partial download under it.
+anything (only a regular file is a complete OUT, and files left beside it
+are named); OUT a directory shows every partial download under it, skipping
+with a note on standard error what it cannot read, and never walking /proc,
+/sys and the like. It reads only regular files, never a FIFO or a device.
 
 Examples:
    quicxfer status debian.iso
@@ -103,6 +109,9 @@ type statusJSON struct {
 	notShown bool // OUT.qxcmd is there, but resumeArgs refused it (the note says why)
 }
 
+// errNoDownload: nothing of a download is at OUT.
+var errNoDownload = errors.New("no download")
+
 // downloadStatus reads what is at out without writing or locking anything.
 func downloadStatus(out string) (*statusJSON, error) {
 	in, err := partial.Inspect(out)
@@ -110,19 +119,39 @@ func downloadStatus(out string) (*statusJSON, error) {
 		return nil, err
 	}
 	if !in.Exists() {
-		return nil, fmt.Errorf("no download at %s: none of %s, %s or %s exists", showName(out), showName(out), showName(partial.PartPath(out)), showName(partial.StatePath(out)))
+		return nil, fmt.Errorf("%w at %s: none of %s, %s or %s exists", errNoDownload, showName(out), showName(out), showName(partial.PartPath(out)), showName(partial.StatePath(out)))
+	}
+	hasPartial := in.PartExists || !errors.Is(in.StateErr, fs.ErrNotExist)
+	if in.OutExists && !in.OutMode.IsRegular() && !hasPartial {
+		// Only a regular file can be a finished download.
+		return nil, fmt.Errorf("%w at %s: %w, and neither %s nor %s exists", errNoDownload, showName(out),
+			&atomicfile.NotRegularError{Path: showName(out), Mode: in.OutMode}, showName(partial.PartPath(out)), showName(partial.StatePath(out)))
 	}
 	st := &statusJSON{Out: out, Running: in.Running, PID: in.LockPID}
-	rec := readRecord(out)
+	addNote := func(note string) { st.Note = strings.TrimPrefix(st.Note+"; "+note, "; ") }
+	rec, recErr := readRecord(out)
 	if rec != nil {
 		st.Name = rec.Name
 	}
 	switch {
-	case !in.PartExists && in.OutExists:
+	case !in.PartExists && in.OutExists && in.OutMode.IsRegular():
 		// A state file beside a complete OUT is what a crash between
 		// Finish's rename and its removal of the state leaves.
 		st.State, st.Size, st.Percent = "complete", in.OutSize, 100
-		st.Note = "nothing partial left; not re-checked (run the get again to verify it)"
+		var left []string
+		for _, p := range []string{partial.StatePath(out), partial.CommandPath(out)} {
+			if _, err := os.Lstat(p); err == nil {
+				left = append(left, showName(p))
+			}
+		}
+		switch {
+		case in.Refused != nil:
+			st.Note = fmt.Sprintf("not re-checked; the next get of it refuses to start: %s", showRefusal(in.Refused))
+		case len(left) > 0:
+			st.Note = fmt.Sprintf("not re-checked (run the get again to verify it); %s left over from its download: the next get of it removes them", strings.Join(left, " and "))
+		default:
+			st.Note = "nothing partial left; not re-checked (run the get again to verify it)"
+		}
 		return st, nil
 	case in.State != nil && !in.PartExists:
 		st.State = "stale"
@@ -148,15 +177,24 @@ func downloadStatus(out string) (*statusJSON, error) {
 			st.Percent = 100 * float64(st.BytesVerified) / float64(s.Size)
 		}
 	}
-	if in.OutExists && st.State != "complete" {
-		note := fmt.Sprintf("%s exists too: get checks it and uses it if it is this file, else refuses to touch it", showName(out))
-		st.Note = strings.TrimPrefix(st.Note+"; "+note, "; ")
+	switch {
+	case in.OutExists && !in.OutMode.IsRegular():
+		addNote(fmt.Sprintf("%s exists too and is not a regular file: get never replaces it", showName(out)))
+	case in.OutExists:
+		addNote(fmt.Sprintf("%s exists too: get checks it and uses it if it is this file, else refuses to touch it", showName(out)))
+	}
+	if in.Refused != nil {
+		addNote("the next get refuses to start: " + showRefusal(in.Refused))
+	}
+	if recErr != nil {
+		addNote(fmt.Sprintf("%s is not shown: %s", showName(partial.CommandPath(out)), showRefusal(recErr)))
+		st.notShown = true
 	}
 	if rec != nil {
 		args, password, err := resumeArgs(rec)
 		if err != nil {
-			note := fmt.Sprintf("%s is not shown: %v", showName(partial.CommandPath(out)), err)
-			st.Note, st.notShown = strings.TrimPrefix(st.Note+"; "+note, "; "), true
+			addNote(fmt.Sprintf("%s is not shown: %v", showName(partial.CommandPath(out)), err))
+			st.notShown = true
 			return st, nil
 		}
 		st.ResumeArgs, st.ResumeDir, st.TokenNeeded, st.PasswordNeeded = args, rec.Dir, rec.Token, password
@@ -208,6 +246,17 @@ func resumeArgs(rec *getRecord) (args []string, password bool, err error) {
 		}
 	}
 	return args, password, nil
+}
+
+// showRefusal is err's message as status prints it: a path in it may hold
+// anything, so what cannot be printed is escaped (showName) in place.
+func showRefusal(err error) string {
+	msg := err.Error()
+	if printable(msg) {
+		return msg
+	}
+	q := strconv.Quote(msg)
+	return q[1 : len(q)-1]
 }
 
 func sameDir(a, b string) bool {
@@ -306,14 +355,30 @@ func (st *statusJSON) print(w io.Writer) {
 	fmt.Fprintf(w, "  resume      quicxfer get --seed URL --id %s -o %s NAME\n              (%s: give its seeds and NAME)\n", id, out, why)
 }
 
-// statusDir shows every download under dir that has partial files.
+// statusDir shows every download under dir that has partial files. What
+// it cannot read (a directory without permission, a download whose files
+// are refused) is skipped with a note, on standard error and in --json's
+// "skipped"; a virtual file system it reaches from another (/proc, /sys,
+// ...) is not walked: no download lives there.
 func statusDir(c *cli.Context, dir string) error {
 	outs := map[string]bool{}
+	var skipped []string
+	rootDev, _ := deviceOf(dir)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		switch {
+		case err != nil && p == dir:
 			return err
-		}
-		if d.Type().IsRegular() {
+		case err != nil:
+			skipped = append(skipped, showRefusal(err))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		case d.IsDir():
+			if dev, ok := deviceOf(p); ok && dev != rootDev && virtualFS(p) {
+				return fs.SkipDir
+			}
+		case d.Type().IsRegular():
 			for _, suf := range []string{partial.PartSuffix, partial.StateSuffix} {
 				if base, ok := strings.CutSuffix(p, suf); ok {
 					outs[base] = true
@@ -333,23 +398,62 @@ func statusDir(c *cli.Context, dir string) error {
 	all := []*statusJSON{}
 	for _, o := range list {
 		st, err := downloadStatus(o)
+		if errors.Is(err, errNoDownload) {
+			continue // gone since the walk found it
+		}
 		if err != nil {
-			return err
+			skipped = append(skipped, showRefusal(err))
+			continue
 		}
 		all = append(all, st)
 	}
+	if len(skipped) > 0 {
+		const show = 3
+		more := ""
+		if len(skipped) > show {
+			more = fmt.Sprintf(" and %d more", len(skipped)-show)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "quicxfer: status: skipped %d it could not read: %s%s\n", len(skipped), strings.Join(skipped[:min(show, len(skipped))], "; "), more)
+	}
 	if c.Bool("json") {
 		return json.NewEncoder(c.App.Writer).Encode(struct {
-			Dir   string        `json:"dir"`
-			Files []*statusJSON `json:"files"`
-		}{dir, all})
+			Dir     string        `json:"dir"`
+			Files   []*statusJSON `json:"files"`
+			Skipped []string      `json:"skipped,omitempty"`
+		}{dir, all, skipped})
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.App.Writer, "%s: no partial download under it\n", showName(dir))
-		return nil
 	}
 	for _, st := range all {
 		st.print(c.App.Writer)
 	}
 	return nil
+}
+
+// deviceOf returns the device of the file system p is on.
+func deviceOf(p string) (uint64, bool) {
+	var st unix.Stat_t
+	if unix.Lstat(p, &st) != nil {
+		return 0, false
+	}
+	return uint64(st.Dev), true
+}
+
+// virtualFS reports whether the directory p is on a file system of the
+// kernel's own (procfs, sysfs, cgroups, ...), where no download is kept and
+// a walk meets only unreadable or endless entries.
+func virtualFS(p string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(p, &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.DEVPTS_SUPER_MAGIC, unix.CGROUP_SUPER_MAGIC,
+		unix.CGROUP2_SUPER_MAGIC, unix.DEBUGFS_MAGIC, unix.TRACEFS_MAGIC, unix.SECURITYFS_MAGIC,
+		unix.BPF_FS_MAGIC, unix.PSTOREFS_MAGIC, unix.NSFS_MAGIC, unix.EFIVARFS_MAGIC, unix.SELINUX_MAGIC,
+		unix.SMACK_MAGIC, unix.BINFMTFS_MAGIC, unix.HUGETLBFS_MAGIC, unix.RDTGROUP_SUPER_MAGIC:
+		return true
+	}
+	return false
 }

@@ -3,11 +3,13 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,9 +18,18 @@ import (
 // file was to be opened or written.
 var ErrSymlink = errors.New("is a symbolic link")
 
-// ErrNotRegular is wrapped by OpenFile's error for a path that names a
-// directory, a device, a FIFO or a socket.
+// ErrNotRegular is wrapped by the error of every open or write that refuses
+// a path naming a directory, a device, a FIFO or a socket.
 var ErrNotRegular = errors.New("is not a regular file")
+
+// ErrHardLink is wrapped by every error that refuses a file with more than
+// one hard link where a file of quicxfer's own was to be written: the other
+// name may be anyone's file.
+var ErrHardLink = errors.New("has more than one hard link")
+
+// ErrTooLarge is wrapped by ReadFile's error for a file larger than the
+// limit it was given.
+var ErrTooLarge = errors.New("is too large")
 
 // SymlinkError says that Path is a symbolic link and was not followed. It
 // wraps ErrSymlink.
@@ -30,25 +41,197 @@ func (e *SymlinkError) Error() string {
 
 func (e *SymlinkError) Unwrap() error { return ErrSymlink }
 
-// OpenFile is os.OpenFile with O_NOFOLLOW: a symbolic link at path is
-// refused with a *SymlinkError, and a path that is not a regular file with
-// an error wrapping ErrNotRegular (with O_CREATE, only a regular file can be
-// created).
-func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW, perm)
-	if err != nil {
-		return nil, symlinkErr(path, err)
+// NotRegularError says that Path is not a regular file (Mode says what it
+// is) and was not opened. It wraps ErrNotRegular.
+type NotRegularError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s %v (%s)", e.Path, ErrNotRegular, kind(e.Mode))
+}
+
+func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
+
+// kind names the type of a file that is not a regular file.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
 	}
-	fi, err := f.Stat()
+	return "not a file"
+}
+
+// HardLinkError says that Path has Links hard links, so that writing to it
+// would change the file under its other names too. It wraps ErrHardLink.
+type HardLinkError struct {
+	Path  string
+	Links uint64
+}
+
+func (e *HardLinkError) Error() string {
+	return fmt.Sprintf("%s has %d hard links (another name of the same file); refusing to write to it", e.Path, e.Links)
+}
+
+func (e *HardLinkError) Unwrap() error { return ErrHardLink }
+
+// TooLargeError says that Path holds more than Limit bytes and was not
+// read. It wraps ErrTooLarge.
+type TooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d bytes; refusing to read it", e.Path, e.Limit)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// OpenFile is os.OpenFile with O_NOFOLLOW and O_NONBLOCK, for the files
+// quicxfer keeps itself: a symbolic link at path is refused with a
+// *SymlinkError and anything that is not a regular file with a
+// *NotRegularError, before it is opened where it can be told (a FIFO never
+// blocks the open, a device is never opened). Opened for writing (O_WRONLY,
+// O_RDWR), a file with more than one hard link is refused with a
+// *HardLinkError, and O_TRUNC truncates only after these checks. O_NONBLOCK
+// is cleared again unless flag asked for it.
+func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	return open(path, flag, perm, false)
+}
+
+// OpenRegular opens the regular file at path for reading, following a
+// symbolic link (a name the user gave): anything else is refused with a
+// *NotRegularError, and a FIFO does not block the open (O_NONBLOCK, cleared
+// once the file is known to be regular).
+func OpenRegular(path string) (*os.File, error) {
+	return open(path, os.O_RDONLY, 0, true)
+}
+
+func open(path string, flag int, perm os.FileMode, follow bool) (*os.File, error) {
+	stat, nofollow := os.Lstat, unix.O_NOFOLLOW
+	if follow {
+		stat, nofollow = os.Stat, 0
+	}
+	// Refuse what is not a regular file before opening it: opening a
+	// device may have effects of its own.
+	if fi, err := stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, &SymlinkError{path}
+		}
+		return nil, &NotRegularError{path, fi.Mode()}
+	}
+	trunc := flag&os.O_TRUNC != 0
+	f, err := os.OpenFile(path, flag&^os.O_TRUNC|nofollow|unix.O_NONBLOCK, perm)
 	if err != nil {
+		if !follow {
+			return nil, symlinkErr(path, err)
+		}
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
 	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s %w", path, ErrNotRegular)
+		return fail(&NotRegularError{path, fi.Mode()})
+	}
+	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
+		if n := links(fi); n > 1 {
+			return fail(&HardLinkError{path, n})
+		}
+	}
+	if flag&unix.O_NONBLOCK == 0 {
+		if err := control(f, func(fd int) error { return unix.SetNonblock(fd, false) }); err != nil {
+			return fail(err)
+		}
+	}
+	if trunc {
+		if err := f.Truncate(0); err != nil {
+			return fail(err)
+		}
 	}
 	return f, nil
+}
+
+// links returns the number of hard links of the file fi describes (1 where
+// it cannot tell).
+func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+func control(f *os.File, fn func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// ReadFile reads the regular file at path, following a symbolic link (a
+// file the user named, such as a certificate or a token file), and at most
+// limit bytes of it: a larger file is refused with a *TooLargeError,
+// anything but a regular file with a *NotRegularError, and a FIFO never
+// blocks it.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	return readLimited(f, path, limit)
+}
+
+// ReadFileNoFollow is ReadFile for a file of quicxfer's own: a symbolic
+// link at path is refused with a *SymlinkError, not followed.
+func ReadFileNoFollow(path string, limit int64) ([]byte, error) {
+	f, err := OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return readLimited(f, path, limit)
+}
+
+// readLimited reads f, closing it, refusing more than limit bytes: by its
+// size before reading anything, and by what it reads (it may be growing).
+func readLimited(f *os.File, path string, limit int64) ([]byte, error) {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, &TooLargeError{path, limit}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooLargeError{path, limit}
+	}
+	return b, nil
 }
 
 // symlinkErr turns the ELOOP of an O_NOFOLLOW open, or the EEXIST of an
@@ -79,10 +262,34 @@ func CheckNotSymlink(path string) error {
 	return nil
 }
 
+// CheckPlain returns nil if path does not exist or is a plain file: a
+// regular file with one name, which quicxfer may write, replace or remove
+// as its own. Else it returns a *SymlinkError, a *NotRegularError or a
+// *HardLinkError; and the error of Lstat other than a missing file.
+func CheckPlain(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return &SymlinkError{path}
+	case !fi.Mode().IsRegular():
+		return &NotRegularError{path, fi.Mode()}
+	}
+	if n := links(fi); n > 1 {
+		return &HardLinkError{path, n}
+	}
+	return nil
+}
+
 // Options tunes Write.
 type Options struct {
 	// Temp is the temporary file's path, in path's directory. A leftover
-	// regular file there is removed first; a symbolic link is refused.
+	// plain file there (regular, one hard link: a write cut short) is
+	// removed first; anything else is refused (CheckPlain), never written
+	// through or removed.
 	// Empty: a fresh name beside path (".NAME.tmp" and random digits).
 	Temp string
 	// Perm is the new file's mode, before the umask (0 is 0o666).
@@ -107,12 +314,16 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // Write replaces path with data: a reader sees the old content or the new,
 // never a part, and after a crash the name holds one of them. It never
 // writes through a symbolic link: one at path (or at o.Temp) is refused with
-// a *SymlinkError. The temporary file is removed if anything fails.
+// a *SymlinkError, and anything else at path that is not a regular file
+// with a *NotRegularError. The data goes only into a file it created (see
+// Options.Temp). The temporary file is removed if anything fails.
 func Write(path string, data []byte, o Options) (err error) {
 	if o.Perm == 0 {
 		o.Perm = 0o666
 	}
-	if err := CheckNotSymlink(path); err != nil {
+	if err := CheckPlain(path); err != nil && !errors.Is(err, ErrHardLink) {
+		// Another name of the file at path keeps its content: the
+		// rename replaces this name only.
 		return err
 	}
 	f, err := createTemp(path, o)
@@ -172,8 +383,11 @@ func createTemp(path string, o Options) (*os.File, error) {
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}
-		// A leftover of a write cut short (a symbolic link was refused
-		// by CreateExcl): remove it and try once more.
+		// A leftover of a write cut short: removed if it is a plain file,
+		// else refused. CreateExcl never opens what is there.
+		if err := CheckPlain(o.Temp); err != nil {
+			return nil, err
+		}
 		if err := os.Remove(o.Temp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}

@@ -21,10 +21,17 @@
 //     package: how it was called, so that `quicxfer status OUT` can say
 //     which command resumes the download.
 //
-// None of these is ever opened through a symbolic link: Open refuses a
-// link at any of them (Paths) with an *atomicfile.SymlinkError, the part
-// file is opened O_NOFOLLOW, and the state is written through a new
-// temporary file (O_CREAT|O_EXCL) renamed over the old (internal/atomicfile).
+// None of these is ever opened through a symbolic link, and nothing is
+// written into a file that is not the download's own: before it creates
+// anything, Open (CheckPaths) refuses a symbolic link at any of them
+// (Paths) with an *atomicfile.SymlinkError, a working file that is not a
+// regular file (a FIFO, a device, a directory) with an
+// *atomicfile.NotRegularError, one with another hard link (another name of
+// someone's file) with an *atomicfile.HardLinkError, and an OUT whose
+// working files' names would be longer than the file system allows with a
+// *NameTooLongError. The part file is opened O_NOFOLLOW|O_NONBLOCK (checked
+// again once open), and the state is written through a new temporary file
+// (O_CREAT|O_EXCL) renamed over the old (internal/atomicfile).
 //
 // Inspect reads all of these without writing or locking anything, so it is
 // safe while a download runs; it tells a running download by the part

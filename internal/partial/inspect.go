@@ -23,7 +23,8 @@ func CommandPath(out string) string { return out + CommandSuffix }
 // anything for writing and without taking the download's lock.
 type Inspection struct {
 	Out        string
-	OutExists  bool // out itself exists (a finished download, or another file)
+	OutExists  bool        // out itself exists (a finished download, or another file)
+	OutMode    fs.FileMode // what out is (a symbolic link followed): only a regular file can be a finished download
 	OutSize    int64
 	PartExists bool
 	PartSize   int64
@@ -36,6 +37,10 @@ type Inspection struct {
 	// come from /proc/locks and are false and 0 where it cannot be read.
 	Running bool
 	LockPID int
+	// Refused is CheckPaths's error: why a download at out would refuse
+	// to start (a working file that is a symbolic link, a hard link, a
+	// FIFO, ..., or a name too long); nil if it would not.
+	Refused error
 }
 
 // Exists reports whether anything of a download is at out.
@@ -46,12 +51,14 @@ func (in *Inspection) Exists() bool {
 // Inspect reports what is at out: out itself, its part file and its state.
 // It only stats and reads: it never creates, changes or locks anything, so
 // it is safe while a download runs (the state file is replaced by rename, so
-// a read sees the old state or the new one). It returns an error only for
-// failures other than a missing file.
+// a read sees the old state or the new one). It reads nothing but a regular
+// file (a FIFO never blocks it) and follows no symbolic link to read. It
+// returns an error only for failures other than a missing file or a
+// malformed state: a state file that is not a regular file, for one.
 func Inspect(out string) (*Inspection, error) {
 	in := &Inspection{Out: out}
 	if fi, err := os.Stat(out); err == nil {
-		in.OutExists, in.OutSize = true, fi.Size()
+		in.OutExists, in.OutMode, in.OutSize = true, fi.Mode(), fi.Size()
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -63,6 +70,7 @@ func Inspect(out string) (*Inspection, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
+	in.Refused = CheckPaths(out)
 	in.State, in.StateErr = readState(StatePath(out))
 	if in.StateErr != nil && !errors.Is(in.StateErr, fs.ErrNotExist) && !errors.Is(in.StateErr, ErrBadState) {
 		return nil, fmt.Errorf("reading %s: %w", StatePath(out), in.StateErr)

@@ -3,7 +3,6 @@ package partial
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,10 +136,10 @@ type File struct {
 // out itself beyond refusing a symbolic link there: Finish renames the part
 // file to out, and never replaces anything.
 //
-// Open returns ErrLocked if another File holds the download, an
-// *atomicfile.SymlinkError if any of the download's files (out, its part,
-// state and command files and their temporary names) is a symbolic link,
-// and an *OtherFileError for a partial download of a different file unless
+// Open returns ErrLocked if another File holds the download, CheckPaths's
+// error if a file of the download cannot be its own (a symbolic link, a
+// hard link, a FIFO, ...) or a name would be too long, and an
+// *OtherFileError for a partial download of a different file unless
 // opts.DiscardOther is set.
 func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error) {
 	if err := checkManifest(m); err != nil {
@@ -150,10 +149,8 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	for _, p := range Paths(out) {
-		if err := atomicfile.CheckNotSymlink(p); err != nil {
-			return nil, Report{}, err
-		}
+	if err := CheckPaths(out); err != nil {
+		return nil, Report{}, err
 	}
 	pf, created, err := openLocked(PartPath(out))
 	if err != nil {
@@ -361,15 +358,14 @@ func (f *File) load(created bool, opts Options) (Report, error) {
 }
 
 // readState reads and decodes a state file, refusing to read more than any
-// valid state can hold, a symbolic link (*atomicfile.SymlinkError) and
-// anything but a regular file (O_NONBLOCK: a FIFO does not hang it).
+// valid state can hold (ErrBadState), a symbolic link
+// (*atomicfile.SymlinkError) and anything but a regular file
+// (*atomicfile.NotRegularError; a FIFO does not hang it).
 func readState(path string) (*State, error) {
-	sf, err := atomicfile.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	b, err := atomicfile.ReadFileNoFollow(path, int64(MaxStateLen))
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: larger than any state", ErrBadState)
 	}
-	defer sf.Close()
-	b, err := io.ReadAll(io.LimitReader(sf, int64(MaxStateLen)+1))
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )
 
 // Build hashes size bytes of r into a manifest, with workers goroutines
@@ -58,11 +59,14 @@ func Build(ctx context.Context, r io.ReaderAt, size int64, workers int) (*Manife
 	return m, nil
 }
 
-// BuildFile hashes the regular file at path. The file must not change while
-// it is hashed; callers that care compare its size and modification time
-// before and after.
+// BuildFile hashes the regular file at path (a symbolic link is followed).
+// Anything else is refused with an error wrapping atomicfile.ErrNotRegular,
+// before it is opened where it can be told: a FIFO never blocks it, a
+// device is never read. The file must not change while it is hashed;
+// callers that care compare its size and modification time before and
+// after.
 func BuildFile(ctx context.Context, path string, workers int) (*Manifest, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -70,9 +74,6 @@ func BuildFile(ctx context.Context, path string, workers int) (*Manifest, error)
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	return Build(ctx, f, fi.Size(), workers)
 }

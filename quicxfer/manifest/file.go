@@ -63,19 +63,16 @@ func UnmarshalFile(b []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// ReadFile reads a manifest file. It reads at most MaxFileLen bytes.
+// ReadFile reads a manifest file (a symbolic link is followed). It reads at
+// most MaxFileLen bytes, and nothing but a regular file (a FIFO does not
+// block it; the error wraps atomicfile.ErrNotRegular).
 func ReadFile(path string) (*Manifest, error) {
-	f, err := os.Open(path)
+	b, err := atomicfile.ReadFile(path, int64(MaxFileLen))
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%s: %w: larger than any manifest", path, ErrNotManifestFile)
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(MaxFileLen)+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(b) > MaxFileLen {
-		return nil, fmt.Errorf("%s: %w: larger than any manifest", path, ErrNotManifestFile)
 	}
 	m, err := UnmarshalFile(b)
 	if err != nil {
