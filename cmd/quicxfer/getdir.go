@@ -126,7 +126,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 				return nil
 			}
 			out := f.out(outdir)
-			if err := checkNoLink(out); err != nil {
+			if err := partial.CheckPaths(out); err != nil {
 				errs[i] = err
 				view.fileEnd(i, nil, err)
 				return nil
@@ -334,38 +334,41 @@ func selectFiles(entries []listed, prefix, outdir string) ([]dirFile, refusals) 
 // one, refusing to go through anything that is not a plain directory: a
 // symbolic link there (planted or left over) would send the files
 // elsewhere.
-func mkdirInside(root, rel string) error {
-	if rel == "." {
+func mkdirInside(root, rel string) error { return plainDirs(root, rel, true) }
+
+// plainDirs walks rel's directories (rel is '/'- or OS-separated) under
+// root, through an os.Root of it, so that nothing outside root is reached,
+// and refuses anything on the way that is not a plain directory. With
+// create, a missing directory is made; without, the walk stops there
+// (nothing further down exists either).
+func plainDirs(root, rel string, create bool) error {
+	rel = filepath.ToSlash(rel)
+	if rel == "." || rel == "" {
 		return nil
 	}
-	p := root
-	for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	p := "."
+	for _, elem := range strings.Split(rel, "/") {
 		p = filepath.Join(p, elem)
-		fi, err := os.Lstat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		fi, err := r.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if !create {
+				return nil
+			}
+			if err := r.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}
-			if fi, err = os.Lstat(p); err != nil {
-				return err
-			}
-		case err != nil:
+			fi, err = r.Lstat(p)
+		}
+		if err != nil {
 			return err
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", showName(p))
-		}
-	}
-	return nil
-}
-
-// checkNoLink refuses a download whose OUT or partial files are symbolic
-// links, which would write outside the output directory.
-func checkNoLink(out string) error {
-	for _, p := range []string{out, partial.PartPath(out), partial.StatePath(out)} {
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symbolic link; refusing to write through it", showName(p))
+			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", showName(filepath.Join(root, p)))
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -258,66 +259,24 @@ func replicaOut(dir, name string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
+	if err := plainDirs(dir, path.Dir(name), true); err != nil {
 		return "", err
 	}
-	defer root.Close()
-	elems := strings.Split(name, "/")
-	p := "."
-	for _, e := range elems[:len(elems)-1] {
-		p = filepath.Join(p, e)
-		fi, err := root.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := root.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return "", err
-			}
-			fi, err = root.Lstat(p)
-		}
-		if err != nil {
-			return "", err
-		}
-		if !fi.IsDir() {
-			return "", fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", filepath.Join(dir, p))
-		}
-	}
-	if err := checkNoLinks(dir, name); err != nil {
+	out := filepath.Join(dir, filepath.FromSlash(name))
+	if err := partial.CheckPaths(out); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, filepath.FromSlash(name)), nil
+	return out, nil
 }
 
 // checkNoLinks checks that name under dir is reached through plain
 // directories only (those that exist), and that neither the file nor any
-// of its working files is a symbolic link.
+// of its working files is a symbolic link (or anything but a plain file).
 func checkNoLinks(dir, name string) error {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
+	if err := plainDirs(dir, path.Dir(name), false); err != nil {
 		return err
 	}
-	defer root.Close()
-	elems := strings.Split(name, "/")
-	p := "."
-	for _, e := range elems[:len(elems)-1] {
-		p = filepath.Join(p, e)
-		fi, err := root.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // nothing further down exists either
-		}
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to go through it", filepath.Join(dir, p))
-		}
-	}
-	rel := filepath.FromSlash(name)
-	for _, suffix := range append([]string{""}, partial.WorkingSuffixes()...) {
-		if fi, err := root.Lstat(rel + suffix); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symbolic link; refusing to write through it", filepath.Join(dir, rel+suffix))
-		}
-	}
-	return nil
+	return partial.CheckPaths(filepath.Join(dir, filepath.FromSlash(name)))
 }
 
 // inStateDir reports whether path is in the state directory stateDir (""

@@ -157,7 +157,7 @@ func open(path string, flag int, perm os.FileMode, follow bool) (*os.File, error
 		}
 	}
 	if flag&unix.O_NONBLOCK == 0 {
-		if err := control(f, func(fd int) error { return unix.SetNonblock(fd, false) }); err != nil {
+		if err := Control(f, func(fd int) error { return unix.SetNonblock(fd, false) }); err != nil {
 			return fail(err)
 		}
 	}
@@ -178,7 +178,9 @@ func links(fi fs.FileInfo) uint64 {
 	return 1
 }
 
-func control(f *os.File, fn func(fd int) error) error {
+// Control runs fn on f's file descriptor (os.File.SyscallConn), returning
+// fn's error or the one of getting at the descriptor.
+func Control(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err

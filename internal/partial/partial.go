@@ -252,7 +252,7 @@ func openLocked(path string) (*os.File, bool, error) {
 }
 
 func flock(f *os.File, how int) error {
-	return control(f, func(fd int) error {
+	return atomicfile.Control(f, func(fd int) error {
 		for {
 			if err := unix.Flock(fd, how); err != unix.EINTR {
 				return err
@@ -262,25 +262,13 @@ func flock(f *os.File, how int) error {
 }
 
 func fdatasync(f *os.File) error {
-	return control(f, func(fd int) error {
+	return atomicfile.Control(f, func(fd int) error {
 		for {
 			if err := unix.Fdatasync(fd); err != unix.EINTR {
 				return err
 			}
 		}
 	})
-}
-
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
 }
 
 // load decides what to keep of a previous run and fills have and durable.
