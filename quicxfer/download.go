@@ -374,7 +374,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	id := m.ID()
 	res := &Result{Name: name, ID: id, Size: m.Size}
 
-	done, err := alreadyThere(opts.Out, m, opts.Workers)
+	done, err := alreadyThere(ctx, opts.Out, m, opts.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -634,8 +634,9 @@ func permanent(err error) bool {
 }
 
 // alreadyThere reports whether out already holds the file. An out that
-// exists but is not the file is never overwritten.
-func alreadyThere(out string, m *manifest.Manifest, workers int) (bool, error) {
+// exists but is not the file is never overwritten. Hashing it stops when
+// ctx ends (Ctrl-C), with ctx's error.
+func alreadyThere(ctx context.Context, out string, m *manifest.Manifest, workers int) (bool, error) {
 	fi, err := os.Stat(out)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -647,7 +648,10 @@ func alreadyThere(out string, m *manifest.Manifest, workers int) (bool, error) {
 		return false, fmt.Errorf("%s exists and is not a regular file", out)
 	}
 	if fi.Size() == m.Size {
-		got, err := manifest.BuildFile(context.Background(), out, workers)
+		got, err := manifest.BuildFile(ctx, out, workers)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
 		if err == nil && got.ID() == m.ID() {
 			return true, nil
 		}
