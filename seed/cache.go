@@ -184,5 +184,14 @@ func (c *manifestCache) store(abs string, size, mtime int64, m *manifest.Manifes
 	b = binary.BigEndian.AppendUint64(b, uint64(mtime))
 	b = m.AppendBinary(b)
 	b = binary.BigEndian.AppendUint64(b, xxhash.Sum64(b))
-	return writeFileAtomic(c.entryPath(abs), b, 0o600, false)
+	p := c.entryPath(abs)
+	// The cache directory is the seed's own: whatever else is at an
+	// entry's name (a FIFO, a link: damage) goes, and the entry replaces
+	// it (the write itself never goes through such a file).
+	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+	}
+	return writeFileAtomic(p, b, 0o600, false)
 }
