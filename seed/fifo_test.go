@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/testkit"
+
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -34,21 +36,6 @@ func mkfifo(t *testing.T, p string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-}
-
-// within runs f and fails the test if it has not returned after hangGuard.
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(hangGuard):
-		t.Fatalf("%s: still blocked after %s", what, hangGuard)
-	}
 }
 
 // TestFIFOSwappedInAnswersFileChanged: a served file replaced by a FIFO
@@ -109,7 +96,7 @@ func TestFIFONotIndexed(t *testing.T) {
 		{File: File{Name: "p", Path: filepath.Join(dir, "p")}, root: root, rel: "p"},
 	}
 	var kept []*servedFile
-	within(t, "indexing a FIFO", func() {
+	testkit.NoHang(t, "indexing a FIFO", func() {
 		kept, _, _, err = hashAll(context.Background(), files, nil, &manifestCache{dir: t.TempDir()}, 2, slog.New(slog.DiscardHandler))
 	})
 	require.NoError(t, err)
@@ -117,11 +104,11 @@ func TestFIFONotIndexed(t *testing.T) {
 	require.Equal(t, "f", kept[0].Name)
 
 	// Opened directly: refused as not a regular file, without blocking.
-	within(t, "opening a FIFO", func() { _, _, err = openRegular(root, "p") })
+	testkit.NoHang(t, "opening a FIFO", func() { _, _, err = openRegular(root, "p") })
 	require.ErrorIs(t, err, errNotRegular)
 	// A FIFO where the walk expects a directory (swapped in after its
 	// parent was listed) is not opened as a reader that waits either.
-	within(t, "listing a FIFO as a directory", func() { _, err = fs.ReadDir(newDirFS(root), "p") })
+	testkit.NoHang(t, "listing a FIFO as a directory", func() { _, err = fs.ReadDir(newDirFS(root), "p") })
 	require.Error(t, err)
 }
 
@@ -138,12 +125,12 @@ func TestFIFOAsManifestCacheEntry(t *testing.T) {
 	cache := &manifestCache{dir: cacheDir}
 	mkfifo(t, cache.entryPath(p))
 
-	within(t, "CachedManifest with a FIFO entry", func() { _, err = CachedManifest(state, p) })
+	testkit.NoHang(t, "CachedManifest with a FIFO entry", func() { _, err = CachedManifest(state, p) })
 	require.Error(t, err)
 	require.True(t, errors.Is(err, errCacheDamaged), "%v", err)
 
 	var s *Server
-	within(t, "starting a seed with a FIFO cache entry", func() {
+	testkit.NoHang(t, "starting a seed with a FIFO cache entry", func() {
 		s, err = New(context.Background(), Options{Paths: []string{dir}, StateDir: state, Listen: "127.0.0.1:0"})
 	})
 	require.NoError(t, err)

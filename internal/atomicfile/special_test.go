@@ -4,27 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"golang.org/x/sys/unix"
 )
-
-// noHang runs fn and fails the test if it has not returned after a
-// generous time (a FIFO opened without O_NONBLOCK blocks forever).
-func noHang(t *testing.T, what string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s: still blocked after 60s", what)
-	}
-}
 
 func mkfifo(t *testing.T, p string) {
 	t.Helper()
@@ -76,7 +61,7 @@ func TestOpenSpecialFiles(t *testing.T) {
 	mknull(t, dev)
 	for _, p := range []string{fifo, dev} {
 		for _, flag := range []int{os.O_RDONLY, os.O_WRONLY, os.O_RDWR, os.O_RDWR | os.O_CREATE, os.O_WRONLY | os.O_TRUNC} {
-			noHang(t, p, func() {
+			testkit.NoHang(t, p, func() {
 				f, err := OpenFile(p, flag, 0o666)
 				require.Nil(t, f)
 				var ne *NotRegularError
@@ -84,7 +69,7 @@ func TestOpenSpecialFiles(t *testing.T) {
 				require.ErrorIs(t, err, ErrNotRegular)
 			})
 		}
-		noHang(t, p, func() {
+		testkit.NoHang(t, p, func() {
 			_, err := OpenRegular(p)
 			require.ErrorIs(t, err, ErrNotRegular)
 			_, err = ReadFile(p, 1<<20)
@@ -95,7 +80,7 @@ func TestOpenSpecialFiles(t *testing.T) {
 		// Through a symbolic link the user named, too.
 		link := p + ".link"
 		require.NoError(t, os.Symlink(p, link))
-		noHang(t, link, func() {
+		testkit.NoHang(t, link, func() {
 			_, err := ReadFile(link, 1<<20)
 			require.ErrorIs(t, err, ErrNotRegular)
 		})
@@ -145,7 +130,7 @@ func TestReadFile(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, f.Truncate(64<<30))
 			require.NoError(t, f.Close())
-			noHang(t, sparse, func() {
+			testkit.NoHang(t, sparse, func() {
 				_, err = read(sparse, 4<<20)
 				require.ErrorIs(t, err, ErrTooLarge)
 			})
@@ -200,7 +185,7 @@ func TestWriteTempNeverThroughOtherFiles(t *testing.T) {
 		dir := t.TempDir()
 		p, tmp := filepath.Join(dir, "f"), filepath.Join(dir, "f.tmp")
 		mkfifo(t, tmp)
-		noHang(t, tmp, func() {
+		testkit.NoHang(t, tmp, func() {
 			require.ErrorIs(t, Write(p, []byte("x"), Options{Temp: tmp}), ErrNotRegular)
 		})
 		fi, err := os.Lstat(tmp)

@@ -6,32 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )
 
 // workingNames are the endings of the files Open may write.
-var workingNames = []string{".qxpart", ".qxstate", ".qxstate.tmp", ".qxcmd", ".qxcmd.tmp"}
-
-// inTime fails the test if fn has not returned after a generous time: a
-// FIFO opened without O_NONBLOCK blocks forever.
-func inTime(t *testing.T, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("still blocked after 60s")
-	}
-}
+var workingNames = WorkingSuffixes()
 
 // TestOpenRefusesHardLinks: a hard link to someone's file at any working
 // file of a download (with or without a state beside it) is refused before
@@ -90,7 +75,7 @@ func TestOpenRefusesSpecialFiles(t *testing.T) {
 						t.Skipf("mknod: %v", err)
 					}
 				}
-				inTime(t, func() {
+				testkit.NoHang(t, "the call", func() {
 					_, _, err := Open(d.out, d.m, Options{})
 					require.ErrorIs(t, err, atomicfile.ErrNotRegular)
 					require.ErrorContains(t, err, p+" is not a regular file")
@@ -108,7 +93,7 @@ func TestOpenRefusesSpecialFiles(t *testing.T) {
 func TestInspectFIFO(t *testing.T) {
 	d := newDownload(t, randomData(2*bs, 42))
 	require.NoError(t, unix.Mkfifo(StatePath(d.out), 0o644))
-	inTime(t, func() {
+	testkit.NoHang(t, "the call", func() {
 		_, err := Inspect(d.out)
 		require.ErrorIs(t, err, atomicfile.ErrNotRegular)
 	})

@@ -5,29 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )
-
-// inTime fails the test if fn has not returned after a generous time: a
-// FIFO opened without O_NONBLOCK blocks forever.
-func inTime(t *testing.T, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("still blocked after 60s")
-	}
-}
 
 // TestSpecialFilesRefused: BuildFile (the input of `quicxfer manifest`)
 // and ReadFile (--manifest MFILE) refuse a FIFO or a device at once, and
@@ -48,7 +33,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 	require.NoError(t, os.Symlink(fifo, link))
 	paths = append(paths, link)
 	for _, p := range paths {
-		inTime(t, func() {
+		testkit.NoHang(t, "the call", func() {
 			_, err := BuildFile(context.Background(), p, 1)
 			require.ErrorIs(t, err, atomicfile.ErrNotRegular, p)
 			require.ErrorContains(t, err, "not a regular file")
