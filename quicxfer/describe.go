@@ -21,6 +21,7 @@ func Describe(err error) string {
 		hsErr   *quic.HandshakeTimeoutError
 		idleErr *quic.IdleTimeoutError
 		trErr   *quic.TransportError
+		appErr  *quic.ApplicationError
 	)
 	switch {
 	case err == nil:
@@ -35,6 +36,8 @@ func Describe(err error) string {
 		return "timed out"
 	case errors.As(err, &trErr) && trErr.ErrorCode == alertNoApplicationProtocol:
 		return "it does not speak this version of the quicxfer protocol (" + wire.ALPN + ")"
+	case errors.As(err, &appErr) && !appErr.Remote:
+		return "this side closed the connection"
 	}
 	return err.Error()
 }

@@ -1083,7 +1083,11 @@ func (l *loop) updateAlone() {
 // failure to explain).
 func (l *loop) down(s *source, err error, apply func([]scheduler.Action)) {
 	apply(l.sched.SourceDown(s.id, time.Now()))
-	if !errors.Is(err, errNotConnected) || s.lastErr == "" {
+	// A connection this side closed (after a stall, say) says nothing new
+	// about the source: the reason that made us close it stays.
+	var ae *quic.ApplicationError
+	ours := errors.Is(err, errNotConnected) || errors.As(err, &ae) && !ae.Remote
+	if !ours || s.lastErr == "" {
 		s.lastErr = Describe(err)
 	}
 	if errors.Is(err, wire.ErrShuttingDown) && !s.shutdown {

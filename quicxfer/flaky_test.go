@@ -338,8 +338,14 @@ func TestSeedShutDownAndBack(t *testing.T) {
 			ProgressInterval: 20 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
 			OnProgress: func(p quicxfer.Progress) {
 				if p.Verified >= p.Size/4 && !killed.Swap(true) {
-					_ = s.Close()
-					close(down)
+					// Not in this callback, which the download's loop
+					// waits for: Close waits for the seed's handlers,
+					// and a loop held that long (a busy machine) sees
+					// its requests stall.
+					go func() {
+						_ = s.Close()
+						close(down)
+					}()
 					return
 				}
 				if killed.Load() && !restarted.Load() {
