@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -39,12 +39,13 @@ func (d *DownloadSharer) Start(name string, m *manifest.Manifest, path string, h
 	if d.file != nil {
 		return errors.New("already sharing a download")
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.ELOOP) {
+	// Without following a link, without blocking, a regular file only.
+	f, err := atomicfile.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, atomicfile.ErrSymlink) {
 		return fmt.Errorf("sharing %s: a symbolic link; refusing to share what it points to", path)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("sharing %s: %w", path, err)
 	}
 	sh, err := d.srv.Share(name, m, f, have)
 	if err != nil {
