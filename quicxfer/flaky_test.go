@@ -487,6 +487,9 @@ func TestSeedAwayAtStart(t *testing.T) {
 				require.NoError(t, err)
 				holder, err := c.Dial(t.Context(), u)
 				require.NoError(t, err)
+				// The seed admits a connection after its handshake, in
+				// its own time: the slot is taken once it counts it.
+				require.Eventually(t, func() bool { return s.Stats().ConnsActive == 1 }, 30*time.Second, 5*time.Millisecond)
 				release = func() { _ = holder.Close() }
 			} else {
 				release = func() {
