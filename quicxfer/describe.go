@@ -36,7 +36,7 @@ func Describe(err error) string {
 		return "timed out"
 	case errors.As(err, &trErr) && trErr.ErrorCode == alertNoApplicationProtocol:
 		return "it does not speak this version of the quicxfer protocol (" + wire.ALPN + ")"
-	case errors.As(err, &appErr) && !appErr.Remote:
+	case closedHere(err) || errors.As(err, &appErr) && !appErr.Remote && appErr.ErrorCode == 0:
 		return "this side closed the connection"
 	}
 	return err.Error()

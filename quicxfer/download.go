@@ -1086,7 +1086,7 @@ func (l *loop) down(s *source, err error, apply func([]scheduler.Action)) {
 	// A connection this side closed (after a stall, say) says nothing new
 	// about the source: the reason that made us close it stays.
 	var ae *quic.ApplicationError
-	ours := errors.Is(err, errNotConnected) || errors.As(err, &ae) && !ae.Remote
+	ours := errors.Is(err, errNotConnected) || closedHere(err) || errors.As(err, &ae) && !ae.Remote
 	if !ours || s.lastErr == "" {
 		s.lastErr = Describe(err)
 	}

@@ -3,6 +3,7 @@ package quicxfer
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,6 +129,11 @@ type seedFetcher struct {
 	// refused is the lowest slot (from 1) whose connection failed while
 	// the first one worked, 0 if none since the loop last looked.
 	refused atomic.Int32
+	// causes holds, for each connection reset closed (*Conn), the error
+	// that made it do so: the other requests on that connection then fail
+	// with this side's own close, and report the cause instead (the seed
+	// said it is shutting down, not "local: no error").
+	causes sync.Map
 }
 
 // slot is one connection to a seed. conn is read without waiting (the
@@ -265,13 +271,16 @@ func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
 }
 
 // reset forgets conn (if a slot still holds it) and closes it, so the next
-// request on that slot dials again.
-func (f *seedFetcher) reset(conn *Conn) {
+// request on that slot dials again; cause is why (see causes).
+func (f *seedFetcher) reset(conn *Conn, cause error) {
 	if conn == nil {
 		return
 	}
 	for _, sl := range f.slots {
 		if sl.conn.CompareAndSwap(conn, nil) {
+			if cause != nil {
+				f.causes.LoadOrStore(conn, cause)
+			}
 			_ = conn.Close()
 		}
 	}
@@ -310,16 +319,26 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 	if ctx.Err() != nil {
 		return outFailed, ctx.Err()
 	}
+	if cause, ok := f.causes.Load(conn); ok && closedHere(err) {
+		err = cause.(error)
+	}
 	out := classify(err, conn)
 	// A busy seed may refuse an extra connection before its close is seen.
 	if (out == outDown || errors.Is(err, wire.ErrBusy)) && f.extraFailed(sl) {
-		f.reset(conn)
+		f.reset(conn, err)
 		return outReturned, err
 	}
 	if out == outDown {
-		f.reset(conn) // the next request dials again
+		f.reset(conn, err) // the next request dials again
 	}
 	return out, err
+}
+
+// closedHere reports whether err is this side's own close of a connection
+// (code NO_ERROR, not sent by the peer).
+func closedHere(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we) && !we.Remote && we.Code == wire.ErrCodeNoError
 }
 
 // extraFailed reports whether sl, which lost or could not get its
