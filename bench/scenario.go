@@ -106,7 +106,7 @@ type Result struct {
 	Aria2             *Aria2     `json:"aria2,omitempty"`
 	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
 	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
-	Samples           []Sample   `json:"samples,omitempty"`
+	Samples           []Sample   `json:"-"`               // drawn in the plots; not kept in report.json (it made it half a megabyte)
 
 	// Attack is scenario 10's figures (attack.go).
 	Attack *AttackResult `json:"attack,omitempty"`

@@ -54,8 +54,8 @@ type simSrc struct {
 	dead     bool
 	dialFail time.Duration // pending SourceDown of a failed dial; 0 if none
 
-	known         []bool // blocks the scheduler was told the source has
-	rejected      map[int]int // bad copies of each block it sent
+	known         []bool          // blocks the scheduler was told the source has
+	rejected      map[int]int     // bad copies of each block it sent
 	fetches       []time.Duration // when each Fetch to this source was issued
 	refused       int
 	lastDelivered time.Duration
