@@ -121,7 +121,7 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 		if sh != nil {
 			_ = sh.stop()
 		}
-		return replicateErr(err, res, dir)
+		return replicateErr(err, res)
 	}
 	<-ctx.Done()
 	return sh.stop()
@@ -129,7 +129,7 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 
 // replicateErr is the error of a replica that could not be filled (res,
 // if not nil, is how far it got) in the command's words.
-func replicateErr(err error, res *quicxfer.ReplicateResult, dir string) error {
+func replicateErr(err error, res *quicxfer.ReplicateResult) error {
 	var (
 		me *quicxfer.ManifestSearchError
 		se *quicxfer.StateDirError
@@ -142,7 +142,7 @@ func replicateErr(err error, res *quicxfer.ReplicateResult, dir string) error {
 		firstErr := fmt.Errorf("%s: %s", raw, msg)
 		return fmt.Errorf("no --from seed gave the file's manifest: %w", firstErr)
 	case errors.As(err, &se):
-		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", dir, se.Path)
+		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", se.Dir, se.Path)
 	case errors.Is(err, context.Canceled) && res != nil && res.Download != nil:
 		return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", res.Out, err)
 	}
