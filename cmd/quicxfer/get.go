@@ -204,9 +204,9 @@ Examples:
 			restoreLog()
 			endRecord(out)
 			err = getErrHint(err, out)
-			if errors.Is(err, quicxfer.ErrNotFound) && res == nil && sh == nil {
+			if quicxfer.MaybeDir(res, err) && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
-				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, errNoDir) {
+				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
 					return derr
 				}
 			}

@@ -1,61 +1,30 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
-	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
-// errNoDir is returned by getDir when no seed lists a file under the prefix.
-var errNoDir = errors.New("no such directory on any seed")
-
-// dirFile is one file of a directory download: what a directory download
-// keeps of each entry of the seeds' lists, no more (a list may hold a
-// million names).
-type dirFile struct {
-	name string // on the seeds
-	rel  string // relative to the output directory, with '/': the end of name
-	size int64  // as listed
-}
-
-// out is where f appears: rel under outdir.
-func (f dirFile) out(outdir string) string { return filepath.Join(outdir, filepath.FromSlash(f.rel)) }
-
-// getDir downloads every file the seeds list under prefix (every file if
-// prefix is empty) into outdir, keeping the paths below prefix, a few files
-// at a time over one shared client. Each file is an ordinary download with
-// its own OUT.qxpart and OUT.qxstate, so each resumes on its own and a file
-// already complete is verified and kept. base carries the seeds and the
-// options every file shares. fallback says get tried prefix as a file
-// first: then errNoDir is get's to report.
+// getDir downloads the directory prefix of the seeds (every file if prefix
+// is empty) into outdir with quicxfer.DownloadDir, drawing its progress with
+// a dirView. base carries the seeds and the options every file shares.
+// fallback says get tried prefix as a file first: then quicxfer.ErrNoDir is
+// get's to report.
 func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallback bool) (err error) {
-	if prefix != "" {
-		if err := wire.CheckName(prefix); err != nil {
-			return usagef("directory name %q: %v", prefix, err)
-		}
-	}
 	parallel := c.Int("parallel")
-	if parallel < 1 || parallel > 64 {
-		return usagef("--parallel: want 1 to 64, got %d", parallel)
+	if parallel < 1 || parallel > quicxfer.MaxParallel {
+		return usagef("--parallel: want 1 to %d, got %d", quicxfer.MaxParallel, parallel)
 	}
 	var view *dirView
 	if c.Bool("json-progress") {
@@ -65,113 +34,75 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 		// report, as that file's "not found".
 		defer func() {
 			var ue usageError
-			if err != nil && view == nil && !errors.As(err, &ue) && !(fallback && errors.Is(err, errNoDir)) {
+			if err != nil && view == nil && !errors.As(err, &ue) && !(fallback && errors.Is(err, quicxfer.ErrNoDir)) {
 				writeJSONEvent(c.App.Writer, jsonEvent{"error", time.Now(), dirJSON{Dir: outdir, Files: []dirFileJSON{}, jsonRun: jsonRunOf(err)}})
 			}
 		}()
 	}
-	client, err := quicxfer.NewClientWith(base.Auth)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...) }
-
-	entries, err := listAll(c.Context, client, base.Seeds, prefix, logf)
-	if err != nil {
-		return err
-	}
-	files, refused := selectFiles(entries, prefix, outdir)
-	entries = nil
-	if len(files) == 0 && refused.n == 0 {
-		if prefix == "" {
-			return errors.New("the seeds serve no file")
-		}
-		return fmt.Errorf("%q: %w: %w", prefix, quicxfer.ErrNotFound, errNoDir)
-	}
-	if c.IsSet("id") {
-		return usagef("--id names one file's content; it does not go with a directory or --all")
-	}
-	for _, r := range refused.shown {
-		logf("%s", r)
-	}
-	if more := refused.n - len(refused.shown); more > 0 {
-		logf("refusing %d more names the same way", more)
-	}
-	if err := os.MkdirAll(outdir, 0o755); err != nil {
-		return fmt.Errorf("output directory: %w", err)
-	}
-
 	label := prefix + "/"
 	if prefix == "" {
 		label = "all files"
 	}
-	view = newDirView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"), showName(label), outdir, files, parallel)
-
-	start := time.Now()
-	results := make([]*quicxfer.Result, len(files))
-	errs := make([]error, len(files))
-	var stop atomic.Bool // a failure that every later file would share
-	var g errgroup.Group
-	g.SetLimit(parallel)
-	for i, f := range files {
-		g.Go(func() error {
-			if stop.Load() || c.Context.Err() != nil {
-				errs[i] = errNotStarted
-				return nil
+	var files []quicxfer.DirFile
+	var started []bool // by file: its record written
+	res, err := quicxfer.DownloadDir(c.Context, quicxfer.DirOptions{
+		Base: base, Prefix: prefix, OutDir: outdir, Parallel: parallel, Logf: logf,
+		OnFiles: func(fs []quicxfer.DirFile, refused quicxfer.Refusals) error {
+			for _, r := range refused.Shown {
+				logf("%s", refusalLine(r, outdir))
 			}
-			if err := mkdirInside(outdir, filepath.Dir(f.rel)); err != nil {
-				errs[i] = err
-				view.fileEnd(i, nil, err)
-				return nil
+			if more := refused.N - len(refused.Shown); more > 0 {
+				logf("refusing %d more names the same way", more)
 			}
-			out := f.out(outdir)
-			if err := partial.CheckPaths(out); err != nil {
-				errs[i] = err
-				view.fileEnd(i, nil, err)
-				return nil
-			}
-			opts := base
-			opts.Name, opts.Out, opts.Client = f.name, out, client
-			opts.Logf = func(format string, args ...any) { view.logf("%s: "+format, append([]any{showName(f.rel)}, args...)...) }
-			opts.OnProgress = func(p quicxfer.Progress) { view.progress(i, p) }
-			opts.OnEvent = func(e quicxfer.Event) { view.event(i, e) }
-			writeRecord(c, out, f.name, c.Args().Slice()...)
-			results[i], errs[i] = quicxfer.Download(c.Context, opts)
-			endRecord(out)
-			if r := results[i]; r != nil && r.Name == f.name {
-				r.Name = f.name // the listed name's copy: one per file is kept
-			}
-			view.fileEnd(i, results[i], errs[i])
-			if errs[i] != nil && (errors.Is(errs[i], quicxfer.ErrNoSeeds) || errors.Is(errs[i], context.Canceled)) {
-				stop.Store(true)
-			}
+			files, started = fs, make([]bool, len(fs))
+			view = newDirView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"), showName(label), outdir, files, parallel)
 			return nil
-		})
-	}
-	_ = g.Wait()
-	elapsed := time.Since(start)
-
-	failed, firstErr := 0, error(nil)
-	for i, err := range errs {
-		if err != nil {
-			failed++
-			if firstErr == nil || errors.Is(firstErr, errNotStarted) {
-				firstErr = fmt.Errorf("%s: %w", showName(files[i].rel), err)
+		},
+		OnFileStart: func(i int) {
+			started[i] = true
+			writeRecord(c, files[i].Out(outdir), files[i].Name, c.Args().Slice()...)
+		},
+		FileLogf: func(i int, format string, args ...any) {
+			view.logf("%s: "+format, append([]any{showName(files[i].Rel)}, args...)...)
+		},
+		OnProgress: func(i int, p quicxfer.Progress) { view.progress(i, p) },
+		OnEvent:    func(i int, e quicxfer.Event) { view.event(i, e) },
+		OnFileDone: func(i int, r *quicxfer.Result, err error) {
+			if started[i] {
+				endRecord(files[i].Out(outdir))
 			}
+			view.fileEnd(i, r, err)
+		},
+	})
+	var de *quicxfer.DirError
+	switch {
+	case errors.As(err, &de):
+	case err != nil:
+		var be *quicxfer.BadOptionsError
+		switch {
+		case errors.As(err, &be):
+			return usagef("%v", be)
+		case errors.Is(err, quicxfer.ErrIDForDir):
+			return usagef("--id names one file's content; it does not go with a directory or --all")
 		}
+		return err
 	}
+
 	var err2 error
 	switch {
-	case c.Context.Err() != nil:
-		err2 = fmt.Errorf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume: %w", len(files)-failed, len(files), c.Context.Err())
-	case failed > 0 || refused.n > 0:
-		if firstErr == nil {
-			firstErr = errors.New(refused.shown[0])
+	case de == nil:
+	case de.Interrupted != nil:
+		err2 = fmt.Errorf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume: %w", de.Files-de.Failed, de.Files, de.Interrupted)
+	default:
+		first := fmt.Errorf("%s: %w", showName(de.File), de.Err)
+		var re *quicxfer.RefusedError
+		if de.File == "" && errors.As(de.Err, &re) {
+			first = errors.New(refusalLine(re, outdir))
 		}
-		err2 = fmt.Errorf("%d of %d files failed (%v)", failed+refused.n, len(files)+refused.n, firstErr)
+		err2 = fmt.Errorf("%d of %d files failed (%v)", de.Failed+de.Refused, de.Files+de.Refused, first)
 	}
-	j := dirJSONOf(outdir, files, results, errs, elapsed, err2)
+	j := dirJSONOf(outdir, res.Files, res.Results, res.Errs, res.Elapsed, err2)
 	view.finish(j, err2)
 	if c.Bool("json") {
 		if jerr := json.NewEncoder(c.App.Writer).Encode(j); jerr != nil {
@@ -179,199 +110,18 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 		}
 	}
 	if err2 == nil && !c.Bool("quiet") {
-		dirSummary(c.App.ErrWriter, outdir, files, results, elapsed)
+		dirSummary(c.App.ErrWriter, outdir, res.Files, res.Results, res.Elapsed)
 	}
 	return err2
 }
 
-// errNotStarted marks a file left alone after a failure every file shares.
-var errNotStarted = errors.New("not started")
-
-// listed is what a directory download keeps of a seed's list entry.
-type listed struct {
-	name string
-	size int64
-}
-
-// listAll asks every seed for its list and returns the union of the
-// entries under prefix ("" for all): one entry per name, the first seed's
-// where they differ (each file's download then settles which manifest to
-// use, as for a single file). Each list is read as it arrives, keeping only
-// the names under prefix and their sizes, and a list is bounded
-// (wire.MaxListEntries, wire.MaxListBytes). Seeds that cannot be listed are
-// reported and skipped; it fails only if none can.
-func listAll(parent context.Context, client *quicxfer.Client, seeds []string, prefix string, logf func(string, ...any)) ([]listed, error) {
-	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
-	defer cancel()
-	lists := make([][]listed, len(seeds))
-	errs := make([]error, len(seeds))
-	var wg sync.WaitGroup
-	for i, s := range seeds {
-		u, err := wire.ParseURL(s)
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := client.Dial(ctx, u)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer conn.Close()
-			errs[i] = conn.ListEach(ctx, func(e wire.FileEntry) error {
-				if prefix == "" || strings.HasPrefix(e.Name, prefix+"/") {
-					lists[i] = append(lists[i], listed{e.Name, e.Size})
-				}
-				return nil
-			})
-			if errs[i] != nil {
-				lists[i] = nil
-			}
-		}()
+// refusalLine is the line that says which name of the seeds' lists a
+// directory download into outdir refused, and why.
+func refusalLine(r *quicxfer.RefusedError, outdir string) string {
+	if errors.Is(r.Err, quicxfer.ErrOutsideDir) {
+		return fmt.Sprintf("refusing %s: it would be written outside %s", quoteShort(r.Name), showName(outdir))
 	}
-	wg.Wait()
-	if err := parent.Err(); err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var all []listed
-	var firstErr error
-	for i, l := range lists {
-		if errs[i] != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("seed %s: listing files: %s", seeds[i], quicxfer.Describe(errs[i]))
-			}
-			logf("seed %s: listing files: %s; going on without its list", seeds[i], quicxfer.Describe(errs[i]))
-			continue
-		}
-		for _, e := range l {
-			if !seen[e.name] {
-				seen[e.name] = true
-				all = append(all, e)
-			}
-		}
-		lists[i] = nil
-	}
-	if firstErr != nil && len(all) == 0 {
-		return nil, fmt.Errorf("%w: %v", quicxfer.ErrNoSeeds, firstErr)
-	}
-	return all, nil
-}
-
-// workingName returns the suffix of quicxfer's own files
-// (partial.WorkingSuffix) that a component of the '/'-separated rel ends
-// with, or "". A directory download never writes a name that ends so, nor
-// makes a directory of one: a seed could plant a forged OUT.qxpart and
-// OUT.qxstate beside a file it also lists, or a .qxcmd whose command status
-// shows.
-func workingName(rel string) string {
-	for _, elem := range strings.Split(rel, "/") {
-		if suf := partial.WorkingSuffix(elem); suf != "" {
-			return suf
-		}
-	}
-	return ""
-}
-
-// maxRefusalsShown is how many refused names a directory download names,
-// one line each; the others are counted.
-const maxRefusalsShown = 10
-
-// refusals are the names selectFiles refused: the first maxRefusalsShown
-// as one-line reasons, and how many in all.
-type refusals struct {
-	shown []string
-	n     int
-}
-
-func (r *refusals) add(format string, args ...any) {
-	r.n++
-	if len(r.shown) < maxRefusalsShown {
-		r.shown = append(r.shown, fmt.Sprintf(format, args...))
-	}
-}
-
-// selectFiles picks the entries under prefix ("" for all) and maps each to
-// a path under outdir. A name that could land outside outdir is refused, and
-// so is one that names one of quicxfer's own working files (workingName).
-// Files come out sorted by name.
-func selectFiles(entries []listed, prefix, outdir string) ([]dirFile, refusals) {
-	var files []dirFile
-	var refused refusals
-	for _, e := range entries {
-		rel := e.name
-		if prefix != "" {
-			var ok bool
-			if rel, ok = strings.CutPrefix(e.name, prefix+"/"); !ok {
-				continue
-			}
-		}
-		if err := wire.CheckName(e.name); err != nil {
-			refused.add("refusing %s: %v", quoteShort(e.name), err)
-			continue
-		}
-		if err := wire.CheckName(rel); err != nil {
-			refused.add("refusing %s: %v", quoteShort(e.name), err)
-			continue
-		}
-		if !filepath.IsLocal(filepath.FromSlash(rel)) {
-			refused.add("refusing %s: it would be written outside %s", quoteShort(e.name), showName(outdir))
-			continue
-		}
-		if suf := workingName(rel); suf != "" {
-			refused.add("refusing %s: quicxfer keeps its partial downloads in names ending %s, and a directory download never writes one", quoteShort(e.name), suf)
-			continue
-		}
-		files = append(files, dirFile{name: e.name, rel: rel, size: e.size})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].name < files[j].name })
-	return files, refused
-}
-
-// mkdirInside creates rel's directories under root (which exists) one by
-// one, refusing to go through anything that is not a plain directory: a
-// symbolic link there (planted or left over) would send the files
-// elsewhere.
-func mkdirInside(root, rel string) error { return plainDirs(root, rel, true) }
-
-// plainDirs walks rel's directories (rel is '/'- or OS-separated) under
-// root, through an os.Root of it, so that nothing outside root is reached,
-// and refuses anything on the way that is not a plain directory. With
-// create, a missing directory is made; without, the walk stops there
-// (nothing further down exists either).
-func plainDirs(root, rel string, create bool) error {
-	rel = filepath.ToSlash(rel)
-	if rel == "." || rel == "" {
-		return nil
-	}
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	p := "."
-	for _, elem := range strings.Split(rel, "/") {
-		p = filepath.Join(p, elem)
-		fi, err := r.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			if !create {
-				return nil
-			}
-			if err := r.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			fi, err = r.Lstat(p)
-		}
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory (a symbolic link or a file); refusing to write through it", showName(filepath.Join(root, p)))
-		}
-	}
-	return nil
+	return fmt.Sprintf("refusing %s: %v", quoteShort(r.Name), r.Err)
 }
 
 type dirFileJSON struct {
@@ -390,7 +140,7 @@ type dirJSON struct {
 // dirJSONOf is the --json object of a directory download (also the body
 // of --json-progress's last event): totals in the shape of a single
 // file's (seeds summed by URL) and each file's own.
-func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []error, elapsed time.Duration, err error) dirJSON {
+func dirJSONOf(dir string, files []quicxfer.DirFile, results []*quicxfer.Result, errs []error, elapsed time.Duration, err error) dirJSON {
 	j := dirJSON{Dir: dir, Files: []dirFileJSON{}, FilesTotal: len(files), jsonRun: jsonRunOf(err)}
 	j.ElapsedS = elapsed.Seconds()
 	bySeed := map[string]int{}
@@ -422,16 +172,16 @@ func dirJSONOf(dir string, files []dirFile, results []*quicxfer.Result, errs []e
 
 // dirFileJSONOf is one file's entry of the --json object (and the body of
 // a file_done or file_error event).
-func dirFileJSONOf(dir string, f dirFile, res *quicxfer.Result, err error) dirFileJSON {
-	fj := dirFileJSON{Out: f.out(dir), jsonResult: jsonResultOf(res, err)}
+func dirFileJSONOf(dir string, f quicxfer.DirFile, res *quicxfer.Result, err error) dirFileJSON {
+	fj := dirFileJSON{Out: f.Out(dir), jsonResult: jsonResultOf(res, err)}
 	if fj.Name == "" {
-		fj.Name, fj.Size = f.name, f.size
+		fj.Name, fj.Size = f.Name, f.Size
 	}
 	return fj
 }
 
 // dirSummary prints what a finished directory download did.
-func dirSummary(w io.Writer, dir string, files []dirFile, results []*quicxfer.Result, elapsed time.Duration) {
+func dirSummary(w io.Writer, dir string, files []quicxfer.DirFile, results []*quicxfer.Result, elapsed time.Duration) {
 	var size, resumed int64
 	type seedSum struct{ bytes, blocks, bad int64 }
 	seeds := map[string]*seedSum{}
@@ -494,7 +244,7 @@ type dirView struct {
 	outdir string
 	start  time.Time
 
-	files    []dirFile
+	files    []quicxfer.DirFile
 	st       []dirFileState
 	size     int64 // of every file: as listed, the manifest's once started
 	verified int64 // on disk, resumed bytes included
@@ -521,12 +271,12 @@ type dirFileState struct {
 
 // newDirView makes the display for files, parallel at a time; on a
 // terminal it is drawn from now on.
-func newDirView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration, label, outdir string, files []dirFile, parallel int) *dirView {
+func newDirView(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration, label, outdir string, files []quicxfer.DirFile, parallel int) *dirView {
 	v := &dirView{display: newDisplay(stdout, stderr, quiet, jsonEvents, jsonEvery),
 		label: label, outdir: outdir, start: time.Now(), files: files, st: make([]dirFileState, len(files)), srcDone: map[string]int64{}}
 	for i, f := range files {
-		v.st[i].size = f.size
-		v.size += f.size
+		v.st[i].size = f.Size
+		v.size += f.Size
 	}
 	v.meter.add(0, 0)
 	if v.mode == viewBars {
@@ -576,14 +326,14 @@ func (v *dirView) event(i int, e quicxfer.Event) {
 			v.writeJSONNow(string(e.Kind), struct {
 				startJSON
 				Out string `json:"out"`
-			}{startJSONOf(e), f.out(v.outdir)})
+			}{startJSONOf(e), f.Out(v.outdir)})
 			return
 		}
 		v.writeJSONNow(string(e.Kind), struct {
 			Name string `json:"name"`
 			Out  string `json:"out"`
 			sourceEventJSON
-		}{f.name, f.out(v.outdir), sourceEventJSONOf(e)})
+		}{f.Name, f.Out(v.outdir), sourceEventJSONOf(e)})
 	case viewBars:
 		v.updateBars()
 	}
@@ -738,7 +488,7 @@ func (v *dirView) fileText(k int) string {
 	}
 	w := 0
 	for _, i := range v.running[:min(len(v.running), n)] {
-		w = max(w, len(showName(v.files[i].rel)))
+		w = max(w, len(showName(v.files[i].Rel)))
 	}
 	w = min(w, 48)
 	if k == n-1 && len(v.running) > n {
@@ -754,7 +504,7 @@ func (v *dirView) fileText(k int) string {
 	if s.size > 0 {
 		pct = 100 * float64(s.verified) / float64(s.size)
 	}
-	return fmt.Sprintf("  %-*.*s %6.1f%% %10s of %-10s %12s", w, w, showName(v.files[i].rel), pct,
+	return fmt.Sprintf("  %-*.*s %6.1f%% %10s of %-10s %12s", w, w, showName(v.files[i].Rel), pct,
 		formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i))+"/s")
 }
 
@@ -772,7 +522,7 @@ func (v *dirView) plainLineLocked() string {
 			break
 		}
 		s := &v.st[i]
-		fmt.Fprintf(&b, "%s%s %s of %s %s/s", sep, showName(v.files[i].rel), formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i)))
+		fmt.Fprintf(&b, "%s%s %s of %s %s/s", sep, showName(v.files[i].Rel), formatBytes(float64(s.verified)), formatBytes(float64(s.size)), formatBytes(v.fileRateLocked(i)))
 		sep = ", "
 	}
 	b.WriteString("\n")
@@ -822,7 +572,7 @@ func (v *dirView) progressJSONLocked(now time.Time) any {
 	}
 	for _, i := range v.running {
 		s, f := &v.st[i], v.files[i]
-		b.Files = append(b.Files, fileProgressJSON{f.name, f.out(v.outdir), s.size, s.verified, s.resumed, math.Round(v.fileRateLocked(i))})
+		b.Files = append(b.Files, fileProgressJSON{f.Name, f.Out(v.outdir), s.size, s.verified, s.resumed, math.Round(v.fileRateLocked(i))})
 		for _, sp := range s.seeds {
 			a := srcs[sp.URL]
 			a.rate += sp.Rate

@@ -211,10 +211,10 @@ func TestDirViewConcurrent(t *testing.T) {
 	tty, wait := openPTY(t)
 
 	const n, size = 12, 10 << 20
-	files := make([]dirFile, n)
+	files := make([]quicxfer.DirFile, n)
 	for i := range files {
 		rel := fmt.Sprintf("f%02d.bin", i)
-		files[i] = dirFile{name: "set/" + rel, rel: rel, size: size}
+		files[i] = quicxfer.DirFile{Name: "set/" + rel, Rel: rel, Size: size}
 	}
 	var stdout bytes.Buffer
 	v := newDirView(&stdout, tty, false, false, time.Second, "set/", "out", files, n)
@@ -227,9 +227,9 @@ func TestDirViewConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v.event(i, quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: files[i].name, Size: size, BlockSize: 1 << 20})
+			v.event(i, quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: files[i].Name, Size: size, BlockSize: 1 << 20})
 			snap := func(verified int64, d time.Duration) quicxfer.Progress {
-				return quicxfer.Progress{Name: files[i].name, Size: size, Verified: verified, Elapsed: d,
+				return quicxfer.Progress{Name: files[i].Name, Size: size, Verified: verified, Elapsed: d,
 					Seeds: []quicxfer.SeedProgress{{URL: "quic://10.0.0.1:4433?pin=x", State: "active", Rate: 1e6, Accepted: verified}}}
 			}
 			for k := range 5 {
@@ -239,9 +239,9 @@ func TestDirViewConcurrent(t *testing.T) {
 			<-running
 			v.progress(i, snap(size, 10*time.Second))
 			if i == 3 {
-				v.logf("%s: seed went away", files[i].rel)
+				v.logf("%s: seed went away", files[i].Rel)
 			}
-			v.fileEnd(i, &quicxfer.Result{Name: files[i].name, Size: size}, nil)
+			v.fileEnd(i, &quicxfer.Result{Name: files[i].Name, Size: size}, nil)
 		}()
 	}
 	started.Wait()

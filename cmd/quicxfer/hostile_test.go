@@ -433,7 +433,7 @@ func TestProgressRedactsPasswords(t *testing.T) {
 	jv.finish(res, nil)
 
 	var dirOut, dirErr bytes.Buffer
-	files := []dirFile{{name: "set/f.bin", rel: "f.bin", size: 10 << 20}}
+	files := []quicxfer.DirFile{{Name: "set/f.bin", Rel: "f.bin", Size: 10 << 20}}
 	dv := newDirView(&dirOut, &dirErr, false, true, time.Millisecond, "set/", "out", files, 1)
 	dv.event(0, quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "set/f.bin", Size: 10 << 20, BlockSize: 1 << 20})
 	dv.event(0, quicxfer.Event{Kind: quicxfer.EventSourceJoined, Time: time.Now(), Source: u})

@@ -335,41 +335,6 @@ func TestGetDirectoryRefusesToEscape(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestSelectFiles checks the mapping of listed names to paths in OUTDIR,
-// including names a lying listing could hold: a name that would land
-// outside OUTDIR, and one that names quicxfer's own working files (a file or
-// a directory of that name, in any case), whether or not its stem is listed
-// too.
-func TestSelectFiles(t *testing.T) {
-	entries := []listed{
-		{"docs/b/c", 2}, {"docs/a", 1}, {"docsx/y", 0},
-		{"docs/../etc/passwd", 0}, {"/abs", 0}, {"docs/./x", 0},
-		{"docs/a.qxpart", 0}, {"docs/lone.qxpart", 0}, {"docs/lone.qxstate", 0},
-		{"docs/lone.qxcmd", 0}, {"docs/x.qxstate.tmp", 0}, {"docs/x.qxcmd.tmp", 0},
-		{"docs/d.qxpart/inside", 0}, {"docs/qxpart", 3}, {"docs/a.qxpart.old", 4}, {"docs/A.QxPart", 0},
-		{"other", 0},
-	}
-	files, refused := selectFiles(entries, "docs", "out")
-	require.Equal(t, []dirFile{
-		{name: "docs/a", rel: "a", size: 1},
-		{name: "docs/a.qxpart.old", rel: "a.qxpart.old", size: 4},
-		{name: "docs/b/c", rel: "b/c", size: 2},
-		{name: "docs/qxpart", rel: "qxpart", size: 3},
-	}, files)
-	require.Equal(t, filepath.Join("out", "b", "c"), files[2].out("out"))
-	require.Equal(t, 10, refused.n, "%q", refused.shown)
-	require.Len(t, refused.shown, 10)
-	require.Contains(t, refused.shown[0], "..")
-	for _, r := range refused.shown[2:] {
-		require.Contains(t, r, "a directory download never writes one")
-	}
-
-	files, refused = selectFiles(entries, "", ".")
-	require.Len(t, files, 6)
-	require.Equal(t, 11, refused.n, "%q", refused.shown) // "/abs" as well
-	require.Len(t, refused.shown, maxRefusalsShown, "the rest are counted")
-}
-
 // TestEnvironmentVariables: QUICXFER_SEED (a comma-separated list) and
 // QUICXFER_OUTPUT stand in for --seed and -o; a flag wins over its variable.
 func TestEnvironmentVariables(t *testing.T) {
