@@ -268,7 +268,7 @@ func (v *DirView) updateBars() {
 		v.total.SetTotal(size, false)
 		v.barTotal = size
 	}
-	if verified < size { // finish completes the bar
+	if verified < size { // Finish completes the bar
 		v.total.SetCurrent(verified)
 	}
 }

@@ -75,7 +75,7 @@ type display struct {
 
 	outMu sync.Mutex // one JSON line at a time
 
-	// viewBars: the container, the total bar and the lines below it,
+	// ModeBars: the container, the total bar and the lines below it,
 	// never touched under mu (mpb's goroutines call the decorators, which
 	// take mu).
 	bars  *mpb.Progress
