@@ -187,15 +187,15 @@ func plainDirs(root, rel string, create bool) error {
 // forges a line or reaches a terminal as an escape sequence. A name that
 // starts with '"' is quoted too, so a quoted name is never taken for one.
 func ShowName(s string) string {
-	if s != "" && s[0] == '"' || !printable(s) {
+	if s != "" && s[0] == '"' || !Printable(s) {
 		return strconv.Quote(s)
 	}
 	return s
 }
 
-// printable reports whether s is valid UTF-8 of printable characters
+// Printable reports whether s is valid UTF-8 of printable characters
 // (unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the
 // ASCII space; no control or format character, no other space).
-func printable(s string) bool {
+func Printable(s string) bool {
 	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/url"
 	"os"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
@@ -193,13 +192,13 @@ Examples:
 					upShare = &uploadShare{share: share, set: func(bps float64) { _ = srv.SetRateLimit(bps) }}
 				}
 			}
-			view := newProgressView(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress"), c.Duration("json-progress-interval"))
-			opts.OnProgress, opts.OnEvent, opts.Logf = view.progress, view.event, view.logf
+			view := ui.NewProgressView(viewOptions(c))
+			opts.OnProgress, opts.OnEvent, opts.Logf = view.Progress, view.Event, view.Logf
 			if upShare != nil {
-				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.progress(p) }
+				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.Progress(p) }
 			}
 			writeRecord(c, out, name, name)
-			restoreLog := stdLogTo(view.logf)
+			restoreLog := stdLogTo(view.Logf)
 			res, err := quicxfer.Download(c.Context, opts)
 			restoreLog()
 			endRecord(out)
@@ -218,9 +217,9 @@ Examples:
 					err = fmt.Errorf("interrupted before the first block was verified: %w", err) // nothing to resume: nothing left behind
 				}
 			}
-			view.finish(res, err)
+			view.Finish(res, err)
 			if c.Bool("json") {
-				if jerr := writeJSON(c.App.Writer, res, jsonErr); jerr != nil {
+				if jerr := ui.WriteResult(c.App.Writer, res, jsonErr); jerr != nil {
 					return jerr
 				}
 			}
@@ -231,7 +230,7 @@ Examples:
 				return err
 			}
 			if !c.Bool("quiet") {
-				summary(c.App.ErrWriter, out, res)
+				ui.Summary(c.App.ErrWriter, out, res)
 			}
 			if sh != nil {
 				sh.seedOn(c.Context, c.App.ErrWriter, auth, usedSources(res), res.ID, c.Duration("seed-time"))
@@ -371,62 +370,4 @@ func fromEnv(c *cli.Context, flag string) string {
 		return " (from " + envName(flag) + ")"
 	}
 	return ""
-}
-
-// jsonSeed is one source in --json "seeds": a seed, or a mirror (same shape).
-type jsonSeed struct {
-	URL       string `json:"url"`
-	Bytes     int64  `json:"bytes"`
-	Blocks    int64  `json:"blocks"`
-	BadBlocks int64  `json:"bad_blocks"`
-	Received  int64  `json:"received_bytes"`
-	Note      string `json:"note,omitempty"`
-	Conns     int    `json:"conns,omitempty"` // the most connections to it at once (a seed)
-}
-
-// jsonResult is the --json object of one file.
-type jsonResult struct {
-	Name      string `json:"name,omitempty"`
-	ContentID string `json:"content_id,omitempty"`
-	jsonRun
-}
-
-// jsonRun ends the --json object of a file and of a directory: what the
-// run did and whether it succeeded.
-type jsonRun struct {
-	Size         int64      `json:"size"`
-	FetchedBytes int64      `json:"fetched_bytes"`
-	ResumedBytes int64      `json:"resumed_bytes"`
-	ElapsedS     float64    `json:"elapsed_s"`
-	Seeds        []jsonSeed `json:"seeds"`
-	OK           bool       `json:"ok"`
-	Error        string     `json:"error,omitempty"`
-}
-
-// jsonRunOf is a run that ended with err, its figures still to be filled.
-func jsonRunOf(err error) jsonRun {
-	r := jsonRun{Seeds: []jsonSeed{}, OK: err == nil}
-	if err != nil {
-		r.Error = redactURLsIn(err.Error())
-	}
-	return r
-}
-
-func writeJSON(w io.Writer, res *quicxfer.Result, err error) error {
-	return json.NewEncoder(w).Encode(jsonResultOf(res, err))
-}
-
-// jsonResultOf is the --json object, also the body of --json-progress's
-// last event.
-func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
-	j := jsonResult{jsonRun: jsonRunOf(err)}
-	if res != nil {
-		j.Name, j.ContentID, j.Size = res.Name, res.ID.String(), res.Size
-		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes
-		j.ElapsedS = res.Elapsed.Seconds()
-		for _, s := range res.Seeds {
-			j.Seeds = append(j.Seeds, jsonSeed{redactURL(s.URL), s.Bytes, s.Blocks, s.BadBlocks, s.Received, redactURLsIn(s.Note), s.Conns})
-		}
-	}
-	return j
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/quicxfer/quicxfer/internal/paced"
 	"github.com/quicxfer/quicxfer/internal/scriptseed"
 	"github.com/quicxfer/quicxfer/internal/syncbuf"
-	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"golang.org/x/time/rate"
 )
@@ -403,56 +402,12 @@ func TestMirrorPasswordIsNeverShown(t *testing.T) {
 	require.Equal(t, data, got)
 }
 
-// TestProgressRedactsPasswords drives the views directly: a source URL
-// with a password is shown redacted in plain progress lines, JSON events,
-// the summary of a file and of a directory.
-func TestProgressRedactsPasswords(t *testing.T) {
+// TestErrorLineRedactsPasswords: the last line, the error, shows a source
+// URL with a password redacted (the views' own test is package ui's
+// TestProgressRedactsPasswords).
+func TestErrorLineRedactsPasswords(t *testing.T) {
 	const u = "https://user:s3cret@mirror.example/f.bin"
 	const shown = "https://user:xxxxx@mirror.example/f.bin"
-	snap := quicxfer.Progress{Name: "f.bin", Size: 10 << 20, Verified: 1 << 20, Elapsed: time.Second,
-		Seeds: []quicxfer.SeedProgress{{URL: u, State: "active", Rate: 1e6, Accepted: 1 << 20}}}
-	res := &quicxfer.Result{Name: "f.bin", Size: 10 << 20, FetchedBytes: 10 << 20, Elapsed: time.Second,
-		Seeds: []quicxfer.SeedResult{{URL: u, Bytes: 10 << 20, Blocks: 10}}}
-
-	var plainOut, plainErr bytes.Buffer
-	v := newProgressView(&plainOut, &plainErr, false, false, time.Second)
-	require.Equal(t, viewPlain, v.mode)
-	v.event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "f.bin", Size: 10 << 20, BlockSize: 1 << 20})
-	v.event(quicxfer.Event{Kind: quicxfer.EventSourceJoined, Time: time.Now(), Source: u})
-	v.progress(snap)
-	v.logf("mirror %s sent no data for 3s; trying it again later", u)
-	v.finish(res, nil)
-	res.Seeds[0].Note = "dropped: " + u + " failed"
-	summary(&plainErr, "f.bin", res)
-
-	var jsonOut, jsonErr bytes.Buffer
-	jv := newProgressView(&jsonOut, &jsonErr, false, true, time.Millisecond)
-	jv.event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "f.bin", Size: 10 << 20, BlockSize: 1 << 20})
-	jv.event(quicxfer.Event{Kind: quicxfer.EventSourceDown, Time: time.Now(), Source: u, Reason: "503"})
-	jv.progress(snap)
-	jv.finish(res, nil)
-
-	var dirOut, dirErr bytes.Buffer
-	files := []quicxfer.DirFile{{Name: "set/f.bin", Rel: "f.bin", Size: 10 << 20}}
-	dv := newDirView(&dirOut, &dirErr, false, true, time.Millisecond, "set/", "out", files, 1)
-	dv.event(0, quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "set/f.bin", Size: 10 << 20, BlockSize: 1 << 20})
-	dv.event(0, quicxfer.Event{Kind: quicxfer.EventSourceJoined, Time: time.Now(), Source: u})
-	dv.progress(0, snap)
-	dv.fileEnd(0, res, nil)
-	dv.logf("%s: mirror %s dropped: it failed 6 times in a row", "f.bin", u)
-	dv.finish(dirJSONOf("out", files, []*quicxfer.Result{res}, []error{nil}, time.Second, nil), nil)
-	dirSummary(&dirErr, "out", files, []*quicxfer.Result{res}, time.Second)
-
-	for name, b := range map[string]*bytes.Buffer{"plain lines": &plainErr, "JSON events": &jsonOut, "directory events": &dirOut, "directory summary": &dirErr} {
-		require.NotContains(t, b.String(), "s3cret", name)
-		require.Contains(t, b.String(), shown, name)
-	}
-	require.Contains(t, plainErr.String(), "progress: ", "a plain line was written")
-	j := jsonResultOf(res, errors.New("no remaining source: "+u+": 503"))
-	require.Equal(t, shown, j.Seeds[0].URL, "--json")
-	require.NotContains(t, j.Seeds[0].Note+j.Error, "s3cret", "--json")
-	require.Contains(t, j.Error, shown, "--json")
-
 	var final bytes.Buffer
 	require.Equal(t, exitFailure, exitCode(errors.New("no remaining source can serve it: "+u+": 503"), &final))
 	require.Equal(t, "quicxfer: no remaining source can serve it: "+shown+": 503\n", final.String(), "the last line")

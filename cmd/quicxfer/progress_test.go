@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,43 +15,14 @@ import (
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui/ptytest"
 	"github.com/quicxfer/quicxfer/internal/syncbuf"
-	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
-// readAll reads a pty's master side until the slave side is closed (EIO
-// on Linux), in the background; wait returns what was read.
-func readAll(t *testing.T, master *os.File) (wait func() string) {
-	t.Helper()
-	var buf bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(&buf, master)
-	}()
-	return func() string {
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			t.Fatal("the pty was not closed")
-		}
-		return buf.String()
-	}
-}
-
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
-
-// openPTY opens a pseudo-terminal of 40 rows and 160 columns: tty is its
-// terminal side, for a view to draw on (close it when done); wait returns
-// what was drawn once it is closed.
-func openPTY(t *testing.T) (tty *os.File, wait func() string) {
-	t.Helper()
-	master, tty, err := pty.Open()
-	require.NoError(t, err)
-	t.Cleanup(func() { master.Close() })
-	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 160}))
-	return tty, readAll(t, master)
-}
+// statusJSON is what `status --json OUT` prints, for the tests that decode
+// it.
+type statusJSON = ui.Status
 
 // runOnPTY runs quicxfer with args on a pseudo-terminal of 40 rows and
 // 160 columns, requires that it succeeds and redraws its display in
@@ -62,14 +30,14 @@ func openPTY(t *testing.T) (tty *os.File, wait func() string) {
 func runOnPTY(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
 	require.NoError(t, err)
 	t.Cleanup(func() { master.Close() })
-	wait := readAll(t, master)
+	wait := ptytest.ReadAll(t, master)
 	require.NoError(t, cmd.Wait())
 	raw := wait()
 	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
-	text := ansiRE.ReplaceAllString(strings.ReplaceAll(raw, "\r", ""), "")
+	text := ptytest.Text(raw)
 	t.Logf("terminal output without escapes:\n%s", text)
 	return text
 }
@@ -323,49 +291,6 @@ func startSeedProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
 	u := urlRE.FindString(line)
 	require.NotEmpty(t, u, line)
 	return u, cmd
-}
-
-// TestBarsSourcesAppear drives the terminal view directly on a pty:
-// sources that appear during the download get a line of their own, and
-// with more sources than fit, the fastest are shown and the rest summed.
-func TestBarsSourcesAppear(t *testing.T) {
-	tty, wait := openPTY(t)
-
-	var stdout bytes.Buffer
-	v := newProgressView(&stdout, tty, false, false, time.Second)
-	require.Equal(t, viewBars, v.mode)
-	const size = 100 << 20
-	v.event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "big.iso", Size: size, BlockSize: 1 << 20})
-	snap := func(verified int64, n int) quicxfer.Progress {
-		p := quicxfer.Progress{Name: "big.iso", Size: size, Verified: verified, Elapsed: time.Duration(verified/(10<<20)) * time.Second}
-		for i := range n {
-			p.Seeds = append(p.Seeds, quicxfer.SeedProgress{URL: fmt.Sprintf("quic://10.0.0.%d:4433?pin=x", i+1), State: "active", Rate: float64(i+1) * 1e6, Accepted: verified / int64(n)})
-		}
-		return p
-	}
-	v.progress(snap(10<<20, 1))
-	time.Sleep(400 * time.Millisecond) // drawn with one source
-	v.progress(snap(20<<20, 3))
-	v.logf("seed %s went away", "quic://10.0.0.2:4433")
-	v.event(quicxfer.Event{Kind: quicxfer.EventSourceDropped, Time: time.Now(), Source: "quic://10.0.0.99:4433?pin=y", Reason: "serves another file"})
-	time.Sleep(400 * time.Millisecond)
-	v.progress(snap(60<<20, 14))
-	time.Sleep(400 * time.Millisecond)
-	v.finish(nil, errors.New("interrupted"))
-	require.NoError(t, tty.Close())
-	text := ansiRE.ReplaceAllString(strings.ReplaceAll(wait(), "\r", ""), "")
-	t.Logf("terminal:\n%s", text)
-
-	require.Contains(t, text, "quicxfer: seed quic://10.0.0.2:4433 went away", "messages are printed above the bars")
-	require.Regexp(t, `quic://10\.0\.0\.3:4433 +active +3\.0 MB/s`, text, "a source that appeared later has its line")
-	require.Regexp(t, `quic://10\.0\.0\.14:4433 +active +14\.0 MB/s`, text)
-	require.Regexp(t, `quic://10\.0\.0\.99:4433 +dropped +0 B/s +0 B +0\.0%  \(serves another file\)`, text, "a source left out has a line that says why")
-	require.Regexp(t, `\+ 6 more sources +- +15\.0 MB/s`, text, "the slowest six summed in one line (0+1+2+3+4+5 MB/s)")
-	final := text[strings.LastIndex(text, "big.iso"):]
-	require.NotContains(t, final, "quic://10.0.0.1:4433", "the slowest is not listed on its own once summed")
-	require.Contains(t, final, "quic://10.0.0.6:4433")
-	require.Contains(t, text, "(stopped)", "an interrupted download says so")
-	require.Empty(t, stdout.String(), "the bars never write to standard output")
 }
 
 // TestJSONProgressInterrupted: Ctrl-C during a --json-progress download

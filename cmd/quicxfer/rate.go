@@ -1,8 +1,7 @@
 package main
 
 import (
-	"fmt"
-
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/units"
 )
 
@@ -11,14 +10,4 @@ import (
 func parseRate(s string) (float64, error) { return units.ParseRate(s) }
 
 // formatBytes prints a byte count with a decimal unit.
-func formatBytes(n float64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", n/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", n/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", n/1e3)
-	}
-	return fmt.Sprintf("%.0f B", n)
-}
+func formatBytes(n float64) string { return ui.FormatBytes(n) }

@@ -1,83 +1,19 @@
 package main
 
 import (
-	"regexp"
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
+	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
-// What get, ls and status print of what others chose: a name a seed lists,
-// a path found on disk, a URL with a password in it.
+// What get, ls and status print of what others chose (a name a seed lists,
+// a path found on disk, a URL with a password in it) is shown as package ui
+// shows it; these are its functions under the names the commands use.
 
-// showName is a name or path as it is printed: itself if every character in
-// it is printable, else quoted with Go's escapes ("a\nb"), so that no name
-// forges a line or reaches a terminal as an escape sequence. A name that
-// starts with '"' is quoted too, so a quoted name is never taken for one.
-func showName(s string) string {
-	if s != "" && s[0] == '"' || !printable(s) {
-		return strconv.Quote(s)
-	}
-	return s
-}
+func showName(s string) string        { return ui.ShowName(s) }
+func quoteShort(name string) string   { return ui.QuoteShort(name) }
+func printable(s string) bool         { return quicxfer.Printable(s) }
+func redactURL(s string) string       { return ui.RedactURL(s) }
+func redactURLsIn(text string) string { return ui.RedactURLsIn(text) }
 
-// quoteShort is name quoted with Go's escapes, its first 100 bytes and
-// "..." if it is longer: for a line that refuses a name a seed chose.
-func quoteShort(name string) string {
-	const show = 100
-	if len(name) > show {
-		return strconv.Quote(name[:show]) + "..."
-	}
-	return strconv.Quote(name)
-}
-
-// printable reports whether s is valid UTF-8 of printable characters
-// (unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the
-// ASCII space; no control or format character, no other space).
-func printable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
-}
-
-// redactedPassword replaces a password in a URL that is shown or kept, as
-// url.URL.Redacted does.
-const redactedPassword = "xxxxx"
-
-// redactURL returns s with the password of its user information, if it has
-// one, replaced by "xxxxx" ("http://user:xxxxx@host/f"), as
-// url.URL.Redacted does; else s itself. It works on the text, so that a URL
-// that does not parse is redacted too, and one without a password is left
-// exactly as it was.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	if i < 0 {
-		return s
-	}
-	auth := s[i+3:]
-	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
-		auth = auth[:end]
-	}
-	at := strings.LastIndexByte(auth, '@')
-	if at < 0 {
-		return s
-	}
-	user, _, ok := strings.Cut(auth[:at], ":")
-	if !ok {
-		return s
-	}
-	return s[:i+3] + user + ":" + redactedPassword + s[i+3+at:]
-}
-
-// urlUserinfoRE matches the start of a URL up to the end of its user
-// information, where a password would be.
-var urlUserinfoRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]*@`)
-
-// redactURLsIn returns text, a message for the user, with the password of
-// every URL in it redacted (redactURL): the library names a mirror by the
-// URL it was given.
-func redactURLsIn(text string) string {
-	if !strings.Contains(text, "@") {
-		return text
-	}
-	return urlUserinfoRE.ReplaceAllStringFunc(text, redactURL)
-}
+// redactedPassword replaces a password in a URL that is shown or kept.
+const redactedPassword = ui.RedactedPassword

@@ -16,12 +16,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
 )
-
-// pictureWidth is how many characters the picture of the bitmap has at most.
-const pictureWidth = 64
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
@@ -72,48 +70,17 @@ Examples:
 			if c.Bool("json") {
 				return json.NewEncoder(c.App.Writer).Encode(st)
 			}
-			st.print(c.App.Writer)
+			st.Print(c.App.Writer)
 			return nil
 		},
 	}
-}
-
-// statusJSON is the status of one download; `status --json` prints it.
-type statusJSON struct {
-	Out string `json:"out"`
-	// State is "partial" (the state file is readable), "complete" (OUT is
-	// there and nothing partial is left), "unreadable" (the state file is
-	// damaged or missing: the next get re-checks the data) or "stale" (a
-	// state without its data file: the next get starts over).
-	State          string   `json:"state"`
-	Name           string   `json:"name,omitempty"`
-	Size           int64    `json:"size"`
-	ContentID      string   `json:"content_id,omitempty"`
-	BlockSize      int64    `json:"block_size,omitempty"`
-	Blocks         int      `json:"blocks"`
-	BlocksVerified int      `json:"blocks_verified"`
-	BytesVerified  int64    `json:"bytes_verified"`
-	Percent        float64  `json:"percent"`
-	Bitmap         string   `json:"bitmap,omitempty"`
-	Running        bool     `json:"running"`
-	PID            int      `json:"pid,omitempty"`
-	ResumeCommand  string   `json:"resume_command,omitempty"`
-	ResumeArgs     []string `json:"resume_args,omitempty"`
-	ResumeDir      string   `json:"resume_dir,omitempty"`
-	TokenNeeded    bool     `json:"token_needed,omitempty"`
-	// PasswordNeeded: a mirror URL in ResumeArgs had a password, which is
-	// never recorded or shown: put it back in place of xxxxx.
-	PasswordNeeded bool   `json:"password_needed,omitempty"`
-	Note           string `json:"note,omitempty"`
-
-	notShown bool // OUT.qxcmd is there, but resumeArgs refused it (the note says why)
 }
 
 // errNoDownload: nothing of a download is at OUT.
 var errNoDownload = errors.New("no download")
 
 // downloadStatus reads what is at out without writing or locking anything.
-func downloadStatus(out string) (*statusJSON, error) {
+func downloadStatus(out string) (*ui.Status, error) {
 	in, err := partial.Inspect(out)
 	if err != nil {
 		return nil, err
@@ -127,7 +94,7 @@ func downloadStatus(out string) (*statusJSON, error) {
 		return nil, fmt.Errorf("%w at %s: %w, and neither %s nor %s exists", errNoDownload, showName(out),
 			&atomicfile.NotRegularError{Path: showName(out), Mode: in.OutMode}, showName(partial.PartPath(out)), showName(partial.StatePath(out)))
 	}
-	st := &statusJSON{Out: out, Running: in.Running, PID: in.LockPID}
+	st := &ui.Status{Out: out, Running: in.Running, PID: in.LockPID}
 	addNote := func(note string) { st.Note = strings.TrimPrefix(st.Note+"; "+note, "; ") }
 	rec, recErr := readRecord(out)
 	if rec != nil {
@@ -170,7 +137,7 @@ func downloadStatus(out string) (*statusJSON, error) {
 		st.Size, st.ContentID, st.BlockSize, st.Blocks = s.Size, s.ID.String(), s.BlockSize, s.NumBlocks
 		if st.State == "partial" {
 			st.BlocksVerified, st.BytesVerified = s.Verified()
-			st.Bitmap = picture(s, pictureWidth)
+			st.Bitmap = ui.Picture(s, ui.PictureWidth)
 		}
 		st.Percent = 100
 		if s.Size > 0 {
@@ -188,13 +155,13 @@ func downloadStatus(out string) (*statusJSON, error) {
 	}
 	if recErr != nil {
 		addNote(fmt.Sprintf("%s is not shown: %s", showName(partial.CommandPath(out)), showRefusal(recErr)))
-		st.notShown = true
+		st.NotShown = true
 	}
 	if rec != nil {
 		args, password, err := resumeArgs(rec)
 		if err != nil {
 			addNote(fmt.Sprintf("%s is not shown: %v", showName(partial.CommandPath(out)), err))
-			st.notShown = true
+			st.NotShown = true
 			return st, nil
 		}
 		st.ResumeArgs, st.ResumeDir, st.TokenNeeded, st.PasswordNeeded = args, rec.Dir, rec.Token, password
@@ -265,96 +232,6 @@ func sameDir(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// picture draws the bitmap in at most width characters: each covers an
-// equal stretch of blocks and is '#' if all of them are verified, '+' if
-// some are and '.' if none is.
-func picture(s *partial.State, width int) string {
-	n := s.NumBlocks
-	w := min(width, n)
-	var b strings.Builder
-	for j := range w {
-		lo, hi := j*n/w, (j+1)*n/w
-		have := 0
-		for i := lo; i < hi; i++ {
-			if s.Has(i) {
-				have++
-			}
-		}
-		switch {
-		case have == hi-lo:
-			b.WriteByte('#')
-		case have > 0:
-			b.WriteByte('+')
-		default:
-			b.WriteByte('.')
-		}
-	}
-	return b.String()
-}
-
-func (st *statusJSON) print(w io.Writer) {
-	switch st.State {
-	case "complete":
-		fmt.Fprintf(w, "%s: complete, %s (%d bytes); %s\n", showName(st.Out), formatBytes(float64(st.Size)), st.Size, st.Note)
-		return
-	case "partial":
-		fmt.Fprintf(w, "%s: partial download", showName(st.Out))
-	case "stale":
-		fmt.Fprintf(w, "%s: stale partial state", showName(st.Out))
-	default:
-		fmt.Fprintf(w, "%s: partial download, state unreadable", showName(st.Out))
-	}
-	if st.Name != "" {
-		fmt.Fprintf(w, " of %q", st.Name)
-	}
-	fmt.Fprintln(w)
-	if st.Running {
-		pid := ""
-		if st.PID > 0 {
-			pid = fmt.Sprintf(" (pid %d)", st.PID)
-		}
-		fmt.Fprintf(w, "  running     a download is running now%s; this is its last saved state (saved about once a second)\n", pid)
-	}
-	if st.ContentID != "" {
-		fmt.Fprintf(w, "  content ID  %s\n", st.ContentID)
-		fmt.Fprintf(w, "  size        %s (%d bytes), %d blocks of %d bytes\n", formatBytes(float64(st.Size)), st.Size, st.Blocks, st.BlockSize)
-	} else {
-		fmt.Fprintf(w, "  data        %s (%d bytes) in %s\n", formatBytes(float64(st.Size)), st.Size, showName(partial.PartPath(st.Out)))
-	}
-	if st.State == "partial" {
-		fmt.Fprintf(w, "  verified    %d of %d blocks, %s of %s (%.1f%%)\n", st.BlocksVerified, st.Blocks, formatBytes(float64(st.BytesVerified)), formatBytes(float64(st.Size)), st.Percent)
-		if st.Bitmap != "" {
-			fmt.Fprintf(w, "  blocks      [%s]\n", st.Bitmap)
-		}
-	}
-	if st.Note != "" {
-		fmt.Fprintf(w, "  note        %s\n", st.Note)
-	}
-	if st.ResumeCommand != "" {
-		fmt.Fprintf(w, "  resume      %s\n", st.ResumeCommand)
-		if st.TokenNeeded {
-			fmt.Fprintf(w, "              (with the access token: QUICXFER_TOKEN or --token-file)\n")
-		}
-		if st.PasswordNeeded {
-			fmt.Fprintf(w, "              (with the mirror's password in place of %s: it is never recorded)\n", redactedPassword)
-		}
-		return
-	}
-	id := "ID"
-	if st.ContentID != "" {
-		id = st.ContentID
-	}
-	out := showName(st.Out)
-	if printable(st.Out) {
-		out = shellQuote([]string{st.Out})
-	}
-	why := "the get that made it was not recorded"
-	if st.notShown {
-		why = "no recorded get to show"
-	}
-	fmt.Fprintf(w, "  resume      quicxfer get --seed URL --id %s -o %s NAME\n              (%s: give its seeds and NAME)\n", id, out, why)
-}
-
 // statusDir shows every download under dir that has partial files. What
 // it cannot read (a directory without permission, a download whose files
 // are refused) is skipped with a note, on standard error and in --json's
@@ -395,7 +272,7 @@ func statusDir(c *cli.Context, dir string) error {
 		list = append(list, o)
 	}
 	sort.Strings(list)
-	all := []*statusJSON{}
+	all := []*ui.Status{}
 	for _, o := range list {
 		st, err := downloadStatus(o)
 		if errors.Is(err, errNoDownload) {
@@ -416,17 +293,13 @@ func statusDir(c *cli.Context, dir string) error {
 		fmt.Fprintf(c.App.ErrWriter, "quicxfer: status: skipped %d it could not read: %s%s\n", len(skipped), strings.Join(skipped[:min(show, len(skipped))], "; "), more)
 	}
 	if c.Bool("json") {
-		return json.NewEncoder(c.App.Writer).Encode(struct {
-			Dir     string        `json:"dir"`
-			Files   []*statusJSON `json:"files"`
-			Skipped []string      `json:"skipped,omitempty"`
-		}{dir, all, skipped})
+		return json.NewEncoder(c.App.Writer).Encode(ui.StatusDir{Dir: dir, Files: all, Skipped: skipped})
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(c.App.Writer, "%s: no partial download under it\n", showName(dir))
 	}
 	for _, st := range all {
-		st.print(c.App.Writer)
+		st.Print(c.App.Writer)
 	}
 	return nil
 }

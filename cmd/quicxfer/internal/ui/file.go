@@ -1,0 +1,273 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+)
+
+// ProgressView shows a download as it runs, in the mode chosen at its
+// creation. Messages for the user (Logf) go to standard error in every mode,
+// above the bars on a terminal. OnProgress and OnEvent call it from the
+// download loop (Progress, Event); mpb's goroutines read it to draw; Finish
+// is called once, after the download returned. On a terminal the bars are
+// made at the start event and only touched from the download loop and
+// Finish.
+type ProgressView struct {
+	display
+
+	name    string
+	snap    quicxfer.Progress
+	meter   rateMeter
+	sources []*sourceView // in the order they appeared
+	byURL   map[string]*sourceView
+	rows    []row // what the source lines show, recomputed at each update
+}
+
+// sourceView is what the view knows of one source.
+type sourceView struct {
+	url    string
+	state  sourceState
+	rate   float64
+	bytes  int64
+	reason string // why it is down or dropped
+}
+
+// row is one source line: a source, or the sum of those that do not fit.
+type row struct {
+	label string
+	state string
+	rate  float64
+	bytes int64
+	note  string // why it is down or dropped
+}
+
+// NewProgressView makes the view of one file's download, in o.Mode; on a
+// terminal its bars are drawn from the start event on.
+func NewProgressView(o ViewOptions) *ProgressView {
+	return &ProgressView{display: newDisplay(o), byURL: map[string]*sourceView{}}
+}
+
+// Event takes an event from the download.
+func (v *ProgressView) Event(e quicxfer.Event) {
+	v.mu.Lock()
+	switch e.Kind {
+	case quicxfer.EventStart:
+		v.name = e.Name
+		v.snap = quicxfer.Progress{Name: e.Name, Size: e.Size, Verified: e.Resumed, Resumed: e.Resumed}
+	default:
+		s := v.source(e.Source)
+		switch e.Kind {
+		case quicxfer.EventSourceJoined:
+			s.reason = ""
+		case quicxfer.EventSourceDropped:
+			s.state, s.reason = stateDropped, e.Reason
+		case quicxfer.EventSourceDown, quicxfer.EventStalled:
+			s.state, s.reason = stateBackoff, e.Reason
+		}
+		v.rows = pickRows(v.sources, maxRows)
+	}
+	v.mu.Unlock()
+
+	switch v.mode {
+	case ModeJSON:
+		v.writeJSON(eventJSON(e))
+	case ModeBars:
+		if e.Kind == quicxfer.EventStart {
+			v.startBars()
+		}
+		v.addLines()
+	}
+}
+
+// source returns the view of the source with url, adding it if new.
+func (v *ProgressView) source(url string) *sourceView {
+	s := v.byURL[url]
+	if s == nil {
+		s = &sourceView{url: url, state: stateProbing}
+		v.byURL[url] = s
+		v.sources = append(v.sources, s)
+	}
+	return s
+}
+
+// Progress takes a snapshot from the download.
+func (v *ProgressView) Progress(p quicxfer.Progress) {
+	now := time.Now()
+	v.mu.Lock()
+	v.meter.add(p.Verified, p.Elapsed)
+	v.snap = p
+	for _, sp := range p.Seeds {
+		s := v.source(sp.URL)
+		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
+	}
+	v.rows = pickRows(v.sources, maxRows)
+	due := v.dueLocked(now, v.plainLineLocked, v.progressJSONLocked)
+	v.mu.Unlock()
+
+	if !v.show(due) && v.mode == ModeBars && v.total != nil {
+		v.addLines()
+		if p.Verified < p.Size { // the final SetCurrent completes the bar
+			v.total.SetCurrent(p.Verified)
+		}
+	}
+}
+
+// Finish ends the display once the download returned (err is what get
+// will report): the bars are drawn one last time; in JSON mode a last
+// progress event if one is due, then done or error.
+func (v *ProgressView) Finish(res *quicxfer.Result, err error) {
+	switch v.mode {
+	case ModeBars:
+		var size int64
+		v.mu.Lock()
+		if err == nil && res != nil {
+			v.snap.Verified, size = res.Size, res.Size
+		}
+		v.mu.Unlock()
+		v.closeBars(err == nil, size, len(v.lines)) // the source lines as they are
+	case ModeJSON:
+		// The --json object's fields, after type and time.
+		v.finishJSON(v.progressJSONLocked, jsonResultOf(res, err), err)
+	}
+}
+
+// progressJSONLocked is the body of a progress event: the last
+// snapshot's figures, whatever the time.
+func (v *ProgressView) progressJSONLocked(time.Time) any {
+	p := v.snap
+	b := progressJSON{totalsJSONOf(p.Size, p.Verified, p.Resumed, p.Elapsed, v.rateLocked()), make([]sourceStatusJSON, 0, len(v.sources))}
+	for _, s := range v.sources {
+		b.Sources = append(b.Sources, sourceStatusJSON{RedactURL(s.url), stateText(s.state), math.Round(s.rate), s.bytes})
+	}
+	return b
+}
+
+// --- plain lines ---
+
+func (v *ProgressView) plainLineLocked() string {
+	var b strings.Builder
+	b.WriteString("progress: " + v.totalTextLocked(false))
+	sep := "; "
+	for _, r := range v.rows {
+		fmt.Fprintf(&b, "%s%s %s %s/s %s", sep, r.label, r.state, FormatBytes(r.rate), strings.TrimSpace(v.shareLocked(r.bytes)))
+		sep = ", "
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// totalTextLocked: "45.0% 57.7 MB of 128 MB, 12.3 MB/s, ETA 6s".
+func (v *ProgressView) totalTextLocked(done bool) string {
+	return totalText(v.snap.Size, v.snap.Verified, v.rateLocked(), done)
+}
+
+// rateLocked is the verified bytes per second; until that is measured, the
+// sum of the sources' rates.
+func (v *ProgressView) rateLocked() float64 {
+	sum := 0.0
+	for _, s := range v.sources {
+		sum += s.rate
+	}
+	return v.meter.rateOr(sum)
+}
+
+// shareLocked is a source's share of the bytes fetched in this run.
+func (v *ProgressView) shareLocked(bytes int64) string {
+	fetched := v.snap.Verified - v.snap.Resumed
+	if fetched <= 0 {
+		return "  0.0%"
+	}
+	return fmt.Sprintf("%5.1f%%", 100*float64(bytes)/float64(fetched))
+}
+
+// --- bars ---
+
+// startBars makes the container and the total bar.
+func (v *ProgressView) startBars() {
+	if v.bars != nil {
+		return
+	}
+	v.mu.Lock()
+	size, verified := v.snap.Size, v.snap.Verified
+	v.mu.Unlock()
+	v.openBars(size, func() string { return ShowName(v.name) }, v.totalTextLocked)
+	if verified > 0 && verified < size {
+		v.total.SetCurrent(verified)
+	}
+}
+
+// addLines adds a bar for each source line that has none yet: sources
+// may appear at any time.
+func (v *ProgressView) addLines() {
+	if v.bars == nil {
+		return
+	}
+	v.mu.Lock()
+	n := len(v.rows)
+	v.mu.Unlock()
+	for i := len(v.lines); i < n; i++ {
+		v.addLine(func() string { return v.rowText(i) })
+	}
+}
+
+// rowText is source line i: "  127.0.0.1:4433  active  8.1 MB/s  38.2 MB  66.2%",
+// and why a source is down or dropped.
+func (v *ProgressView) rowText(i int) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if i >= len(v.rows) {
+		return ""
+	}
+	w := 0
+	for _, r := range v.rows {
+		w = max(w, len(r.label))
+	}
+	w = min(w, 48)
+	r := v.rows[i]
+	line := fmt.Sprintf("  %-*.*s  %-8s %12s %10s %s", w, w, r.label, r.state, FormatBytes(r.rate)+"/s", FormatBytes(float64(r.bytes)), v.shareLocked(r.bytes))
+	if r.note != "" {
+		line += "  (" + r.note + ")"
+	}
+	return line
+}
+
+// pickRows chooses the source lines: every source while they fit in
+// limit lines, else the fastest limit-1 and one line summing the rest.
+func pickRows(srcs []*sourceView, limit int) []row {
+	toRow := func(s *sourceView) row {
+		label, _, _ := strings.Cut(RedactURL(s.url), "?") // a pin or token adds nothing here
+		r := row{label: label, state: stateText(s.state), rate: s.rate, bytes: s.bytes}
+		if showsReason(s.state) {
+			r.note = RedactURLsIn(s.reason)
+		}
+		return r
+	}
+	rows := make([]row, 0, min(len(srcs), limit))
+	if len(srcs) <= limit {
+		for _, s := range srcs {
+			rows = append(rows, toRow(s))
+		}
+		return rows
+	}
+	sorted := append([]*sourceView(nil), srcs...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].rate != sorted[j].rate {
+			return sorted[i].rate > sorted[j].rate
+		}
+		return sorted[i].bytes > sorted[j].bytes
+	})
+	for _, s := range sorted[:limit-1] {
+		rows = append(rows, toRow(s))
+	}
+	rest := row{label: fmt.Sprintf("+ %d more sources", len(sorted)-(limit-1)), state: "-"}
+	for _, s := range sorted[limit-1:] {
+		rest.rate += s.rate
+		rest.bytes += s.bytes
+	}
+	return append(rows, rest)
+}

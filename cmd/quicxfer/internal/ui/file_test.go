@@ -1,0 +1,65 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui/ptytest"
+	"github.com/quicxfer/quicxfer/quicxfer"
+)
+
+// TestBarsSourcesAppear drives the terminal view directly on a pty:
+// sources that appear during the download get a line of their own, and
+// with more sources than fit, the fastest are shown and the rest summed.
+func TestBarsSourcesAppear(t *testing.T) {
+	tty, wait := ptytest.Open(t)
+
+	var stdout bytes.Buffer
+	v := NewProgressView(viewOptions(&stdout, tty, false, false, time.Second))
+	require.Equal(t, ModeBars, v.mode)
+	const size = 100 << 20
+	v.Event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "big.iso", Size: size, BlockSize: 1 << 20})
+	snap := func(verified int64, n int) quicxfer.Progress {
+		p := quicxfer.Progress{Name: "big.iso", Size: size, Verified: verified, Elapsed: time.Duration(verified/(10<<20)) * time.Second}
+		for i := range n {
+			p.Seeds = append(p.Seeds, quicxfer.SeedProgress{URL: fmt.Sprintf("quic://10.0.0.%d:4433?pin=x", i+1), State: "active", Rate: float64(i+1) * 1e6, Accepted: verified / int64(n)})
+		}
+		return p
+	}
+	v.Progress(snap(10<<20, 1))
+	time.Sleep(400 * time.Millisecond) // drawn with one source
+	v.Progress(snap(20<<20, 3))
+	v.Logf("seed %s went away", "quic://10.0.0.2:4433")
+	v.Event(quicxfer.Event{Kind: quicxfer.EventSourceDropped, Time: time.Now(), Source: "quic://10.0.0.99:4433?pin=y", Reason: "serves another file"})
+	time.Sleep(400 * time.Millisecond)
+	v.Progress(snap(60<<20, 14))
+	time.Sleep(400 * time.Millisecond)
+	v.Finish(nil, errors.New("interrupted"))
+	require.NoError(t, tty.Close())
+	text := ptytest.Text(wait())
+	t.Logf("terminal:\n%s", text)
+
+	require.Contains(t, text, "quicxfer: seed quic://10.0.0.2:4433 went away", "messages are printed above the bars")
+	require.Regexp(t, `quic://10\.0\.0\.3:4433 +active +3\.0 MB/s`, text, "a source that appeared later has its line")
+	require.Regexp(t, `quic://10\.0\.0\.14:4433 +active +14\.0 MB/s`, text)
+	require.Regexp(t, `quic://10\.0\.0\.99:4433 +dropped +0 B/s +0 B +0\.0%  \(serves another file\)`, text, "a source left out has a line that says why")
+	require.Regexp(t, `\+ 6 more sources +- +15\.0 MB/s`, text, "the slowest six summed in one line (0+1+2+3+4+5 MB/s)")
+	final := text[strings.LastIndex(text, "big.iso"):]
+	require.NotContains(t, final, "quic://10.0.0.1:4433", "the slowest is not listed on its own once summed")
+	require.Contains(t, final, "quic://10.0.0.6:4433")
+	require.Contains(t, text, "(stopped)", "an interrupted download says so")
+	require.Empty(t, stdout.String(), "the bars never write to standard output")
+}
+
+// viewOptions are the options of a view on stdout and stderr in the mode
+// get's flags would pick (PickMode).
+func viewOptions(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) ViewOptions {
+	return ViewOptions{Stdout: stdout, Stderr: stderr, Mode: PickMode(stderr, quiet, jsonEvents), JSONEvery: jsonEvery}
+}

@@ -1,0 +1,90 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+)
+
+// Summary prints what a finished download did: time, average rate, bytes
+// resumed and fetched, and each source's share.
+func Summary(w io.Writer, out string, res *quicxfer.Result) {
+	secs := res.Elapsed.Seconds()
+	missing := res.Size - res.ResumedBytes
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(missing) / secs
+	}
+	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", ShowName(out), FormatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), FormatBytes(rate))
+	fmt.Fprintf(w, "  %s resumed from disk, %s fetched over the network", FormatBytes(float64(res.ResumedBytes)), FormatBytes(float64(res.FetchedBytes)))
+	if missing > 0 && res.FetchedBytes > missing {
+		fmt.Fprintf(w, " (%.1f%% more than was missing: duplicates and rejected blocks)", 100*float64(res.FetchedBytes-missing)/float64(missing))
+	}
+	fmt.Fprintln(w)
+	for _, s := range res.Seeds {
+		share := 0.0
+		if missing > 0 {
+			share = 100 * float64(s.Bytes) / float64(missing)
+		}
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", RedactURL(s.URL), FormatBytes(float64(s.Bytes)), share, s.Blocks)
+		if s.BadBlocks > 0 {
+			line += fmt.Sprintf(", %d bad", s.BadBlocks)
+		}
+		if s.Note != "" {
+			line += " (" + RedactURLsIn(s.Note) + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// DirSummary prints what a finished directory download did.
+func DirSummary(w io.Writer, dir string, files []File, results []*quicxfer.Result, elapsed time.Duration) {
+	var size, resumed int64
+	type seedSum struct{ bytes, blocks, bad int64 }
+	seeds := map[string]*seedSum{}
+	var order []string
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		size += r.Size
+		resumed += r.ResumedBytes
+		for _, s := range r.Seeds {
+			if seeds[s.URL] == nil {
+				seeds[s.URL] = &seedSum{}
+				order = append(order, s.URL)
+			}
+			seeds[s.URL].bytes += s.Bytes
+			seeds[s.URL].blocks += s.Blocks
+			seeds[s.URL].bad += s.BadBlocks
+		}
+	}
+	fetched := size - resumed
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(fetched) / s
+	}
+	noun := "files"
+	if len(files) == 1 {
+		noun = "file"
+	}
+	fmt.Fprintf(w, "%s: %d %s, %s verified in %s, %s/s", ShowName(dir), len(files), noun, FormatBytes(float64(size)), elapsed.Round(time.Millisecond), FormatBytes(rate))
+	if resumed > 0 {
+		fmt.Fprintf(w, ", %s resumed from disk", FormatBytes(float64(resumed)))
+	}
+	fmt.Fprintln(w)
+	for _, u := range order {
+		s := seeds[u]
+		share := 0.0
+		if fetched > 0 {
+			share = 100 * float64(s.bytes) / float64(fetched)
+		}
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", RedactURL(u), FormatBytes(float64(s.bytes)), share, s.blocks)
+		if s.bad > 0 {
+			line += fmt.Sprintf(", %d bad", s.bad)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
