@@ -341,24 +341,3 @@ func Announce(ctx context.Context, c *Client, seeds []string, id manifest.ID, se
 	}
 	return n
 }
-
-// waitNote is how long a download has nothing in flight, with blocks
-// missing, before the user is told it waits for sources to get them.
-const waitNote = 5 * time.Second
-
-// noteWaiting tells the user, once per wait, that the download is waiting
-// for blocks that no usable source has yet (partial peers may still get
-// them): a wait, not an error, but it should not look like a hang.
-func (l *loop) noteWaiting(now time.Time) {
-	if l.sched.InFlight() > 0 || l.sched.Done() {
-		l.idleSince, l.toldIdle = time.Time{}, false
-		return
-	}
-	if l.idleSince.IsZero() {
-		l.idleSince = now
-	}
-	if !l.toldIdle && now.Sub(l.idleSince) >= waitNote {
-		l.toldIdle = true
-		l.opts.Logf("waiting: %d blocks are at no source that can be used now; sources that are downloading them or coming back may still bring them (Ctrl-C to stop; the same command resumes)", l.sched.Missing())
-	}
-}
