@@ -49,6 +49,11 @@ type loop struct {
 	announced map[scheduler.ReqID]bool
 	idleSince time.Time // when nothing was last in flight with blocks missing; zero if busy
 	toldIdle  bool
+
+	// ctx is the context of the current run, and workers its goroutines
+	// (requests, dials, HAVE watchers, GET_PEERS): run waits for them.
+	ctx     context.Context
+	workers sync.WaitGroup
 }
 
 // closeDiscovered closes the connections of the sources the download found.
@@ -66,7 +71,70 @@ type result struct {
 	err error // nil: delivered
 }
 
+// The loop's periodic work runs every tickEvery.
+const tickEvery = 50 * time.Millisecond
+
+// run fetches every block the scheduler counts missing: it returns nil
+// when none is, or the error that ends the download (no source left, the
+// disk failing, ctx ending). Each step is a method below; the select is the
+// only place the loop waits.
 func (l *loop) run(ctx context.Context) error {
+	l.reset()
+	ctx, cancelAll := context.WithCancel(ctx)
+	l.ctx = ctx
+	defer func() {
+		cancelAll()
+		l.workers.Wait()
+	}()
+	now := time.Now()
+	l.addGiven()
+	sy := l.startSyncer()
+	defer sy.stop()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	// Other sources are asked for more at once, then after 250 ms, 500 ms,
+	// 1 s, ... up to every PeersInterval: a swarm starting together finds
+	// itself quickly.
+	last := lastDone{sync: now, progress: now, tie: now, peers: now.Add(-l.opts.PeersInterval)}
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+
+	for {
+		now := time.Now()
+		if end, err := l.ended(now); end {
+			return err
+		}
+		l.schedule(now, wake)
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-sy.err:
+			return fmt.Errorf("saving progress: %w", err)
+		case r := <-l.results:
+			if r.err == nil {
+				l.written = append(l.written, r.a.Block)
+			}
+			if err := l.handle(r); err != nil {
+				return err
+			}
+		case m := <-l.avail:
+			l.onAvail(m)
+		case m := <-l.connected:
+			l.onConnect(m)
+		case m := <-l.peers:
+			l.onPeers(m)
+		case <-wake.C:
+		case <-tick.C:
+			l.onTick(time.Now(), &last, sy)
+		}
+	}
+}
+
+// reset makes the scheduler and the loop's state for a run: a second run
+// (settle) starts from the blocks on disk, and goes on with the events
+// already said about each source.
+func (l *loop) reset() {
 	order := scheduler.RarestFirst
 	if l.opts.LowestFirst {
 		order = scheduler.LowestFirst
@@ -111,71 +179,68 @@ func (l *loop) run(ctx context.Context) error {
 			l.known[pu.String()] = true // never our own
 		}
 	}
+}
 
-	ctx, cancelAll := context.WithCancel(ctx)
-	var workers sync.WaitGroup
-	defer func() {
-		cancelAll()
-		workers.Wait()
-	}()
-
-	now := time.Now()
-	// addSource registers s, which is in l.srcs, with the scheduler and
-	// starts watching its HAVE.
-	addSource := func(s *source) {
-		now := time.Now()
-		s.id = l.sched.AddSource(now)
-		s.ctx, s.stop = context.WithCancel(ctx)
-		l.byID[s.id] = s
-		if _, ok := s.f.(*seedFetcher); ok {
-			// After a backoff the loop connects to it (a Connect) before
-			// it is asked for blocks: a dial is not taken for a stall.
-			l.sched.SetConnects(s.id)
-		}
-		switch {
-		case s.discovered:
-			// Most likely a peer: nothing until its HAVE says, and it
-			// joins when that arrives.
-			l.sched.SetAvailable(s.id, nil)
-		case !s.f.ready():
-			l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
-			l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
-		default:
-			l.joins.join(&l.opts, s)
-		}
-		if _, ok := s.f.(*seedFetcher); !ok {
-			s.haveKnown = true // a mirror has the whole file (a new source has every block)
-			return
-		}
-		workers.Go(func() { l.watchHave(s.ctx, s) })
-	}
+// addGiven registers the sources the download started with, but those
+// left out, with the scheduler.
+func (l *loop) addGiven() {
 	for _, s := range l.srcs {
 		l.known[s.key()] = true
 		if s.leftOut {
 			l.joins.drop(&l.opts, s, s.note)
 			continue // serves something else
 		}
-		addSource(s)
+		l.addSource(s)
 	}
 	l.updateAlone()
-	// Other sources are asked for more at once, then after 250 ms, 500 ms, 1 s,
-	// ... up to every PeersInterval: a swarm starting together finds itself
-	// quickly.
-	lastPeers, peersWait := now.Add(-l.opts.PeersInterval), time.Duration(0)
+}
 
-	// The syncer makes written blocks durable and records them, off the loop.
-	// The blocks handed over with a request were written before it, so
-	// once Sync returns they are durable and may be shared.
-	syncReq := make(chan []int, 1)
-	syncErr := make(chan error, 1)
-	var syncer sync.WaitGroup
-	syncer.Add(1)
-	go func() {
-		defer syncer.Done()
-		for blocks := range syncReq {
+// addSource registers s, which is in l.srcs, with the scheduler and
+// starts watching its HAVE.
+func (l *loop) addSource(s *source) {
+	now := time.Now()
+	s.id = l.sched.AddSource(now)
+	s.ctx, s.stop = context.WithCancel(l.ctx)
+	l.byID[s.id] = s
+	if _, ok := s.f.(*seedFetcher); ok {
+		// After a backoff the loop connects to it (a Connect) before
+		// it is asked for blocks: a dial is not taken for a stall.
+		l.sched.SetConnects(s.id)
+	}
+	switch {
+	case s.discovered:
+		// Most likely a peer: nothing until its HAVE says, and it
+		// joins when that arrives.
+		l.sched.SetAvailable(s.id, nil)
+	case !s.f.ready():
+		l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
+		l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
+	default:
+		l.joins.join(&l.opts, s)
+	}
+	if _, ok := s.f.(*seedFetcher); !ok {
+		s.haveKnown = true // a mirror has the whole file (a new source has every block)
+		return
+	}
+	l.workers.Go(func() { l.watchHave(s.ctx, s) })
+}
+
+// syncer makes written blocks durable and records them, off the loop.
+// The blocks handed over with a request were written before it, so once
+// Sync returns they are durable and may be shared.
+type syncer struct {
+	req  chan []int
+	err  chan error
+	done sync.WaitGroup
+}
+
+func (l *loop) startSyncer() *syncer {
+	sy := &syncer{req: make(chan []int, 1), err: make(chan error, 1)}
+	sy.done.Go(func() {
+		for blocks := range sy.req {
 			if err := l.part.Sync(); err != nil {
 				select {
-				case syncErr <- err:
+				case sy.err <- err:
 				default:
 				}
 				continue
@@ -184,144 +249,138 @@ func (l *loop) run(ctx context.Context) error {
 				l.opts.Share.Add(blocks)
 			}
 		}
-	}()
-	defer func() {
-		close(syncReq)
-		syncer.Wait()
-	}()
+	})
+	return sy
+}
 
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	lastSync, lastProgress, lastTie := now, now, now
-	wake := time.NewTimer(time.Hour)
-	defer wake.Stop()
+// stop ends the syncer after its last sync.
+func (sy *syncer) stop() {
+	close(sy.req)
+	sy.done.Wait()
+}
 
-	apply := func(actions []scheduler.Action) {
-		for _, a := range actions {
-			switch a.Kind {
-			case scheduler.Fetch:
-				src := l.byID[a.Source]
-				src.asked++
-				if n, ok := src.f.(issueNoter); ok {
-					n.issued(l.m.BlockOffset(a.Block))
-				}
-				if src.haveKnown {
-					l.announced[a.Req] = true
-				}
-				wctx, cancel := context.WithCancel(ctx)
-				l.cancels[a.Req] = cancel
-				workers.Add(1)
-				go func() {
-					defer workers.Done()
-					defer cancel()
-					r := l.fetch(wctx, src, a)
-					select {
-					case l.results <- r:
-					case <-ctx.Done():
-					}
-				}()
-			case scheduler.Cancel:
-				if cancel, ok := l.cancels[a.Req]; ok {
-					cancel()
-					delete(l.cancels, a.Req)
-				}
-				delete(l.announced, a.Req)
-			case scheduler.Connect:
-				src := l.byID[a.Source]
-				workers.Go(func() {
-					_, err := src.seedConn(src.ctx)
-					select {
-					case l.connected <- connectMsg{src, err}:
-					case <-ctx.Done():
-					}
-				})
+// ended reports whether the run is over: every block is there (nil), or no
+// source can bring the missing ones (the error says why).
+func (l *loop) ended(now time.Time) (bool, error) {
+	if l.sched.Done() {
+		l.nameIdle(now)
+		l.progress(now)
+		return true, nil
+	}
+	if err := l.sched.Err(); err != nil {
+		l.progress(now)
+		return true, fmt.Errorf("%w: %w%s", ErrNoSeeds, err, l.why())
+	}
+	return false, nil
+}
+
+// schedule asks the scheduler what to do now, does it, and sets wake to
+// when it next has something to do.
+func (l *loop) schedule(now time.Time, wake *time.Timer) {
+	acts := l.sched.Next(now)
+	l.noteStalls(acts)
+	l.apply(acts)
+	if w := l.sched.NextWake(now); !w.IsZero() {
+		wake.Reset(max(w.Sub(now), time.Millisecond))
+	} else {
+		wake.Reset(time.Hour)
+	}
+}
+
+// apply carries out the scheduler's actions: a Fetch starts a request in a
+// worker of its own, a Cancel ends one, a Connect dials a seed.
+func (l *loop) apply(actions []scheduler.Action) {
+	ctx := l.ctx
+	for _, a := range actions {
+		switch a.Kind {
+		case scheduler.Fetch:
+			src := l.byID[a.Source]
+			src.asked++
+			if n, ok := src.f.(issueNoter); ok {
+				n.issued(l.m.BlockOffset(a.Block))
 			}
+			if src.haveKnown {
+				l.announced[a.Req] = true
+			}
+			wctx, cancel := context.WithCancel(ctx)
+			l.cancels[a.Req] = cancel
+			l.workers.Go(func() {
+				defer cancel()
+				r := l.fetch(wctx, src, a)
+				select {
+				case l.results <- r:
+				case <-ctx.Done():
+				}
+			})
+		case scheduler.Cancel:
+			if cancel, ok := l.cancels[a.Req]; ok {
+				cancel()
+				delete(l.cancels, a.Req)
+			}
+			delete(l.announced, a.Req)
+		case scheduler.Connect:
+			src := l.byID[a.Source]
+			l.workers.Go(func() {
+				_, err := src.seedConn(src.ctx)
+				select {
+				case l.connected <- connectMsg{src, err}:
+				case <-ctx.Done():
+				}
+			})
 		}
 	}
+}
 
-	for {
-		now := time.Now()
-		if l.sched.Done() {
-			l.nameIdle(now)
-			l.progress(now)
-			return nil
-		}
-		if err := l.sched.Err(); err != nil {
-			l.progress(now)
-			return fmt.Errorf("%w: %w%s", ErrNoSeeds, err, l.why())
-		}
-		acts := l.sched.Next(now)
-		l.noteStalls(acts)
-		apply(acts)
-		if w := l.sched.NextWake(now); !w.IsZero() {
-			wake.Reset(max(w.Sub(now), time.Millisecond))
-		} else {
-			wake.Reset(time.Hour)
-		}
+// lastDone holds when the loop last did each of its periodic jobs.
+type lastDone struct {
+	sync, progress, tie, peers time.Time
+	peersWait                  time.Duration
+}
 
+// onTick does the loop's periodic work: the sources' progress and RTT to
+// the scheduler, their connections, the sync, GET_PEERS and the progress
+// report when each is due.
+func (l *loop) onTick(now time.Time, last *lastDone, sy *syncer) {
+	l.noteWaiting(now)
+	for id, s := range l.byID {
+		if r := s.received.Load(); r != s.lastRecv {
+			s.lastRecv, s.lastData = r, now
+		}
+		l.sched.Progress(id, s.lastRecv, now)
+		if rtt := s.f.rtt(); rtt > 0 {
+			l.sched.SetRTT(id, rtt)
+		}
+	}
+	l.adaptConns(now)
+	l.updateAlone()
+	if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(last.tie) >= time.Second {
+		// A new place every second: downloaders that reach the
+		// same region do not keep asking for the same blocks.
+		last.tie = now
+		l.sched.SetTieStart(rand.IntN(l.m.NumBlocks()))
+	}
+	if now.Sub(last.sync) >= l.opts.SyncInterval {
+		last.sync = now
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-syncErr:
-			return fmt.Errorf("saving progress: %w", err)
-		case r := <-l.results:
-			if r.err == nil {
-				l.written = append(l.written, r.a.Block)
-			}
-			if err := l.handle(r, apply); err != nil {
-				return err
-			}
-		case m := <-l.avail:
-			l.onAvail(m, apply)
-		case m := <-l.connected:
-			l.onConnect(m, apply)
-		case m := <-l.peers:
-			l.onPeers(m, addSource)
-		case <-wake.C:
-		case <-tick.C:
-			now := time.Now()
-			l.noteWaiting(now)
-			for id, s := range l.byID {
-				if r := s.received.Load(); r != s.lastRecv {
-					s.lastRecv, s.lastData = r, now
-				}
-				l.sched.Progress(id, s.lastRecv, now)
-				if rtt := s.f.rtt(); rtt > 0 {
-					l.sched.SetRTT(id, rtt)
-				}
-			}
-			l.adaptConns(now)
-			l.updateAlone()
-			if l.opts.Share != nil && l.m.NumBlocks() > 0 && now.Sub(lastTie) >= time.Second {
-				// A new place every second: downloaders that reach the
-				// same region do not keep asking for the same blocks.
-				lastTie = now
-				l.sched.SetTieStart(rand.IntN(l.m.NumBlocks()))
-			}
-			if now.Sub(lastSync) >= l.opts.SyncInterval {
-				lastSync = now
-				select {
-				case syncReq <- l.written:
-					l.written = nil
-				default: // the last sync is still running: these go with the next
-				}
-			}
-			if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(lastPeers) >= peersWait {
-				lastPeers = now
-				peersWait = min(max(2*peersWait, 250*time.Millisecond), l.opts.PeersInterval)
-				l.askPeers(ctx, func(f func()) { workers.Go(f) })
-			}
-			if now.Sub(lastProgress) >= l.opts.ProgressInterval {
-				lastProgress = now
-				l.progress(now)
-			}
+		case sy.req <- l.written:
+			l.written = nil
+		default: // the last sync is still running: these go with the next
 		}
+	}
+	if (l.opts.MaxPeers > 0 || len(l.opts.SelfURLs) > 0) && now.Sub(last.peers) >= last.peersWait {
+		last.peers = now
+		last.peersWait = min(max(2*last.peersWait, 250*time.Millisecond), l.opts.PeersInterval)
+		l.askPeers()
+	}
+	if now.Sub(last.progress) >= l.opts.ProgressInterval {
+		last.progress = now
+		l.progress(now)
 	}
 }
 
 // handle feeds one worker's result to the scheduler. It returns an error
 // only for what ends the download (the disk failing).
-func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
+func (l *loop) handle(r result) error {
 	now := time.Now()
 	a := r.a
 	delete(l.cancels, a.Req)
@@ -338,7 +397,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			s.note, s.tempNote = "", false // it works after all
 		}
 		l.joins.join(&l.opts, s)
-		apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
+		l.apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
 		return nil
 	case errors.As(r.err, &de):
 		return de
@@ -350,7 +409,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		s.badBlocks.Add(1)
 		l.opts.Logf("%s %s sent a bad copy of block %d (%v); fetching it elsewhere", s.kind, s.raw, a.Block, r.err)
 		l.opts.emit(Event{Kind: EventBlockRejected, Source: s.raw, Block: a.Block, Reason: r.err.Error()})
-		apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
+		l.apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			l.dropped(s, st.DropReason)
 		}
@@ -360,7 +419,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 		return nil
 	case outGone:
 		s.lastErr = Describe(r.err)
-		apply(l.sched.Remove(a.Source))
+		l.apply(l.sched.Remove(a.Source))
 		l.dropped(s, s.lastErr)
 		return nil
 	case outUnavailable:
@@ -369,12 +428,12 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			return nil
 		}
 		// Its own HAVE said it had the block: a failure, like an error.
-		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
+		l.apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	case outDown:
-		l.down(s, r.err, apply)
+		l.down(s, r.err)
 		return nil
 	case outBusy:
-		apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
+		l.apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
 		if !s.toldBusy {
 			// Once: a source that is busy now and then (a seed's request
 			// rate) would otherwise fill the screen.
@@ -382,7 +441,7 @@ func (l *loop) handle(r result, apply func([]scheduler.Action)) error {
 			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, Describe(r.err))
 		}
 	default:
-		apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
+		l.apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
 	if l.sched.Stats(a.Source).State == scheduler.Dropped {
@@ -412,8 +471,8 @@ func (l *loop) updateAlone() {
 // and tells the user once per outage: an event, and for a seed that said it
 // is shutting down, a line that says so (it is a state of its own, not a
 // failure to explain).
-func (l *loop) down(s *source, err error, apply func([]scheduler.Action)) {
-	apply(l.sched.SourceDown(s.id, time.Now()))
+func (l *loop) down(s *source, err error) {
+	l.apply(l.sched.SourceDown(s.id, time.Now()))
 	// A connection this side closed (after a stall, say) says nothing new
 	// about the source: the reason that made us close it stays.
 	var ae *quic.ApplicationError
@@ -452,13 +511,13 @@ type connectMsg struct {
 }
 
 // onConnect feeds the end of a Connect to the scheduler.
-func (l *loop) onConnect(m connectMsg, apply func([]scheduler.Action)) {
+func (l *loop) onConnect(m connectMsg) {
 	s := m.s
 	if l.sched.Stats(s.id).State != scheduler.Connecting || s.ctx.Err() != nil {
 		return // failed or dropped meanwhile
 	}
 	if m.err != nil {
-		l.down(s, m.err, apply)
+		l.down(s, m.err)
 		return
 	}
 	s.shutdown = false // it is back

@@ -218,7 +218,7 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 }
 
 // onAvail feeds a HAVE watcher's news to the scheduler.
-func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
+func (l *loop) onAvail(m availMsg) {
 	s := m.s
 	if s.id == 0 || l.sched.Stats(s.id).State == scheduler.Dropped {
 		return
@@ -230,7 +230,7 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		if errors.Is(m.err, wire.ErrNotFound) && !s.discovered {
 			return // an old seed may not answer GET_HAVE: its blocks will tell
 		}
-		apply(l.sched.Remove(s.id))
+		l.apply(l.sched.Remove(s.id))
 		l.dropped(s, "its HAVE: "+Describe(m.err))
 	case m.err != nil && errors.Is(m.err, wire.ErrBusy):
 		// Refused for now (its request rate, or its HAVE streams): not
@@ -240,7 +240,7 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for
 		// blocks) and is ignored while it waits to be tried again.
-		l.down(s, m.err, apply)
+		l.down(s, m.err)
 	case m.have != nil:
 		s.haveKnown = true
 		if m.have.All {
@@ -262,7 +262,7 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 // waiting to be tried again or being connected, and not still answering
 // the last time) for
 // other sources, as workers of the loop.
-func (l *loop) askPeers(ctx context.Context, start func(func())) {
+func (l *loop) askPeers() {
 	for _, s := range l.srcs {
 		if _, ok := s.f.(*seedFetcher); !ok {
 			continue // a mirror knows no peers
@@ -274,7 +274,7 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 			continue
 		}
 		s.asking = true
-		start(func() {
+		l.workers.Go(func() {
 			conn, err := s.seedConn(s.ctx)
 			var urls []string
 			if err == nil {
@@ -284,14 +284,14 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 			}
 			select {
 			case l.peers <- peersMsg{s: s, urls: urls, err: err}:
-			case <-ctx.Done():
+			case <-l.ctx.Done():
 			}
 		})
 	}
 }
 
 // onPeers adds the sources a GET_PEERS answer names, up to MaxPeers in all.
-func (l *loop) onPeers(m peersMsg, add func(*source)) {
+func (l *loop) onPeers(m peersMsg) {
 	m.s.asking = false
 	if m.err != nil {
 		return
@@ -313,7 +313,7 @@ func (l *loop) onPeers(m peersMsg, add func(*source)) {
 		s.discovered = true
 		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
 		l.srcs = append(l.srcs, s)
-		add(s)
+		l.addSource(s)
 	}
 }
 
