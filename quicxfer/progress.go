@@ -24,16 +24,10 @@ type SeedProgress struct {
 	URL string
 	// State is the scheduler's state of the source (probing, active,
 	// backoff, connecting, dropped), or StateShutdown.
-	State    string
+	State    SourceState
 	Rate     float64 // bytes/s, as the scheduler measures it
 	Accepted int64
 }
-
-// StateShutdown is the SeedProgress.State of a seed that said it is
-// shutting down (it closed its connection with SHUTTING_DOWN) and has not
-// been reached since: it is tried again with backoff, like a seed that
-// went away, but it is not failing.
-const StateShutdown = "shutdown"
 
 // Result sums up a download.
 type Result struct {
@@ -93,11 +87,7 @@ func (l *loop) progress(now time.Time) {
 	for _, id := range ids {
 		st := l.sched.Stats(id)
 		s := l.byID[id]
-		state := st.State.String()
-		if s.shutdown && (st.State == scheduler.Backoff || st.State == scheduler.Connecting) {
-			state = StateShutdown
-		}
-		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: state, Rate: st.Rate, Accepted: s.accepted.Load()})
+		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: stateOf(st.State, s.shutdown), Rate: st.Rate, Accepted: s.accepted.Load()})
 	}
 	l.opts.OnProgress(p)
 }

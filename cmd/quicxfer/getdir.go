@@ -802,7 +802,7 @@ type fileProgressJSON struct {
 
 // stateRank orders a source's states across the files in progress: the
 // set shows the best.
-var stateRank = map[string]int{"active": 6, "probing": 5, "connecting": 4, "backoff": 3, quicxfer.StateShutdown: 2, "dropped": 1}
+var stateRank = map[string]int{"active": 6, "probing": 5, "connecting": 4, "backoff": 3, quicxfer.StateShutdown.String(): 2, "dropped": 1}
 
 // progressJSONLocked is the body of a progress event.
 func (v *dirView) progressJSONLocked(now time.Time) any {
@@ -827,8 +827,8 @@ func (v *dirView) progressJSONLocked(now time.Time) any {
 			a := srcs[sp.URL]
 			a.rate += sp.Rate
 			a.bytes += sp.Accepted
-			if stateRank[sp.State] > stateRank[a.state] {
-				a.state = sp.State
+			if stateRank[sp.State.String()] > stateRank[a.state] {
+				a.state = sp.State.String()
 			}
 		}
 	}

@@ -321,7 +321,7 @@ func (v *progressView) progress(p quicxfer.Progress) {
 	v.snap = p
 	for _, sp := range p.Seeds {
 		s := v.source(sp.URL)
-		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
+		s.state, s.rate, s.bytes = sp.State.String(), sp.Rate, sp.Accepted
 	}
 	v.rows = pickRows(v.sources, maxRows)
 	due := v.dueLocked(now, v.plainLineLocked, v.progressJSONLocked)
@@ -587,7 +587,7 @@ func pickRows(srcs []*sourceView, limit int) []row {
 	toRow := func(s *sourceView) row {
 		label, _, _ := strings.Cut(redactURL(s.url), "?") // a pin or token adds nothing here
 		r := row{label: label, state: s.state, rate: s.rate, bytes: s.bytes}
-		if s.state == "dropped" || s.state == "backoff" || s.state == quicxfer.StateShutdown {
+		if s.state == "dropped" || s.state == "backoff" || s.state == quicxfer.StateShutdown.String() {
 			r.note = redactURLsIn(s.reason)
 		}
 		return r
