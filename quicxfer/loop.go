@@ -67,8 +67,8 @@ func (l *loop) closeDiscovered() {
 
 type result struct {
 	a   scheduler.Action
-	out outcome
-	err error // nil: delivered
+	out scheduler.Outcome // how it ended, for the scheduler (Delivered with a nil err)
+	err error
 }
 
 // The loop's periodic work runs every tickEvery.
@@ -378,8 +378,9 @@ func (l *loop) onTick(now time.Time, last *lastDone, sy *syncer) {
 	}
 }
 
-// handle feeds one worker's result to the scheduler. It returns an error
-// only for what ends the download (the disk failing).
+// handle feeds one worker's result to the scheduler, then does what the
+// loop itself does about it: the source's notes, counters and events. It
+// returns an error only for what ends the download (the disk failing).
 func (l *loop) handle(r result) error {
 	now := time.Now()
 	a := r.a
@@ -392,56 +393,50 @@ func (l *loop) handle(r result) error {
 	}
 	var de *diskError
 	switch {
-	case r.err == nil:
+	case errors.As(r.err, &de):
+		return de
+	case r.err != nil && errors.Is(r.err, context.Canceled):
+		return nil // the scheduler cancelled it
+	}
+	out := r.out
+	if r.err == nil {
+		out = scheduler.Delivered
+	}
+	if out == scheduler.Unavailable && announced {
+		out = scheduler.Failed // its own HAVE said it had the block: a failure, like an error
+	}
+	l.apply(l.sched.Finish(a, out, retryAfter(r.err), now))
+	switch out {
+	case scheduler.Delivered:
 		if s.tempNote {
 			s.note, s.tempNote = "", false // it works after all
 		}
 		l.joins.join(&l.opts, s)
-		l.apply(l.sched.Delivered(a.Req, a.Source, a.Block, now))
 		return nil
-	case errors.As(r.err, &de):
-		return de
-	case errors.Is(r.err, context.Canceled):
-		return nil // the scheduler cancelled it
-	}
-	switch r.out {
-	case outRejected:
+	case scheduler.Rejected:
 		s.badBlocks.Add(1)
 		l.opts.Logf("%s %s sent a bad copy of block %d (%v); fetching it elsewhere", s.kind, s.raw, a.Block, r.err)
 		l.opts.emit(Event{Kind: EventBlockRejected, Source: s.raw, Block: a.Block, Reason: r.err.Error()})
-		l.apply(l.sched.Rejected(a.Req, a.Source, a.Block, now))
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			l.dropped(s, st.DropReason)
 		}
 		return nil
-	case outReturned:
-		l.sched.Returned(a.Req, a.Source, a.Block, now)
-		return nil
-	case outGone:
+	case scheduler.Returned, scheduler.Unavailable:
+		return nil // not the source's fault
+	case scheduler.Gone:
 		s.lastErr = Describe(r.err)
-		l.apply(l.sched.Remove(a.Source))
 		l.dropped(s, s.lastErr)
 		return nil
-	case outUnavailable:
-		if !announced {
-			l.sched.Unavailable(a.Req, a.Source, a.Block, now)
-			return nil
-		}
-		// Its own HAVE said it had the block: a failure, like an error.
-		l.apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
-	case outDown:
-		l.down(s, r.err)
+	case scheduler.Down:
+		l.noteDown(s, r.err)
 		return nil
-	case outBusy:
-		l.apply(l.sched.Refused(a.Req, a.Source, a.Block, retryAfter(r.err), now))
+	case scheduler.Busy:
 		if !s.toldBusy {
 			// Once: a source that is busy now and then (a seed's request
 			// rate) would otherwise fill the screen.
 			s.toldBusy = true
 			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, Describe(r.err))
 		}
-	default:
-		l.apply(l.sched.Failed(a.Req, a.Source, a.Block, now))
 	}
 	s.lastErr = Describe(r.err)
 	if l.sched.Stats(a.Source).State == scheduler.Dropped {
@@ -473,6 +468,12 @@ func (l *loop) updateAlone() {
 // failure to explain).
 func (l *loop) down(s *source, err error) {
 	l.apply(l.sched.SourceDown(s.id, time.Now()))
+	l.noteDown(s, err)
+}
+
+// noteDown is down after the scheduler was told: the source's notes, and
+// what the user is told.
+func (l *loop) noteDown(s *source, err error) {
 	// A connection this side closed (after a stall, say) says nothing new
 	// about the source: the reason that made us close it stays.
 	var ae *quic.ApplicationError
@@ -554,7 +555,7 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 		return result{a: a, out: out, err: err}
 	}
 	if err := l.m.Verify(a.Block, buf); err != nil {
-		return result{a: a, out: outRejected, err: err}
+		return result{a: a, out: scheduler.Rejected, err: err}
 	}
 	// Has and WriteBlock under one lock, so that of two copies arriving
 	// together only one counts as accepted (partial serialises the
@@ -562,17 +563,17 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	l.writeMu.Lock()
 	if l.part.Has(a.Block) {
 		l.writeMu.Unlock()
-		return result{a: a} // another source's copy won the race
+		return result{a: a, out: scheduler.Delivered} // another source's copy won the race
 	}
 	err = l.part.WriteBlock(a.Block, buf)
 	l.writeMu.Unlock()
 	if err != nil {
 		// A disk error is the download's, not the source's: stop everything.
-		return result{a: a, out: outFailed, err: &diskError{err}}
+		return result{a: a, out: scheduler.Failed, err: &diskError{err}}
 	}
 	s.accepted.Add(int64(len(buf)))
 	s.blocks.Add(1)
-	return result{a: a}
+	return result{a: a, out: scheduler.Delivered}
 }
 
 type diskError struct{ err error }

@@ -22,7 +22,7 @@ type fetcher interface {
 	// with the size of each piece of payload as it arrives. The bytes are
 	// not verified here. On error it also says what the failure means for
 	// the scheduler.
-	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (outcome, error)
+	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error)
 	// ready reports, without waiting, whether the source may be asked for
 	// blocks at the start; one that is not starts in backoff.
 	ready() bool
@@ -295,40 +295,40 @@ func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 // a dial inside a request would be taken for a stall.
 var errNotConnected = errors.New("not connected")
 
-func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
+func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	sl := f.take()
 	defer sl.inflight.Add(-1)
 	conn := sl.live()
 	var err error
 	switch {
 	case conn == nil && sl.idx == 0:
-		return outDown, errNotConnected
+		return scheduler.Down, errNotConnected
 	case conn == nil:
 		conn, err = f.dial(ctx, sl)
 	}
 	if err != nil {
 		if ctx.Err() == nil && f.extraFailed(sl) {
-			return outReturned, err
+			return scheduler.Returned, err
 		}
-		return outDown, err
+		return scheduler.Down, err
 	}
 	err = conn.FetchBlock(ctx, id, index, buf, onBytes)
 	if err == nil {
-		return outFailed, nil
+		return scheduler.Delivered, nil
 	}
 	if ctx.Err() != nil {
-		return outFailed, ctx.Err()
+		return scheduler.Failed, ctx.Err()
 	}
 	if cause, ok := f.causes.Load(conn); ok && closedHere(err) {
 		err = cause.(error)
 	}
 	out := classify(err, conn)
 	// A busy seed may refuse an extra connection before its close is seen.
-	if (out == outDown || errors.Is(err, wire.ErrBusy)) && f.extraFailed(sl) {
+	if (out == scheduler.Down || errors.Is(err, wire.ErrBusy)) && f.extraFailed(sl) {
 		f.reset(conn, err)
-		return outReturned, err
+		return scheduler.Returned, err
 	}
-	if out == outDown {
+	if out == scheduler.Down {
 		f.reset(conn, err) // the next request dials again
 	}
 	return out, err
@@ -376,19 +376,6 @@ func (f *seedFetcher) close() {
 	}
 }
 
-// outcome is what a failed request means for the scheduler.
-type outcome int
-
-const (
-	outFailed      outcome = iota // this request failed; the source may be fine
-	outDown                       // the source is unusable for now: connection gone, unreachable, no longer serves the content
-	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
-	outUnavailable                // a peer does not have the block (yet): not a failure
-	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
-	outGone                       // the source can never serve this download (an https mirror that redirects to http): removed
-	outBusy                       // the source refused the request for now (BUSY, HTTP 503 or 429): a failure, with its wish for a wait if the error has one (retryAfterError)
-)
-
 // retryAfterError is an error by which a source asks to be left alone for
 // a while (an HTTP Retry-After).
 type retryAfterError interface {
@@ -405,29 +392,29 @@ func retryAfter(err error) time.Duration {
 }
 
 // classify maps err from a request on conn (nil when the dial failed).
-func classify(err error, conn *Conn) outcome {
+func classify(err error, conn *Conn) scheduler.Outcome {
 	if conn == nil {
-		return outDown
+		return scheduler.Down
 	}
 	select {
 	case <-conn.Done():
-		return outDown
+		return scheduler.Down
 	default:
 	}
 	switch {
 	case errors.Is(err, wire.ErrNotAvailable):
-		return outUnavailable
+		return scheduler.Unavailable
 	case errors.Is(err, wire.ErrBusy):
-		return outBusy
+		return scheduler.Busy
 	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
 		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
-		return outDown
+		return scheduler.Down
 	case errors.Is(err, wire.ErrWrongLength), errors.Is(err, wire.ErrUnexpectedFrame),
 		errors.Is(err, wire.ErrUnknownFrame), errors.Is(err, wire.ErrFrameTooLarge),
 		errors.Is(err, wire.ErrMalformed):
-		return outRejected
+		return scheduler.Rejected
 	}
 	// Anything else, a stream cut short (io.ErrUnexpectedEOF) included, is
 	// a failure: the block is asked again, of it too.
-	return outFailed
+	return scheduler.Failed
 }

@@ -18,7 +18,7 @@ const (
 	// DefaultMinRateWindow is how long a busy source is measured before the
 	// minimum rate rule (Config.MinRate) judges it.
 	DefaultMinRateWindow = 30 * time.Second
-	// DefaultMaxRetryAfter caps the wait a source may ask for (Refused).
+	// DefaultMaxRetryAfter caps the wait a source may ask for (Busy).
 	DefaultMaxRetryAfter = 5 * time.Minute
 )
 
@@ -96,7 +96,7 @@ type Config struct {
 	MinRate       float64
 	MinRateWindow time.Duration // (default 30s)
 	// MaxRetryAfter caps the wait a source asks for when it refuses a
-	// request (Refused), so that a hostile answer cannot park a source
+	// request (Busy), so that a hostile answer cannot park a source
 	// for ever (default 5 min).
 	MaxRetryAfter time.Duration
 

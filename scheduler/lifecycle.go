@@ -70,7 +70,7 @@ func (s *Scheduler) SetMinWindow(src SourceID, n int64) {
 // Progress reports total, the cumulative payload bytes received from src so
 // far (monotone non-decreasing, including partial blocks). It drives the rate
 // estimate and stall detection; call it as bytes arrive, and before the
-// Delivered of the block those bytes complete.
+// Finish (Delivered) of the block those bytes complete.
 func (s *Scheduler) Progress(src SourceID, total int64, now time.Time) {
 	s.tick(now)
 	if x := s.source(src); x != nil && x.state != dropped {

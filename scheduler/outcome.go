@@ -9,11 +9,112 @@ import (
 // Requests: issued by Next (assign), ended by the caller's report of how
 // they went, or cancelled by the scheduler.
 
-// Delivered reports that block arrived from src for req and verified. It
-// returns Cancels for every other request for the same block (endgame losers).
-// A Delivered for a request the scheduler already cancelled still counts if
-// the block is still missing; if the block is already done it is ignored.
-func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time) []Action {
+// Outcome is how a request the scheduler asked for (a Fetch) ended, as the
+// caller reports it with Finish.
+type Outcome int
+
+// Outcomes of a request.
+const (
+	// Delivered: the block arrived and verified. Finish returns Cancels
+	// for every other request for the same block (endgame losers). It
+	// still counts for a request the scheduler already cancelled if the
+	// block is still missing; if the block is already done it is ignored.
+	Delivered Outcome = iota + 1
+	// Failed: the request failed (stream reset, an error status, a body
+	// cut short). The block goes back to the pool, and the source, if it
+	// was usable and the request was issued since it last became so, has
+	// one more consecutive failure and waits with exponential backoff (at
+	// MaxRetries it is dropped and its other requests come back as
+	// Cancels). Its other outstanding requests are left to finish: they
+	// may still arrive, and those that fail as well, having been issued
+	// before, count with this failure, so a source is charged one failure
+	// per backoff period however many of its requests fail together. It
+	// is ignored for a request the scheduler already cancelled.
+	Failed
+	// Rejected: the block failed verification (or the source broke the
+	// protocol for it). It is a strike for the source, which is not asked
+	// for that block again while another usable source may serve it, and
+	// never after it served it badly twice; at MaxStrikes the source is
+	// dropped and its outstanding requests come back as Cancels.
+	Rejected
+	// Unavailable: the source answered "I do not have this block" (a
+	// partial source whose availability the caller had not learnt yet):
+	// the block goes back to the pool and the source is taken not to have
+	// it until AddAvailable or SetAvailable says otherwise. It is not a
+	// failure.
+	Unavailable
+	// Returned: the request was not served for a reason that is not the
+	// source's fault (the caller could not give it a connection it had
+	// planned): the block goes back to the pool and nothing is counted
+	// against the source.
+	Returned
+	// Busy: Failed for a source that refused the request for now (a
+	// seed's BUSY, an HTTP 503 or 429), asking to be left alone for the
+	// retryAfter given to Finish (0: no wish): its wait is at least that,
+	// at most MaxRetryAfter. A refusal of a request issued before its last
+	// failure counts with that failure but may still lengthen its wait.
+	Busy
+	// Down: the request found the source's connection lost or could not
+	// make it: Finish is SourceDown of the request's source.
+	Down
+	// Gone: the source can never serve this download (say, an https
+	// mirror that redirects to plain http): Finish is Remove of the
+	// request's source.
+	Gone
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Delivered:
+		return "delivered"
+	case Failed:
+		return "failed"
+	case Rejected:
+		return "rejected"
+	case Unavailable:
+		return "unavailable"
+	case Returned:
+		return "returned"
+	case Busy:
+		return "busy"
+	case Down:
+		return "down"
+	case Gone:
+		return "gone"
+	}
+	return "unknown"
+}
+
+// Finish reports how the request of fetch, a Fetch that Next returned,
+// ended (see Outcome); retryAfter is the wait a Busy source asked for, 0
+// for none or any other outcome. It returns what the caller must do next:
+// Cancels of requests that are no longer needed.
+func (s *Scheduler) Finish(fetch Action, o Outcome, retryAfter time.Duration, now time.Time) []Action {
+	req, src, block := fetch.Req, fetch.Source, fetch.Block
+	switch o {
+	case Delivered:
+		return s.delivered(req, src, block, now)
+	case Failed:
+		return s.refused(req, src, block, 0, now)
+	case Rejected:
+		return s.rejected(req, src, block, now)
+	case Unavailable:
+		s.unavailable(req, src, block, now)
+	case Returned:
+		s.returned(req, src, block, now)
+	case Busy:
+		return s.refused(req, src, block, retryAfter, now)
+	case Down:
+		return s.SourceDown(src, now)
+	case Gone:
+		return s.Remove(src)
+	default:
+		panic(fmt.Sprintf("scheduler: Finish with unknown Outcome %d", o))
+	}
+	return nil
+}
+
+func (s *Scheduler) delivered(req ReqID, src SourceID, block int, now time.Time) []Action {
 	s.tick(now)
 	if block < 0 || block >= len(s.blocks) {
 		return nil
@@ -46,11 +147,7 @@ func (s *Scheduler) Delivered(req ReqID, src SourceID, block int, now time.Time)
 	return acts
 }
 
-// Unavailable reports that src answered req with "I do not have this
-// block" (a partial source whose availability the caller had not learnt
-// yet): the block goes back to the pool and src is taken not to have it
-// until AddAvailable or SetAvailable says otherwise. It is not a failure.
-func (s *Scheduler) Unavailable(req ReqID, src SourceID, block int, now time.Time) {
+func (s *Scheduler) unavailable(req ReqID, src SourceID, block int, now time.Time) {
 	s.tick(now)
 	if block < 0 || block >= len(s.blocks) {
 		return
@@ -84,12 +181,7 @@ func (s *Scheduler) Unavailable(req ReqID, src SourceID, block int, now time.Tim
 	}
 }
 
-// Rejected reports that block from src failed verification. It is a strike
-// for src, which is not asked for that block again while another usable
-// source may serve it, and never after it served it badly twice; at
-// MaxStrikes src is dropped and its outstanding requests come back as
-// Cancels.
-func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) []Action {
+func (s *Scheduler) rejected(req ReqID, src SourceID, block int, now time.Time) []Action {
 	s.tick(now)
 	if block < 0 || block >= len(s.blocks) {
 		return nil
@@ -113,36 +205,14 @@ func (s *Scheduler) Rejected(req ReqID, src SourceID, block int, now time.Time) 
 	return nil
 }
 
-// Returned reports that req was not served for a reason that is not src's
-// fault (the caller could not give it a connection it had planned): the
-// block goes back to the pool and nothing is counted against src.
-func (s *Scheduler) Returned(req ReqID, src SourceID, block int, now time.Time) {
+func (s *Scheduler) returned(req ReqID, src SourceID, block int, now time.Time) {
 	s.tick(now)
 	if r := s.lookup(req, src, block); r != nil {
 		s.forget(r, false, now)
 	}
 }
 
-// Failed reports that req failed (stream reset, an error status, a body cut
-// short): the block goes back to the pool, and src, if it was usable and
-// req was issued since it last became so, has one more consecutive failure
-// and waits with exponential backoff (at MaxRetries it is dropped and its
-// other requests come back as Cancels). Its other outstanding requests are
-// left to finish: they may still arrive, and those that fail as well,
-// having been issued before, count with this failure, so a source is
-// charged one failure per backoff period however many of its requests fail
-// together. A Failed for a request the scheduler already cancelled is
-// ignored.
-func (s *Scheduler) Failed(req ReqID, src SourceID, block int, now time.Time) []Action {
-	return s.Refused(req, src, block, 0, now)
-}
-
-// Refused is Failed for a source that refused req for now (it is busy: a
-// seed's BUSY, an HTTP 503 or 429) and asked to be left alone for
-// retryAfter (0: no wish): its wait is at least that, at most
-// MaxRetryAfter. A refusal of a request issued before its last failure
-// counts with that failure but may still lengthen its wait.
-func (s *Scheduler) Refused(req ReqID, src SourceID, block int, retryAfter time.Duration, now time.Time) []Action {
+func (s *Scheduler) refused(req ReqID, src SourceID, block int, retryAfter time.Duration, now time.Time) []Action {
 	s.tick(now)
 	r := s.lookup(req, src, block)
 	if r == nil {
