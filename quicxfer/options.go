@@ -22,6 +22,18 @@ const (
 	DefaultLowestSpeedTime  = scheduler.DefaultMinRateWindow
 )
 
+// Defaults of the other Options. The policies a download shares with the
+// scheduler are the scheduler's own: DefaultMaxRetries failures in a row
+// drop a source, waiting scheduler.DefaultBackoff between them, and
+// DefaultMaxInFlight bytes in flight bound its memory.
+const (
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultSyncInterval     = time.Second
+	DefaultProgressInterval = 200 * time.Millisecond
+	DefaultMaxInFlight      = scheduler.DefaultMaxInFlight
+	DefaultMaxRetries       = scheduler.DefaultMaxRetries
+)
+
 // Options says what to download from where.
 type Options struct {
 	Seeds []string    // seed URLs (quic://...)
@@ -50,9 +62,9 @@ type Options struct {
 
 	Client       *Client       // optional: share a client (and its UDP socket); else one is made and closed
 	Auth         ClientOptions // token, client certificate and trust for the client made when Client is nil
-	DialTimeout  time.Duration // per seed, default 10s
-	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default 1s (ShareSyncInterval with Share)
-	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default 64 MiB)
+	DialTimeout  time.Duration // per seed, default DefaultDialTimeout
+	SyncInterval time.Duration // how often verified blocks are made durable and recorded, default DefaultSyncInterval (ShareSyncInterval with Share)
+	MaxInFlight  int64         // bytes in flight over all seeds: the memory bound (default DefaultMaxInFlight)
 	// ConnsPerSeed is how many QUIC connections to open to each seed. On
 	// a path with random loss one connection's congestion control
 	// (quic-go's NewReno) caps its rate far below the link's; several
@@ -71,10 +83,10 @@ type Options struct {
 	decider func(maxConns int) connDecider
 	Workers int // goroutines for re-checking a partial file (default GOMAXPROCS)
 	// MaxRetries is how many failures in a row (connection lost or refused,
-	// a stall, a request error) drop a source; between them it waits
-	// 0.5 s, 1 s, 2 s, ... up to 15 s. 0 is the scheduler's default (6:
-	// about 30 s of trying); negative never drops a source for failing (a
-	// source that sends bad blocks is still dropped).
+	// a stall, a request error) drop a source; between them it waits as
+	// scheduler.DefaultBackoff says. 0 is DefaultMaxRetries (the
+	// scheduler's: about 30 s of trying); negative never drops a source for
+	// failing (a source that sends bad blocks is still dropped).
 	MaxRetries int
 	// LowestSpeedLimit is the lowest rate, in bytes/s, a source may keep
 	// (like aria2's --lowest-speed-limit): one that has had requests out
@@ -92,7 +104,7 @@ type Options struct {
 	// dropped, damaged partial state, ...). Nil discards them.
 	Logf func(format string, args ...any)
 	// OnProgress, if set, is called from the download loop about every
-	// ProgressInterval (default 200ms), and once at the end.
+	// ProgressInterval (default DefaultProgressInterval), and once at the end.
 	OnProgress       func(Progress)
 	ProgressInterval time.Duration
 	// OnEvent, if set, is called from the download loop for each Event
@@ -119,10 +131,10 @@ type Options struct {
 
 func (o *Options) fill() {
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = 10 * time.Second
+		o.DialTimeout = DefaultDialTimeout
 	}
 	if o.SyncInterval <= 0 {
-		o.SyncInterval = time.Second
+		o.SyncInterval = DefaultSyncInterval
 		if o.Share != nil {
 			// A block is shared once durable: peers should not wait a
 			// second for what this side has.
@@ -130,7 +142,7 @@ func (o *Options) fill() {
 		}
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 64 << 20
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -142,7 +154,7 @@ func (o *Options) fill() {
 		o.Logf = func(string, ...any) {}
 	}
 	if o.ProgressInterval <= 0 {
-		o.ProgressInterval = 200 * time.Millisecond
+		o.ProgressInterval = DefaultProgressInterval
 	}
 	if o.MaxPeers == 0 {
 		o.MaxPeers = DefaultMaxPeers
@@ -188,8 +200,11 @@ func (o *Options) newSeed(u wire.URL, raw string, client *Client) *source {
 
 // maxRetries maps Options.MaxRetries to the scheduler's.
 func maxRetries(n int) int {
-	if n < 0 {
+	switch {
+	case n < 0:
 		return math.MaxInt32 // never, in practice
+	case n == 0:
+		return DefaultMaxRetries
 	}
-	return n // 0: the scheduler's default
+	return n
 }

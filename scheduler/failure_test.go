@@ -22,6 +22,13 @@ func TestBackoffPolicy(t *testing.T) {
 	require.Equal(t, BackoffPolicy{Base: ms(100), Max: ms(300)}, s.BackoffPolicy())
 }
 
+// The policy says its waits in words, for help texts.
+func TestBackoffPolicyString(t *testing.T) {
+	require.Equal(t, "0.5 s, 1 s, 2 s, ... up to 15 s", DefaultBackoff().String())
+	require.Equal(t, "0.1 s, 0.2 s, 0.3 s, then 0.3 s each", BackoffPolicy{Base: ms(100), Max: ms(300)}.String())
+	require.Equal(t, "1 s, then 1 s each", BackoffPolicy{Base: ms(1000), Max: ms(1000)}.String())
+}
+
 // TestFailuresTogetherCountOnce: a source whose requests in flight all fail
 // at once (a seed past its request rate answers each BUSY, a mirror each
 // 503) has one failure, not one per request: it waits 0.5 s and is not
