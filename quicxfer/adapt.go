@@ -37,7 +37,7 @@ import (
 //
 // The controller is pure (a clock and a byte counter come in, a count goes
 // out); the download loop feeds it every tick and applies the count
-// (seedFetcher.setActive, Scheduler.SetMinWindow with 2 blocks per
+// (connScaler.setActive, Scheduler.SetMinWindow with 2 blocks per
 // connection).
 const (
 	adaptSettle     = 500 * time.Millisecond
@@ -190,11 +190,11 @@ func (a *connAdapter) limit(n int) {
 func (l *loop) adaptConns(now time.Time) {
 	unassigned := int64(l.sched.Missing())*l.m.BlockSize - l.sched.InFlight()
 	for id, s := range l.byID {
-		sf, ok := s.f.(*seedFetcher)
+		sf, ok := s.f.(connScaler)
 		if !ok {
 			continue
 		}
-		if r := int(sf.refused.Swap(0)); r > 0 && r < sf.conns() {
+		if r := sf.takeRefused(); r > 0 && r < sf.conns() {
 			// It took no more than r connections (e.g. its --max-conns
 			// is reached): use r from now on.
 			l.opts.Logf("seed %s takes no more connections (it refused or lost number %d while the first worked); using %d", s.raw, r+1, r)

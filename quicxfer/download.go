@@ -97,7 +97,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	}
 	srcs := make([]*source, len(urls))
 	for i, u := range urls {
-		srcs[i] = opts.newSeed(u, raws[i], client)
+		srcs[i] = newSeedSource(&opts, u, raws[i], client)
 	}
 	seeds := srcs
 	defer func() {

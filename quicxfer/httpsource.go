@@ -160,6 +160,16 @@ func (e *RedirectError) Error() string {
 
 func (e *RedirectError) Unwrap() error { return e.Err }
 
+// A mirror serves bytes only: it has no HAVE, names no peers and cannot
+// say what the file is.
+var _ interface {
+	fetcher
+	rttMeter
+	issueNoter
+	redirector
+	wholeFileReader
+} = (*httpFetcher)(nil)
+
 // httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
 // one range request per block.
 type httpFetcher struct {
@@ -452,10 +462,6 @@ func (f *httpFetcher) sample(d time.Duration) {
 	}
 }
 
-// ready: a mirror is asked at once; one that cannot be reached fails its
-// first request and goes into backoff.
-func (f *httpFetcher) ready() bool { return true }
-
 func (f *httpFetcher) rtt() time.Duration { return time.Duration(f.srtt.Load()) }
 
 // close ends a whole-file answer being read; the HTTP client's idle
@@ -473,3 +479,9 @@ func (f *httpFetcher) issued(off int64) {
 // setAlone says whether the mirror is the only source left: one that
 // ignores Range is then read as a whole.
 func (f *httpFetcher) setAlone(alone bool) { f.alone.Store(alone) }
+
+func (f *httpFetcher) ignoresRanges() bool { return f.ignoresRange.Load() }
+
+func (f *httpFetcher) readsWhole() bool { return f.ignoresRange.Load() && f.alone.Load() }
+
+func (f *httpFetcher) key() string { return f.url }

@@ -185,7 +185,7 @@ func (l *loop) reset() {
 // left out, with the scheduler.
 func (l *loop) addGiven() {
 	for _, s := range l.srcs {
-		l.known[s.key()] = true
+		l.known[s.f.key()] = true
 		if s.leftOut {
 			l.joins.drop(&l.opts, s, s.note)
 			continue // serves something else
@@ -202,7 +202,7 @@ func (l *loop) addSource(s *source) {
 	s.id = l.sched.AddSource(now)
 	s.ctx, s.stop = context.WithCancel(l.ctx)
 	l.byID[s.id] = s
-	if _, ok := s.f.(*seedFetcher); ok {
+	if _, ok := s.f.(connector); ok {
 		// After a backoff the loop connects to it (a Connect) before
 		// it is asked for blocks: a dial is not taken for a stall.
 		l.sched.SetConnects(s.id)
@@ -212,17 +212,18 @@ func (l *loop) addSource(s *source) {
 		// Most likely a peer: nothing until its HAVE says, and it
 		// joins when that arrives.
 		l.sched.SetAvailable(s.id, nil)
-	case !s.f.ready():
+	case !s.ready():
 		l.joins.down(&l.opts, s, EventSourceDown, cmp.Or(s.note, "not connected yet"))
 		l.sched.SourceDown(s.id, now) // unreachable at start: retried with backoff
 	default:
 		l.joins.join(&l.opts, s)
 	}
-	if _, ok := s.f.(*seedFetcher); !ok {
-		s.haveKnown = true // a mirror has the whole file (a new source has every block)
+	w, ok := s.f.(availabilityWatcher)
+	if !ok {
+		s.haveKnown = true // it has the whole file, as a mirror does (a new source has every block)
 		return
 	}
-	l.workers.Go(func() { l.watchHave(s.ctx, s) })
+	l.workers.Go(func() { l.watchHave(s.ctx, s, w) })
 }
 
 // syncer makes written blocks durable and records them, off the loop.
@@ -320,8 +321,9 @@ func (l *loop) apply(actions []scheduler.Action) {
 			delete(l.announced, a.Req)
 		case scheduler.Connect:
 			src := l.byID[a.Source]
+			c := src.f.(connector) // only connectors are SetConnects
 			l.workers.Go(func() {
-				_, err := src.seedConn(src.ctx)
+				err := c.connect(src.ctx)
 				select {
 				case l.connected <- connectMsg{src, err}:
 				case <-ctx.Done():
@@ -347,8 +349,10 @@ func (l *loop) onTick(now time.Time, last *lastDone, sy *syncer) {
 			s.lastRecv, s.lastData = r, now
 		}
 		l.sched.Progress(id, s.lastRecv, now)
-		if rtt := s.f.rtt(); rtt > 0 {
-			l.sched.SetRTT(id, rtt)
+		if m, ok := s.f.(rttMeter); ok {
+			if rtt := m.rtt(); rtt > 0 {
+				l.sched.SetRTT(id, rtt)
+			}
 		}
 	}
 	l.adaptConns(now)
@@ -388,9 +392,7 @@ func (l *loop) handle(r result) error {
 	announced := l.announced[a.Req]
 	delete(l.announced, a.Req)
 	s := l.byID[a.Source]
-	if hf, ok := s.f.(*httpFetcher); ok {
-		l.noteMirror(s, hf)
-	}
+	l.noteMirror(s)
 	var de *diskError
 	switch {
 	case errors.As(r.err, &de):
@@ -445,9 +447,9 @@ func (l *loop) handle(r result) error {
 	return nil
 }
 
-// updateAlone tells each mirror whether it is the only source left (every
-// other one dropped or left out): one that ignores Range requests is then
-// read as a whole file.
+// updateAlone tells each wholeFileReader (a mirror) whether it is the only
+// source left (every other one dropped or left out): one that ignores Range
+// requests is then read as a whole file.
 func (l *loop) updateAlone() {
 	live := 0
 	for _, s := range l.srcs {
@@ -456,8 +458,8 @@ func (l *loop) updateAlone() {
 		}
 	}
 	for _, s := range l.srcs {
-		if hf, ok := s.f.(*httpFetcher); ok {
-			hf.setAlone(live == 1 && !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped)
+		if wr, ok := s.f.(wholeFileReader); ok {
+			wr.setAlone(live == 1 && !s.leftOut && s.id != 0 && l.sched.Stats(s.id).State != scheduler.Dropped)
 		}
 	}
 }

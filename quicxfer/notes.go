@@ -12,17 +12,20 @@ import (
 // noteMirror tells the user, once, where a mirror redirects, and that it
 // ignores Range requests: what that means for it, and, when it is read as
 // a whole file, its note says so.
-func (l *loop) noteMirror(s *source, hf *httpFetcher) {
-	if to := hf.redirectedTo(); to != s.toldRedirect {
-		s.toldRedirect = to
-		if to != "" {
-			l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
+func (l *loop) noteMirror(s *source) {
+	if r, ok := s.f.(redirector); ok {
+		if to := r.redirectedTo(); to != s.toldRedirect {
+			s.toldRedirect = to
+			if to != "" {
+				l.opts.Logf("%s %s redirects to %s", s.kind, s.raw, to)
+			}
 		}
 	}
-	if !hf.ignoresRange.Load() {
+	wr, ok := s.f.(wholeFileReader)
+	if !ok || !wr.ignoresRanges() {
 		return
 	}
-	whole := hf.alone.Load()
+	whole := wr.readsWhole()
 	switch {
 	case whole && !s.toldWhole:
 		s.toldWhole, s.toldRanges = true, true

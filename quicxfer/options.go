@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
-	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
 
@@ -177,26 +176,6 @@ const ShareSyncInterval = 250 * time.Millisecond
 
 // ConnsAuto is Options.ConnsPerSeed for connections that adapt per seed.
 const ConnsAuto = -1
-
-// newSeed makes a seed source with the connections o asks for: a fixed
-// number, or room for MaxConnsPerSeed of which the source's connAdapter
-// decides how many are used.
-func (o *Options) newSeed(u wire.URL, raw string, client *Client) *source {
-	if o.ConnsPerSeed != ConnsAuto {
-		n := max(o.ConnsPerSeed, 1)
-		s := newSeedSource(u, raw, client, o.DialTimeout, n, n)
-		s.maxConns = n
-		return s
-	}
-	s := newSeedSource(u, raw, client, o.DialTimeout, o.MaxConnsPerSeed, 1)
-	if o.decider != nil {
-		s.adapt = o.decider(o.MaxConnsPerSeed)
-	} else {
-		s.adapt = newConnAdapter(o.MaxConnsPerSeed)
-	}
-	s.maxConns = 1
-	return s
-}
 
 // maxRetries maps Options.MaxRetries to the scheduler's.
 func maxRetries(n int) int {

@@ -56,8 +56,8 @@ func results(srcs []*source) []SeedResult {
 	out := make([]SeedResult, len(srcs))
 	for i, s := range srcs {
 		note := s.note
-		if hf, ok := s.f.(*httpFetcher); ok {
-			if to := hf.redirectedTo(); to != "" {
+		if r, ok := s.f.(redirector); ok {
+			if to := r.redirectedTo(); to != "" {
 				note = strings.TrimPrefix(note+"; redirected to "+to, "; ")
 			}
 		}

@@ -164,7 +164,7 @@ type peersMsg struct {
 	err  error
 }
 
-// watchHave keeps a GET_HAVE stream open to s, a seed, and reports what it
+// watchHave keeps a GET_HAVE stream open to s (w, its availabilityWatcher) and reports what it
 // says, until s has every block or ctx (s's own context) ends. A seed that
 // does not know GET_HAVE (a BAD_REQUEST) is a full seed. A failure to dial
 // or of the stream is reported, so that a source that is never asked for
@@ -172,7 +172,7 @@ type peersMsg struct {
 // dropped like any other; then it asks again after the scheduler's backoff
 // (0.5 s, 1 s, 2 s, ... up to 15 s; from the start again after a stream
 // that worked).
-func (l *loop) watchHave(ctx context.Context, s *source) {
+func (l *loop) watchHave(ctx context.Context, s *source, w availabilityWatcher) {
 	send := func(m availMsg) bool {
 		select {
 		case l.avail <- m:
@@ -184,11 +184,10 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 	failures := 0
 	for {
 		heard := false
-		conn, err := s.seedConn(ctx)
-		if err == nil {
-			err = conn.Have(ctx, l.id, l.m.NumBlocks(),
-				func(h wire.Have) { heard = true; send(availMsg{s: s, have: &h}) },
-				func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
+		asked, err := w.watch(ctx, l.id, l.m.NumBlocks(),
+			func(h wire.Have) { heard = true; send(availMsg{s: s, have: &h}) },
+			func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
+		if asked {
 			switch {
 			case err == nil:
 				return // has every block
@@ -264,8 +263,9 @@ func (l *loop) onAvail(m availMsg) {
 // other sources, as workers of the loop.
 func (l *loop) askPeers() {
 	for _, s := range l.srcs {
-		if _, ok := s.f.(*seedFetcher); !ok {
-			continue // a mirror knows no peers
+		pn, ok := s.f.(peerNamer)
+		if !ok {
+			continue // it names no peers (a mirror)
 		}
 		if s.leftOut || s.id == 0 || s.asking {
 			continue
@@ -275,13 +275,7 @@ func (l *loop) askPeers() {
 		}
 		s.asking = true
 		l.workers.Go(func() {
-			conn, err := s.seedConn(s.ctx)
-			var urls []string
-			if err == nil {
-				pctx, cancel := context.WithTimeout(s.ctx, l.opts.DialTimeout)
-				urls, err = conn.Peers(pctx, l.id, selfFor(l.opts.SelfURLs, conn))
-				cancel()
-			}
+			urls, err := pn.peers(s.ctx, l.id, l.opts.SelfURLs, l.opts.DialTimeout)
 			select {
 			case l.peers <- peersMsg{s: s, urls: urls, err: err}:
 			case <-l.ctx.Done():
@@ -309,7 +303,7 @@ func (l *loop) onPeers(m peersMsg) {
 		}
 		l.known[u.String()] = true
 		l.discovered++
-		s := l.opts.newSeed(u, raw, l.client)
+		s := newSeedSource(&l.opts, u, raw, l.client)
 		s.discovered = true
 		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
 		l.srcs = append(l.srcs, s)

@@ -14,6 +14,10 @@ import (
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
+// errNoManifest is the answer of a source that cannot say what the file is
+// (it serves bytes only).
+var errNoManifest = errors.New("it cannot say what the file is")
+
 // agreeGrace is how long, after the first seed's manifest, agree waits for
 // the other seeds' answers.
 const agreeGrace = time.Second
@@ -62,14 +66,12 @@ func agree(ctx context.Context, wg *sync.WaitGroup, srcs []*source, known *manif
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := s.f.(*seedFetcher).connect(ctx)
-			if err != nil {
-				ch <- indexed{i, answer{err: err}}
+			ma, ok := s.f.(manifestAsker)
+			if !ok {
+				ch <- indexed{i, answer{err: errNoManifest}}
 				return
 			}
-			mctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
-			defer cancel()
-			resp, err := conn.Manifest(mctx, req)
+			resp, err := ma.manifest(ctx, req, opts.DialTimeout)
 			if err != nil {
 				ch <- indexed{i, answer{err: err}}
 				return
