@@ -23,8 +23,9 @@
 //	    feed it back: Finish(fetch, outcome) / SourceDown / Remove
 //
 // A worker fetches one block (a QUIC stream, or an HTTP range request) into
-// a buffer, verifies it against the manifest (length, xxh64, SHA-256) and
-// only then writes it at its offset in the partial file. A separate
+// a buffer, verifies it by the download's plan (package verify; quicxfer's
+// manifest checks a block's length, xxh64 and SHA-256) and only then writes
+// it at its offset in the partial file. A separate
 // goroutine makes written blocks durable and records them in the bitmap
 // about once a second, so syncs are batched and a crash loses no verified
 // block it has recorded. Memory is bounded by the scheduler's cap on bytes in
@@ -33,7 +34,8 @@
 // # Resume and finish (resume.go)
 //
 // The blocks an earlier run recorded pass xxh64 at Open and are claimed, not
-// trusted: background workers prove them with SHA-256 (partial.File.Prove)
+// trusted: background workers prove them by the plan, with SHA-256
+// (partial.File.Prove)
 // while the loop fetches the others, and the scheduler counts them had. A
 // claimed block that fails is cleared, durably, and the loop runs once more
 // with the same sources to fetch it; OUT appears only when every block is

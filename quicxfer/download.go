@@ -12,6 +12,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
@@ -199,10 +200,11 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
-	pf := startProof(ctx, part, &opts)
+	plan := verify.FromManifest(m)
+	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
 
-	l := &loop{opts: opts, m: m, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
+	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
 	runErr := l.run(ctx)
 	if runErr == nil {
 		runErr = l.settle(ctx, pf, res)
@@ -216,7 +218,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	if runErr != nil {
 		return res, runErr
 	}
-	if err := finishPartial(&opts, part); err != nil {
+	if err := finishPartial(&opts, part, plan); err != nil {
 		return res, err
 	}
 	if opts.Share != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
@@ -20,7 +21,8 @@ import (
 // loop is one download's event loop: it owns the scheduler.
 type loop struct {
 	opts    Options
-	m       *manifest.Manifest
+	m       *manifest.Manifest // the file's geometry and content ID
+	plan    verify.Plan        // how its blocks are checked
 	id      manifest.ID
 	part    *partial.File
 	srcs    []*source
@@ -556,7 +558,7 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 		}
 		return result{a: a, out: out, err: err}
 	}
-	if err := l.m.Verify(a.Block, buf); err != nil {
+	if err := l.plan.Piece(a.Block, buf); err != nil {
 		return result{a: a, out: scheduler.Rejected, err: err}
 	}
 	// Has and WriteBlock under one lock, so that of two copies arriving
