@@ -27,6 +27,11 @@ var (
 	ErrOutExists = errors.New("output file exists and is a different file")
 	// ErrIDMismatch: no seed serves the content ID the user asked for.
 	ErrIDMismatch = errors.New("no seed serves the requested content ID")
+	// ErrNoSources: Options name no seed and no mirror.
+	ErrNoSources = errors.New("no seed or mirror given")
+	// ErrMirrorsNeedManifest: Options name mirrors but no seed, and no
+	// Manifest: mirrors serve bytes only.
+	ErrMirrorsNeedManifest = errors.New("mirrors alone cannot say what the file is: it needs its manifest (Options.Manifest) or a seed")
 )
 
 // Download fetches Name from every seed at once into Out, verifying every
@@ -49,10 +54,10 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("the manifest has content ID %s, not the requested %s", known.ID(), opts.ID)
 	}
 	if len(opts.Seeds) == 0 && len(opts.Mirrors) == 0 {
-		return nil, errors.New("no seed given (use --seed URL, or --mirror URL with --manifest FILE)")
+		return nil, ErrNoSources
 	}
 	if len(opts.Seeds) == 0 && known == nil {
-		return nil, errors.New("mirrors alone cannot say what the file is: give its manifest (--manifest FILE) or a --seed")
+		return nil, ErrMirrorsNeedManifest
 	}
 	var urls []wire.URL
 	seen := map[string]bool{}
@@ -254,5 +259,5 @@ func alreadyThere(ctx context.Context, out string, m *manifest.Manifest, workers
 			return true, nil
 		}
 	}
-	return false, fmt.Errorf("%s: %w; remove it or choose another -o", out, ErrOutExists)
+	return false, fmt.Errorf("%s: %w", out, ErrOutExists)
 }

@@ -428,7 +428,7 @@ func (l *loop) handle(r result) error {
 	case scheduler.Returned, scheduler.Unavailable:
 		return nil // not the source's fault
 	case scheduler.Gone:
-		s.lastErr = Describe(r.err)
+		s.lastErr = l.opts.DescribeError(r.err)
 		l.dropped(s, s.lastErr)
 		return nil
 	case scheduler.Down:
@@ -439,10 +439,10 @@ func (l *loop) handle(r result) error {
 			// Once: a source that is busy now and then (a seed's request
 			// rate) would otherwise fill the screen.
 			s.toldBusy = true
-			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, Describe(r.err))
+			l.opts.Logf("%s %s is busy (%s); asking it again after a pause", s.kind, s.raw, l.opts.DescribeError(r.err))
 		}
 	}
-	s.lastErr = Describe(r.err)
+	s.lastErr = l.opts.DescribeError(r.err)
 	if l.sched.Stats(a.Source).State == scheduler.Dropped {
 		l.dropped(s, s.lastErr)
 	}
@@ -483,7 +483,7 @@ func (l *loop) noteDown(s *source, err error) {
 	var ae *quic.ApplicationError
 	ours := errors.Is(err, errNotConnected) || closedHere(err) || errors.As(err, &ae) && !ae.Remote
 	if !ours || s.lastErr == "" {
-		s.lastErr = Describe(err)
+		s.lastErr = l.opts.DescribeError(err)
 	}
 	if errors.Is(err, wire.ErrShuttingDown) && !s.shutdown {
 		s.shutdown = true

@@ -102,6 +102,11 @@ type Options struct {
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
 	Logf func(format string, args ...any)
+	// DescribeError says a source's error as the short phrase that the
+	// download's messages, notes and errors give for it (default Describe,
+	// in the library's words); a caller gives its own to say them in its
+	// words (a CLI names the flags that give what a seed needs).
+	DescribeError func(error) string
 	// OnProgress, if set, is called from the download loop about every
 	// ProgressInterval (default DefaultProgressInterval), and once at the end.
 	OnProgress       func(Progress)
@@ -151,6 +156,9 @@ func (o *Options) fill() {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
+	}
+	if o.DescribeError == nil {
+		o.DescribeError = Describe
 	}
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = DefaultProgressInterval

@@ -230,11 +230,11 @@ func (l *loop) onAvail(m availMsg) {
 			return // an old seed may not answer GET_HAVE: its blocks will tell
 		}
 		l.apply(l.sched.Remove(s.id))
-		l.dropped(s, "its HAVE: "+Describe(m.err))
+		l.dropped(s, "its HAVE: "+l.opts.DescribeError(m.err))
 	case m.err != nil && errors.Is(m.err, wire.ErrBusy):
 		// Refused for now (its request rate, or its HAVE streams): not
 		// down; the watcher asks again later.
-		s.lastErr = Describe(m.err)
+		s.lastErr = l.opts.DescribeError(m.err)
 	case m.err != nil:
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for

@@ -129,9 +129,9 @@ collect:
 				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
 				break
 			}
-			s.note, s.tempNote = "unreachable: "+Describe(a.err), true
+			s.note, s.tempNote = "unreachable: "+opts.DescribeError(a.err), true
 			if firstErr == nil {
-				firstErr = fmt.Errorf("%s: %s", s.raw, Describe(a.err))
+				firstErr = fmt.Errorf("%s: %s", s.raw, opts.DescribeError(a.err))
 			}
 			if !permanent(a.err) {
 				transient++

@@ -138,6 +138,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 			opts.OnEvent = func(e quicxfer.Event) { view.event(i, e) }
 			writeRecord(c, out, f.name, c.Args().Slice()...)
 			results[i], errs[i] = quicxfer.Download(c.Context, opts)
+			errs[i] = cliError(errs[i], clientFlags)
 			endRecord(out)
 			if r := results[i]; r != nil && r.Name == f.name {
 				r.Name = f.name // the listed name's copy: one per file is kept
@@ -241,9 +242,9 @@ func listAll(parent context.Context, client *quicxfer.Client, seeds []string, pr
 	for i, l := range lists {
 		if errs[i] != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("seed %s: listing files: %s", seeds[i], quicxfer.Describe(errs[i]))
+				firstErr = fmt.Errorf("seed %s: listing files: %s", seeds[i], describe(errs[i], clientFlags))
 			}
-			logf("seed %s: listing files: %s; going on without its list", seeds[i], quicxfer.Describe(errs[i]))
+			logf("seed %s: listing files: %s; going on without its list", seeds[i], describe(errs[i], clientFlags))
 			continue
 		}
 		for _, e := range l {
