@@ -9,6 +9,14 @@
 // tested with a fake clock. A Scheduler is not safe for concurrent use: it is
 // meant to be driven by the caller's single event-loop goroutine.
 //
+// The files: scheduler.go (the types, New, Next), lifecycle.go (a source
+// added, connected, down, dropped), availability.go (which blocks each
+// source has), outcome.go (requests issued and how they ended: Finish),
+// pick.go (which block to which source, the endgame), stats.go (Done, Err,
+// NextWake, Stats), config.go (Config, defaults, BackoffPolicy), source.go
+// (a source's own state: rate, window, stalls) and freeset.go (the free
+// blocks).
+//
 // # Sketch of the algorithm
 //
 // Blocks. A block is missing, in flight (at one source, or at two during the
