@@ -554,7 +554,7 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, func(n int) { s.received.Add(int64(n)) })
 	if err != nil {
 		if ctx.Err() != nil {
-			return result{a: a, err: ctx.Err()}
+			return result{a: a, out: scheduler.Failed, err: ctx.Err()}
 		}
 		return result{a: a, out: out, err: err}
 	}
