@@ -1,6 +1,10 @@
 package quicxfer
 
-import "time"
+import (
+	"time"
+
+	"github.com/quicxfer/quicxfer/scheduler"
+)
 
 // Adapting the number of connections to a seed (Options.ConnsPerSeed 0,
 // `get --conns-per-seed auto`).
@@ -33,7 +37,7 @@ import "time"
 //
 // The controller is pure (a clock and a byte counter come in, a count goes
 // out); the download loop feeds it every tick and applies the count
-// (seedFetcher.setActive, Scheduler.SetMinWindow with 2 blocks per
+// (connScaler.setActive, Scheduler.SetMinWindow with 2 blocks per
 // connection).
 const (
 	adaptSettle     = 500 * time.Millisecond
@@ -172,4 +176,47 @@ func (a *connAdapter) limit(n int) {
 		a.kept, a.keptRate = a.max, 0
 	}
 	a.held, a.heldT, a.retry = true, 0, false
+}
+
+// adaptConns feeds every adapting seed's connAdapter (every tick) and
+// applies the number it returns: the slots the seed's requests take, and
+// its minimum window in the scheduler: two blocks per connection, so that
+// each has one in flight and the next asked for while it arrives (a
+// connection held back by loss is slow: its rate-based window alone would
+// be a fraction of a block).
+// A seed counts as busy while it is usable, has requests out and the
+// download still has unassigned blocks for each of its connections; at the
+// tail, or in backoff, its adapter waits.
+func (l *loop) adaptConns(now time.Time) {
+	unassigned := int64(l.sched.Missing())*l.m.BlockSize - l.sched.InFlight()
+	for id, s := range l.byID {
+		sf, ok := s.f.(connScaler)
+		if !ok {
+			continue
+		}
+		if r := sf.takeRefused(); r > 0 && r < sf.conns() {
+			// It took no more than r connections (e.g. its --max-conns
+			// is reached): use r from now on.
+			l.opts.Logf("seed %s takes no more connections (it refused or lost number %d while the first worked); using %d", s.raw, r+1, r)
+			if s.adapt != nil {
+				s.adapt.limit(r)
+			}
+			sf.setActive(r)
+			l.sched.SetMinWindow(id, int64(2*r)*l.m.BlockSize)
+			sf.trim()
+		}
+		if s.adapt == nil {
+			continue
+		}
+		st := l.sched.Stats(id)
+		n := sf.conns()
+		busy := (st.State == scheduler.Active || st.State == scheduler.Probing) && st.InFlightReqs > 0 &&
+			unassigned >= int64(n)*l.m.BlockSize
+		if m := s.adapt.update(now, s.received.Load(), busy); m != n {
+			sf.setActive(m)
+			l.sched.SetMinWindow(id, int64(2*m)*l.m.BlockSize)
+			s.maxConns = max(s.maxConns, m)
+		}
+		sf.trim()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,14 +181,42 @@ func (c *Conn) auth(ctx context.Context, token []byte) error {
 }
 
 // NotAuthorisedError is the error of a request, or a dial, that a private
-// seed refused: it needs a token or a client certificate that this client
-// did not give, or does not accept the one it gave. It matches
-// wire.ErrUnauthorized with errors.Is.
+// seed refused: it needs a token or a client certificate (Need) that this
+// client did not give, or does not accept the one it gave (Refused). It
+// matches wire.ErrUnauthorized with errors.Is.
 type NotAuthorisedError struct {
-	Why string // e.g. "this seed needs --token"
+	Need    Need
+	Refused bool // it was given one, and refused it
 }
 
-func (e *NotAuthorisedError) Error() string { return "not authorised: " + e.Why }
+// Need is what a private seed asks of a client.
+type Need int
+
+// What a private seed may need.
+const (
+	NeedToken      Need = iota + 1 // an access token (ClientOptions.Token)
+	NeedClientCert                 // a client certificate (ClientOptions.Certificate)
+)
+
+// String names the need in the library's words: "a token", "a client
+// certificate".
+func (n Need) String() string {
+	switch n {
+	case NeedToken:
+		return "a token"
+	case NeedClientCert:
+		return "a client certificate"
+	}
+	return "something"
+}
+
+func (e *NotAuthorisedError) Error() string {
+	what := strings.TrimPrefix(e.Need.String(), "a ")
+	if e.Refused {
+		return "not authorised: the seed refused the " + what
+	}
+	return "not authorised: this seed needs " + e.Need.String()
+}
 
 // Is reports whether target is wire.ErrUnauthorized.
 func (e *NotAuthorisedError) Is(target error) bool { return target == wire.ErrUnauthorized }
@@ -213,18 +242,18 @@ func fromQUIC(err error, sentToken bool) error {
 	if te, ok := errors.AsType[*quic.TransportError](err); ok && te.Remote {
 		switch te.ErrorCode {
 		case alertCertificateRequired:
-			return &NotAuthorisedError{Why: "this seed needs a client certificate (--client-cert and --client-key)"}
+			return &NotAuthorisedError{Need: NeedClientCert}
 		case alertBadCertificate, alertUnsupportedCertificate, alertCertificateRevoked,
 			alertCertificateExpired, alertCertificateUnknown, alertUnknownCA, alertAccessDenied:
-			return &NotAuthorisedError{Why: "the seed refused the client certificate"}
+			return &NotAuthorisedError{Need: NeedClientCert, Refused: true}
 		}
 	}
 	err = wire.FromQUIC(err)
 	if we, ok := errors.AsType[*wire.Error](err); ok && we.Remote && we.Code == wire.ErrCodeUnauthorized {
 		if sentToken {
-			return &NotAuthorisedError{Why: "the seed refused the token"}
+			return &NotAuthorisedError{Need: NeedToken, Refused: true}
 		}
-		return &NotAuthorisedError{Why: "this seed needs --token"}
+		return &NotAuthorisedError{Need: NeedToken}
 	}
 	return err
 }

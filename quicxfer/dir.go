@@ -188,7 +188,11 @@ func DownloadDir(ctx context.Context, opts DirOptions) (*DirResult, error) {
 		client = c
 	}
 
-	entries, err := listAll(ctx, client, base.Seeds, prefix, logf)
+	describe := base.DescribeError
+	if describe == nil {
+		describe = Describe
+	}
+	entries, err := listAll(ctx, client, base.Seeds, prefix, logf, describe)
 	if err != nil {
 		return nil, err
 	}
@@ -302,8 +306,9 @@ func (r *DirResult) err(ctx context.Context) error {
 // use, as for a single file). Each list is read as it arrives, keeping only
 // the names under prefix and their sizes, and a list is bounded
 // (wire.MaxListEntries, wire.MaxListBytes). Seeds that cannot be listed are
-// reported and skipped; it fails only if none can.
-func listAll(parent context.Context, client *Client, seeds []string, prefix string, logf func(string, ...any)) ([]listed, error) {
+// reported (their errors said by describe) and skipped; it fails only if
+// none can.
+func listAll(parent context.Context, client *Client, seeds []string, prefix string, logf func(string, ...any), describe func(error) string) ([]listed, error) {
 	urls := make([]wire.URL, len(seeds))
 	for i, s := range seeds {
 		u, err := wire.ParseURL(s)
@@ -348,9 +353,9 @@ func listAll(parent context.Context, client *Client, seeds []string, prefix stri
 	for i, l := range lists {
 		if errs[i] != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("seed %s: listing files: %s", seeds[i], Describe(errs[i]))
+				firstErr = fmt.Errorf("seed %s: listing files: %s", seeds[i], describe(errs[i]))
 			}
-			logf("seed %s: listing files: %s; going on without its list", seeds[i], Describe(errs[i]))
+			logf("seed %s: listing files: %s; going on without its list", seeds[i], describe(errs[i]))
 			continue
 		}
 		for _, e := range l {

@@ -330,7 +330,7 @@ func TestSeedShutDownAndBack(t *testing.T) {
 	var killed, restarted atomic.Bool
 	down := make(chan struct{})
 	var mu sync.Mutex
-	var statesAway []string // progress states between the shutdown and its return
+	var statesAway []quicxfer.SourceState // progress states between the shutdown and its return
 	done := make(chan error, 1)
 	go func() {
 		_, err := quicxfer.Download(t.Context(), quicxfer.Options{

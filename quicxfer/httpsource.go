@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/scheduler"
 )
 
 // mirrorConns is the most HTTP connections the downloader opens to one
@@ -159,6 +160,16 @@ func (e *RedirectError) Error() string {
 
 func (e *RedirectError) Unwrap() error { return e.Err }
 
+// A mirror serves bytes only: it has no HAVE, names no peers and cannot
+// say what the file is.
+var _ interface {
+	fetcher
+	rttMeter
+	issueNoter
+	redirector
+	wholeFileReader
+} = (*httpFetcher)(nil)
+
 // httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
 // one range request per block.
 type httpFetcher struct {
@@ -225,7 +236,7 @@ func (f *httpFetcher) redirectedTo() string {
 // A mirror that ignores Range is read as a whole instead (wholeStream),
 // block after block from one answer, while it is the only source left
 // (setAlone): its blocks are verified one by one as they arrive, like any.
-func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (outcome, error) {
+func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	if f.ignoresRange.Load() && f.alone.Load() {
 		return f.whole.fetch(ctx, f, off, buf, onBytes)
 	}
@@ -242,13 +253,13 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 	switch code := resp.StatusCode; {
 	case code == http.StatusPartialContent:
 		if err := checkContentRange(resp.Header, off, n, f.size); err != nil {
-			return outRejected, err
+			return scheduler.Rejected, err
 		}
 	case code == http.StatusOK && off == 0 && n == f.size:
 		// The block is the whole file: a server that ignores Range is right.
 	case code == http.StatusOK:
 		if err := checkWhole(resp, f.size); err != nil {
-			return outRejected, err
+			return scheduler.Rejected, err
 		}
 		f.ignoresRange.Store(true)
 		if f.alone.Load() {
@@ -256,12 +267,12 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 			return f.whole.fetch(ctx, f, off, buf, onBytes)
 		}
 		// Once may be a proxy's whim: a failure, tried again later.
-		return outFailed, ErrIgnoresRange
+		return scheduler.Failed, ErrIgnoresRange
 	default:
 		return statusOutcome(resp)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
-		return outRejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
+		return scheduler.Rejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
 	}
 	if out, err := readFull(ctx, resp.Body, buf, onBytes); err != nil {
 		return out, err
@@ -272,16 +283,16 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 	for {
 		k, err := resp.Body.Read(one[:])
 		if k > 0 {
-			return outRejected, fmt.Errorf("%w: body longer than %d bytes", ErrBadRange, n)
+			return scheduler.Rejected, fmt.Errorf("%w: body longer than %d bytes", ErrBadRange, n)
 		}
 		if errors.Is(err, io.EOF) {
-			return outFailed, nil
+			return scheduler.Delivered, nil
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return outFailed, ctx.Err()
+				return scheduler.Failed, ctx.Err()
 			}
-			return outFailed, err
+			return scheduler.Failed, err
 		}
 	}
 }
@@ -289,7 +300,7 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 // get sends a GET of the mirror's file with the Range header rng (none if
 // empty). On error it also says what the failure means. It records where
 // the mirror redirected, and samples the time to the first byte.
-func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outcome, error) {
+func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, scheduler.Outcome, error) {
 	var gotConn atomic.Bool
 	var wrote atomic.Int64
 	trace := &httptrace.ClientTrace{
@@ -303,7 +314,7 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outc
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
 	if err != nil {
-		return nil, outDown, err
+		return nil, scheduler.Down, err
 	}
 	if rng != "" {
 		req.Header.Set("Range", rng)
@@ -316,13 +327,13 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outc
 		}
 		switch {
 		case ctx.Err() != nil:
-			return nil, outFailed, ctx.Err()
+			return nil, scheduler.Failed, ctx.Err()
 		case errors.Is(err, ErrInsecureRedirect):
-			return nil, outGone, err
+			return nil, scheduler.Gone, err
 		case !gotConn.Load():
-			return nil, outDown, err // no connection: unreachable, refused, certificate not trusted
+			return nil, scheduler.Down, err // no connection: unreachable, refused, certificate not trusted
 		}
-		return nil, outFailed, err
+		return nil, scheduler.Failed, err
 	}
 	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
 		if old := f.redirect.Load(); old == nil || *old != to {
@@ -331,20 +342,20 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, outc
 	} else if f.redirect.Load() != nil {
 		f.redirect.Store(nil)
 	}
-	return resp, outFailed, nil
+	return resp, scheduler.Failed, nil
 }
 
 // statusOutcome is the failure of an answer that is neither 200 nor 206.
-func statusOutcome(resp *http.Response) (outcome, error) {
+func statusOutcome(resp *http.Response) (scheduler.Outcome, error) {
 	switch code := resp.StatusCode; code {
 	case http.StatusRequestedRangeNotSatisfiable:
-		return outRejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
+		return scheduler.Rejected, fmt.Errorf("%w: 416 range not satisfiable (its file is shorter)", ErrBadRange)
 	case http.StatusNotFound, http.StatusGone, http.StatusUnauthorized, http.StatusForbidden:
-		return outDown, &HTTPStatusError{Code: code, Status: resp.Status}
+		return scheduler.Down, &HTTPStatusError{Code: code, Status: resp.Status}
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		return outBusy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return scheduler.Busy, &HTTPStatusError{Code: code, Status: resp.Status, Wait: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
-		return outFailed, &HTTPStatusError{Code: code, Status: resp.Status}
+		return scheduler.Failed, &HTTPStatusError{Code: code, Status: resp.Status}
 	}
 }
 
@@ -359,7 +370,7 @@ func checkWhole(resp *http.Response, size int64) error {
 
 // readFull reads len(buf) bytes of body into buf, calling onBytes as they
 // come. A body that ends first was cut short: a failure, not a lie.
-func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (outcome, error) {
+func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	n := len(buf)
 	for got := 0; got < n; {
 		k, err := body.Read(buf[got:])
@@ -369,15 +380,15 @@ func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)
 		}
 		if err != nil && got < n {
 			if ctx.Err() != nil {
-				return outFailed, ctx.Err()
+				return scheduler.Failed, ctx.Err()
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return outFailed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+				return scheduler.Failed, fmt.Errorf("body cut short at %d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
 			}
-			return outFailed, err
+			return scheduler.Failed, err
 		}
 	}
-	return outFailed, nil
+	return scheduler.Delivered, nil
 }
 
 // checkContentRange checks a 206's Content-Range: bytes off-(off+n-1)/size
@@ -451,10 +462,6 @@ func (f *httpFetcher) sample(d time.Duration) {
 	}
 }
 
-// ready: a mirror is asked at once; one that cannot be reached fails its
-// first request and goes into backoff.
-func (f *httpFetcher) ready() bool { return true }
-
 func (f *httpFetcher) rtt() time.Duration { return time.Duration(f.srtt.Load()) }
 
 // close ends a whole-file answer being read; the HTTP client's idle
@@ -472,3 +479,9 @@ func (f *httpFetcher) issued(off int64) {
 // setAlone says whether the mirror is the only source left: one that
 // ignores Range is then read as a whole.
 func (f *httpFetcher) setAlone(alone bool) { f.alone.Store(alone) }
+
+func (f *httpFetcher) ignoresRanges() bool { return f.ignoresRange.Load() }
+
+func (f *httpFetcher) readsWhole() bool { return f.ignoresRange.Load() && f.alone.Load() }
+
+func (f *httpFetcher) key() string { return f.url }

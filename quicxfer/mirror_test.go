@@ -356,17 +356,22 @@ func TestMirrorOptionErrors(t *testing.T) {
 		name string
 		opts quicxfer.Options
 		want string
+		is   error // the sentinel it is, if any (its words, with the CLI's flags, are cmd's: TestCLIWords)
 	}{
-		{"mirrors without a manifest", quicxfer.Options{Mirrors: []string{mir.URL()}, Name: "f.bin", Out: out}, "--manifest"},
-		{"no source", quicxfer.Options{Manifest: m, Out: out}, "--seed"},
-		{"not http", quicxfer.Options{Mirrors: []string{"ftp://x/f"}, Manifest: m, Out: out}, "mirror URL"},
-		{"no host", quicxfer.Options{Mirrors: []string{"http:///f"}, Manifest: m, Out: out}, "mirror URL"},
-		{"manifest and another ID", quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, ID: other, Out: out}, other.String()},
+		{"mirrors without a manifest", quicxfer.Options{Mirrors: []string{mir.URL()}, Name: "f.bin", Out: out}, "manifest", quicxfer.ErrMirrorsNeedManifest},
+		{"no source", quicxfer.Options{Manifest: m, Out: out}, "no seed", quicxfer.ErrNoSources},
+		{"not http", quicxfer.Options{Mirrors: []string{"ftp://x/f"}, Manifest: m, Out: out}, "mirror URL", nil},
+		{"no host", quicxfer.Options{Mirrors: []string{"http:///f"}, Manifest: m, Out: out}, "mirror URL", nil},
+		{"manifest and another ID", quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, ID: other, Out: out}, other.String(), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := quicxfer.Download(t.Context(), tc.opts)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.want)
+			if tc.is != nil {
+				require.ErrorIs(t, err, tc.is)
+			}
+			require.NotContains(t, err.Error(), "--", "the library names no flag")
 			require.NotContains(t, err.Error(), "\n")
 		})
 	}

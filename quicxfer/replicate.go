@@ -46,6 +46,9 @@ type ReplicateOptions struct {
 	Client   *Client // dials the From seeds
 	// Logf receives one-line messages for the user. Nil discards them.
 	Logf func(format string, args ...any)
+	// DescribeError says a source's error in the caller's words
+	// (Options.DescribeError); nil: Describe.
+	DescribeError func(error) string
 	// CachedManifest returns the manifest cached for the complete file at
 	// path, or nil if there is none for it as it is now (seed.CachedManifest).
 	// Nil: no file is taken as complete already.
@@ -152,7 +155,7 @@ func Replicate(ctx context.Context, opts ReplicateOptions) (*ReplicateResult, er
 	opts.serving(srv, &r)
 	res, err := Download(ctx, Options{
 		Seeds: opts.From, Name: name, ID: m.ID(), Out: out, Client: opts.Client,
-		Share: srv.Sharer(), SelfURLs: srv.URLs(), Logf: logf,
+		Share: srv.Sharer(), SelfURLs: srv.URLs(), Logf: logf, DescribeError: opts.DescribeError,
 	})
 	if err != nil {
 		return &ReplicateResult{Replica: r, Download: res}, err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 )
 
 // This file is what a download does with the files at Out: open the partial
@@ -47,8 +49,14 @@ func openPartial(o *Options, m *manifest.Manifest) (*partial.File, error) {
 	return part, nil
 }
 
-// finishPartial renames the complete part file to o.Out.
-func finishPartial(o *Options, part *partial.File) error {
+// finishPartial checks the whole file if plan has a hash of it, and renames
+// the complete part file to o.Out.
+func finishPartial(o *Options, part *partial.File, plan verify.Plan) error {
+	if h := plan.Whole(); h != nil {
+		if err := checkWholeFile(partial.PartPath(o.Out), h); err != nil {
+			return err
+		}
+	}
 	err := part.Finish()
 	switch {
 	case errors.Is(err, partial.ErrOutExists):
@@ -72,13 +80,14 @@ type proof struct {
 	err    error
 }
 
-// startProof starts proving part's claimed blocks. stop ends it and waits.
-func startProof(ctx context.Context, part *partial.File, o *Options) *proof {
+// startProof starts proving part's claimed blocks by plan. stop ends it and
+// waits.
+func startProof(ctx context.Context, part *partial.File, plan verify.Plan, o *Options) *proof {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &proof{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(p.done)
-		p.rep, p.err = part.Prove(ctx, o.Workers, func(i int) {
+		p.rep, p.err = part.Prove(ctx, o.Workers, plan, func(i int) {
 			if o.Share != nil {
 				o.Share.Add([]int{i}) // durable since the run that wrote it
 			}
@@ -123,3 +132,17 @@ func (l *loop) settle(ctx context.Context, p *proof, res *Result) error {
 // present reports whether block i is on disk: had (proven) or claimed (being
 // proven). The scheduler fetches neither.
 func (l *loop) present(i int) bool { return l.part.Has(i) || l.part.Claimed(i) }
+
+// checkWholeFile checks the complete file at path against h, the plan's hash of
+// the whole file.
+func checkWholeFile(path string, h *verify.Hash) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := h.Check(f); err != nil {
+		return fmt.Errorf("checking %s: %w", path, err)
+	}
+	return nil
+}

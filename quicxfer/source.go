@@ -3,7 +3,6 @@ package quicxfer
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,24 +11,99 @@ import (
 	"github.com/quicxfer/quicxfer/scheduler"
 )
 
-// fetcher is where a source's blocks come from: a seed over QUIC
-// (seedFetcher, below) or an HTTP(S) mirror (httpFetcher, httpsource.go).
-// The download loop treats every source alike through it: the same
-// scheduler, counters, verification and notes.
+// Sources. The download loop knows a source through fetcher, the core
+// every kind implements, and finds what else a kind can do by asking for
+// the small capability interfaces below (s.f.(connector), ...); it never
+// names a kind's concrete type. A new kind of source is one new file: its
+// fetcher type, the capabilities it has, and a constructor that returns a
+// *source. The kinds there are:
+//
+//	seedsource.go  a seed over QUIC: fetcher, connector, rttMeter,
+//	               resetter, availabilityWatcher, peerNamer, connScaler,
+//	               manifestAsker
+//	httpsource.go  an HTTP(S) mirror: fetcher, rttMeter, issueNoter,
+//	               redirector, wholeFileReader
+
+// fetcher is where a source's blocks come from. The download loop treats
+// every source alike through it: the same scheduler, counters,
+// verification and notes.
 type fetcher interface {
 	// fetch reads block index of the content id, at byte offset off of
 	// the file, into buf, whose length is the block's. onBytes is called
 	// with the size of each piece of payload as it arrives. The bytes are
-	// not verified here. On error it also says what the failure means for
-	// the scheduler.
-	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (outcome, error)
-	// ready reports, without waiting, whether the source may be asked for
-	// blocks at the start; one that is not starts in backoff.
-	ready() bool
-	// rtt returns the latest round-trip time measured, 0 if none yet.
-	rtt() time.Duration
+	// not verified here. It says what the request's end means for the
+	// scheduler: Delivered with a nil error, else the outcome of the
+	// failure (Failed, Down, Busy, ...).
+	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error)
+	// key identifies the source among a download's others (the same
+	// source given twice, or named by a peer, is used once): a normalised
+	// URL, never shown (the source's raw URL is, redacted).
+	key() string
 	// close releases the source's connections.
 	close()
+}
+
+// connector is a source the loop connects to itself: it starts in backoff
+// unless ready, and after a backoff the scheduler asks for a Connect
+// (scheduler.SetConnects) before it is given blocks, so that a dial is not
+// taken for a stall.
+type connector interface {
+	// ready reports, without waiting, whether the source may be asked
+	// for blocks at the start.
+	ready() bool
+	// connect makes (or keeps) the source's connection.
+	connect(ctx context.Context) error
+}
+
+// rttMeter is a source that measures its round-trip time, which sizes its
+// window in the scheduler.
+type rttMeter interface {
+	// rtt returns the latest round-trip time measured, 0 if none yet.
+	rtt() time.Duration
+}
+
+// resetter is a source whose connections may be dead without knowing it
+// (its peer gone without a word: QUIC finds out only at its idle
+// timeout): after a stall they are closed, so that it is dialled again
+// rather than trusted.
+type resetter interface {
+	resetConns()
+}
+
+// availabilityWatcher is a source that can say which blocks it has (a
+// seed's GET_HAVE): watch reports the first answer to onHave and every
+// later gain to onAdd, until the source has every block (nil), or the
+// error that ended it; asked is false when the source could not be reached
+// to ask (its error says only that it is down). A source without it has
+// every block.
+type availabilityWatcher interface {
+	watch(ctx context.Context, id manifest.ID, numBlocks int, onHave func(wire.Have), onAdd func([]uint64)) (asked bool, err error)
+}
+
+// peerNamer is a source that names other sources of the content
+// (GET_PEERS), registering this side (at one of self) with it.
+type peerNamer interface {
+	peers(ctx context.Context, id manifest.ID, self []string, timeout time.Duration) ([]string, error)
+}
+
+// manifestAsker is a source that can say what the file is: the manifest
+// of a name or a content ID (agree asks each).
+type manifestAsker interface {
+	manifest(ctx context.Context, req wire.ManifestRequest, timeout time.Duration) (wire.ManifestResponse, error)
+}
+
+// connScaler is a source with several connections whose number the loop
+// sets (Options.ConnsPerSeed, connAdapter).
+type connScaler interface {
+	// setActive sets how many connections requests use; trim then closes
+	// the idle ones beyond them.
+	setActive(n int)
+	conns() int
+	trim()
+	// takeRefused returns, and forgets, the number of connections the
+	// source took before one more was refused (0: none refused since the
+	// last call).
+	takeRefused() int
 }
 
 // issueNoter is a fetcher that wants to know of each request as the
@@ -37,6 +111,20 @@ type fetcher interface {
 // goroutine runs (a mirror read as a whole file serves them in that order).
 type issueNoter interface {
 	issued(off int64)
+}
+
+// redirector is a source whose requests may be redirected elsewhere (an
+// HTTP mirror): redirectedTo is where the last one went, "" if nowhere.
+type redirector interface {
+	redirectedTo() string
+}
+
+// wholeFileReader is a source that may ignore range requests and is then
+// read as a whole file, but only while it is the only source left.
+type wholeFileReader interface {
+	setAlone(alone bool) // the loop says whether it is the only source left
+	ignoresRanges() bool // it answered a range request with the whole file
+	readsWhole() bool    // it is read as a whole file now
 }
 
 // source is one source of a download (a seed or a mirror): its fetcher and
@@ -82,312 +170,21 @@ type source struct {
 	stop context.CancelFunc
 }
 
-// key identifies the source among a download's others: a seed's
-// normalised URL, a mirror's URL (raw may be redacted).
-func (s *source) key() string {
-	switch f := s.f.(type) {
-	case *seedFetcher:
-		return f.url.String()
-	case *httpFetcher:
-		return f.url
-	}
-	return s.raw
-}
-
-// resetConns closes a seed's connections, so that it is dialled again
-// rather than trusted on a connection that may be dead without knowing it
-// yet (its peer gone without a word: QUIC finds out only at its idle
-// timeout). A mirror's connections are the HTTP client's own.
+// resetConns closes the source's connections if it is a resetter (see
+// there); other kinds' connections are their own business (a mirror's are
+// the HTTP client's).
 func (s *source) resetConns() {
-	if sf, ok := s.f.(*seedFetcher); ok {
-		sf.close()
+	if r, ok := s.f.(resetter); ok {
+		r.resetConns()
 	}
 }
 
-// seedConn returns a live connection to the source, which must be a seed,
-// for the requests only seeds answer (HAVE, PEERS).
-func (s *source) seedConn(ctx context.Context) (*Conn, error) {
-	return s.f.(*seedFetcher).connect(ctx)
+// ready reports whether s may be asked for blocks at the start: a
+// connector that is not connected starts in backoff.
+func (s *source) ready() bool {
+	c, ok := s.f.(connector)
+	return !ok || c.ready()
 }
-
-// seedFetcher is a seed: its URL and its connections (dialled again after
-// they break).
-type seedFetcher struct {
-	url    wire.URL
-	client *Client
-	dialTO time.Duration
-
-	// slots are the seed's possible connections; the first active ones
-	// are in use, and block requests take them in turn. Their number is
-	// fixed (Options.ConnsPerSeed) or set by the download loop as its
-	// connAdapter decides (setActive); a slot beyond active keeps its
-	// connection until its last request ends (trim). Each slot dials its
-	// connection when first used.
-	slots  []*slot
-	active atomic.Int32
-	turn   atomic.Uint32
-	// refused is the lowest slot (from 1) whose connection failed while
-	// the first one worked, 0 if none since the loop last looked.
-	refused atomic.Int32
-	// causes holds, for each connection reset closed (*Conn), the error
-	// that made it do so: the other requests on that connection then fail
-	// with this side's own close, and report the cause instead (the seed
-	// said it is shutting down, not "local: no error").
-	causes sync.Map
-}
-
-// slot is one connection to a seed. conn is read without waiting (the
-// download loop reads it every tick); dialing serialises dials and is never
-// held by the loop, so a seed whose dial hangs until its timeout holds up
-// only its own requests.
-type slot struct {
-	idx      int // its place among the seed's slots
-	conn     atomic.Pointer[Conn]
-	dialing  chan struct{} // a one-slot semaphore
-	inflight atomic.Int32  // block requests using the slot now
-	// The last dial that failed, and when it ended: a caller that waited
-	// for that dial takes its error rather than dialling again at once.
-	// Held under dialing.
-	failedAt  time.Time
-	failedErr error
-}
-
-// newSeedSource makes a seed source with room for slots connections, of
-// which active are used at first.
-func newSeedSource(u wire.URL, raw string, client *Client, dialTO time.Duration, slots, active int) *source {
-	f := &seedFetcher{url: u, client: client, dialTO: dialTO}
-	for i := range max(slots, 1) {
-		f.slots = append(f.slots, &slot{idx: i, dialing: make(chan struct{}, 1)})
-	}
-	f.setActive(active)
-	return &source{kind: "seed", raw: raw, f: f}
-}
-
-// setActive sets how many slots block requests use, from 1 to len(slots).
-// Call trim after lowering it.
-func (f *seedFetcher) setActive(n int) {
-	f.active.Store(int32(min(max(n, 1), len(f.slots))))
-}
-
-// conns returns how many slots are in use.
-func (f *seedFetcher) conns() int { return int(f.active.Load()) }
-
-// trim closes the connections of the slots beyond the active ones that no
-// request uses any more. take raises a slot's inflight before it checks
-// that the slot is active, and trim lowers active before it reads
-// inflight, so a connection trim closes has no request on it.
-func (f *seedFetcher) trim() {
-	for _, sl := range f.slots[f.active.Load():] {
-		if sl.inflight.Load() == 0 && sl.conn.Load() != nil {
-			if c := sl.conn.Swap(nil); c != nil {
-				_ = c.Close()
-			}
-		}
-	}
-}
-
-// take returns the active slot with the fewest requests (the first such
-// from a turn that moves on with every call), with its inflight raised: the
-// caller lowers it when its request ends. Taking slots merely in turn would
-// leave a connection idle while another has two requests whenever requests
-// end out of order, and with a block or two per connection in flight they
-// do.
-func (f *seedFetcher) take() *slot {
-	for {
-		n := int(max(f.active.Load(), 1))
-		start := int(f.turn.Add(1)-1) % n
-		best := -1
-		var least int32
-		for k := range n {
-			i := (start + k) % n
-			if c := f.slots[i].inflight.Load(); best < 0 || c < least {
-				best, least = i, c
-			}
-		}
-		sl := f.slots[best]
-		sl.inflight.Add(1)
-		if best < int(f.active.Load()) {
-			return sl
-		}
-		sl.inflight.Add(-1) // lowered meanwhile: its connection may be closing
-	}
-}
-
-// live returns the slot's connection if it has not ended.
-func (sl *slot) live() *Conn {
-	c := sl.conn.Load()
-	if c == nil {
-		return nil
-	}
-	select {
-	case <-c.Done():
-		return nil
-	default:
-		return c
-	}
-}
-
-// connect returns a live connection to the seed on the first slot (never
-// trimmed), for the manifest and the requests only seeds answer (HAVE,
-// PEERS).
-func (f *seedFetcher) connect(ctx context.Context) (*Conn, error) {
-	return f.dial(ctx, f.slots[0])
-}
-
-// dial returns the slot's live connection, dialling a new one if it has
-// none or its connection ended. Only one dial per slot runs at a time;
-// callers waiting for it give up when ctx ends, and take its error if it
-// failed (a seed that is away is not dialled twice in a row for nothing).
-func (f *seedFetcher) dial(ctx context.Context, sl *slot) (*Conn, error) {
-	if c := sl.live(); c != nil {
-		return c, nil
-	}
-	start := time.Now()
-	select {
-	case sl.dialing <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-sl.dialing }()
-	if c := sl.live(); c != nil {
-		return c, nil // dialled by the caller we waited for
-	}
-	if sl.failedErr != nil && sl.failedAt.After(start) {
-		return nil, sl.failedErr // the dial we waited for failed
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.dialTO)
-	defer cancel()
-	c, err := f.client.Dial(ctx, f.url)
-	if err != nil {
-		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			sl.failedAt, sl.failedErr = time.Now(), err
-		}
-		return nil, err
-	}
-	if old := sl.conn.Swap(c); old != nil {
-		_ = old.Close()
-	}
-	return c, nil
-}
-
-// reset forgets conn (if a slot still holds it) and closes it, so the next
-// request on that slot dials again; cause is why (see causes).
-func (f *seedFetcher) reset(conn *Conn, cause error) {
-	if conn == nil {
-		return
-	}
-	for _, sl := range f.slots {
-		if sl.conn.CompareAndSwap(conn, nil) {
-			if cause != nil {
-				f.causes.LoadOrStore(conn, cause)
-			}
-			_ = conn.Close()
-		}
-	}
-}
-
-// current returns the first connection, live or not, without waiting: the
-// one whose RTT the scheduler is told.
-func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
-
-// errNotConnected is the error of a block request to a seed whose first
-// connection is gone: the download loop connects again (a Connect), since
-// a dial inside a request would be taken for a stall.
-var errNotConnected = errors.New("not connected")
-
-func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (outcome, error) {
-	sl := f.take()
-	defer sl.inflight.Add(-1)
-	conn := sl.live()
-	var err error
-	switch {
-	case conn == nil && sl.idx == 0:
-		return outDown, errNotConnected
-	case conn == nil:
-		conn, err = f.dial(ctx, sl)
-	}
-	if err != nil {
-		if ctx.Err() == nil && f.extraFailed(sl) {
-			return outReturned, err
-		}
-		return outDown, err
-	}
-	err = conn.FetchBlock(ctx, id, index, buf, onBytes)
-	if err == nil {
-		return outFailed, nil
-	}
-	if ctx.Err() != nil {
-		return outFailed, ctx.Err()
-	}
-	if cause, ok := f.causes.Load(conn); ok && closedHere(err) {
-		err = cause.(error)
-	}
-	out := classify(err, conn)
-	// A busy seed may refuse an extra connection before its close is seen.
-	if (out == outDown || errors.Is(err, wire.ErrBusy)) && f.extraFailed(sl) {
-		f.reset(conn, err)
-		return outReturned, err
-	}
-	if out == outDown {
-		f.reset(conn, err) // the next request dials again
-	}
-	return out, err
-}
-
-// closedHere reports whether err is this side's own close of a connection
-// (code NO_ERROR, not sent by the peer).
-func closedHere(err error) bool {
-	var we *wire.Error
-	return errors.As(err, &we) && !we.Remote && we.Code == wire.ErrCodeNoError
-}
-
-// extraFailed reports whether sl, which lost or could not get its
-// connection, is an extra one of a seed whose first connection works: then
-// the seed (busy: its --max-conns reached) or the path takes no more
-// connections, which is not the seed being down. It records the lowest such
-// slot for the loop, which lowers the seed's connections to it.
-func (f *seedFetcher) extraFailed(sl *slot) bool {
-	if sl.idx == 0 || f.slots[0].live() == nil {
-		return false
-	}
-	for {
-		r := f.refused.Load()
-		if (r != 0 && int(r) <= sl.idx) || f.refused.CompareAndSwap(r, int32(sl.idx)) {
-			return true
-		}
-	}
-}
-
-// ready: a seed that agree could not reach starts in backoff.
-func (f *seedFetcher) ready() bool { return f.current() != nil }
-
-func (f *seedFetcher) rtt() time.Duration {
-	if c := f.current(); c != nil {
-		return c.RTT()
-	}
-	return 0
-}
-
-func (f *seedFetcher) close() {
-	for _, sl := range f.slots {
-		if c := sl.conn.Swap(nil); c != nil {
-			_ = c.Close()
-		}
-	}
-}
-
-// outcome is what a failed request means for the scheduler.
-type outcome int
-
-const (
-	outFailed      outcome = iota // this request failed; the source may be fine
-	outDown                       // the source is unusable for now: connection gone, unreachable, no longer serves the content
-	outRejected                   // the source broke the protocol for this block: counts like a block that failed verification
-	outUnavailable                // a peer does not have the block (yet): not a failure
-	outReturned                   // an extra connection to the seed was refused or lost while its first works: not the seed's failure
-	outGone                       // the source can never serve this download (an https mirror that redirects to http): removed
-	outBusy                       // the source refused the request for now (BUSY, HTTP 503 or 429): a failure, with its wish for a wait if the error has one (retryAfterError)
-)
 
 // retryAfterError is an error by which a source asks to be left alone for
 // a while (an HTTP Retry-After).
@@ -402,32 +199,4 @@ func retryAfter(err error) time.Duration {
 		return ra.RetryAfter()
 	}
 	return 0
-}
-
-// classify maps err from a request on conn (nil when the dial failed).
-func classify(err error, conn *Conn) outcome {
-	if conn == nil {
-		return outDown
-	}
-	select {
-	case <-conn.Done():
-		return outDown
-	default:
-	}
-	switch {
-	case errors.Is(err, wire.ErrNotAvailable):
-		return outUnavailable
-	case errors.Is(err, wire.ErrBusy):
-		return outBusy
-	case errors.Is(err, wire.ErrNotFound), errors.Is(err, wire.ErrShuttingDown),
-		errors.Is(err, wire.ErrUnauthorized), errors.Is(err, wire.ErrFileChanged):
-		return outDown
-	case errors.Is(err, wire.ErrWrongLength), errors.Is(err, wire.ErrUnexpectedFrame),
-		errors.Is(err, wire.ErrUnknownFrame), errors.Is(err, wire.ErrFrameTooLarge),
-		errors.Is(err, wire.ErrMalformed):
-		return outRejected
-	}
-	// Anything else, a stream cut short (io.ErrUnexpectedEOF) included, is
-	// a failure: the block is asked again, of it too.
-	return outFailed
 }

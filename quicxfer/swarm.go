@@ -164,7 +164,7 @@ type peersMsg struct {
 	err  error
 }
 
-// watchHave keeps a GET_HAVE stream open to s, a seed, and reports what it
+// watchHave keeps a GET_HAVE stream open to s (w, its availabilityWatcher) and reports what it
 // says, until s has every block or ctx (s's own context) ends. A seed that
 // does not know GET_HAVE (a BAD_REQUEST) is a full seed. A failure to dial
 // or of the stream is reported, so that a source that is never asked for
@@ -172,7 +172,7 @@ type peersMsg struct {
 // dropped like any other; then it asks again after the scheduler's backoff
 // (0.5 s, 1 s, 2 s, ... up to 15 s; from the start again after a stream
 // that worked).
-func (l *loop) watchHave(ctx context.Context, s *source) {
+func (l *loop) watchHave(ctx context.Context, s *source, w availabilityWatcher) {
 	send := func(m availMsg) bool {
 		select {
 		case l.avail <- m:
@@ -184,11 +184,10 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 	failures := 0
 	for {
 		heard := false
-		conn, err := s.seedConn(ctx)
-		if err == nil {
-			err = conn.Have(ctx, l.id, l.m.NumBlocks(),
-				func(h wire.Have) { heard = true; send(availMsg{s: s, have: &h}) },
-				func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
+		asked, err := w.watch(ctx, l.id, l.m.NumBlocks(),
+			func(h wire.Have) { heard = true; send(availMsg{s: s, have: &h}) },
+			func(adds []uint64) { send(availMsg{s: s, adds: adds}) })
+		if asked {
 			switch {
 			case err == nil:
 				return // has every block
@@ -218,7 +217,7 @@ func (l *loop) watchHave(ctx context.Context, s *source) {
 }
 
 // onAvail feeds a HAVE watcher's news to the scheduler.
-func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
+func (l *loop) onAvail(m availMsg) {
 	s := m.s
 	if s.id == 0 || l.sched.Stats(s.id).State == scheduler.Dropped {
 		return
@@ -230,17 +229,17 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 		if errors.Is(m.err, wire.ErrNotFound) && !s.discovered {
 			return // an old seed may not answer GET_HAVE: its blocks will tell
 		}
-		apply(l.sched.Remove(s.id))
-		l.dropped(s, "its HAVE: "+Describe(m.err))
+		l.apply(l.sched.Remove(s.id))
+		l.dropped(s, "its HAVE: "+l.opts.DescribeError(m.err))
 	case m.err != nil && errors.Is(m.err, wire.ErrBusy):
 		// Refused for now (its request rate, or its HAVE streams): not
 		// down; the watcher asks again later.
-		s.lastErr = Describe(m.err)
+		s.lastErr = l.opts.DescribeError(m.err)
 	case m.err != nil:
 		// Down, as if a request had found it so; this counts toward
 		// MaxRetries (nothing else would for a source never asked for
 		// blocks) and is ignored while it waits to be tried again.
-		l.down(s, m.err, apply)
+		l.down(s, m.err)
 	case m.have != nil:
 		s.haveKnown = true
 		if m.have.All {
@@ -262,10 +261,11 @@ func (l *loop) onAvail(m availMsg, apply func([]scheduler.Action)) {
 // waiting to be tried again or being connected, and not still answering
 // the last time) for
 // other sources, as workers of the loop.
-func (l *loop) askPeers(ctx context.Context, start func(func())) {
+func (l *loop) askPeers() {
 	for _, s := range l.srcs {
-		if _, ok := s.f.(*seedFetcher); !ok {
-			continue // a mirror knows no peers
+		pn, ok := s.f.(peerNamer)
+		if !ok {
+			continue // it names no peers (a mirror)
 		}
 		if s.leftOut || s.id == 0 || s.asking {
 			continue
@@ -274,24 +274,18 @@ func (l *loop) askPeers(ctx context.Context, start func(func())) {
 			continue
 		}
 		s.asking = true
-		start(func() {
-			conn, err := s.seedConn(s.ctx)
-			var urls []string
-			if err == nil {
-				pctx, cancel := context.WithTimeout(s.ctx, l.opts.DialTimeout)
-				urls, err = conn.Peers(pctx, l.id, selfFor(l.opts.SelfURLs, conn))
-				cancel()
-			}
+		l.workers.Go(func() {
+			urls, err := pn.peers(s.ctx, l.id, l.opts.SelfURLs, l.opts.DialTimeout)
 			select {
 			case l.peers <- peersMsg{s: s, urls: urls, err: err}:
-			case <-ctx.Done():
+			case <-l.ctx.Done():
 			}
 		})
 	}
 }
 
 // onPeers adds the sources a GET_PEERS answer names, up to MaxPeers in all.
-func (l *loop) onPeers(m peersMsg, add func(*source)) {
+func (l *loop) onPeers(m peersMsg) {
 	m.s.asking = false
 	if m.err != nil {
 		return
@@ -309,11 +303,11 @@ func (l *loop) onPeers(m peersMsg, add func(*source)) {
 		}
 		l.known[u.String()] = true
 		l.discovered++
-		s := l.opts.newSeed(u, raw, l.client)
+		s := newSeedSource(&l.opts, u, raw, l.client)
 		s.discovered = true
 		l.opts.Logf("found another source: %s (from %s)", raw, m.s.raw)
 		l.srcs = append(l.srcs, s)
-		add(s)
+		l.addSource(s)
 	}
 }
 
@@ -340,25 +334,4 @@ func Announce(ctx context.Context, c *Client, seeds []string, id manifest.ID, se
 		cancel()
 	}
 	return n
-}
-
-// waitNote is how long a download has nothing in flight, with blocks
-// missing, before the user is told it waits for sources to get them.
-const waitNote = 5 * time.Second
-
-// noteWaiting tells the user, once per wait, that the download is waiting
-// for blocks that no usable source has yet (partial peers may still get
-// them): a wait, not an error, but it should not look like a hang.
-func (l *loop) noteWaiting(now time.Time) {
-	if l.sched.InFlight() > 0 || l.sched.Done() {
-		l.idleSince, l.toldIdle = time.Time{}, false
-		return
-	}
-	if l.idleSince.IsZero() {
-		l.idleSince = now
-	}
-	if !l.toldIdle && now.Sub(l.idleSince) >= waitNote {
-		l.toldIdle = true
-		l.opts.Logf("waiting: %d blocks are at no source that can be used now; sources that are downloading them or coming back may still bring them (Ctrl-C to stop; the same command resumes)", l.sched.Missing())
-	}
 }

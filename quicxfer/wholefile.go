@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+
+	"github.com/quicxfer/quicxfer/scheduler"
 )
 
 // errStreamClosed is the error of a whole-file request after the download
@@ -55,7 +57,7 @@ func (w *wholeStream) forget(off int64) {
 }
 
 // fetch reads the block at off (len(buf) bytes) of the file that f serves.
-func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf []byte, onBytes func(int)) (outcome, error) {
+func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	w.mu.Lock()
 	if w.cond.L == nil {
 		w.cond.L = &w.mu
@@ -77,9 +79,9 @@ func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf 
 		w.cond.Broadcast() // the next lowest may go
 		w.mu.Unlock()
 		if ctx.Err() != nil {
-			return outFailed, ctx.Err()
+			return scheduler.Failed, ctx.Err()
 		}
-		return outFailed, errStreamClosed
+		return scheduler.Failed, errStreamClosed
 	}
 	w.busy = true
 	body, pos := w.body, w.pos
@@ -102,7 +104,7 @@ func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf 
 // read reads the block at off from body (at pos; nil: none yet), opening a
 // new answer if needed, and returns the body to go on with (nil if it
 // ended or failed) and where it is.
-func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadCloser, pos, off int64, buf []byte, onBytes func(int)) (outcome, error, io.ReadCloser, int64) {
+func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadCloser, pos, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error, io.ReadCloser, int64) {
 	if body != nil && pos > off {
 		_ = body.Close()
 		body = nil
@@ -120,7 +122,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 	// Only closing the answer ends a Read that waits: a request cancelled
 	// (stalled, or the download over) does so.
 	stop := context.AfterFunc(ctx, func() { _ = body.Close() })
-	fail := func(out outcome, err error) (outcome, error, io.ReadCloser, int64) {
+	fail := func(out scheduler.Outcome, err error) (scheduler.Outcome, error, io.ReadCloser, int64) {
 		stop()
 		_ = body.Close()
 		if ctx.Err() != nil {
@@ -135,7 +137,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 			if errors.Is(err, io.EOF) {
 				err = fmt.Errorf("body cut short at %d of %d bytes: %w", pos, f.size, io.ErrUnexpectedEOF)
 			}
-			return fail(outFailed, err)
+			return fail(scheduler.Failed, err)
 		}
 	}
 	if out, err := readFull(ctx, body, buf, onBytes); err != nil {
@@ -146,9 +148,9 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 		// Cancelled just as the block came (the answer is closed), or
 		// the end of the file: the next request opens another.
 		_ = body.Close()
-		return outFailed, nil, nil, 0
+		return scheduler.Delivered, nil, nil, 0
 	}
-	return outFailed, nil, body, pos
+	return scheduler.Delivered, nil, body, pos
 }
 
 // open asks f for the file from off on. A mirror that ignores Range answers
@@ -156,7 +158,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 // answer's request lives on after the request for the block that opened it
 // (its context is the answer's own, cancelled by closing the body), but
 // while it waits for the headers a cancelled ctx stops it.
-func (w *wholeStream) open(ctx context.Context, f *httpFetcher, off int64) (io.ReadCloser, int64, outcome, error) {
+func (w *wholeStream) open(ctx context.Context, f *httpFetcher, off int64) (io.ReadCloser, int64, scheduler.Outcome, error) {
 	actx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
 	resp, out, err := f.get(actx, fmt.Sprintf("bytes=%d-", off))
@@ -165,7 +167,7 @@ func (w *wholeStream) open(ctx context.Context, f *httpFetcher, off int64) (io.R
 			_ = resp.Body.Close()
 		}
 		cancel()
-		return nil, 0, outFailed, ctx.Err()
+		return nil, 0, scheduler.Failed, ctx.Err()
 	}
 	if err != nil {
 		cancel()
@@ -176,17 +178,17 @@ func (w *wholeStream) open(ctx context.Context, f *httpFetcher, off int64) (io.R
 	case http.StatusOK:
 		if err := checkWhole(resp, f.size); err != nil {
 			_ = body.Close()
-			return nil, 0, outRejected, err
+			return nil, 0, scheduler.Rejected, err
 		}
-		return body, 0, outFailed, nil
+		return body, 0, scheduler.Failed, nil
 	case http.StatusPartialContent:
 		cr := resp.Header.Get("Content-Range")
 		first, last, total, ok := parseContentRange(cr)
 		if !ok || first != off || last != f.size-1 || (total >= 0 && total != f.size) {
 			_ = body.Close()
-			return nil, 0, outRejected, fmt.Errorf("%w: Content-Range %q, asked for bytes %d- of %d", ErrBadRange, cr, off, f.size)
+			return nil, 0, scheduler.Rejected, fmt.Errorf("%w: Content-Range %q, asked for bytes %d- of %d", ErrBadRange, cr, off, f.size)
 		}
-		return body, off, outFailed, nil
+		return body, off, scheduler.Failed, nil
 	}
 	out, err = statusOutcome(resp)
 	_ = body.Close()

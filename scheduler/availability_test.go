@@ -116,7 +116,7 @@ func TestErrWaitsForPartialSources(t *testing.T) {
 	require.NoError(t, s.Err(), "blocks 1 and 2 are at no source, but the peer may still gain them")
 	acts := s.Next(t0)
 	require.Equal(t, map[SourceID][]int{peer: {0}}, fetchesBySource(acts))
-	s.Delivered(acts[0].Req, peer, 0, t0)
+	s.Finish(fetchOf(acts[0].Req, peer, 0), Delivered, 0, t0)
 	require.Empty(t, s.Next(t0), "nobody has blocks 1 and 2 yet: wait")
 	require.NoError(t, s.Err())
 	s.AddAvailable(peer, 2)
@@ -125,11 +125,11 @@ func TestErrWaitsForPartialSources(t *testing.T) {
 
 	// A peer that served block 2 badly twice will never be asked for it
 	// again: if it is the only live source, block 2 can never come.
-	s.Rejected(acts[0].Req, peer, 2, t0)
+	s.Finish(fetchOf(acts[0].Req, peer, 2), Rejected, 0, t0)
 	require.NoError(t, s.Err(), "asked again: nobody else has it")
 	acts = s.Next(t0)
 	require.Equal(t, map[SourceID][]int{peer: {2}}, fetchesBySource(acts))
-	s.Rejected(acts[0].Req, peer, 2, t0)
+	s.Finish(fetchOf(acts[0].Req, peer, 2), Rejected, 0, t0)
 	require.ErrorIs(t, s.Err(), ErrNoValidSource)
 	s.Remove(peer)
 	require.ErrorIs(t, s.Err(), ErrNoSources)
@@ -249,14 +249,14 @@ func TestUnavailable(t *testing.T) {
 	p := s.AddSource(t0)
 	acts := s.Next(t0)
 	require.Equal(t, []int{0}, blocksOf(acts))
-	s.Unavailable(acts[0].Req, p, 0, at(ms(1)))
+	s.Finish(fetchOf(acts[0].Req, p, 0), Unavailable, 0, at(ms(1)))
 	st := s.Stats(p)
 	require.Equal(t, 2, st.HaveBlocks)
 	require.Zero(t, st.Failures, "not having a block is no failure")
 	require.Equal(t, []int{1}, blocksOf(s.Next(at(ms(1)))), "not asked for block 0 again")
 	s.AddAvailable(p, 0)
 	require.Equal(t, 3, s.Stats(p).HaveBlocks)
-	s.Unavailable(99, p, 5, at(ms(2))) // out of range: ignored
+	s.Finish(fetchOf(99, p, 5), Unavailable, 0, at(ms(2))) // out of range: ignored
 	require.Equal(t, 3, s.Stats(p).HaveBlocks)
 }
 

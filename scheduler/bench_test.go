@@ -55,7 +55,7 @@ func benchTurns(b *testing.B, mk func() (*Scheduler, time.Time), refillBelow int
 		r := x.reqs[0]
 		now = now.Add(time.Millisecond)
 		s.Progress(x.id, x.raw+r.length, now)
-		s.Delivered(r.id, x.id, r.block, now)
+		s.Finish(fetchOf(r.id, x.id, r.block), Delivered, 0, now)
 		s.Next(now)
 	}
 }

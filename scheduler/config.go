@@ -2,13 +2,16 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // Defaults for the zero fields of Config.
 const (
 	DefaultMaxWindow    = 64 << 20
-	DefaultMaxInFlight  = 96 << 20
+	DefaultMaxInFlight  = 64 << 20
 	DefaultRTTMargin    = 20 * time.Millisecond
 	DefaultStallTimeout = 3 * time.Second
 	DefaultMaxStrikes   = 3
@@ -18,7 +21,7 @@ const (
 	// DefaultMinRateWindow is how long a busy source is measured before the
 	// minimum rate rule (Config.MinRate) judges it.
 	DefaultMinRateWindow = 30 * time.Second
-	// DefaultMaxRetryAfter caps the wait a source may ask for (Refused).
+	// DefaultMaxRetryAfter caps the wait a source may ask for (Busy).
 	DefaultMaxRetryAfter = 5 * time.Minute
 )
 
@@ -34,6 +37,20 @@ type BackoffPolicy struct {
 // DefaultBackoff is the default policy: 0.5 s, 1 s, 2 s, ... up to 15 s.
 func DefaultBackoff() BackoffPolicy {
 	return BackoffPolicy{Base: DefaultBackoffBase, Max: DefaultBackoffMax}
+}
+
+// String lists the waits: "0.5 s, 1 s, 2 s, ... up to 15 s" for the
+// default.
+func (b BackoffPolicy) String() string {
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s" }
+	var parts []string
+	for n := 1; n <= 3; n++ {
+		parts = append(parts, secs(b.Delay(n)))
+		if b.Delay(n) == b.Delay(n+1) {
+			return strings.Join(parts, ", ") + ", then " + secs(b.Delay(n)) + " each"
+		}
+	}
+	return strings.Join(parts, ", ") + ", ... up to " + secs(b.Delay(math.MaxInt32))
 }
 
 // Delay is the wait after the n-th failure in a row (n >= 1; less counts
@@ -81,7 +98,7 @@ type Config struct {
 
 	MinWindow    int64         // bytes in flight a source always may have (default 2*BlockSize, at least 1 block)
 	MaxWindow    int64         // per-source cap on bytes in flight (default 64 MiB, at least MinWindow)
-	MaxInFlight  int64         // global cap on bytes in flight, all sources together: this bounds the caller's memory (default 96 MiB, at least 1 block)
+	MaxInFlight  int64         // global cap on bytes in flight, all sources together: this bounds the caller's memory (default 64 MiB, at least 1 block)
 	RTTMargin    time.Duration // added to the RTT when sizing a window (default 20ms)
 	StallTimeout time.Duration // a source with requests outstanding that makes no progress this long is stalled (default 3s)
 	MaxStrikes   int           // blocks failing verification before a source is dropped for good (default 3)
@@ -96,7 +113,7 @@ type Config struct {
 	MinRate       float64
 	MinRateWindow time.Duration // (default 30s)
 	// MaxRetryAfter caps the wait a source asks for when it refuses a
-	// request (Refused), so that a hostile answer cannot park a source
+	// request (Busy), so that a hostile answer cannot park a source
 	// for ever (default 5 min).
 	MaxRetryAfter time.Duration
 

@@ -1,11 +1,21 @@
 // Package scheduler decides which block of a file to ask of which seed.
 //
 // It is pure decision logic: no I/O, no goroutines, no clock of its own. The
-// caller reports events (a source was added, bytes arrived, a block verified or
-// failed, a connection was lost) and asks Next for what to do; every method
+// caller reports events (a source was added, bytes arrived, a connection was
+// lost) and how each request it was asked to make ended (Finish with an
+// Outcome: Delivered, Failed, Rejected, ...), and asks Next for what to do;
+// every method
 // that depends on time takes it as a now argument, so the whole package is
 // tested with a fake clock. A Scheduler is not safe for concurrent use: it is
 // meant to be driven by the caller's single event-loop goroutine.
+//
+// The files: scheduler.go (the types, New, Next), lifecycle.go (a source
+// added, connected, down, dropped), availability.go (which blocks each
+// source has), outcome.go (requests issued and how they ended: Finish),
+// pick.go (which block to which source, the endgame), stats.go (Done, Err,
+// NextWake, Stats), config.go (Config, defaults, BackoffPolicy), source.go
+// (a source's own state: rate, window, stalls) and freeset.go (the free
+// blocks).
 //
 // # Sketch of the algorithm
 //
@@ -98,7 +108,7 @@
 // break for MinRateWindow that received less than MinRate bytes/s in that
 // time is too slow, and fails the same way (a trickle of a byte a second is
 // never a stall). Losing the connection, stalling, being too slow and request
-// errors (Failed, Refused) are consecutive failures; after MaxRetries of them
+// errors (Finish with Failed or Busy) are consecutive failures; after MaxRetries of them
 // without a delivery in between the source is dropped. Short of that, the
 // n-th makes it wait BackoffBase·2^(n-1), at most BackoffMax (BackoffPolicy;
 // a refusal may ask for longer, up to MaxRetryAfter), after which it comes

@@ -22,6 +22,13 @@ func TestBackoffPolicy(t *testing.T) {
 	require.Equal(t, BackoffPolicy{Base: ms(100), Max: ms(300)}, s.BackoffPolicy())
 }
 
+// The policy says its waits in words, for help texts.
+func TestBackoffPolicyString(t *testing.T) {
+	require.Equal(t, "0.5 s, 1 s, 2 s, ... up to 15 s", DefaultBackoff().String())
+	require.Equal(t, "0.1 s, 0.2 s, 0.3 s, then 0.3 s each", BackoffPolicy{Base: ms(100), Max: ms(300)}.String())
+	require.Equal(t, "1 s, then 1 s each", BackoffPolicy{Base: ms(1000), Max: ms(1000)}.String())
+}
+
 // TestFailuresTogetherCountOnce: a source whose requests in flight all fail
 // at once (a seed past its request rate answers each BUSY, a mirror each
 // 503) has one failure, not one per request: it waits 0.5 s and is not
@@ -33,7 +40,7 @@ func TestFailuresTogetherCountOnce(t *testing.T) {
 	require.Len(t, acts, 6)
 	now := at(ms(20))
 	for _, a := range acts {
-		require.Empty(t, s.Refused(a.Req, src, a.Block, 0, now))
+		require.Empty(t, s.Finish(fetchOf(a.Req, src, a.Block), Busy, 0, now))
 	}
 	st := s.Stats(src)
 	require.Equal(t, Backoff, st.State)
@@ -55,12 +62,12 @@ func TestFailedLeavesOthersRunning(t *testing.T) {
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
 	require.Len(t, acts, 3)
-	require.Empty(t, s.Failed(acts[0].Req, src, acts[0].Block, at(ms(10))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Failed, 0, at(ms(10))))
 	st := s.Stats(src)
 	require.Equal(t, Backoff, st.State)
 	require.Equal(t, 2, st.InFlightReqs)
 	s.Progress(src, kib, at(ms(20)))
-	require.Empty(t, s.Delivered(acts[1].Req, src, acts[1].Block, at(ms(20))))
+	require.Empty(t, s.Finish(fetchOf(acts[1].Req, src, acts[1].Block), Delivered, 0, at(ms(20))))
 	st = s.Stats(src)
 	require.Zero(t, st.Failures)
 	require.Equal(t, Backoff, st.State)
@@ -84,7 +91,7 @@ func TestLeftoverRequestStallsQuietly(t *testing.T) {
 	s := New(Config{NumBlocks: 10, BlockSize: kib, Size: 10 * kib, MinWindow: 2 * kib, BackoffBase: 10 * time.Second}, nil)
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
-	require.Empty(t, s.Failed(acts[0].Req, src, acts[0].Block, at(ms(10))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Failed, 0, at(ms(10))))
 	require.Equal(t, at(3*time.Second), s.NextWake(at(ms(10))), "the other request's stall comes first")
 	cancels := s.Next(at(3 * time.Second))
 	require.Equal(t, []Action{{Kind: Cancel, Req: acts[1].Req, Source: src, Block: acts[1].Block, Why: NoFailure}}, cancels)
@@ -101,18 +108,18 @@ func TestRefusedRetryAfter(t *testing.T) {
 	s := New(Config{NumBlocks: 10, BlockSize: kib, Size: 10 * kib, MinWindow: 3 * kib}, nil)
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
-	require.Empty(t, s.Refused(acts[0].Req, src, acts[0].Block, 7*time.Second, t0))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Busy, 7*time.Second, t0))
 	require.Equal(t, at(7*time.Second), s.Stats(src).BackoffUntil)
-	require.Empty(t, s.Refused(acts[1].Req, src, acts[1].Block, time.Second, t0))
+	require.Empty(t, s.Finish(fetchOf(acts[1].Req, src, acts[1].Block), Busy, time.Second, t0))
 	require.Equal(t, at(7*time.Second), s.Stats(src).BackoffUntil, "never shortened")
-	require.Empty(t, s.Refused(acts[2].Req, src, acts[2].Block, 9*time.Second, at(ms(1))))
+	require.Empty(t, s.Finish(fetchOf(acts[2].Req, src, acts[2].Block), Busy, 9*time.Second, at(ms(1))))
 	require.Equal(t, at(ms(1)+9*time.Second), s.Stats(src).BackoffUntil)
 	require.Equal(t, 1, s.Stats(src).Failures)
 
 	now := at(10 * time.Second)
 	acts = s.Next(now)
 	require.NotEmpty(t, acts)
-	require.Empty(t, s.Refused(acts[0].Req, src, acts[0].Block, 1000*time.Hour, now))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Busy, 1000*time.Hour, now))
 	require.Equal(t, now.Add(DefaultMaxRetryAfter), s.Stats(src).BackoffUntil, "a wish is capped")
 }
 
@@ -235,7 +242,7 @@ func TestMinRateIdleIsNotSlow(t *testing.T) {
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
 	s.Progress(src, bs, at(ms(100)))
-	s.Delivered(acts[0].Req, src, acts[0].Block, at(ms(100)))
+	s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Delivered, 0, at(ms(100)))
 	// The caller does not call Next for 20 s.
 	now := at(20 * time.Second)
 	acts = s.Next(now)

@@ -121,7 +121,7 @@ func TestSmallFiles(t *testing.T) {
 			require.Equal(t, tt.wantLen, s.InFlight())
 			require.Equal(t, tt.wantLen, s.Stats(src).InFlightBytes)
 			for _, a := range acts {
-				require.Empty(t, s.Delivered(a.Req, a.Source, a.Block, at(ms(10))))
+				require.Empty(t, s.Finish(a, Delivered, 0, at(ms(10))))
 			}
 			require.True(t, s.Done())
 			require.NoError(t, s.Err())
@@ -149,14 +149,14 @@ func TestProbeWindowLowestFirst(t *testing.T) {
 	require.Empty(t, s.Next(t0), "windows are full")
 
 	// A delivered block frees room; the lowest free block goes next.
-	require.Empty(t, s.Delivered(acts[0].Req, acts[0].Source, acts[0].Block, at(ms(5))))
+	require.Empty(t, s.Finish(acts[0], Delivered, 0, at(ms(5))))
 	next := s.Next(at(ms(5)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 7, Source: acts[0].Source, Block: 6}}, next)
 
 	// A failed request returns its block to the pool, ahead of higher
 	// ones, and its source waits: the other takes the block when it has
 	// room.
-	require.Empty(t, s.Failed(acts[1].Req, acts[1].Source, acts[1].Block, at(ms(6))))
+	require.Empty(t, s.Finish(acts[1], Failed, 0, at(ms(6))))
 	require.Equal(t, 1, s.Stats(acts[1].Source).Failures)
 	require.Equal(t, Backoff, s.Stats(acts[1].Source).State)
 	require.Empty(t, s.Next(at(ms(6))))
@@ -167,7 +167,7 @@ func TestProbeWindowLowestFirst(t *testing.T) {
 			break
 		}
 	}
-	require.Empty(t, s.Delivered(other.Req, other.Source, other.Block, at(ms(7))))
+	require.Empty(t, s.Finish(other, Delivered, 0, at(ms(7))))
 	next = s.Next(at(ms(7)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 8, Source: other.Source, Block: acts[1].Block}}, next)
 }
@@ -246,7 +246,7 @@ func TestEndgameDuplicatesSlowHolder(t *testing.T) {
 	// The fast source delivers its blocks.
 	for _, a := range acts {
 		if a.Source == fast {
-			require.Empty(t, s.Delivered(a.Req, a.Source, a.Block, now))
+			require.Empty(t, s.Finish(a, Delivered, 0, now))
 		}
 	}
 	// It is idle; the slow source still holds two blocks, so the fast one
@@ -266,14 +266,14 @@ func TestEndgameDuplicatesSlowHolder(t *testing.T) {
 	require.Empty(t, s.Next(now), "at most two requests per block")
 
 	// The duplicate wins: the slow source's copy comes back as a Cancel.
-	cancels := s.Delivered(dup[0].Req, fast, dup[0].Block, now.Add(ms(20)))
+	cancels := s.Finish(fetchOf(dup[0].Req, fast, dup[0].Block), Delivered, 0, now.Add(ms(20)))
 	require.Len(t, cancels, 1)
 	require.Equal(t, Cancel, cancels[0].Kind)
 	require.Equal(t, slow, cancels[0].Source)
 	require.Equal(t, dup[0].Block, cancels[0].Block)
 
 	// The loser's late delivery is ignored.
-	require.Empty(t, s.Delivered(cancels[0].Req, slow, cancels[0].Block, now.Add(ms(30))))
+	require.Empty(t, s.Finish(fetchOf(cancels[0].Req, slow, cancels[0].Block), Delivered, 0, now.Add(ms(30))))
 	require.Zero(t, s.Stats(slow).DeliveredBlocks)
 	require.Equal(t, 1, s.Missing())
 
@@ -284,7 +284,7 @@ func TestEndgameDuplicatesSlowHolder(t *testing.T) {
 			orig = a
 		}
 	}
-	cancels = s.Delivered(orig.Req, slow, orig.Block, now.Add(ms(40)))
+	cancels = s.Finish(fetchOf(orig.Req, slow, orig.Block), Delivered, 0, now.Add(ms(40)))
 	require.Equal(t, []Action{{Kind: Cancel, Req: dup[1].Req, Source: fast, Block: dup[1].Block}}, cancels)
 	require.True(t, s.Done())
 	require.Zero(t, s.InFlight())
@@ -300,7 +300,7 @@ func TestEndgameLeavesComparableHolders(t *testing.T) {
 	measure(t, s, a, 10e6, t0, ms(10))
 	measure(t, s, b, 10e6, t0, ms(10))
 	now := at(time.Second)
-	require.Empty(t, s.Delivered(acts[0].Req, acts[0].Source, acts[0].Block, now))
+	require.Empty(t, s.Finish(acts[0], Delivered, 0, now))
 	require.Empty(t, s.Next(now))
 }
 
@@ -312,15 +312,15 @@ func TestCancelledDeliveryStillCounts(t *testing.T) {
 	cancels := s.SourceDown(src, at(ms(10)))
 	require.Len(t, only(Cancel, cancels), 2)
 	// Good data is good data: the block is still missing, so it counts.
-	require.Empty(t, s.Delivered(acts[0].Req, src, acts[0].Block, at(ms(11))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Delivered, 0, at(ms(11))))
 	require.Equal(t, 1, s.Missing())
 	require.Equal(t, 1, s.Stats(src).DeliveredBlocks)
 	require.Zero(t, s.Stats(src).Failures, "a delivery resets the failure count")
 	// Delivered again: ignored.
-	require.Empty(t, s.Delivered(acts[0].Req, src, acts[0].Block, at(ms(12))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Delivered, 0, at(ms(12))))
 	require.Equal(t, 1, s.Missing())
 	// Failed for a request the scheduler forgot: ignored.
-	require.Empty(t, s.Failed(acts[1].Req, src, acts[1].Block, at(ms(13))))
+	require.Empty(t, s.Finish(fetchOf(acts[1].Req, src, acts[1].Block), Failed, 0, at(ms(13))))
 	require.Zero(t, s.Stats(src).Failures)
 }
 
@@ -336,7 +336,7 @@ func TestLateDeliveryCancelsReissued(t *testing.T) {
 	require.Equal(t, []int{0}, blocksOf(second))
 	require.Equal(t, b, second[0].Source)
 	// a's cancelled request delivers after all: b's request is cancelled.
-	acts := s.Delivered(first[0].Req, a, 0, at(ms(2)))
+	acts := s.Finish(fetchOf(first[0].Req, a, 0), Delivered, 0, at(ms(2)))
 	require.Equal(t, []Action{{Kind: Cancel, Req: second[0].Req, Source: b, Block: 0}}, acts)
 	require.True(t, s.Done())
 }
@@ -350,18 +350,18 @@ func TestRejectedStrikes(t *testing.T) {
 	goods := s.Next(t0)
 	require.Equal(t, []int{4, 5, 6, 7}, blocksOf(goods), "a probe window of four")
 
-	require.Empty(t, s.Rejected(acts[0].Req, bad, 0, at(ms(1))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, bad, 0), Rejected, 0, at(ms(1))))
 	require.Equal(t, 1, s.Stats(bad).Strikes)
 	require.Equal(t, []int{0}, s.Stats(bad).RejectedBlocks)
 	// Block 0 is back in the pool, but not for bad while good may serve it.
 	next := s.Next(at(ms(1)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 9, Source: bad, Block: 8}}, next)
-	require.Empty(t, s.Delivered(goods[0].Req, good, 4, at(ms(2))))
+	require.Empty(t, s.Finish(fetchOf(goods[0].Req, good, 4), Delivered, 0, at(ms(2))))
 	next = s.Next(at(ms(2)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 10, Source: good, Block: 0}}, next)
 
 	// The second strike drops the source; its requests come back.
-	cancels := s.Rejected(acts[1].Req, bad, 1, at(ms(3)))
+	cancels := s.Finish(fetchOf(acts[1].Req, bad, 1), Rejected, 0, at(ms(3)))
 	require.Equal(t, []int{2, 3, 8}, blocksOf(cancels))
 	require.Len(t, only(Cancel, cancels), 3)
 	st := s.Stats(bad)
@@ -384,18 +384,18 @@ func TestBadCopyAskedAgainWhenAlone(t *testing.T) {
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
 	require.Equal(t, []int{0}, blocksOf(acts))
-	require.Empty(t, s.Rejected(acts[0].Req, src, 0, at(ms(1))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, 0), Rejected, 0, at(ms(1))))
 	require.NoError(t, s.Err())
 	acts = s.Next(at(ms(1)))
 	require.Equal(t, []int{0}, blocksOf(acts), "asked again: nobody else has it")
-	require.Empty(t, s.Delivered(acts[0].Req, src, 0, at(ms(2))))
+	require.Empty(t, s.Finish(fetchOf(acts[0].Req, src, 0), Delivered, 0, at(ms(2))))
 
 	acts = s.Next(at(ms(2)))
 	require.Equal(t, []int{1}, blocksOf(acts))
-	s.Rejected(acts[0].Req, src, 1, at(ms(3)))
+	s.Finish(fetchOf(acts[0].Req, src, 1), Rejected, 0, at(ms(3)))
 	acts = s.Next(at(ms(3)))
 	require.Equal(t, []int{1}, blocksOf(acts))
-	s.Rejected(acts[0].Req, src, 1, at(ms(4)))
+	s.Finish(fetchOf(acts[0].Req, src, 1), Rejected, 0, at(ms(4)))
 	err := s.Err()
 	require.ErrorIs(t, err, ErrNoValidSource)
 	require.EqualError(t, err, "block 1: "+ErrNoValidSource.Error())
@@ -416,20 +416,20 @@ func TestErrNoValidSource(t *testing.T) {
 	b := s.AddSource(t0)
 	acts := s.Next(t0) // a: 0, b: 1
 	require.Equal(t, []int{0, 1}, blocksOf(acts))
-	s.Rejected(acts[1].Req, b, 1, at(ms(1)))
+	s.Finish(fetchOf(acts[1].Req, b, 1), Rejected, 0, at(ms(1)))
 	require.NoError(t, s.Err(), "a may still serve block 1")
-	s.Delivered(acts[0].Req, a, 0, at(ms(1)))
+	s.Finish(fetchOf(acts[0].Req, a, 0), Delivered, 0, at(ms(1)))
 	acts = s.Next(at(ms(1)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 3, Source: a, Block: 1}, {Kind: Fetch, Req: 4, Source: b, Block: 2}}, acts)
-	s.Rejected(acts[0].Req, a, 1, at(ms(2)))
+	s.Finish(fetchOf(acts[0].Req, a, 1), Rejected, 0, at(ms(2)))
 	require.NoError(t, s.Err(), "each may try block 1 once more")
-	s.Delivered(acts[1].Req, b, 2, at(ms(2)))
+	s.Finish(fetchOf(acts[1].Req, b, 2), Delivered, 0, at(ms(2)))
 	acts = s.Next(at(ms(2)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 5, Source: a, Block: 1}}, acts)
-	s.Rejected(acts[0].Req, a, 1, at(ms(3)))
+	s.Finish(fetchOf(acts[0].Req, a, 1), Rejected, 0, at(ms(3)))
 	acts = s.Next(at(ms(3)))
 	require.Equal(t, []Action{{Kind: Fetch, Req: 6, Source: b, Block: 1}}, acts)
-	s.Rejected(acts[0].Req, b, 1, at(ms(4)))
+	s.Finish(fetchOf(acts[0].Req, b, 1), Rejected, 0, at(ms(4)))
 	err := s.Err()
 	require.ErrorIs(t, err, ErrNoValidSource)
 	require.EqualError(t, err, "block 1: "+ErrNoValidSource.Error())
@@ -495,10 +495,10 @@ func TestDeliveryResetsFailures(t *testing.T) {
 	s := New(Config{NumBlocks: 100, BlockSize: kib, Size: 100 * kib, MaxRetries: 3, BackoffBase: ms(100)}, nil)
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
-	s.Failed(acts[0].Req, src, acts[0].Block, at(ms(1)))
+	s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Failed, 0, at(ms(1)))
 	require.Equal(t, 1, s.Stats(src).Failures)
 	// Its other request, in flight since before, arrives meanwhile.
-	s.Delivered(acts[1].Req, src, acts[1].Block, at(ms(3)))
+	s.Finish(fetchOf(acts[1].Req, src, acts[1].Block), Delivered, 0, at(ms(3)))
 	require.Zero(t, s.Stats(src).Failures)
 
 	// Three request errors in a row, each after its backoff, drop it.
@@ -506,13 +506,13 @@ func TestDeliveryResetsFailures(t *testing.T) {
 	for i := range 3 {
 		acts = only(Fetch, s.Next(now))
 		require.Len(t, acts, 2, "round %d", i)
-		cancels := s.Failed(acts[0].Req, src, acts[0].Block, now)
+		cancels := s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Failed, 0, now)
 		if i < 2 {
 			require.Empty(t, cancels)
 			require.Equal(t, Backoff, s.Stats(src).State)
 			now = s.Stats(src).BackoffUntil
 			// Its other request fails too: counted with the first.
-			require.Empty(t, s.Failed(acts[1].Req, src, acts[1].Block, now))
+			require.Empty(t, s.Finish(fetchOf(acts[1].Req, src, acts[1].Block), Failed, 0, now))
 			require.Equal(t, i+1, s.Stats(src).Failures)
 		} else {
 			require.Equal(t, []Action{{Kind: Cancel, Req: acts[1].Req, Source: src, Block: acts[1].Block}}, cancels,
@@ -553,7 +553,7 @@ func TestStallCountsFromIssue(t *testing.T) {
 	src := s.AddSource(t0)
 	acts := s.Next(t0)
 	s.Progress(src, kib, at(ms(10)))
-	s.Delivered(acts[0].Req, src, acts[0].Block, at(ms(10)))
+	s.Finish(fetchOf(acts[0].Req, src, acts[0].Block), Delivered, 0, at(ms(10)))
 	// Idle for a minute (e.g. the caller did not call Next), then a request.
 	later := at(time.Minute)
 	require.NotEmpty(t, s.Next(later))
@@ -566,7 +566,7 @@ func TestTailRuleSkipsSlowSource(t *testing.T) {
 	s, _, slow, acts := twoSources(t, Config{NumBlocks: 1000, BlockSize: bs, Size: 1000 * bs})
 	for _, a := range acts {
 		if a.Source == slow {
-			s.Delivered(a.Req, a.Source, a.Block, at(time.Second))
+			s.Finish(a, Delivered, 0, at(time.Second))
 		}
 	}
 	acts = s.Next(at(time.Second))
@@ -585,7 +585,7 @@ func TestTailRuleSkipsSlowSource(t *testing.T) {
 	now := at(time.Second)
 	for _, a := range acts {
 		if a.Source == slow {
-			s.Delivered(a.Req, a.Source, a.Block, now)
+			s.Finish(a, Delivered, 0, now)
 		}
 	}
 	got := s.Next(now)
@@ -615,13 +615,13 @@ func TestSetRTTAndProgressOnUnknownSource(t *testing.T) {
 	s := New(Config{NumBlocks: 1, BlockSize: kib, Size: kib}, nil)
 	s.SetRTT(7, time.Second)
 	s.Progress(7, 100, t0)
-	require.Empty(t, s.Delivered(1, 7, 0, t0))
-	require.Empty(t, s.Rejected(1, 7, 0, t0))
-	require.Empty(t, s.Failed(1, 7, 0, t0))
+	require.Empty(t, s.Finish(fetchOf(1, 7, 0), Delivered, 0, t0))
+	require.Empty(t, s.Finish(fetchOf(1, 7, 0), Rejected, 0, t0))
+	require.Empty(t, s.Finish(fetchOf(1, 7, 0), Failed, 0, t0))
 	require.Empty(t, s.SourceDown(7, t0))
 	require.Empty(t, s.Remove(7))
 	require.Equal(t, SourceStats{}, s.Stats(7))
-	require.Empty(t, s.Delivered(1, 7, 99, t0), "block out of range")
+	require.Empty(t, s.Finish(fetchOf(1, 7, 99), Delivered, 0, t0), "block out of range")
 	require.Equal(t, 1, s.Missing())
 }
 
@@ -656,7 +656,7 @@ func TestRateFollowsChanges(t *testing.T) {
 	require.InEpsilon(t, 10e6, s.Stats(src).Rate, 0.01)
 
 	// Idle time does not count: no requests outstanding, no progress.
-	s.Delivered(1, src, 0, at(ms(10000)))
+	s.Finish(fetchOf(1, src, 0), Delivered, 0, at(ms(10000)))
 	s.Progress(src, total, at(ms(20000)))
 	require.InEpsilon(t, 10e6, s.Stats(src).Rate, 0.01)
 }
@@ -709,11 +709,16 @@ func TestReturned(t *testing.T) {
 		require.NotEmpty(t, acts)
 		for _, a := range acts {
 			require.Equal(t, Fetch, a.Kind)
-			s.Returned(a.Req, src, a.Block, now)
+			s.Finish(fetchOf(a.Req, src, a.Block), Returned, 0, now)
 		}
 		require.Zero(t, s.InFlight())
 		require.NotEqual(t, Dropped, s.Stats(src).State)
 	}
 	require.Equal(t, 4, s.Missing())
 	require.NoError(t, s.Err())
+}
+
+// fetchOf is the Fetch of request req of block at src, as Next returned it.
+func fetchOf(req ReqID, src SourceID, block int) Action {
+	return Action{Kind: Fetch, Req: req, Source: src, Block: block}
 }

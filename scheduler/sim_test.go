@@ -253,7 +253,7 @@ func (m *sim) stepOnce() {
 			x.reqs = slices.Delete(x.reqs, i, i+1)
 			m.outstanding[r.block]--
 			x.refused++
-			m.apply(m.s.Refused(r.id, x.id, r.block, x.spec.retryAfter, now))
+			m.apply(m.s.Finish(fetchOf(r.id, x.id, r.block), Busy, x.spec.retryAfter, now))
 		}
 	}
 	var completed []*simReq
@@ -284,7 +284,7 @@ func (m *sim) stepOnce() {
 				x.rejected = make(map[int]int)
 			}
 			x.rejected[r.block]++
-			m.apply(m.s.Rejected(r.id, x.id, r.block, now))
+			m.apply(m.s.Finish(fetchOf(r.id, x.id, r.block), Rejected, 0, now))
 			continue
 		}
 		if !m.delivered[r.block] {
@@ -293,7 +293,7 @@ func (m *sim) stepOnce() {
 			x.lastDelivered = m.now
 			x.delivered++
 		}
-		m.apply(m.s.Delivered(r.id, x.id, r.block, now))
+		m.apply(m.s.Finish(fetchOf(r.id, x.id, r.block), Delivered, 0, now))
 	}
 	m.apply(m.s.Next(now))
 	if m.check {

@@ -47,7 +47,7 @@ const (
 	FailDown            // SourceDown: the connection was lost or could not be made
 	FailStall           // no data for StallTimeout with requests outstanding
 	FailSlow            // below MinRate for MinRateWindow
-	FailRequest         // a request failed (Failed) or was refused (Refused)
+	FailRequest         // a request failed (Failed) or was refused (Busy)
 )
 
 func (f Failure) String() string {

@@ -134,7 +134,8 @@ Examples:
 				return usagef("--lowest-speed-limit%s: %v", fromEnv(c, "lowest-speed-limit"), err)
 			}
 			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries"),
-				LowestSpeedLimit: lowest, AllowInsecureRedirect: c.Bool("allow-insecure-redirect"), DiscardPartial: c.Bool("discard-partial")}
+				LowestSpeedLimit: lowest, AllowInsecureRedirect: c.Bool("allow-insecure-redirect"), DiscardPartial: c.Bool("discard-partial"),
+				DescribeError: func(err error) string { return describe(err, clientFlags) }}
 			if opts.MaxRetries == 0 {
 				opts.MaxRetries = -1 // never
 			}
@@ -280,9 +281,9 @@ func idFlag(c *cli.Context) (id manifest.ID, given bool, err error) {
 // command's own words (flags), where the library's cannot.
 func getErrHint(err error, out string) error {
 	if errors.Is(err, quicxfer.ErrOtherPartial) {
-		return fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
+		err = fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
 	}
-	return err
+	return cliError(err, clientFlags)
 }
 
 // stdLogTo sends what the standard logger prints to logf, as messages like

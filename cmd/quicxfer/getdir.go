@@ -67,9 +67,14 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 			if started[i] {
 				endRecord(files[i].Out(outdir))
 			}
-			view.FileEnd(i, r, err)
+			view.FileEnd(i, r, cliError(err, clientFlags))
 		},
 	})
+	if res != nil {
+		for i, e := range res.Errs {
+			res.Errs[i] = cliError(e, clientFlags)
+		}
+	}
 	var de *quicxfer.DirError
 	switch {
 	case errors.As(err, &de):
@@ -90,7 +95,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	case de.Interrupted != nil:
 		err2 = fmt.Errorf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume: %w", de.Files-de.Failed, de.Files, de.Interrupted)
 	default:
-		first := fmt.Errorf("%s: %w", showName(de.File), de.Err)
+		first := fmt.Errorf("%s: %w", showName(de.File), cliError(de.Err, clientFlags))
 		var re *quicxfer.RefusedError
 		if de.File == "" && errors.As(de.Err, &re) {
 			first = errors.New(refusalLine(re, outdir))

@@ -47,12 +47,12 @@ Examples:
 			defer cancel()
 			conn, err := client.Dial(ctx, u)
 			if err != nil {
-				return fmt.Errorf("seed %s: %s", c.String("seed"), quicxfer.Describe(err))
+				return fmt.Errorf("seed %s: %s", c.String("seed"), describe(err, clientFlags))
 			}
 			defer conn.Close()
 			entries, err := conn.List(ctx)
 			if err != nil {
-				return fmt.Errorf("seed %s: listing files: %s", c.String("seed"), quicxfer.Describe(err))
+				return fmt.Errorf("seed %s: listing files: %s", c.String("seed"), describe(err, clientFlags))
 			}
 			if c.Bool("json") {
 				type entry struct {

@@ -150,7 +150,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := redactURLsIn(err.Error())
+	msg := redactURLsIn(cliError(err, clientFlags).Error())
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):

@@ -100,6 +100,7 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 	var sh *sharing
 	res, err := quicxfer.Replicate(ctx, quicxfer.ReplicateOptions{
 		From: from, ID: id, Name: c.String("name"), Dir: dir, StateDir: stateDir, Client: client, Logf: logf,
+		DescribeError:  func(err error) string { return describe(err, fromFlags) },
 		CachedManifest: func(p string) (*manifest.Manifest, error) { return seed.CachedManifest(opts.StateDir, p) },
 		Serve: func(*quicxfer.Replica) (quicxfer.ReplicaSeed, error) {
 			s, err := newSharing(ctx, c, opts)
@@ -137,16 +138,14 @@ func replicateErr(err error, res *quicxfer.ReplicateResult) error {
 	switch {
 	case errors.As(err, &me):
 		raw, err := me.URL, me.Err
-		// The client names get's flags; here they are seed's --from-...
-		msg := strings.ReplaceAll(quicxfer.Describe(err), "--client-cert and --client-key", "--from-client-cert and --from-client-key")
-		firstErr := fmt.Errorf("%s: %s", raw, msg)
+		firstErr := fmt.Errorf("%s: %s", raw, describe(err, fromFlags))
 		return fmt.Errorf("no --from seed gave the file's manifest: %w", firstErr)
 	case errors.As(err, &se):
 		return fmt.Errorf("filling %s: %s is in the seed's state directory, where nothing is written for a --from seed", se.Dir, se.Path)
 	case errors.Is(err, context.Canceled) && res != nil && res.Download != nil:
 		return fmt.Errorf("interrupted; verified blocks are saved in %s.qxpart: run the same command to resume: %w", res.Out, err)
 	}
-	return err
+	return cliError(err, fromFlags)
 }
 
 // replicaSeed is the seed of a replica as quicxfer.Replicate sees it.

@@ -20,9 +20,16 @@ type ProofReport struct {
 	FailedBytes int64 // their size
 }
 
-// Prove checks every claimed block (Options.DeferProof) against the
-// manifest with SHA-256, with workers goroutines (0 = GOMAXPROCS), while the
-// File is used for everything else. A block that verifies becomes present
+// PieceChecker checks that data is block i of the file, returning an error
+// if not: a download's verification plan (verify.Plan, whose
+// FromManifest checks the manifest's SHA-256) is one.
+type PieceChecker interface {
+	Piece(i int, data []byte) error
+}
+
+// Prove checks every claimed block (Options.DeferProof) with check, with
+// workers goroutines (0 = GOMAXPROCS), while the File is used for
+// everything else. A block that verifies becomes present
 // (Has, Count, Bytes; it was durable already) and is passed to proven (from
 // Prove's goroutines, possibly several at once; nil for none). A block that
 // fails is no longer claimed and its bit is cleared in the state file,
@@ -32,7 +39,7 @@ type ProofReport struct {
 // done first, or the error of a read or of the state's write (ErrClosed
 // after Close). The blocks it did not check stay claimed, their bits kept,
 // so that the next Open re-checks them.
-func (f *File) Prove(ctx context.Context, workers int, proven func(block int)) (ProofReport, error) {
+func (f *File) Prove(ctx context.Context, workers int, check PieceChecker, proven func(block int)) (ProofReport, error) {
 	var jobs []int
 	f.mu.Lock()
 	for i := range f.m.NumBlocks() {
@@ -66,7 +73,7 @@ func (f *File) Prove(ctx context.Context, workers int, proven func(block int)) (
 					return nil
 				}
 				i := jobs[k]
-				o, err := f.prove(i, buf)
+				o, err := f.prove(i, buf, check)
 				if err != nil {
 					return err
 				}
@@ -99,7 +106,7 @@ func (f *File) Prove(ctx context.Context, workers int, proven func(block int)) (
 // prove checks claimed block i, reading it into buf, and settles its claim:
 // trusted (now present), damaged (its bit cleared in the state file) or
 // unchecked (no longer claimed: nothing to do).
-func (f *File) prove(i int, buf []byte) (uint8, error) {
+func (f *File) prove(i int, buf []byte, check PieceChecker) (uint8, error) {
 	f.life.RLock()
 	defer f.life.RUnlock()
 	if f.closed {
@@ -113,7 +120,7 @@ func (f *File) prove(i int, buf []byte) (uint8, error) {
 	if err != nil && err != io.EOF {
 		return unchecked, fmt.Errorf("reading block %d of %s: %w", i, PartPath(f.out), err)
 	}
-	if f.m.Verify(i, data[:n]) == nil {
+	if check.Piece(i, data[:n]) == nil {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if !f.claimed.get(i) {

@@ -2,6 +2,7 @@ package partial
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"io/fs"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/collide"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 )
 
 // forge replaces block i in the part file with bytes that keep its xxh64
@@ -75,7 +77,7 @@ func TestProve(t *testing.T) {
 	require.NoError(t, f.WriteBlock(3, d.block(3)), "others are written meanwhile")
 
 	var proven []int
-	prep, err := f.Prove(t.Context(), 3, func(i int) { proven = append(proven, i) })
+	prep, err := f.Prove(t.Context(), 3, verify.FromManifest(d.m), func(i int) { proven = append(proven, i) })
 	require.NoError(t, err)
 	require.Equal(t, ProofReport{Proven: 4, Failed: 1, FailedBytes: bs}, prep)
 	require.ElementsMatch(t, []int{0, 1, 2, 5}, proven)
@@ -84,12 +86,39 @@ func TestProve(t *testing.T) {
 	require.Zero(t, f.ClaimedBytes())
 	require.False(t, d.state(t).Has(4), "the forged block's bit is cleared on disk at once")
 
-	prep, err = f.Prove(t.Context(), 3, nil)
+	prep, err = f.Prove(t.Context(), 3, verify.FromManifest(d.m), nil)
 	require.NoError(t, err)
 	require.Zero(t, prep, "nothing left to prove")
 	d.write(t, f, 4, 6)
 	require.NoError(t, f.Finish())
 	require.Equal(t, d.data, mustRead(t, d.out))
+}
+
+// Prove settles the claims by the plan it is given, not by the manifest: a
+// plan of SHA-1 pieces that says block 2 is other bytes fails it, though the
+// manifest's hashes match.
+func TestProveTakesThePlan(t *testing.T) {
+	d := newDownload(t, randomData(4*bs+100, 34))
+	f, _, _ := d.open(t)
+	d.write(t, f, 0, 1, 2, 3, 4)
+	require.NoError(t, f.Close())
+
+	var sums [][]byte
+	for i := range d.m.NumBlocks() {
+		sum := sha1.Sum(d.block(i))
+		sums = append(sums, sum[:])
+	}
+	sums[2] = make([]byte, sha1.Size)
+	plan, err := verify.Pieces(int64(len(d.data)), bs, verify.SHA1, sums, nil)
+	require.NoError(t, err)
+	f, _, err = Open(d.out, d.m, Options{DeferProof: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	rep, err := f.Prove(t.Context(), 2, plan, nil)
+	require.NoError(t, err)
+	require.Equal(t, ProofReport{Proven: 4, Failed: 1, FailedBytes: bs}, rep)
+	d.requireHas(t, f, 0, 1, 3, 4)
+	require.False(t, d.state(t).Has(2), "its bit is cleared on disk")
 }
 
 // A Prove cut short leaves what it did not check claimed, its bits kept.
@@ -104,12 +133,12 @@ func TestProveCancelled(t *testing.T) {
 	require.Equal(t, 8, rep.Claimed)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = f.Prove(ctx, 1, nil)
+	_, err = f.Prove(ctx, 1, verify.FromManifest(d.m), nil)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 8, f.Count()+int(f.ClaimedBytes()/bs))
 	require.NoError(t, f.Close())
 	require.Equal(t, 8, countBits(d.state(t)), "bits kept for the next Open")
-	_, err = f.Prove(t.Context(), 1, nil)
+	_, err = f.Prove(t.Context(), 1, verify.FromManifest(d.m), nil)
 	require.ErrorIs(t, err, ErrClosed)
 }
 
@@ -128,7 +157,7 @@ func TestProveWhileWriting(t *testing.T) {
 	t.Cleanup(func() { f.Close() })
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.Prove(t.Context(), 2, nil)
+		_, err := f.Prove(t.Context(), 2, verify.FromManifest(d.m), nil)
 		done <- err
 	}()
 	for i := 1; i < d.m.NumBlocks(); i += 2 {

@@ -38,7 +38,7 @@ func TestDirProgressBestState(t *testing.T) {
 	files := []File{{Name: "set/a", Rel: "a", Size: 10}, {Name: "set/b", Rel: "b", Size: 10}}
 	v := NewDirView(DirViewOptions{ViewOptions: ViewOptions{Stdout: &out, Stderr: io.Discard, Mode: ModeJSON, JSONEvery: time.Nanosecond},
 		Label: "set/", OutDir: "out", Files: files, Parallel: 2})
-	snap := func(state string) quicxfer.Progress {
+	snap := func(state quicxfer.SourceState) quicxfer.Progress {
 		return quicxfer.Progress{Size: 10, Seeds: []quicxfer.SeedProgress{{URL: u, State: state}}}
 	}
 	lastState := func() string {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+)
+
+// The library's errors say what happened in its own words: what a private
+// seed needs (quicxfer.NotAuthorisedError), that no source was given
+// (quicxfer.ErrNoSources), ... This file says them in the CLI's: with the
+// flags that give what is needed, and what to do about it. Every error the
+// CLI prints, and every source's error in its messages, goes through
+// cliWords.
+
+// flagWords are the flags with which a command gives the client what a
+// private seed may need. seed --from (replicate.go) gives them as
+// --from-client-cert and --from-client-key.
+type flagWords struct {
+	token, clientCert, clientKey string
+}
+
+var (
+	clientFlags = flagWords{token: "--token", clientCert: "--client-cert", clientKey: "--client-key"}
+	fromFlags   = flagWords{token: "--token", clientCert: "--from-client-cert", clientKey: "--from-client-key"}
+)
+
+// cliWords says text, the library's words for err (its Error, or
+// quicxfer.Describe of it), in the CLI's: what the library's typed errors
+// in err say is needed or to be done is said with the command's flags (w).
+func cliWords(err error, text string, w flagWords) string {
+	if err == nil {
+		return text
+	}
+	if nae, ok := errors.AsType[*quicxfer.NotAuthorisedError](err); ok {
+		var cli string
+		switch {
+		case nae.Need == quicxfer.NeedToken && !nae.Refused:
+			cli = "not authorised: this seed needs " + w.token
+		case nae.Need == quicxfer.NeedClientCert && !nae.Refused:
+			cli = "not authorised: this seed needs a client certificate (" + w.clientCert + " and " + w.clientKey + ")"
+		}
+		if cli != "" {
+			text = strings.Replace(text, nae.Error(), cli, 1)
+		}
+	}
+	for _, s := range []struct {
+		err error
+		cli string
+	}{
+		{quicxfer.ErrNoSources, "no seed given (use --seed URL, or --mirror URL with --manifest FILE)"},
+		{quicxfer.ErrMirrorsNeedManifest, "mirrors alone cannot say what the file is: give its manifest (--manifest FILE) or a --seed"},
+		{quicxfer.ErrOutExists, quicxfer.ErrOutExists.Error() + "; remove it or choose another -o"},
+	} {
+		if errors.Is(err, s.err) {
+			text = strings.Replace(text, s.err.Error(), s.cli, 1)
+		}
+	}
+	return text
+}
+
+// describe is quicxfer.Describe of a source's error in the CLI's words (w):
+// the phrase of a note or a message, and the library's
+// Options.DescribeError.
+func describe(err error, w flagWords) string {
+	return cliWords(err, quicxfer.Describe(err), w)
+}
+
+// cliError is err with its message in the CLI's words (w), still wrapping
+// err. An error already said so (it holds a cliError) is returned as it is.
+func cliError(err error, w flagWords) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*saidError](err); ok {
+		return err
+	}
+	msg := cliWords(err, err.Error(), w)
+	if msg == err.Error() {
+		return err
+	}
+	return &saidError{msg: msg, err: err}
+}
+
+// saidError is an error whose message is in the CLI's words.
+type saidError struct {
+	msg string
+	err error
+}
+
+func (e *saidError) Error() string { return e.msg }
+func (e *saidError) Unwrap() error { return e.err }
