@@ -65,7 +65,7 @@ func TestServesFilesAndTree(t *testing.T) {
 	single := filepath.Join(tmp, "elsewhere", "single.dat")
 	writeFile(t, single, randBytes(1000, 2))
 
-	s := StartForTest(t, Options{Paths: []string{tree, single}})
+	s := startForTest(t, Options{Paths: []string{tree, single}})
 	conn := dial(t, s)
 
 	entries := list(t, conn)
@@ -119,7 +119,7 @@ func TestRequestErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), randBytes(bs+10, 3))
 	writeFile(t, filepath.Join(t.TempDir(), "secret"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	conn := dial(t, s)
 	id := fileByName(t, s, "f").ID
 
@@ -150,7 +150,7 @@ func TestRequestErrors(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("data"))
-	s := StartForTest(t, Options{Paths: []string{dir}, RequestTimeout: 500 * time.Millisecond})
+	s := startForTest(t, Options{Paths: []string{dir}, RequestTimeout: 500 * time.Millisecond})
 	conn := dial(t, s)
 
 	for name, raw := range map[string][]byte{
@@ -203,7 +203,7 @@ func TestSymlinks(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
 	require.NoError(t, os.Symlink("../real", filepath.Join(dir, "sub", "up")))
 
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	conn := dial(t, s)
 	var names []string
 	for _, e := range list(t, conn) {
@@ -232,7 +232,7 @@ func TestScanRules(t *testing.T) {
 	writeFile(t, filepath.Join(b, "back\\slash"), []byte("x"))
 	writeFile(t, filepath.Join(b, "ok"), []byte("ok"))
 	state := filepath.Join(b, "state")
-	s := StartForTest(t, Options{Paths: []string{a, b}, StateDir: state})
+	s := startForTest(t, Options{Paths: []string{a, b}, StateDir: state})
 
 	var names []string
 	for _, f := range s.Files() {
