@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
+	"github.com/quicxfer/quicxfer/internal/bitset"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -126,6 +127,7 @@ type File struct {
 	dirty   bool       // durable differs from the state file on disk
 	spare   []int      // the previous snapshot, reused as the next pending list
 	buf     []byte     // encoding buffer
+	bits    []byte     // durable in its byte form, for the encoding
 	err     error      // sticky: set when fdatasync failed, after which nothing is trusted
 }
 
@@ -165,9 +167,9 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	f := &File{
 		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
 		removeEmpty: opts.RemoveEmpty,
-		have:        make(bitmap, bitmapLen(n)),
-		claimed:     make(bitmap, bitmapLen(n)),
-		durable:     make(bitmap, bitmapLen(n)),
+		have:        newBitmap(n),
+		claimed:     newBitmap(n),
+		durable:     newBitmap(n),
 		dirty:       true, // whatever Open finds, it writes down
 	}
 	rep, err := f.load(created, opts)
@@ -531,7 +533,9 @@ func (f *File) syncLocked() error {
 
 // writeState replaces the state file with one recording f.durable.
 func (f *File) writeState() error {
-	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: f.m.NumBlocks(), Bitmap: f.durable}
+	n := f.m.NumBlocks()
+	f.bits = bitset.Set(f.durable).AppendBytes(f.bits[:0], n)
+	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: n, Bitmap: f.bits}
 	f.buf = st.Append(f.buf[:0])
 	// A new temporary file (O_EXCL: never through a symbolic link),
 	// fsynced, renamed over the state, the directory fsynced.
