@@ -365,55 +365,48 @@ func readState(path string) (*State, error) {
 // Has reports whether block i is written (and verified by the caller) or
 // proven: verified with SHA-256 against the manifest. A claimed block is not
 // had until Prove proves it.
-func (f *File) Has(i int) bool {
-	if i < 0 || i >= f.m.NumBlocks() {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.have.get(i)
-}
+func (f *File) Has(i int) bool { return f.in(f.have, i) }
 
 // Claimed reports whether block i is claimed: a previous run recorded it
 // and its xxh64 matched at Open, but it is not proven yet (Options.DeferProof;
 // see Prove).
-func (f *File) Claimed(i int) bool {
+func (f *File) Claimed(i int) bool { return f.in(f.claimed, i) }
+
+// in reports whether block i is in b, one of f's sets, read under f.mu.
+func (f *File) in(b bitmap, i int) bool {
 	if i < 0 || i >= f.m.NumBlocks() {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.claimed.get(i)
+	return b.get(i)
 }
 
-// ClaimedBytes returns the size of the claimed blocks.
-func (f *File) ClaimedBytes() int64 {
+// tally is what a File holds, read at one instant.
+type tally struct {
+	count        int   // blocks present (Has)
+	bytes        int64 // their size
+	claimedBytes int64 // the size of the claimed blocks
+}
+
+func (f *File) tally() tally {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.claimedBytes
+	return tally{count: f.count, bytes: f.bytes, claimedBytes: f.claimedBytes}
 }
 
-// PresentBytes returns Bytes plus ClaimedBytes, read at one instant: the
-// bytes on disk that are proven or being proven.
+// PresentBytes returns Bytes plus the size of the claimed blocks, read at
+// one instant: the bytes on disk that are proven or being proven.
 func (f *File) PresentBytes() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bytes + f.claimedBytes
+	t := f.tally()
+	return t.bytes + t.claimedBytes
 }
 
 // Count returns how many blocks are present (Has), durable or not yet.
-func (f *File) Count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.count
-}
+func (f *File) Count() int { return f.tally().count }
 
 // Bytes returns the size of the blocks Count counts.
-func (f *File) Bytes() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bytes
-}
+func (f *File) Bytes() int64 { return f.tally().bytes }
 
 // Complete reports whether every block is present (Has): written or proven,
 // none merely claimed.
