@@ -147,33 +147,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
-	}
+	positive(&o.MaxConns, DefaultMaxConns)
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
-	if o.MaxStreamsPerConn <= 0 {
-		o.MaxStreamsPerConn = DefaultMaxStreamsPerConn
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = DefaultRequestTimeout
-	}
-	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = DefaultShutdownGrace
-	}
-	if o.MaxConnInflight <= 0 {
-		o.MaxConnInflight = DefaultMaxConnInflight
-	}
-	if o.MaxSendBuffers <= 0 {
-		o.MaxSendBuffers = DefaultMaxSendBuffers
-	}
+	positive(&o.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
+	positive(&o.IdleTimeout, DefaultIdleTimeout)
+	positive(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	positive(&o.RequestTimeout, DefaultRequestTimeout)
+	positive(&o.ShutdownGrace, DefaultShutdownGrace)
+	positive(&o.MaxConnInflight, DefaultMaxConnInflight)
+	positive(&o.MaxSendBuffers, DefaultMaxSendBuffers)
 	// Every response needs one chunk buffer, so fewer than one never serves.
 	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
 	switch {
@@ -184,20 +168,14 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
 	}
-	if o.MaxRequestRate <= 0 {
-		o.MaxRequestRate = DefaultMaxRequestRate
-	}
-	if o.RequestBurst <= 0 {
-		o.RequestBurst = DefaultRequestBurst
-	}
+	positive(&o.MaxRequestRate, DefaultMaxRequestRate)
+	positive(&o.RequestBurst, DefaultRequestBurst)
 	for i, t := range o.Tokens {
 		if err := wire.CheckToken([]byte(t)); err != nil {
 			return o, fmt.Errorf("token %d: %w", i+1, err) // never the token itself
 		}
 	}
-	if o.HashWorkers <= 0 {
-		o.HashWorkers = runtime.GOMAXPROCS(0)
-	}
+	positive(&o.HashWorkers, runtime.GOMAXPROCS(0))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -209,6 +187,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.StateDir = d
 	}
 	return o, nil
+}
+
+// positive sets *v to def unless it is positive.
+func positive[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // DefaultStateDir returns $XDG_STATE_HOME/quicxfer, or
