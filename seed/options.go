@@ -147,7 +147,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
-	positive(&o.MaxConns, DefaultMaxConns)
+	o.sendMemoryDefaults()
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
@@ -157,17 +157,6 @@ func (o Options) withDefaults() (Options, error) {
 	positive(&o.RequestTimeout, DefaultRequestTimeout)
 	positive(&o.ShutdownGrace, DefaultShutdownGrace)
 	positive(&o.MaxConnInflight, DefaultMaxConnInflight)
-	positive(&o.MaxSendBuffers, DefaultMaxSendBuffers)
-	// Every response needs one chunk buffer, so fewer than one never serves.
-	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
-	switch {
-	case o.ConnSendReserve == 0:
-		o.ConnSendReserve = DefaultConnSendReserve
-	case o.ConnSendReserve < 0:
-		o.ConnSendReserve = 0
-	default:
-		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
-	}
 	positive(&o.MaxRequestRate, DefaultMaxRequestRate)
 	positive(&o.RequestBurst, DefaultRequestBurst)
 	for i, t := range o.Tokens {
@@ -187,6 +176,42 @@ func (o Options) withDefaults() (Options, error) {
 		o.StateDir = d
 	}
 	return o, nil
+}
+
+// sendMemoryDefaults sets the defaults of the options that bound the
+// memory of send buffers: MaxConns, MaxSendBuffers, ConnSendReserve.
+func (o *Options) sendMemoryDefaults() {
+	positive(&o.MaxConns, DefaultMaxConns)
+	positive(&o.MaxSendBuffers, DefaultMaxSendBuffers)
+	// Every response needs one chunk buffer, so fewer than one never serves.
+	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
+	switch {
+	case o.ConnSendReserve == 0:
+		o.ConnSendReserve = DefaultConnSendReserve
+	case o.ConnSendReserve < 0:
+		o.ConnSendReserve = 0
+	default:
+		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
+	}
+}
+
+// Room for what a seed holds besides its send buffers, in MemoryBound.
+const (
+	connMemory = 256 << 10 // per connection: its QUIC state and buffers
+	baseMemory = 64 << 20  // the rest: the file set, the code, the runtime
+)
+
+// MemoryBound returns a little more than the memory a seed with options o
+// holds at most: the shared send buffers (MaxSendBuffers), every
+// connection's reserve (MaxConns × ConnSendReserve), and room for the
+// connections themselves and the rest. A command may give it to the Go
+// runtime as a soft memory limit (debug.SetMemoryLimit), so that under load
+// the garbage collector works harder instead of letting the heap grow to
+// twice what is live.
+func (o Options) MemoryBound() int64 {
+	o.sendMemoryDefaults()
+	conns := int64(o.MaxConns)
+	return o.MaxSendBuffers + conns*(o.ConnSendReserve+connMemory) + baseMemory
 }
 
 // positive sets *v to def unless it is positive.
