@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -38,3 +40,24 @@ func Serve[S any](t testing.TB, what string, start func() (S, error), stop func(
 // Loopback is the address a test's server listens on: 127.0.0.1, a free
 // port.
 const Loopback = "127.0.0.1:0"
+
+// Logs collects the messages of a Logf callback (Logf is one), for a test
+// to look at while or after they are written.
+type Logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// Logf records one message.
+func (l *Logs) Logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+// String returns the messages so far, one a line.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
