@@ -398,9 +398,7 @@ func TestMirrorPasswordIsNeverShown(t *testing.T) {
 	require.Positive(t, gj.ResumedBytes)
 	require.Len(t, gj.Seeds, 1)
 	require.Equal(t, redacted, gj.Seeds[0].URL)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }
 
 // TestProgressRedactsPasswords drives the views directly: a source URL
