@@ -1,7 +1,6 @@
 package quicxfer_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -99,12 +98,7 @@ func startFakeSeedWith(t testing.TB, dir, name string, b behaviour, o fakeOption
 	m, err := manifest.BuildFile(context.Background(), filepath.Join(dir, name), 1)
 	require.NoError(t, err)
 	f := &fakeSeed{opts: o}
-	h := quictest.Handler{Stream: func(ctx context.Context, str *quic.Stream) {
-		req, err := wire.ReadRequest(bufio.NewReader(str))
-		if err != nil {
-			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
-			return
-		}
+	h := quictest.Handler{Request: func(ctx context.Context, str *quic.Stream, req wire.Request) {
 		switch req := req.(type) {
 		case *wire.ManifestRequest:
 			if f.manifests.Add(1) <= o.refuseManifests {

@@ -1,11 +1,12 @@
 // Package quictest runs the QUIC side of the seeds that tests write by
 // hand (internal/scriptseed, quicxfer's fake seeds): a listener on
 // 127.0.0.1 with a self-signed certificate that accepts connections and
-// their streams, hands each stream to the test's function and stops when
+// their streams, reads each stream's request and hands it to the test's function and stops when
 // the test ends. No production code links it.
 package quictest
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -30,8 +31,10 @@ type Handler struct {
 	// Conn, if not nil, is called with each connection before its streams
 	// are accepted.
 	Conn func(ctx context.Context, conn *quic.Conn)
-	// Stream is called with each stream, in a goroutine of its own.
-	Stream func(ctx context.Context, str *quic.Stream)
+	// Request is called with each stream and the request read from it, in
+	// a goroutine of its own; a stream whose request does not parse is
+	// reset with wire.ErrCodeBadRequest.
+	Request func(ctx context.Context, str *quic.Stream, req wire.Request)
 }
 
 // Serve listens on 127.0.0.1 (a free port) speaking wire.ALPN and serves
@@ -72,7 +75,14 @@ func Serve(t testing.TB, h Handler) string {
 					if err != nil {
 						return
 					}
-					wg.Go(func() { h.Stream(ctx, str) })
+					wg.Go(func() {
+						req, err := wire.ReadRequest(bufio.NewReader(str))
+						if err != nil {
+							str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
+							return
+						}
+						h.Request(ctx, str, req)
+					})
 				}
 			})
 		}

@@ -7,7 +7,6 @@
 package scriptseed
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -85,12 +84,7 @@ func Start(t testing.TB, o Options) *Seed {
 	sort.Strings(names)
 
 	s := &Seed{listDone: make(chan error, 64)}
-	serve := func(ctx context.Context, str *quic.Stream) {
-		req, err := wire.ReadRequest(bufio.NewReader(str))
-		if err != nil {
-			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
-			return
-		}
+	serve := func(ctx context.Context, str *quic.Stream, req wire.Request) {
 		switch req := req.(type) {
 		case *wire.ListRequest:
 			s.lists.Add(1)
@@ -151,7 +145,7 @@ func Start(t testing.TB, o Options) *Seed {
 			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
 		}
 	}
-	s.url = quictest.Serve(t, quictest.Handler{Stream: serve})
+	s.url = quictest.Serve(t, quictest.Handler{Request: serve})
 	return s
 }
 
