@@ -134,6 +134,19 @@ func requireFile(t *testing.T, path string, want []byte) {
 	require.Equal(t, want, got)
 }
 
+// requireTokenNeeded checks that the private seed at url refuses a get
+// without a token ("not authorised") and serves f.bin, want, with token.
+func requireTokenNeeded(t *testing.T, url, token string, want []byte) {
+	t.Helper()
+	r := run(t, "get", "--seed", url, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
+	require.NotZero(t, r.code, "no token, no file")
+	require.Contains(t, r.stderr, "not authorised")
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r = run(t, "get", "--seed", url, "--max-peers", "0", "--token", token, "-o", out, "--quiet", "f.bin")
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, out, want)
+}
+
 // procGuard is how long a process's line or exit is waited for: a hang
 // guard only.
 const procGuard = 2 * time.Minute

@@ -156,17 +156,10 @@ func TestGetServePrivate(t *testing.T) {
 	a.line(t) // its JSON: done, now seeding
 	requireFile(t, outA, data)
 
-	r := run(t, "get", "--seed", aURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code, "no token, no data from the peer either")
-	require.Contains(t, r.stderr, "not authorised")
-
-	outB := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", aURL, "--max-peers", "0", "--token", "s3cret-token", "-o", outB, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	requireFile(t, outB, data)
+	requireTokenNeeded(t, aURL, "s3cret-token", data)
 
 	// Any certificate will do to show the refusal: the seed's own.
-	r = run(t, "get", "--serve", "--seed", origin, "--client-cert", filepath.Join(state, "seed-cert.pem"),
+	r := run(t, "get", "--serve", "--seed", origin, "--client-cert", filepath.Join(state, "seed-cert.pem"),
 		"--client-key", filepath.Join(state, "seed-key.pem"), "-o", filepath.Join(t.TempDir(), "x"), "f.bin")
 	require.Equal(t, 2, r.code, r.stderr)
 	require.Contains(t, r.stderr, "--serve with --client-cert")
@@ -183,13 +176,7 @@ func TestSeedFromPrivate(t *testing.T) {
 	bURL := b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
 
-	r := run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code)
-	require.Contains(t, r.stderr, "not authorised")
-	out := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "swarm-token", "-o", out, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	requireFile(t, out, data)
+	requireTokenNeeded(t, bURL, "swarm-token", data)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 }
 
@@ -213,13 +200,7 @@ func TestSeedFromMutualTLS(t *testing.T) {
 		"--from-client-key", testpki.WritePEM(t, keyPEM), "--token", "replica-token", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
 	bURL := b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code, "the replica is private")
-	require.Contains(t, r.stderr, "not authorised")
-	out := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "replica-token", "-o", out, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	requireFile(t, out, data)
+	requireTokenNeeded(t, bURL, "replica-token", data)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 
 	r = run(t, "seed", "--from-ca", "x.pem", dir)
