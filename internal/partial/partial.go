@@ -365,21 +365,31 @@ func readState(path string) (*State, error) {
 // Has reports whether block i is written (and verified by the caller) or
 // proven: verified with SHA-256 against the manifest. A claimed block is not
 // had until Prove proves it.
-func (f *File) Has(i int) bool { return f.in(f.have, i) }
+func (f *File) Has(i int) bool { return f.in(i, f.have) }
 
 // Claimed reports whether block i is claimed: a previous run recorded it
 // and its xxh64 matched at Open, but it is not proven yet (Options.DeferProof;
 // see Prove).
-func (f *File) Claimed(i int) bool { return f.in(f.claimed, i) }
+func (f *File) Claimed(i int) bool { return f.in(i, f.claimed) }
 
-// in reports whether block i is in b, one of f's sets, read under f.mu.
-func (f *File) in(b bitmap, i int) bool {
+// Present reports whether block i is had or claimed, read at one instant:
+// a block that Prove proves meanwhile is one or the other, never neither
+// (as Has, then Claimed, called one after the other, may find it).
+func (f *File) Present(i int) bool { return f.in(i, f.have, f.claimed) }
+
+// in reports whether block i is in one of sets, f's own, read under f.mu.
+func (f *File) in(i int, sets ...bitmap) bool {
 	if i < 0 || i >= f.m.NumBlocks() {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return b.get(i)
+	for _, b := range sets {
+		if b.get(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // tally is what a File holds, read at one instant.
