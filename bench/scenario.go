@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/internal/digest"
+	"github.com/quicxfer/quicxfer/internal/randfile"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -625,11 +625,15 @@ func linkURL(s *seed.Server, l *Link) (string, error) {
 	return u.String(), nil
 }
 
+// benchSeed is the seed of the benchmark file's pseudo-random content
+// (randfile): "qxbench" in little-endian order.
+const benchSeed = 'q' | 'x'<<8 | 'b'<<16 | 'e'<<24 | 'n'<<32 | 'c'<<40 | 'h'<<48
+
 // writeFile writes size deterministic pseudo-random bytes to path (unless
 // it already holds them) and returns their SHA-256.
 func writeFile(path string, size int64) ([32]byte, error) {
 	h := sha256.New()
-	r := rand.NewChaCha8([32]byte{'q', 'x', 'b', 'e', 'n', 'c', 'h'})
+	r := randfile.Reader(benchSeed)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return [32]byte{}, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -60,7 +61,7 @@ func TestAdaptiveConnsFollowDecider(t *testing.T) {
 	dir := t.TempDir()
 	const size = 32 * 128 << 10 // 32 blocks of 128 KiB
 	data := writeData(t, dir, "f.bin", size)
-	srv := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 2e6})
+	srv := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 2e6})
 	sc := &scripted{size: size, srv: srv}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := Download(t.Context(), Options{
@@ -88,7 +89,7 @@ func TestAdaptiveDefault(t *testing.T) {
 	dir := t.TempDir()
 	const size = 24 * 128 << 10
 	data := writeData(t, dir, "f.bin", size)
-	srv := seed.StartForTest(t, seed.Options{Paths: []string{dir}})
+	srv := seedtest.Start(t, seed.Options{Paths: []string{dir}})
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := Download(t.Context(), Options{Seeds: []string{srv.URL()}, Name: "f.bin", Out: out, ConnsPerSeed: ConnsAuto, MaxConnsPerSeed: 3})
 	require.NoError(t, err)
@@ -111,7 +112,7 @@ func TestExtraConnectionsRefused(t *testing.T) {
 	data := writeData(t, dir, "f.bin", size)
 	for _, conns := range []int{ConnsAuto, 6} { // adaptive, asked for 6; fixed 6
 		t.Run(fmt.Sprint(conns), func(t *testing.T) {
-			srv := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, MaxConns: 2})
+			srv := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, MaxConns: 2})
 			var lg struct {
 				sync.Mutex
 				lines []string

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -15,7 +16,7 @@ import (
 func TestConnsPerSeed(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 40*128<<10, 12)
-	s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 8e6})
+	s := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 8e6})
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{s.URL()}, Name: "f.bin", Out: out, ConnsPerSeed: 4})
 	require.NoError(t, err)

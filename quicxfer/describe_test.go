@@ -10,6 +10,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/seed"
@@ -46,7 +47,7 @@ func TestDescribeWrongProtocol(t *testing.T) {
 }
 
 func TestDescribePinMismatch(t *testing.T) {
-	s := seed.StartForTest(t, seed.Options{Paths: []string{t.TempDir()}})
+	s := seedtest.Start(t, seed.Options{Paths: []string{t.TempDir()}})
 	u, err := wire.ParseURL(s.URL())
 	require.NoError(t, err)
 	u.Pin[0] ^= 1

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -68,7 +69,7 @@ func startSeeds(t testing.TB, dir string, rates ...float64) ([]*seed.Server, []s
 	var servers []*seed.Server
 	var urls []string
 	for _, r := range rates {
-		s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: r})
+		s := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: r})
 		servers = append(servers, s)
 		urls = append(urls, s.URL())
 	}
@@ -162,8 +163,8 @@ func TestSeedWithChangedFile(t *testing.T) {
 	goodDir, badDir := t.TempDir(), t.TempDir()
 	data := writeFile(t, goodDir, "f.bin", 64*manifest.MinBlockSize, 4)
 	writeFile(t, badDir, "f.bin", len(data), 4)
-	good := seed.StartForTest(t, seed.Options{Paths: []string{goodDir}, RateLimit: 8e6})
-	bad := seed.StartForTest(t, seed.Options{Paths: []string{badDir}})
+	good := seedtest.Start(t, seed.Options{Paths: []string{goodDir}, RateLimit: 8e6})
+	bad := seedtest.Start(t, seed.Options{Paths: []string{badDir}})
 
 	// After the seed hashed it, flip a byte in every block of its copy, in place.
 	f, err := os.OpenFile(filepath.Join(badDir, "f.bin"), os.O_RDWR, 0)
@@ -294,7 +295,7 @@ func TestBadInput(t *testing.T) {
 	writeFile(t, dir, "f.bin", 1000, 10)
 	servers, urls := startSeeds(t, dir, 0)
 	out := filepath.Join(t.TempDir(), "x")
-	otherPin := seed.StartForTest(t, seed.Options{Paths: []string{dir}})
+	otherPin := seedtest.Start(t, seed.Options{Paths: []string{dir}})
 	wrongPin := strings.Replace(urls[0], "pin="+pinOf(urls[0]), "pin="+pinOf(otherPin.URL()), 1)
 	require.NotEqual(t, urls[0], wrongPin)
 
@@ -350,7 +351,7 @@ func TestRetriesWaitForASeedThatComesBack(t *testing.T) {
 	}{{-1, true}, {2, false}} {
 		t.Run(fmt.Sprint(tc.retries), func(t *testing.T) {
 			state := t.TempDir()
-			s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+			s := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
 			addr := s.Addr().String()
 			out := filepath.Join(t.TempDir(), "f.bin")
 			var killed atomic.Bool
@@ -376,7 +377,7 @@ func TestRetriesWaitForASeedThatComesBack(t *testing.T) {
 			<-down
 			if tc.ok {
 				time.Sleep(4 * time.Second)
-				seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
+				seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
 			}
 			r := <-done
 			if tc.ok {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -44,8 +45,8 @@ func TestEvents(t *testing.T) {
 			dir, other := t.TempDir(), t.TempDir()
 			data := writeFile(t, dir, "f.bin", 48*manifest.MinBlockSize+1000, 30)
 			writeFile(t, other, "f.bin", 1000, 31)
-			honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: tc.rate})
-			odd := seed.StartForTest(t, seed.Options{Paths: []string{other}})
+			honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: tc.rate})
+			odd := seedtest.Start(t, seed.Options{Paths: []string{other}})
 			bad := startFakeSeed(t, dir, "f.bin", tc.b)
 			out := filepath.Join(t.TempDir(), "f.bin")
 			var evs []quicxfer.Event // OnEvent is called from the download loop only

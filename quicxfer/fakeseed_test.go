@@ -1,17 +1,11 @@
 package quicxfer_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"math/big"
 	"math/bits"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/quictest"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -71,17 +66,7 @@ func (f *fakeSeed) pushErrors() []error {
 	return append([]error(nil), f.pushErr...)
 }
 
-func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, cert
-}
+func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) { return quictest.SelfSigned(t) }
 
 // haveMode says how a fake seed answers GET_HAVE.
 type haveMode int
@@ -112,117 +97,71 @@ func startFakeSeedWith(t testing.TB, dir, name string, b behaviour, o fakeOption
 	require.NoError(t, err)
 	m, err := manifest.BuildFile(context.Background(), filepath.Join(dir, name), 1)
 	require.NoError(t, err)
-	tlsCert, cert := selfSigned(t)
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	tr := &quic.Transport{Conn: udp}
-	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{tlsCert}, NextProtos: []string{wire.ALPN}, MinVersion: tls.VersionTLS13}, &quic.Config{MaxIdleTimeout: 30 * time.Second})
-	require.NoError(t, err)
-
 	f := &fakeSeed{opts: o}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		_ = ln.Close()
-		_ = tr.Close()
-		_ = udp.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept(ctx)
-			if err != nil {
+	h := quictest.Handler{Request: func(ctx context.Context, str *quic.Stream, req wire.Request) {
+		switch req := req.(type) {
+		case *wire.ManifestRequest:
+			if f.manifests.Add(1) <= o.refuseManifests {
+				str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeShuttingDown))
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.CloseWithError(0, "")
-				if b == pushStreams {
-					f.push(ctx, conn)
+			resp := wire.ManifestResponse{Name: name, Manifest: m}
+			_, _ = str.Write(resp.Append(nil))
+			_ = str.Close()
+		case *wire.HaveRequest:
+			f.haveReqs.Add(1)
+			switch o.have {
+			case haveInternal:
+				str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeInternal))
+				return
+			case haveMalformed:
+				select {
+				case <-time.After(300 * time.Millisecond):
+				case <-ctx.Done():
+					return
 				}
-				for {
-					str, err := conn.AcceptStream(ctx)
-					if err != nil {
-						return
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						req, err := wire.ReadRequest(bufio.NewReader(str))
-						if err != nil {
-							str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
-							return
-						}
-						switch req := req.(type) {
-						case *wire.ManifestRequest:
-							if f.manifests.Add(1) <= o.refuseManifests {
-								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeShuttingDown))
-								return
-							}
-							resp := wire.ManifestResponse{Name: name, Manifest: m}
-							_, _ = str.Write(resp.Append(nil))
-							_ = str.Close()
-						case *wire.HaveRequest:
-							f.haveReqs.Add(1)
-							switch o.have {
-							case haveInternal:
-								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeInternal))
-								return
-							case haveMalformed:
-								select {
-								case <-time.After(300 * time.Millisecond):
-								case <-ctx.Done():
-									return
-								}
-								_, _ = str.Write(wire.AppendHave(nil, wire.NewHave(m.NumBlocks()+1)))
-								select { // the client ends it
-								case <-str.Context().Done():
-								case <-ctx.Done():
-								}
-								return
-							}
-							if b != claimsAll {
-								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
-								return
-							}
-							_, _ = str.Write(wire.AppendHave(nil, wire.Have{All: true}))
-							_ = str.Close()
-						case *wire.BlockRequest:
-							b := b
-							switch n := f.blockReqs.Add(1); {
-							case n <= o.flipFirst:
-								b = wrongBlocks
-							case n <= o.flipFirst+o.cutFirst:
-								b = truncatedBlocks
-							}
-							if b == claimsAll {
-								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotAvailable))
-								return
-							}
-							i := int(req.Index)
-							if req.ID != m.ID() || req.Index >= uint64(m.NumBlocks()) {
-								str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
-								return
-							}
-							off := m.BlockOffset(i)
-							f.openBlocks.Add(1)
-							serveBlock(ctx, str, b, data[off:off+m.BlockLen(i)], m)
-							f.openBlocks.Add(-1)
-						default:
-							str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
-						}
-					}()
+				_, _ = str.Write(wire.AppendHave(nil, wire.NewHave(m.NumBlocks()+1)))
+				select { // the client ends it
+				case <-str.Context().Done():
+				case <-ctx.Done():
 				}
-			}()
+				return
+			}
+			if b != claimsAll {
+				str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
+				return
+			}
+			_, _ = str.Write(wire.AppendHave(nil, wire.Have{All: true}))
+			_ = str.Close()
+		case *wire.BlockRequest:
+			b := b
+			switch n := f.blockReqs.Add(1); {
+			case n <= o.flipFirst:
+				b = wrongBlocks
+			case n <= o.flipFirst+o.cutFirst:
+				b = truncatedBlocks
+			}
+			if b == claimsAll {
+				str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotAvailable))
+				return
+			}
+			i := int(req.Index)
+			if req.ID != m.ID() || req.Index >= uint64(m.NumBlocks()) {
+				str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
+				return
+			}
+			off := m.BlockOffset(i)
+			f.openBlocks.Add(1)
+			serveBlock(ctx, str, b, data[off:off+m.BlockLen(i)], m)
+			f.openBlocks.Add(-1)
+		default:
+			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
 		}
-	}()
-	port := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
-	u := wire.URL{Host: "127.0.0.1", Port: port, Pin: wire.PinOf(cert), HasPin: true}
-	f.url = u.String()
+	}}
+	if b == pushStreams {
+		h.Conn = f.push
+	}
+	f.url = quictest.Serve(t, h)
 	return f
 }
 

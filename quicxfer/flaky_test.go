@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -43,7 +44,7 @@ func TestBusySeedIsNotDropped(t *testing.T) {
 			dir := t.TempDir()
 			const blocks = 24
 			data := writeFile(t, dir, "f.bin", blocks*manifest.MinBlockSize, 51)
-			s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, MaxRequestRate: 8, RequestBurst: 4})
+			s := seedtest.Start(t, seed.Options{Paths: []string{dir}, MaxRequestRate: 8, RequestBurst: 4})
 			lg := &logs{}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
@@ -323,7 +324,7 @@ func TestSeedShutDownAndBack(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 8<<20, 55)
 	state := t.TempDir()
-	s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	s := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
 	addr := s.Addr().String()
 	out := filepath.Join(t.TempDir(), "f.bin")
 	lg, rec := &logs{}, &recorder{}
@@ -360,7 +361,7 @@ func TestSeedShutDownAndBack(t *testing.T) {
 	<-down
 	time.Sleep(1500 * time.Millisecond)
 	restarted.Store(true)
-	seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
+	seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state, Listen: addr})
 	require.NoError(t, <-done, "%s", lg)
 	requireFile(t, out, data)
 	t.Logf("log:\n%s", lg)
@@ -388,7 +389,7 @@ func TestSeedGoneWithoutAWord(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 8<<20, 56)
 	state := t.TempDir()
-	a := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	a := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
 	r := startRelay(t, a.Addr())
 	url := "quic://" + r.front.LocalAddr().String() + "?pin=" + pinOf(a.URL())
 	out := filepath.Join(t.TempDir(), "f.bin")
@@ -418,7 +419,7 @@ func TestSeedGoneWithoutAWord(t *testing.T) {
 	// later.
 	require.NoError(t, a.Close())
 	time.Sleep(time.Second)
-	b := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
+	b := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
 	r.backend.Store(b.Addr().(*net.UDPAddr))
 	r.hole.Store(false)
 	o := <-done
@@ -472,14 +473,14 @@ func TestSeedAwayAtStart(t *testing.T) {
 			t.Parallel()
 			state := t.TempDir()
 			// Its URL (and pin) from a first run of it.
-			first := seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state})
+			first := seedtest.Start(t, seed.Options{Paths: []string{dir}, StateDir: state})
 			pin := pinOf(first.URL())
 			require.NoError(t, first.Close())
 			addr := freeUDPAddr(t)
 			url := "quic://" + addr + "?pin=" + pin
 			var release func()
 			if tc.busy {
-				s := seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr, MaxConns: 1})
+				s := seedtest.Start(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr, MaxConns: 1})
 				c, err := quicxfer.NewClient()
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = c.Close() })
@@ -493,7 +494,7 @@ func TestSeedAwayAtStart(t *testing.T) {
 				release = func() { _ = holder.Close() }
 			} else {
 				release = func() {
-					seed.StartForTest(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr})
+					seedtest.Start(t, seed.Options{Paths: []string{dir}, StateDir: state, Listen: addr})
 				}
 			}
 			opts := quicxfer.Options{

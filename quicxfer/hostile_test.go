@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -52,7 +53,7 @@ func TestHostileSeeds(t *testing.T) {
 			// About 1.6 s from the honest seed: long enough for a seed that
 			// stopped to be told from one that is slow.
 			rate := cmp.Or(tc.rate, 4e6)
-			honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: rate})
+			honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: rate})
 			liar := startFakeSeed(t, dir, "f.bin", tc.b)
 			out := filepath.Join(t.TempDir(), "f.bin")
 			var l logs
@@ -124,7 +125,7 @@ func TestForgedBlock(t *testing.T) {
 func TestSeedOpensStreams(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 24*manifest.MinBlockSize, 21)
-	honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: 8e6})
+	honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 8e6})
 	pusher := startFakeSeed(t, dir, "f.bin", pushStreams)
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{pusher.URL(), honest.URL()}, Name: "f.bin", Out: out})

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/quicxfer/quicxfer/internal/paced"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -282,7 +283,7 @@ func TestHostileMirrors(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			data := writeFile(t, dir, "f.bin", 48*manifest.MinBlockSize+1000, 33)
-			honest := seed.StartForTest(t, seed.Options{Paths: []string{dir}, RateLimit: cmp.Or(tc.rate, 4e6)})
+			honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: cmp.Or(tc.rate, 4e6)})
 			liar := startMirror(t, "f.bin", data, 0, tc.b, false)
 			out := filepath.Join(t.TempDir(), "f.bin")
 			var l logs
@@ -324,8 +325,8 @@ func TestManifestWithSeeds(t *testing.T) {
 	data := writeFile(t, good, "renamed.bin", 2<<20+17, 34)
 	writeFile(t, bad, "f.bin", len(data), 35)
 	m := buildManifest(t, data)
-	liar := seed.StartForTest(t, seed.Options{Paths: []string{bad}})
-	other := seed.StartForTest(t, seed.Options{Paths: []string{good}, RateLimit: 4e6})
+	liar := seedtest.Start(t, seed.Options{Paths: []string{bad}})
+	other := seedtest.Start(t, seed.Options{Paths: []string{good}, RateLimit: 4e6})
 	mir := startMirror(t, "f.bin", data, 4e6, nil, false)
 	out := filepath.Join(t.TempDir(), "f.bin")
 	var l logs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -58,7 +59,7 @@ func TestLostPeerFailsTheDownload(t *testing.T) {
 				require.NoError(t, p.srv.Close())
 			}
 			peerURL := p.srv.URL()
-			origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 5e5, Peers: []string{peerURL}})
+			origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 5e5, Peers: []string{peerURL}})
 			stop := time.AfterFunc(1500*time.Millisecond, func() {
 				_ = p.srv.Close()
 				_ = origin.Close()
@@ -90,7 +91,7 @@ func TestSourceRemovedForItsHave(t *testing.T) {
 	src := t.TempDir()
 	data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 43)
 	bad := startFakeSeedWith(t, src, "f.bin", stallBlocks, fakeOptions{have: haveMalformed})
-	honest := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
+	honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
 	lg, rec := &logs{}, &recorder{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	openAtEnd := int64(-1)
@@ -134,7 +135,7 @@ func TestNotesFollowTheSource(t *testing.T) {
 			src := t.TempDir()
 			data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 45)
 			fake := startFakeSeedWith(t, src, "f.bin", tc.b, fakeOptions{refuseManifests: 1})
-			honest := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
+			honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
 			lg, rec := &logs{}, &recorder{}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
@@ -164,7 +165,7 @@ func TestDroppedSourceIsLeftAlone(t *testing.T) {
 	src := t.TempDir()
 	data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 47)
 	bad := startFakeSeedWith(t, src, "f.bin", wrongBlocks, fakeOptions{have: haveInternal})
-	honest := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 6e5})
+	honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 6e5})
 	lg := &logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	haveAtDrop := int64(-1)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -27,7 +28,7 @@ type peer struct {
 
 func startPeer(t testing.TB, rate float64) *peer {
 	t.Helper()
-	srv := seed.StartForTest(t, seed.Options{NoPaths: true, RateLimit: rate})
+	srv := seedtest.Start(t, seed.Options{NoPaths: true, RateLimit: rate})
 	p := &peer{srv: srv, sharer: srv.NewDownloadSharer()}
 	t.Cleanup(func() { _ = p.sharer.Close() })
 	return p
@@ -91,7 +92,7 @@ func TestSwarmSixteen(t *testing.T) {
 	const size = 2 << 20
 	src := t.TempDir()
 	data := writeFile(t, src, "big.bin", size, 16)
-	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 4e6})
+	origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 4e6})
 
 	alone, _ := swarmRun(t, origin, "big.bin", data, 16, false)
 	before := origin.Stats().BytesSent
@@ -120,7 +121,7 @@ func TestDiscovery(t *testing.T) {
 	src := t.TempDir()
 	data := writeFile(t, src, "f.bin", size, 3)
 	_, others := startSeeds(t, src, 0, 0)
-	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 1e6, Peers: others[:1]})
+	origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 1e6, Peers: others[:1]})
 	id := origin.Files()[0].ID
 	require.NoError(t, origin.TouchPeer(id, others[1]))
 
@@ -156,7 +157,7 @@ func TestPartialPeerServesWhatItHas(t *testing.T) {
 	const size = 40 * manifest.MinBlockSize
 	src := t.TempDir()
 	data := writeFile(t, src, "f.bin", size, 5)
-	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
+	origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
 	m, err := manifest.BuildFile(t.Context(), filepath.Join(src, "f.bin"), 1)
 	require.NoError(t, err)
 
@@ -195,7 +196,7 @@ func TestReplication(t *testing.T) {
 	const size = 64 * manifest.MinBlockSize
 	src := t.TempDir()
 	data := writeFile(t, src, "dir/f.bin", size, 9)
-	a := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 4e6})
+	a := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 4e6})
 	id := a.Files()[0].ID
 	bdir := t.TempDir()
 	out := filepath.Join(bdir, "dir", "f.bin")
@@ -247,7 +248,7 @@ func TestLyingHave(t *testing.T) {
 	src := t.TempDir()
 	data := writeFile(t, src, "f.bin", size, 21)
 	liar := startFakeSeed(t, src, "f.bin", claimsAll)
-	origin := seed.StartForTest(t, seed.Options{Paths: []string{src}, RateLimit: 1e6})
+	origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 1e6})
 	lg := &logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL(), origin.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})

@@ -89,7 +89,7 @@ func TestPrivateSeedToken(t *testing.T) {
 	data := randBytes(2*bs+5, 11)
 	writeFile(t, filepath.Join(dir, "secret.bin"), data)
 	var logs syncbuf.Buffer
-	s := StartForTest(t, Options{
+	s := startForTest(t, Options{
 		Paths:  []string{dir},
 		Tokens: []string{"another token", token},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -181,7 +181,7 @@ func TestPrivateSeedToken(t *testing.T) {
 func TestAuthToPublicSeed(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("public"))
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	require.NoError(t, auth(t, dial(t, s), "anything"))
 	entries, err := listWith(t, quicxfer.ClientOptions{Token: []byte("anything")}, parseURL(t, s.URL()))
 	require.NoError(t, err)
@@ -200,7 +200,7 @@ func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("for members only"))
 	ca, other := testpki.NewCA(t, "clients"), testpki.NewCA(t, "strangers")
-	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM)})
+	s := startForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM)})
 	u := parseURL(t, s.URL())
 
 	good, _, _ := ca.Issue(t, false)
@@ -228,7 +228,7 @@ func TestTransportTrust(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
 	ca, other := testpki.NewCA(t, "seeds"), testpki.NewCA(t, "elsewhere")
 	_, certPEM, keyPEM := ca.Issue(t, true, net.IPv4(127, 0, 0, 1))
-	s := StartForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
+	s := startForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
 	pinned := parseURL(t, s.URL())
 	bare := pinned
 	bare.HasPin = false
@@ -267,7 +267,7 @@ func TestTransportTrust(t *testing.T) {
 
 	// A certificate of the right CA for another host is refused.
 	_, certPEM, keyPEM = ca.Issue(t, true)
-	s2 := StartForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
+	s2 := startForTest(t, Options{Paths: []string{dir}, CertFile: testpki.WritePEM(t, certPEM), KeyFile: testpki.WritePEM(t, keyPEM)})
 	u2 := parseURL(t, s2.URL())
 	u2.HasPin = false
 	_, err := listWith(t, quicxfer.ClientOptions{RootCAs: ca.Pool()}, u2)

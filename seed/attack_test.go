@@ -44,7 +44,7 @@ func TestUnderAttack(t *testing.T) {
 	data := randBytes(size, 31)
 	writeFile(t, filepath.Join(dir, "big.bin"), data)
 	writeFile(t, filepath.Join(dir, "small.bin"), randBytes(3*bs, 32))
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	big, small := fileByName(t, s, "big.bin"), fileByName(t, s, "small.bin")
 
 	download := func(name string) time.Duration {

@@ -193,5 +193,6 @@ func (c *manifestCache) store(abs string, size, mtime int64, m *manifest.Manifes
 			return err
 		}
 	}
-	return writeFileAtomic(p, b, 0o600, false)
+	// Not synced: a crash may leave an empty entry, which load refuses.
+	return atomicfile.Write(p, b, atomicfile.Options{Perm: 0o600, NoSync: true})
 }

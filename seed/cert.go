@@ -113,19 +113,11 @@ func selfSigned(dir string, log *slog.Logger) (tls.Certificate, error) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	// The key first: the certificate's presence then means the pair is
 	// complete.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600, true); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, atomicfile.Options{Perm: 0o600}); err != nil {
 		return tls.Certificate{}, fmt.Errorf("storing the key: %w", err)
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644, true); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, atomicfile.Options{Perm: 0o644}); err != nil {
 		return tls.Certificate{}, fmt.Errorf("storing the certificate: %w", err)
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it if
-// durable and renames it over path, so a reader sees the old content or the
-// new, never a part (without durable, a crash may leave an empty file). It
-// never writes through a symbolic link (atomicfile).
-func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
-	return atomicfile.Write(path, data, atomicfile.Options{Perm: perm, NoSync: !durable})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/pemfile"
 )
 
@@ -97,7 +98,7 @@ func Check(opts Options) (CheckResult, error) {
 			err = g.check(fh, f.Path)
 			fh.Close()
 		}
-		if notServable(err) || errors.Is(err, errNotRegular) {
+		if notServable(err) || errors.Is(err, atomicfile.ErrNotRegular) {
 			log.Warn("the seed would not serve this file", "path", f.Path, "err", err)
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/testkit"
 
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -105,7 +106,7 @@ func TestFIFONotIndexed(t *testing.T) {
 
 	// Opened directly: refused as not a regular file, without blocking.
 	testkit.NoHang(t, "opening a FIFO", func() { _, _, err = openRegular(root, "p") })
-	require.ErrorIs(t, err, errNotRegular)
+	require.ErrorIs(t, err, atomicfile.ErrNotRegular)
 	// A FIFO where the walk expects a directory (swapped in after its
 	// parent was listed) is not opened as a reader that waits either.
 	testkit.NoHang(t, "listing a FIFO as a directory", func() { _, err = fs.ReadDir(newDirFS(root), "p") })

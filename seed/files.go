@@ -1,9 +1,7 @@
 package seed
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -60,43 +59,20 @@ func (f *servedFile) manifestFrame() []byte {
 	return f.enc
 }
 
-// errNotRegular is why a file that the seed opens is not read: it is not a
-// regular file (a FIFO, a device, a socket or a directory swapped in for
-// one since it was listed).
-var errNotRegular = errors.New("not a regular file")
-
 // openRegular opens rel under root for reading, and returns it with its
 // FileInfo if it is a regular file. It never blocks on what it opens: the
 // open is non-blocking (a FIFO opens at once, with no writer, where a plain
 // open waits for one for ever, holding an OS thread), and anything but a
 // regular file is closed again unread, with an error wrapping
-// errNotRegular. Every file the seed reads under its PATHs is opened here.
+// atomicfile.ErrNotRegular. Every file the seed reads under its PATHs is
+// opened here.
 func openRegular(root *os.Root, rel string) (*os.File, fs.FileInfo, error) {
 	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	return checkRegular(f)
-}
-
-// checkRegular returns f and its FileInfo if f, opened non-blocking, is a
-// regular file, in blocking mode again; else it closes f.
-func checkRegular(f *os.File) (*os.File, fs.FileInfo, error) {
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s: %w (%s)", f.Name(), errNotRegular, fi.Mode().Type())
-	}
-	if err == nil {
-		// O_NONBLOCK means nothing to a regular file on most file
-		// systems; cleared so that none reads it as "may return EAGAIN".
-		var rc syscall.RawConn
-		if rc, err = f.SyscallConn(); err == nil {
-			cerr := rc.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) })
-			err = cmp.Or(cerr, err)
-		}
-	}
+	fi, err := atomicfile.Regular(f, f.Name())
 	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	return f, fi, nil

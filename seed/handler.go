@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
+	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -424,7 +425,7 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 			// A file that is gone, or now one the seed never serves or
 			// cannot read (not a regular file), has changed since it was
 			// indexed: the client asks elsewhere.
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) || notServable(err) {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, atomicfile.ErrNotRegular) || notServable(err) {
 				s.reject(str, wire.ErrCodeFileChanged)
 			} else {
 				s.reject(str, wire.ErrCodeInternal)

@@ -43,7 +43,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxConns: 2, HandshakeTimeout: timeout})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConns: 2, HandshakeTimeout: timeout})
 
 	// More stuck clients than MaxConns; the seed answers each.
 	relays := make([]*stuckRelay, 3)

@@ -43,7 +43,7 @@ func TestCertPersisted(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
-	s2 := StartForTest(t, Options{Paths: []string{dir}, StateDir: state})
+	s2 := startForTest(t, Options{Paths: []string{dir}, StateDir: state})
 	require.Equal(t, pin1, s2.Pin())
 	u1, err := wire.ParseURL(url1)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestCertPersisted(t *testing.T) {
 func TestURLsUnspecified(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, Listen: "0.0.0.0:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, Listen: "0.0.0.0:0"})
 	urls := s.URLs()
 	require.NotEmpty(t, urls)
 	require.Equal(t, urls[0], s.URL())
@@ -148,7 +148,7 @@ func TestCachedManifestWithoutSeed(t *testing.T) {
 	m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)
 	require.NoError(t, err)
 
-	s := StartForTest(t, Options{NoPaths: true, StateDir: state})
+	s := startForTest(t, Options{NoPaths: true, StateDir: state})
 	got, err := CachedManifest(state, path)
 	require.NoError(t, err)
 	require.Nil(t, got, "nothing remembered yet")
@@ -215,7 +215,7 @@ func TestChangedFileServedAsIs(t *testing.T) {
 	p := filepath.Join(dir, "f")
 	orig := randBytes(2*bs, 5)
 	writeFile(t, p, orig)
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	conn := dial(t, s)
 	id := fileByName(t, s, "f").ID
 
@@ -244,7 +244,7 @@ func TestRateLimit(t *testing.T) {
 	const n = 3 * bs
 	writeFile(t, filepath.Join(dir, "f"), randBytes(n, 6))
 	const rate = 512 << 10 // n/rate = 0.75 s
-	s := StartForTest(t, Options{Paths: []string{dir}, RateLimit: rate})
+	s := startForTest(t, Options{Paths: []string{dir}, RateLimit: rate})
 	id := fileByName(t, s, "f").ID
 	// Two connections fetch at once: the limit is for all clients together.
 	c1, c2 := dial(t, s), dial(t, s)
@@ -269,7 +269,7 @@ func TestRateLimit(t *testing.T) {
 func TestMaxConns(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxConns: 2})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConns: 2})
 	c1, c2 := dial(t, s), dial(t, s)
 	require.Len(t, list(t, c1), 1)
 	require.Len(t, list(t, c2), 1)
@@ -294,7 +294,7 @@ func TestMaxConns(t *testing.T) {
 func TestClientCancelsBlock(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), randBytes(bs, 7))
-	s := StartForTest(t, Options{Paths: []string{dir}, RateLimit: 64 << 10}) // 2 s for the block
+	s := startForTest(t, Options{Paths: []string{dir}, RateLimit: 64 << 10}) // 2 s for the block
 	conn := dial(t, s)
 	str, r := send(t, conn, (&wire.BlockRequest{ID: fileByName(t, s, "f").ID, Index: 0}).Append(nil))
 	require.NoError(t, wire.ReadBlockHeader(r, bs))
@@ -396,7 +396,7 @@ func TestShutdownGraceRunsOut(t *testing.T) {
 func TestCloseMidTransfer(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), randBytes(bs, 10))
-	s := StartForTest(t, Options{Paths: []string{dir}, RateLimit: 32 << 10})
+	s := startForTest(t, Options{Paths: []string{dir}, RateLimit: 32 << 10})
 	conn := dial(t, s)
 	_, r := send(t, conn, (&wire.BlockRequest{ID: fileByName(t, s, "f").ID}).Append(nil))
 	require.NoError(t, wire.ReadBlockHeader(r, bs))

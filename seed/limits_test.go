@@ -76,7 +76,7 @@ func TestMaxConnInflight(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(3*bs, 21)
 	writeFile(t, filepath.Join(dir, "f"), data)
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxConnInflight: bs})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConnInflight: bs})
 	id := fileByName(t, s, "f").ID
 	conn := dialWith(t, s, smallWindows())
 
@@ -103,7 +103,7 @@ func TestMaxSendBuffers(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(2*bs, 22)
 	writeFile(t, filepath.Join(dir, "f"), data)
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize, ConnSendReserve: -1}) // one buffer
+	s := startForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize, ConnSendReserve: -1}) // one buffer
 	id := fileByName(t, s, "f").ID
 	c1, c2 := dialWith(t, s, smallWindows()), dialWith(t, s, smallWindows())
 
@@ -128,7 +128,7 @@ func TestMaxSendBuffers(t *testing.T) {
 func TestMaxRequestRate(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxRequestRate: 2, RequestBurst: 5})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxRequestRate: 2, RequestBurst: 5})
 	conn := dial(t, s)
 	var ok, busy int
 	for range 20 {
@@ -165,7 +165,7 @@ func TestMaxRequestRate(t *testing.T) {
 func TestMaxStreams(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxStreamsPerConn: 3})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxStreamsPerConn: 3})
 	conn := dial(t, s)
 	for range 3 {
 		_, err := conn.OpenStream()
@@ -182,7 +182,7 @@ func TestIdleTimeout(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(bs, 23)
 	writeFile(t, filepath.Join(dir, "f"), data)
-	s := StartForTest(t, Options{Paths: []string{dir}, IdleTimeout: 400 * time.Millisecond})
+	s := startForTest(t, Options{Paths: []string{dir}, IdleTimeout: 400 * time.Millisecond})
 	id := fileByName(t, s, "f").ID
 
 	q := smallWindows()
@@ -212,7 +212,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestSetRateLimit(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), randBytes(1000, 1))
-	s := StartForTest(t, Options{Paths: []string{dir}, RateLimit: 256 << 10})
+	s := startForTest(t, Options{Paths: []string{dir}, RateLimit: 256 << 10})
 	require.NoError(t, s.SetRateLimit(50e6))
 	require.Equal(t, rate.Limit(50e6), s.limiter.Limit())
 	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
@@ -220,6 +220,6 @@ func TestSetRateLimit(t *testing.T) {
 	}
 	require.Equal(t, rate.Limit(50e6), s.limiter.Limit(), "a refused limit changes nothing")
 
-	free := StartForTest(t, Options{Paths: []string{dir}})
+	free := startForTest(t, Options{Paths: []string{dir}})
 	require.Error(t, free.SetRateLimit(1e6))
 }

@@ -76,9 +76,9 @@ func TestMetrics(t *testing.T) {
 	data := randBytes(2*bs+bs/3, 11) // three blocks
 	writeFile(t, filepath.Join(dir, "big.bin"), data)
 	writeFile(t, filepath.Join(dir, "other.bin"), randBytes(100, 12))
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 	// A second seed in the same process has its own registry.
-	s2 := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s2 := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 
 	code, body := health(t, s)
 	require.Equal(t, http.StatusOK, code)
@@ -135,7 +135,7 @@ func TestMetricsRateLimitWaits(t *testing.T) {
 	dir := t.TempDir()
 	data := randBytes(2*bs, 13)
 	writeFile(t, filepath.Join(dir, "f"), data)
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0", RateLimit: 4e6})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0", RateLimit: 4e6})
 	conn := dial(t, s)
 	id := fileByName(t, s, "f").ID
 	for i := range 2 {
@@ -176,7 +176,7 @@ func TestHealthLifecycle(t *testing.T) {
 func TestMetricsListenBusy(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 	_, err := New(t.Context(), Options{Paths: []string{dir}, Listen: "127.0.0.1:0", StateDir: t.TempDir(), MetricsListen: s.MetricsAddr().String()})
 	require.ErrorContains(t, err, "metrics: listening on")
 }
@@ -187,7 +187,7 @@ func TestMetricsHandshakeFailuresMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("for members only"))
 	ca, other := testpki.NewCA(t, "clients"), testpki.NewCA(t, "strangers")
-	s := StartForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM), MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, ClientCAFile: testpki.WritePEM(t, ca.PEM), MetricsListen: "127.0.0.1:0"})
 	u := parseURL(t, s.URL())
 	good, _, _ := ca.Issue(t, false)
 	bad, _, _ := other.Issue(t, false)
@@ -253,7 +253,7 @@ func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
 		lines int
 	}{{slog.LevelDebug, 2}, {slog.LevelInfo, 0}} {
 		var logs syncbuf.Buffer
-		s := StartForTest(t, Options{Paths: []string{dir}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))})
+		s := startForTest(t, Options{Paths: []string{dir}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))})
 		conn := dial(t, s)
 		id := fileByName(t, s, "f").ID
 		for i := range uint64(2) {
@@ -273,7 +273,7 @@ func TestBlockLogLinesOnlyAtDebug(t *testing.T) {
 func TestMetricsCountSharedFiles(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "full.bin"), randBytes(100, 41))
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 	require.EqualValues(t, 0, scrape(t, s)[`quicxfer_seed_rejected_requests_total{reason="not_available"}`])
 	require.Contains(t, scrape(t, s), `quicxfer_seed_rejected_requests_total{reason="not_available"}`)
 
@@ -315,7 +315,7 @@ func TestMetricsCountSharedFiles(t *testing.T) {
 func TestMetricsReloadsNeverGoDown(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 	got := scrape(t, s)
 	require.Contains(t, got, `quicxfer_seed_reloads_total{result="ok"}`)
 	require.EqualValues(t, 0, got[`quicxfer_seed_reloads_total{result="ok"}`])

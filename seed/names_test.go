@@ -34,7 +34,7 @@ func TestControlCharacterNamesNotServed(t *testing.T) {
 	writeFile(t, single, []byte("y"))
 
 	var logs syncbuf.Buffer
-	s := StartForTest(t, Options{
+	s := startForTest(t, Options{
 		Paths:  []string{tree, single},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

@@ -147,57 +147,24 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Listen == "" {
 		o.Listen = DefaultListen
 	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
-	}
+	o.sendMemoryDefaults()
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
-	if o.MaxStreamsPerConn <= 0 {
-		o.MaxStreamsPerConn = DefaultMaxStreamsPerConn
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = DefaultRequestTimeout
-	}
-	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = DefaultShutdownGrace
-	}
-	if o.MaxConnInflight <= 0 {
-		o.MaxConnInflight = DefaultMaxConnInflight
-	}
-	if o.MaxSendBuffers <= 0 {
-		o.MaxSendBuffers = DefaultMaxSendBuffers
-	}
-	// Every response needs one chunk buffer, so fewer than one never serves.
-	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
-	switch {
-	case o.ConnSendReserve == 0:
-		o.ConnSendReserve = DefaultConnSendReserve
-	case o.ConnSendReserve < 0:
-		o.ConnSendReserve = 0
-	default:
-		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
-	}
-	if o.MaxRequestRate <= 0 {
-		o.MaxRequestRate = DefaultMaxRequestRate
-	}
-	if o.RequestBurst <= 0 {
-		o.RequestBurst = DefaultRequestBurst
-	}
+	positive(&o.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
+	positive(&o.IdleTimeout, DefaultIdleTimeout)
+	positive(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	positive(&o.RequestTimeout, DefaultRequestTimeout)
+	positive(&o.ShutdownGrace, DefaultShutdownGrace)
+	positive(&o.MaxConnInflight, DefaultMaxConnInflight)
+	positive(&o.MaxRequestRate, DefaultMaxRequestRate)
+	positive(&o.RequestBurst, DefaultRequestBurst)
 	for i, t := range o.Tokens {
 		if err := wire.CheckToken([]byte(t)); err != nil {
 			return o, fmt.Errorf("token %d: %w", i+1, err) // never the token itself
 		}
 	}
-	if o.HashWorkers <= 0 {
-		o.HashWorkers = runtime.GOMAXPROCS(0)
-	}
+	positive(&o.HashWorkers, runtime.GOMAXPROCS(0))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -209,6 +176,49 @@ func (o Options) withDefaults() (Options, error) {
 		o.StateDir = d
 	}
 	return o, nil
+}
+
+// sendMemoryDefaults sets the defaults of the options that bound the
+// memory of send buffers: MaxConns, MaxSendBuffers, ConnSendReserve.
+func (o *Options) sendMemoryDefaults() {
+	positive(&o.MaxConns, DefaultMaxConns)
+	positive(&o.MaxSendBuffers, DefaultMaxSendBuffers)
+	// Every response needs one chunk buffer, so fewer than one never serves.
+	o.MaxSendBuffers = max(o.MaxSendBuffers, chunkSize)
+	switch {
+	case o.ConnSendReserve == 0:
+		o.ConnSendReserve = DefaultConnSendReserve
+	case o.ConnSendReserve < 0:
+		o.ConnSendReserve = 0
+	default:
+		o.ConnSendReserve = max(o.ConnSendReserve, chunkSize)
+	}
+}
+
+// Room for what a seed holds besides its send buffers, in MemoryBound.
+const (
+	connMemory = 256 << 10 // per connection: its QUIC state and buffers
+	baseMemory = 64 << 20  // the rest: the file set, the code, the runtime
+)
+
+// MemoryBound returns a little more than the memory a seed with options o
+// holds at most: the shared send buffers (MaxSendBuffers), every
+// connection's reserve (MaxConns × ConnSendReserve), and room for the
+// connections themselves and the rest. A command may give it to the Go
+// runtime as a soft memory limit (debug.SetMemoryLimit), so that under load
+// the garbage collector works harder instead of letting the heap grow to
+// twice what is live.
+func (o Options) MemoryBound() int64 {
+	o.sendMemoryDefaults()
+	conns := int64(o.MaxConns)
+	return o.MaxSendBuffers + conns*(o.ConnSendReserve+connMemory) + baseMemory
+}
+
+// positive sets *v to def unless it is positive.
+func positive[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // DefaultStateDir returns $XDG_STATE_HOME/quicxfer, or

@@ -51,7 +51,7 @@ func dialFrom(t *testing.T, s *Server, local string) (*quic.Conn, error) {
 func TestMaxConnsPerIP(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: 3, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: 3, MetricsListen: "127.0.0.1:0"})
 
 	var held []*quic.Conn
 	for range 3 {
@@ -91,7 +91,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 func TestMaxConnsPerIPOff(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: -1, MaxConns: 40})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: -1, MaxConns: 40})
 	for range DefaultMaxConnsPerIP + 1 {
 		c, err := dialFrom(t, s, "127.0.0.1:0")
 		require.NoError(t, err)

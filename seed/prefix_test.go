@@ -29,7 +29,7 @@ func TestNameThatIsADirectoryOfAnother(t *testing.T) {
 
 	start := func(paths ...string) (*Server, *syncbuf.Buffer) {
 		var logs syncbuf.Buffer
-		s := StartForTest(t, Options{Paths: paths, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		s := startForTest(t, Options{Paths: paths, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		return s, &logs
 	}
 	fileNames := func(s *Server) []string {

@@ -28,7 +28,7 @@ func TestNeverServesWorkingFiles(t *testing.T) {
 	lone := filepath.Join(tmp, "lone.qxcmd") // a file PATH named so
 	writeFile(t, lone, []byte("{}"))
 
-	s := StartForTest(t, Options{Paths: []string{dir, lone}})
+	s := startForTest(t, Options{Paths: []string{dir, lone}})
 	conn := dial(t, s)
 	require.Equal(t, []string{"f.iso"}, names(list(t, conn)))
 	for _, n := range []string{"x.qxcmd", "x.qxpart", "sub/y.qxpart", "alias", "lone.qxcmd"} {
@@ -73,7 +73,7 @@ func TestNeverServesStateDir(t *testing.T) {
 	late := filepath.Join(dir, "late")
 	writeFile(t, late, bytes.Repeat([]byte("L"), 100))
 
-	s := StartForTest(t, Options{Paths: []string{dir}, StateDir: state})
+	s := startForTest(t, Options{Paths: []string{dir}, StateDir: state})
 	conn := dial(t, s)
 	require.Equal(t, []string{"late", "ok"}, names(list(t, conn)))
 	for _, n := range []string{"key.pem", "abs-key.pem", "hard.pem", "cache-entry", "state/" + keyFileName} {
@@ -116,7 +116,7 @@ func TestNeverServesOperatorKey(t *testing.T) {
 		require.NoError(t, err)
 		writeFile(t, to, b)
 	}
-	s := StartForTest(t, Options{Paths: []string{dir}, CertFile: certFile, KeyFile: keyFile})
+	s := startForTest(t, Options{Paths: []string{dir}, CertFile: certFile, KeyFile: keyFile})
 	require.Equal(t, []string{"ok", "tls/cert.pem"}, names(list(t, dial(t, s))))
 }
 

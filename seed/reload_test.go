@@ -42,7 +42,7 @@ func TestReloadDuringDownload(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "sub", "changed.bin"), randBytes(2000, 23))
 	writeFile(t, filepath.Join(dir, "same.bin"), randBytes(3000, 24))
 	var logs syncbuf.Buffer
-	s := StartForTest(t, Options{
+	s := startForTest(t, Options{
 		Paths: []string{dir}, RateLimit: 4e6, MetricsListen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -138,7 +138,7 @@ func TestReloadConcurrent(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		writeFile(t, filepath.Join(dir, n), []byte(n))
 	}
-	s := StartForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
+	s := startForTest(t, Options{Paths: []string{dir}, MetricsListen: "127.0.0.1:0"})
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	for range 2 {
@@ -236,7 +236,7 @@ func TestReloadLeavesOutSharedNames(t *testing.T) {
 	m, err := manifest.Build(t.Context(), bytes.NewReader(shared), int64(len(shared)), 1)
 	require.NoError(t, err)
 	var logs syncbuf.Buffer
-	s := StartForTest(t, Options{Paths: []string{dir},
+	s := startForTest(t, Options{Paths: []string{dir},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	_, err = s.Share("a.bin", m, bytes.NewReader(shared), nil)
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ func TestConnSendReserve(t *testing.T) {
 	data := randBytes(4*bs, 41)
 	writeFile(t, filepath.Join(dir, "f"), data)
 	// One shared buffer, one of its own per connection.
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize, ConnSendReserve: chunkSize})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: chunkSize, ConnSendReserve: chunkSize})
 	id := fileByName(t, s, "f").ID
 
 	slow := dialWith(t, s, smallWindows())
@@ -60,7 +60,7 @@ func TestSlowReadersCannotStarveOthers(t *testing.T) {
 	data := randBytes(4<<20, 42)
 	writeFile(t, filepath.Join(dir, "big.bin"), data)
 	writeFile(t, filepath.Join(dir, "small.bin"), randBytes(3*bs, 43))
-	s := StartForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: 16 * chunkSize})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxSendBuffers: 16 * chunkSize})
 	big, small := fileByName(t, s, "big.bin"), fileByName(t, s, "small.bin")
 
 	ctx, stop := context.WithCancel(context.Background())

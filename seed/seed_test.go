@@ -3,7 +3,6 @@ package seed
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,20 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/quicxfer/quicxfer/internal/randfile"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func randBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
+func randBytes(n int, seed uint64) []byte { return randfile.Bytes(n, seed) }
 
 func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
@@ -65,7 +58,7 @@ func TestServesFilesAndTree(t *testing.T) {
 	single := filepath.Join(tmp, "elsewhere", "single.dat")
 	writeFile(t, single, randBytes(1000, 2))
 
-	s := StartForTest(t, Options{Paths: []string{tree, single}})
+	s := startForTest(t, Options{Paths: []string{tree, single}})
 	conn := dial(t, s)
 
 	entries := list(t, conn)
@@ -119,7 +112,7 @@ func TestRequestErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), randBytes(bs+10, 3))
 	writeFile(t, filepath.Join(t.TempDir(), "secret"), []byte("x"))
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	conn := dial(t, s)
 	id := fileByName(t, s, "f").ID
 
@@ -150,7 +143,7 @@ func TestRequestErrors(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("data"))
-	s := StartForTest(t, Options{Paths: []string{dir}, RequestTimeout: 500 * time.Millisecond})
+	s := startForTest(t, Options{Paths: []string{dir}, RequestTimeout: 500 * time.Millisecond})
 	conn := dial(t, s)
 
 	for name, raw := range map[string][]byte{
@@ -203,7 +196,7 @@ func TestSymlinks(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
 	require.NoError(t, os.Symlink("../real", filepath.Join(dir, "sub", "up")))
 
-	s := StartForTest(t, Options{Paths: []string{dir}})
+	s := startForTest(t, Options{Paths: []string{dir}})
 	conn := dial(t, s)
 	var names []string
 	for _, e := range list(t, conn) {
@@ -232,7 +225,7 @@ func TestScanRules(t *testing.T) {
 	writeFile(t, filepath.Join(b, "back\\slash"), []byte("x"))
 	writeFile(t, filepath.Join(b, "ok"), []byte("ok"))
 	state := filepath.Join(b, "state")
-	s := StartForTest(t, Options{Paths: []string{a, b}, StateDir: state})
+	s := startForTest(t, Options{Paths: []string{a, b}, StateDir: state})
 
 	var names []string
 	for _, f := range s.Files() {

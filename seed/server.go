@@ -55,7 +55,8 @@ type Server struct {
 	tokens   tokenSet            // digests; empty: not private
 	streams  streamTracker
 	stats    counters
-	swarm    swarmState // shared files and other sources: swarm.go
+	swarm    swarmState  // shared files and other sources: swarm.go
+	bg       *background // the Serve that Start runs, nil without Start
 
 	hardCtx   context.Context // done once Close is called
 	hardStop  context.CancelFunc

@@ -15,7 +15,7 @@ import (
 // own part file; a symbolic link there is refused, and a FIFO is refused at
 // once instead of blocking the open until a writer comes.
 func TestSharerOpensOnlyItsOwnRegularFile(t *testing.T) {
-	srv := StartForTest(t, Options{NoPaths: true})
+	srv := startForTest(t, Options{NoPaths: true})
 	dir := t.TempDir()
 	m := &manifest.Manifest{Size: 1, BlockSize: manifest.MinBlockSize, Blocks: make([]manifest.Block, 1)}
 	have := func(int) bool { return false }

@@ -26,7 +26,7 @@ func TestSharedFileServesOnlyAvailableBlocks(t *testing.T) {
 	m := buildManifest(t, path)
 	require.Equal(t, 6, m.NumBlocks())
 
-	s := StartForTest(t, Options{NoPaths: true})
+	s := startForTest(t, Options{NoPaths: true})
 	sh, err := s.Share("dir/part.bin", m, bytes.NewReader(data), func(i int) bool { return i == 1 })
 	require.NoError(t, err)
 	require.Equal(t, 1, sh.Count())
@@ -95,7 +95,7 @@ func TestFullSeedHaveAll(t *testing.T) {
 	tmp := t.TempDir()
 	path := filepath.Join(tmp, "f")
 	writeFile(t, path, randBytes(3*bs, 3))
-	s := StartForTest(t, Options{Paths: []string{path}})
+	s := startForTest(t, Options{Paths: []string{path}})
 	conn := dial(t, s)
 	_, r := send(t, conn, (&wire.HaveRequest{ID: fileByName(t, s, "f").ID}).Append(nil))
 	h, err := wire.ReadHave(r)
@@ -108,7 +108,7 @@ func TestHaveStreamEndsAtShutdown(t *testing.T) {
 	data := randBytes(2*bs, 4)
 	m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)
 	require.NoError(t, err)
-	s := StartForTest(t, Options{NoPaths: true, ShutdownGrace: 10 * time.Second})
+	s := startForTest(t, Options{NoPaths: true, ShutdownGrace: 10 * time.Second})
 	_, err = s.Share("x", m, bytes.NewReader(data), nil)
 	require.NoError(t, err)
 	conn := dial(t, s)
@@ -128,7 +128,7 @@ func TestPeersRegistration(t *testing.T) {
 	path := filepath.Join(tmp, "f")
 	writeFile(t, path, randBytes(bs, 5))
 	other := "quic://192.0.2.7:4433"
-	s := StartForTest(t, Options{Paths: []string{path}, Peers: []string{other}})
+	s := startForTest(t, Options{Paths: []string{path}, Peers: []string{other}})
 	id := fileByName(t, s, "f").ID
 	conn := dial(t, s)
 	peers := func(self string) []string {
@@ -167,7 +167,7 @@ func TestPeersRegistrationBounded(t *testing.T) {
 	writeFile(t, path, randBytes(bs, 5))
 	other := "quic://192.0.2.7:4433"
 	var logs syncbuf.Buffer
-	s := StartForTest(t, Options{Paths: []string{path}, Peers: []string{other},
+	s := startForTest(t, Options{Paths: []string{path}, Peers: []string{other},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	id := fileByName(t, s, "f").ID
 	conn := dial(t, s)
@@ -190,7 +190,7 @@ func TestPeersRegistrationBounded(t *testing.T) {
 // refused busy, and one can be opened again once another ends.
 func TestHaveStreamsPerConnectionBounded(t *testing.T) {
 	var ids []manifest.ID
-	s := StartForTest(t, Options{NoPaths: true})
+	s := startForTest(t, Options{NoPaths: true})
 	for i := range maxHaveStreams + 1 {
 		data := randBytes(2*bs, uint64(40+i))
 		m, err := manifest.Build(t.Context(), bytes.NewReader(data), int64(len(data)), 1)

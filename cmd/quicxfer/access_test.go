@@ -45,9 +45,7 @@ func TestPrivateSeedCLI(t *testing.T) {
 	get.Env = append(os.Environ(), "QUICXFER_TOKEN="+token)
 	b, err := get.CombinedOutput()
 	require.NoError(t, err, string(b))
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }
 
 func TestInsecureWarns(t *testing.T) {

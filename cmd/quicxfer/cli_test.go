@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,91 +15,6 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/syncbuf"
 )
-
-// bin is the quicxfer binary the tests drive, as a user's script would.
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "quicxfer-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "quicxfer")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building quicxfer:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-var urlRE = regexp.MustCompile(`quic://\S+`)
-
-// startSeed runs `quicxfer seed` and returns the URL from its ready line. At
-// cleanup it sends SIGTERM and checks that the seed exits 0.
-func startSeed(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir()}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr syncbuf.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "seed must exit 0 on SIGTERM; stderr: %s", stderr.String())
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("seed did not exit after SIGTERM")
-		}
-	})
-	select {
-	case line, ok := <-lines:
-		require.True(t, ok, "seed exited before it was ready: %s", stderr.String())
-		u := urlRE.FindString(line)
-		require.NotEmpty(t, u, "ready line without a URL: %q", line)
-		require.Contains(t, u, "127.0.0.1:")
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("seed not ready: %s", stderr.String())
-	}
-	return ""
-}
-
-type cliResult struct {
-	code           int
-	stdout, stderr string
-}
-
-func run(t *testing.T, args ...string) cliResult {
-	t.Helper()
-	return runEnv(t, "", nil, args...)
-}
-
-func writeRandom(t *testing.T, path string, size int, seed uint64) []byte {
-	t.Helper()
-	data := make([]byte, size)
-	_, _ = rand.NewChaCha8([32]byte{byte(seed), 'c'}).Read(data)
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, data, 0o644))
-	return data
-}
 
 type getJSON struct {
 	Size         int64   `json:"size"`
@@ -149,9 +61,7 @@ func TestContract(t *testing.T) {
 	for _, s := range j.Seeds {
 		require.Equal(t, 1, s.Conns, "one connection per seed by default")
 	}
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 
 	// -o defaults to NAME's base name in the current directory.
 	wd := t.TempDir()
@@ -159,9 +69,7 @@ func TestContract(t *testing.T) {
 	cmd.Dir = wd
 	outb, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(outb))
-	got, err = os.ReadFile(filepath.Join(wd, "a.iso"))
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, filepath.Join(wd, "a.iso"), data)
 }
 
 func TestGetErrorsAreOneLine(t *testing.T) {
@@ -230,9 +138,7 @@ func TestSIGKILLResume(t *testing.T) {
 	const slack = 8 << 20 // at most what was in flight, and far below a second full download
 	require.LessOrEqual(t, j.FetchedBytes, size-j.ResumedBytes+slack)
 	t.Logf("SIGKILL at about half: resumed %d bytes, fetched %d of %d again", j.ResumedBytes, j.FetchedBytes, size)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }
 
 // allocated returns the bytes a (sparse) file really holds on disk.
@@ -277,7 +183,5 @@ func TestCtrlC(t *testing.T) {
 
 	r := run(t, args...)
 	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/digest"
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/randfile"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -59,7 +58,7 @@ func runDemo(ctx context.Context, w io.Writer, size int64, keep bool) error {
 	}
 	const name = "demo.bin"
 	fmt.Fprintf(w, "generating %s (%s) ...\n", name, formatBytes(float64(size)))
-	want, err := writeRandomFile(filepath.Join(srcDir, name), size)
+	want, err := randfile.Write(filepath.Join(srcDir, name), size, demoSeed)
 	if err != nil {
 		return err
 	}
@@ -137,25 +136,5 @@ func runDemo(ctx context.Context, w io.Writer, size int64, keep bool) error {
 	return nil
 }
 
-// writeRandomFile writes size pseudo-random bytes and returns their SHA-256.
-func writeRandomFile(path string, size int64) ([32]byte, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	r := rand.NewChaCha8([32]byte{'q', 'x'})
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		n := min(int64(len(buf)), left)
-		_, _ = r.Read(buf[:n])
-		if _, err := io.MultiWriter(f, h).Write(buf[:n]); err != nil {
-			return [32]byte{}, err
-		}
-		left -= n
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum, f.Close()
-}
+// demoSeed is the seed of the demo file's pseudo-random content.
+const demoSeed = 'q' | 'x'<<8

@@ -51,7 +51,5 @@ func TestGetDiskFull(t *testing.T) {
 	var j getJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
 	require.Positive(t, j.ResumedBytes, "what fitted is kept")
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }

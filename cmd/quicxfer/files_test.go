@@ -24,16 +24,6 @@ func countVerified(s *partial.State) int {
 	return n
 }
 
-// requireOneLine checks that r failed with one line on stderr holding want.
-func requireOneLine(t *testing.T, r cliResult, want string) {
-	t.Helper()
-	t.Logf("stderr: %s", r.stderr)
-	require.NotZero(t, r.code, "stdout %q", r.stdout)
-	require.Contains(t, r.stderr, want)
-	require.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line: %q", r.stderr)
-	require.NotContains(t, r.stderr, "panic")
-}
-
 // TestManifestOutNeverDestroys: `manifest --out` replaces a manifest file
 // and nothing else: not FILE itself (under any name), not another file, not
 // a symbolic link's target.

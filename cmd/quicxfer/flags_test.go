@@ -1,66 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// runBounded is runEnv for a command that must end by itself: one that is
-// still running after a minute (it took a bad flag for a good one and went
-// on to download or serve) is killed, and the test fails.
-func runBounded(t *testing.T, env []string, args ...string) cliResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%v: still running after a minute; stderr: %s", args, stderr.String())
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
-}
-
-// requireUsage checks that r is a usage error (exit 2) of one line that
-// holds each of want, and that nothing was printed on standard output.
-func requireUsage(t *testing.T, r cliResult, want ...string) {
-	t.Helper()
-	require.Equal(t, exitUsage, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
-	require.Empty(t, r.stdout)
-	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
-	for _, w := range want {
-		require.Contains(t, r.stderr, w)
-	}
-}
-
-// requireNothingIn checks that dir is empty: nothing was written.
-func requireNothingIn(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	require.Empty(t, entries)
-}
 
 // TestZeroIDRefused: the all-zero content ID, which no manifest has, is
 // refused as a usage error, given as --id or as QUICXFER_ID, to get (with

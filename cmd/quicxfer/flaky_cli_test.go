@@ -33,9 +33,7 @@ func TestLowestSpeedLimitFlag(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "o")
 		r := run(t, "get", "--seed", u, "-o", out, "-q", "--lowest-speed-limit", v, "f")
 		require.Zero(t, r.code, r.stderr)
-		got, err := os.ReadFile(out)
-		require.NoError(t, err)
-		require.Equal(t, data, got)
+		requireFile(t, out, data)
 	}
 }
 
@@ -92,9 +90,7 @@ func TestNetHTTPLogGoesThroughTheLogger(t *testing.T) {
 	r = run(t, "get", "-q", "--manifest", mfile, "--mirror", url, "-o", out)
 	t.Logf("stderr:\n%s", r.stderr)
 	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 	require.Contains(t, r.stderr, "Unsolicited response", "the premise: net/http saw the stray bytes")
 	require.NotContains(t, r.stderr, "\x1b", "escaped")
 	require.Equal(t, 1, strings.Count(r.stderr, "Unsolicited response"), "said once")

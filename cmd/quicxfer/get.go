@@ -19,6 +19,7 @@ import (
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/scheduler"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -65,10 +66,10 @@ Examples:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
 			&cli.BoolFlag{Name: "json-progress", Usage: "write one JSON event per line on standard output (start, progress, sources joining or dropped, rejected blocks; done or error last) instead of the progress display"},
 			&cli.DurationFlag{Name: "json-progress-interval", Value: time.Second, Usage: "how often --json-progress writes a progress event"},
-			&cli.IntFlag{Name: "retries", Value: 6, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
+			&cli.IntFlag{Name: "retries", Value: scheduler.DefaultMaxRetries, Usage: "failures in a row (connection lost or refused, a stall, a request error) that drop a source; it is retried after " + backoffHelp() + " between; 0: never drop a source for failing (wait for it until Ctrl-C)"},
 			&cli.BoolFlag{Name: "allow-insecure-redirect", Usage: "let an https --mirror redirect to plain http (refused by default: whoever is on the path could read what it sends; blocks are verified either way)"},
 			&cli.StringFlag{Name: "lowest-speed-limit", Value: "1KB/s", Usage: "a source that sends less than this `RATE` (units as for seed --rate-limit) over " + quicxfer.DefaultLowestSpeedTime.String() + " with requests out is treated as stalled: its blocks go to other sources and it is tried again later (it counts toward --retries); 0 turns the rule off"},
-			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to 32); more help on paths with random loss, where one connection's congestion control caps its rate"},
+			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to " + strconv.Itoa(quicxfer.DefaultMaxConnsPerSeed) + "); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},

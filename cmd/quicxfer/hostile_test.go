@@ -397,9 +397,7 @@ func TestMirrorPasswordIsNeverShown(t *testing.T) {
 	require.Positive(t, gj.ResumedBytes)
 	require.Len(t, gj.Seeds, 1)
 	require.Equal(t, redacted, gj.Seeds[0].URL)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }
 
 // TestErrorLineRedactsPasswords: the last line, the error, shows a source

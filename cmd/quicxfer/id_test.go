@@ -38,9 +38,7 @@ func TestGetID(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "f.bin")
 	r := run(t, "get", "--id", id, "--seed", liar1, "--seed", liar2, "--seed", honest, "-o", out, "--json", "--quiet", "f.bin")
 	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 	var j jsonNotes
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j), r.stdout)
 	require.True(t, j.OK)

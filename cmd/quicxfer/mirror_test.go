@@ -60,9 +60,7 @@ func TestGetMirrors(t *testing.T) {
 	for _, s := range j.Seeds {
 		require.Positive(t, s.Bytes, "every source carried a share: %+v", j.Seeds)
 	}
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 	require.Contains(t, r.stderr, m1, "the summary names the mirrors")
 
 	// Mirrors alone, the manifest from the file, no NAME: OUT is named
@@ -74,9 +72,7 @@ func TestGetMirrors(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
 	requireJSON(t, stdout.String(), len(data), []string{m1, m2})
-	got, err = os.ReadFile(filepath.Join(wd, "a.iso"))
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, filepath.Join(wd, "a.iso"), data)
 
 	// The manifest file with --id: the same ID is fine, another is refused.
 	out2 := filepath.Join(t.TempDir(), "b.iso")

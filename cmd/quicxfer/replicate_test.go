@@ -2,18 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
@@ -69,37 +65,6 @@ func lyingOrigin(t *testing.T, resp wire.ManifestResponse) string {
 	return wire.URL{Host: "127.0.0.1", Port: uint16(addr.Port), Pin: wire.PinOf(pair.Leaf), HasPin: true}.String()
 }
 
-// runRefused runs a command that must stop by itself (a refusal); one still
-// running after a minute, a hang guard only, is killed and fails the test.
-func runRefused(t *testing.T, args ...string) cliResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	require.NoError(t, ctx.Err(), "%v still running after a minute, not refused: %s", args, stderr.String())
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
-}
-
-// requireEmptyDir checks that dir holds nothing (or does not exist).
-func requireEmptyDir(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	require.NoError(t, err)
-	require.Empty(t, entries, "%s", dir)
-}
-
 // TestSeedFromNameAsAsked: seed --from stores the file under the name it
 // asked for, never under the one an origin answers with: an origin that
 // answers with another name is refused (a one-line error, nothing
@@ -136,9 +101,7 @@ func TestSeedFromNameAsAsked(t *testing.T) {
 	b := startProc(t, "seed", "--from", origin, "--id", m.ID().String(), "--name", "b.bin", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), bdir)
 	b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
-	got, err := os.ReadFile(filepath.Join(bdir, "b.bin"))
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, filepath.Join(bdir, "b.bin"), data)
 	_, err = os.Stat(filepath.Join(bdir, "a.bin"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
@@ -222,9 +185,7 @@ func TestSeedFromClientCertNeedsCredentials(t *testing.T) {
 	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--client-cert", testpki.WritePEM(t, ccert), "--client-key", testpki.WritePEM(t, ckey),
 		"-o", out, "--quiet", "f.bin")
 	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,10 +14,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/internal/units"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -53,20 +52,20 @@ Examples:
    quicxfer seed --from URL1 --from URL2 --id ID /srv/isos         (fill /srv/isos from other seeds, then seed)
    quicxfer seed --peer URL /srv/isos                              (tell clients about another seed)`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: "0.0.0.0:4433", Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
+			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: seed.DefaultListen, Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
 			&cli.StringFlag{Name: "rate-limit", EnvVars: seedFlagEnv("rate-limit"), Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
 			&cli.StringFlag{Name: "state-dir", EnvVars: seedFlagEnv("state-dir"), Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
 			&cli.StringFlag{Name: "cert", EnvVars: seedFlagEnv("cert"), Usage: "TLS certificate `FILE` (PEM); default: a self-signed one kept in --state-dir"},
 			&cli.StringFlag{Name: "key", EnvVars: seedFlagEnv("key"), Usage: "TLS private key `FILE` (PEM), with --cert"},
-			&cli.IntFlag{Name: "max-conns", EnvVars: seedFlagEnv("max-conns"), Value: 256, Usage: "concurrent connections; more are refused as busy"},
+			&cli.IntFlag{Name: "max-conns", EnvVars: seedFlagEnv("max-conns"), Value: seed.DefaultMaxConns, Usage: "concurrent connections; more are refused as busy"},
 			&cli.IntFlag{Name: "max-conns-per-ip", EnvVars: seedFlagEnv("max-conns-per-ip"), Value: seed.DefaultMaxConnsPerIP, Usage: "concurrent connections from one address (an IPv4 address, an IPv6 /64); more are refused as busy; 0 for no limit"},
-			&cli.IntFlag{Name: "max-streams", EnvVars: seedFlagEnv("max-streams"), Value: 100, Usage: "concurrent requests per connection"},
-			&cli.DurationFlag{Name: "idle-timeout", EnvVars: seedFlagEnv("idle-timeout"), Value: 30 * time.Second, Usage: "close a connection idle this long; a response whose client reads nothing for this long is dropped"},
+			&cli.IntFlag{Name: "max-streams", EnvVars: seedFlagEnv("max-streams"), Value: seed.DefaultMaxStreamsPerConn, Usage: "concurrent requests per connection"},
+			&cli.DurationFlag{Name: "idle-timeout", EnvVars: seedFlagEnv("idle-timeout"), Value: seed.DefaultIdleTimeout, Usage: "close a connection idle this long; a response whose client reads nothing for this long is dropped"},
 			&cli.DurationFlag{Name: "handshake-timeout", EnvVars: seedFlagEnv("handshake-timeout"), Value: seed.DefaultHandshakeTimeout, Usage: "time a client has to complete the QUIC handshake"},
 			&cli.DurationFlag{Name: "request-timeout", EnvVars: seedFlagEnv("request-timeout"), Value: seed.DefaultRequestTimeout, Usage: "time a client has to send a whole request on a stream"},
-			&cli.StringFlag{Name: "max-conn-inflight", EnvVars: seedFlagEnv("max-conn-inflight"), Value: "64MiB", Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
-			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: "64MiB", Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
-			&cli.StringFlag{Name: "conn-send-reserve", EnvVars: seedFlagEnv("conn-send-reserve"), Value: "256KiB", Usage: "send-buffer memory `SIZE` each connection has for itself beside --max-send-buffers, so that clients that never read cannot hold every buffer; 0 for none"},
+			&cli.StringFlag{Name: "max-conn-inflight", EnvVars: seedFlagEnv("max-conn-inflight"), Value: units.FormatSize(seed.DefaultMaxConnInflight), Usage: "`SIZE` of block responses one connection may have in progress at once; more wait"},
+			&cli.StringFlag{Name: "max-send-buffers", EnvVars: seedFlagEnv("max-send-buffers"), Value: units.FormatSize(seed.DefaultMaxSendBuffers), Usage: "memory `SIZE` for send buffers over all connections (64 KiB per response in progress); more wait"},
+			&cli.StringFlag{Name: "conn-send-reserve", EnvVars: seedFlagEnv("conn-send-reserve"), Value: units.FormatSize(seed.DefaultConnSendReserve), Usage: "send-buffer memory `SIZE` each connection has for itself beside --max-send-buffers, so that clients that never read cannot hold every buffer; 0 for none"},
 			&cli.Float64Flag{Name: "max-request-rate", EnvVars: seedFlagEnv("max-request-rate"), Value: seed.DefaultMaxRequestRate, Usage: "requests per second one connection may make on average; more are refused as busy"},
 			&cli.IntFlag{Name: "request-burst", EnvVars: seedFlagEnv("request-burst"), Value: seed.DefaultRequestBurst, Usage: "requests one connection may make at once, above --max-request-rate"},
 			&cli.StringSliceFlag{Name: "token", EnvVars: seedFlagEnv("token"), Usage: "make the seed private: a client must give this access `TOKEN` (repeat for more; QUICXFER_TOKEN holds them comma-separated). --token-file keeps them out of ps"},
@@ -352,16 +351,11 @@ func checkSummary(r seed.CheckResult) string {
 }
 
 // limitMemory gives the Go runtime a soft memory limit a little above what
-// the seed's own limits allow it to hold (the shared send buffers, every
-// connection's reserve, and room for the connections themselves), so that
-// under load the garbage collector works harder instead of letting the heap
-// grow to twice what is live. GOMEMLIMIT, when set, wins.
+// the seed's own limits allow it to hold (seed.Options.MemoryBound).
+// GOMEMLIMIT, when set, wins.
 func limitMemory(o seed.Options) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	sendBufs := cmp.Or(o.MaxSendBuffers, seed.DefaultMaxSendBuffers)
-	conns := int64(cmp.Or(o.MaxConns, seed.DefaultMaxConns))
-	reserve := max(cmp.Or(o.ConnSendReserve, seed.DefaultConnSendReserve), 0)
-	debug.SetMemoryLimit(sendBufs + conns*reserve + conns*(256<<10) + 64<<20)
+	debug.SetMemoryLimit(o.MemoryBound())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,58 +22,22 @@ import (
 
 // opsSeed is a `quicxfer seed` process with its stderr (log lines).
 type opsSeed struct {
-	url    string
-	cmd    *exec.Cmd
-	stderr *syncbuf.Buffer
+	*proc
+	url string
 }
 
 // startOpsSeed runs `quicxfer seed ARGS...` with JSON logs and waits for its
 // ready line. At cleanup it sends SIGTERM and checks that the seed exits 0.
 func startOpsSeed(t *testing.T, args ...string) *opsSeed {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--log-format", "json"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	s := &opsSeed{cmd: cmd, stderr: &syncbuf.Buffer{}}
-	cmd.Stderr = s.stderr
-	require.NoError(t, cmd.Start())
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	s := &opsSeed{proc: startProc(t, append([]string{"seed", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), "--log-format", "json"}, args...)...)}
 	t.Cleanup(func() { s.stop(t) })
-	select {
-	case line, ok := <-lines:
-		require.True(t, ok, "seed exited before it was ready: %s", s.stderr.String())
-		s.url = urlRE.FindString(line)
-		require.NotEmpty(t, s.url, "ready line without a URL: %q", line)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("seed not ready: %s", s.stderr.String())
-	}
+	s.url = s.proc.url(t)
 	return s
 }
 
 // stop sends SIGTERM once and checks the exit code is 0.
-func (s *opsSeed) stop(t *testing.T) {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "seed must exit 0 on SIGTERM; stderr: %s", s.stderr.String())
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-		t.Fatalf("seed did not exit after SIGTERM")
-	}
-}
+func (s *opsSeed) stop(t *testing.T) { s.terminate(t) }
 
 // logs parses every complete stderr line as a JSON object; a line that is
 // not one fails the test. Nothing written yet is no line (a slow seed), and
@@ -165,9 +128,7 @@ func TestSeedMetricsAndJSONLogs(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "a.bin")
 	get := run(t, "get", "--seed", s.url, "--token", token, "-o", out, "--quiet", "a.bin")
 	require.Zero(t, get.code, get.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 
 	require.EqualValues(t, len(data), scrapeMetric(t, metricsURL, "quicxfer_seed_bytes_sent_total"))
 	// A file this size has blocks of the smallest size.
@@ -330,9 +291,7 @@ func TestSeedSIGHUP(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("download did not finish")
 	}
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, big, got)
+	requireFile(t, out, big)
 
 	ls := run(t, "ls", "--seed", s.url)
 	require.Zero(t, ls.code, ls.stderr)

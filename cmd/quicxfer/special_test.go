@@ -1,48 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/internal/testpki"
 )
-
-// runGuarded is run with a hang guard: a command that has not exited after
-// a generous time is killed and the test fails (a FIFO opened without
-// O_NONBLOCK blocks forever, and SIGTERM did not end it).
-func runGuarded(t *testing.T, dir string, env []string, args ...string) cliResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	require.NoError(t, ctx.Err(), "%v: still running after 2 minutes; stderr: %s", args, stderr.String())
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
-}
 
 // sparse makes a sparse regular file of size bytes: as large as one likes,
 // without the disk.
@@ -255,45 +226,12 @@ func TestSecondSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignal$")
 			cmd.Env = append(os.Environ(), "QUICXFER_SECOND_SIGNAL_HELPER=1")
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			var stderr syncbuf.Buffer
-			cmd.Stderr = &stderr
-			require.NoError(t, cmd.Start())
-			exited := make(chan error, 1)
-			lines := make(chan string)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-				exited <- cmd.Wait()
-			}()
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			next := func() string {
-				select {
-				case l := <-lines:
-					return l
-				case <-time.After(2 * time.Minute):
-					t.Fatalf("no line from the helper; stderr: %s", stderr.String())
-				}
-				return ""
-			}
-			require.Equal(t, "ready", next())
+			p := startCmd(t, cmd)
+			require.Equal(t, "ready", p.line(t))
 			require.NoError(t, cmd.Process.Signal(sig))
-			require.Equal(t, "cancelled", next(), "the first signal cancels the context")
-			require.NoError(t, cmd.Process.Signal(sig))
-			var err2 error
-			select {
-			case err2 = <-exited:
-			case <-time.After(2 * time.Minute):
-				t.Fatalf("the second %v did not end the process", sig)
-			}
-			var ee *exec.ExitError
-			require.ErrorAs(t, err2, &ee)
-			require.Equal(t, 130, ee.ExitCode())
-			require.Contains(t, stderr.String(), "again: exiting at once")
+			require.Equal(t, "cancelled", p.line(t), "the first signal cancels the context")
+			require.Equal(t, 130, p.stop(t, sig), "the second %v ends the process", sig)
+			require.Contains(t, p.stderr.String(), "again: exiting at once")
 		})
 	}
 }
@@ -351,9 +289,7 @@ func TestGetLongOut(t *testing.T) {
 	out := filepath.Join(work, strings.Repeat("x", max-longest))
 	r := runGuarded(t, "", nil, "get", "--seed", u, "-o", out, "--quiet", "f.bin")
 	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 }
 
 // TestStatusOddPaths: only a regular file is a complete OUT (a device is

@@ -1,114 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/quicxfer/quicxfer/internal/syncbuf"
 	"github.com/quicxfer/quicxfer/internal/testpki"
 )
-
-// proc is a long-running quicxfer (a seed, a sharing downloader) whose
-// stdout lines the test reads.
-type proc struct {
-	cmd    *exec.Cmd
-	lines  chan string
-	stderr *syncbuf.Buffer
-	exited chan struct{}
-	err    error
-}
-
-func startProc(t *testing.T, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
-	stdout, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
-	return p
-}
-
-// url waits for the first stdout line with a URL and returns the URL.
-func (p *proc) url(t *testing.T) string {
-	t.Helper()
-	select {
-	case line, ok := <-p.lines:
-		require.True(t, ok, "exited before printing its URL: %s", p.stderr.String())
-		u := urlRE.FindString(line)
-		require.NotEmpty(t, u, "line without a URL: %q", line)
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no URL: %s", p.stderr.String())
-	}
-	return ""
-}
-
-// line waits for the next stdout line.
-func (p *proc) line(t *testing.T) string {
-	t.Helper()
-	select {
-	case line, ok := <-p.lines:
-		require.True(t, ok, "exited: %s", p.stderr.String())
-		return line
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no line: %s", p.stderr.String())
-	}
-	return ""
-}
-
-// stop sends sig and returns the exit code.
-func (p *proc) stop(t *testing.T, sig os.Signal) int {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(sig))
-	return p.wait(t)
-}
-
-func (p *proc) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("did not exit: %s", p.stderr.String())
-	}
-	if ee, ok := p.err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	require.NoError(t, p.err)
-	return 0
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestGetServe(t *testing.T) {
 	dir := t.TempDir()
@@ -126,17 +29,13 @@ func TestGetServe(t *testing.T) {
 	var res getJSON
 	require.NoError(t, json.Unmarshal([]byte(a.line(t)), &res))
 	require.Equal(t, int64(size), res.Size)
-	got, err := os.ReadFile(outA)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, outA, data)
 
 	// B, given only A's URL, gets the file from A after A completed.
 	outB := filepath.Join(t.TempDir(), "f.bin")
 	r := run(t, "get", "--seed", aURL, "-o", outB, "--quiet", "--json", "f.bin")
 	require.Zero(t, r.code, r.stderr)
-	got, err = os.ReadFile(outB)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, outB, data)
 
 	// C, given only the origin's URL, learns A from it (A registered).
 	outC := filepath.Join(t.TempDir(), "f.bin")
@@ -215,9 +114,7 @@ func TestSeedFrom(t *testing.T) {
 	waitFor(t, "the file complete", func() bool { _, err := os.Stat(out); return err == nil })
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
 	require.Regexp(t, `\([0-9]+ bytes, [1-9][0-9]+ resumed\)`, b.stderr.String(), "the second run resumed")
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, out, data)
 
 	// The same command again, with A gone (by content ID, then by name):
 	// complete, nothing to fetch or hash, and it serves a client.
@@ -231,9 +128,7 @@ func TestSeedFrom(t *testing.T) {
 		cout := filepath.Join(t.TempDir(), "f.bin")
 		r = run(t, "get", "--seed", bURL, "-o", cout, "--quiet", "--json", "--max-peers", "0", "isos/f.bin")
 		require.Zero(t, r.code, r.stderr)
-		got, err = os.ReadFile(cout)
-		require.NoError(t, err)
-		require.Equal(t, data, got)
+		requireFile(t, cout, data)
 		require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 	}
 
@@ -259,23 +154,12 @@ func TestGetServePrivate(t *testing.T) {
 		"--seed", origin, "-o", outA, "--quiet", "--json", "f.bin")
 	aURL := a.url(t)
 	a.line(t) // its JSON: done, now seeding
-	got, err := os.ReadFile(outA)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireFile(t, outA, data)
 
-	r := run(t, "get", "--seed", aURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code, "no token, no data from the peer either")
-	require.Contains(t, r.stderr, "not authorised")
-
-	outB := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", aURL, "--max-peers", "0", "--token", "s3cret-token", "-o", outB, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	got, err = os.ReadFile(outB)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireTokenNeeded(t, aURL, "s3cret-token", data)
 
 	// Any certificate will do to show the refusal: the seed's own.
-	r = run(t, "get", "--serve", "--seed", origin, "--client-cert", filepath.Join(state, "seed-cert.pem"),
+	r := run(t, "get", "--serve", "--seed", origin, "--client-cert", filepath.Join(state, "seed-cert.pem"),
 		"--client-key", filepath.Join(state, "seed-key.pem"), "-o", filepath.Join(t.TempDir(), "x"), "f.bin")
 	require.Equal(t, 2, r.code, r.stderr)
 	require.Contains(t, r.stderr, "--serve with --client-cert")
@@ -292,15 +176,7 @@ func TestSeedFromPrivate(t *testing.T) {
 	bURL := b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
 
-	r := run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code)
-	require.Contains(t, r.stderr, "not authorised")
-	out := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "swarm-token", "-o", out, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireTokenNeeded(t, bURL, "swarm-token", data)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 }
 
@@ -324,15 +200,7 @@ func TestSeedFromMutualTLS(t *testing.T) {
 		"--from-client-key", testpki.WritePEM(t, keyPEM), "--token", "replica-token", "--listen", "127.0.0.1:0", "--state-dir", t.TempDir(), t.TempDir())
 	bURL := b.url(t)
 	waitFor(t, "B to say it is a full seed", func() bool { return strings.Contains(b.stderr.String(), "now a full seed") })
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "-o", filepath.Join(t.TempDir(), "f.bin"), "--quiet", "f.bin")
-	require.NotZero(t, r.code, "the replica is private")
-	require.Contains(t, r.stderr, "not authorised")
-	out := filepath.Join(t.TempDir(), "f.bin")
-	r = run(t, "get", "--seed", bURL, "--max-peers", "0", "--token", "replica-token", "-o", out, "--quiet", "f.bin")
-	require.Zero(t, r.code, r.stderr)
-	got, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	requireTokenNeeded(t, bURL, "replica-token", data)
 	require.Zero(t, b.stop(t, syscall.SIGTERM), b.stderr.String())
 
 	r = run(t, "seed", "--from-ca", "x.pem", dir)

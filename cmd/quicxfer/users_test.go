@@ -15,25 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// runEnv runs the binary in dir (the test's working directory if empty)
-// with env added to the environment.
-func runEnv(t *testing.T, dir string, env []string, args ...string) cliResult {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
-}
-
 // statusOf runs `status --json OUT` and decodes it.
 func statusOf(t *testing.T, out string) statusJSON {
 	t.Helper()

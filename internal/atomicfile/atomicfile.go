@@ -140,25 +140,17 @@ func open(path string, flag int, perm os.FileMode, follow bool) (*os.File, error
 		}
 		return nil, err
 	}
+	fi, err := regular(f, path, flag&unix.O_NONBLOCK == 0)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(err error) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fail(&NotRegularError{path, fi.Mode()})
-	}
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 		if n := links(fi); n > 1 {
 			return fail(&HardLinkError{path, n})
-		}
-	}
-	if flag&unix.O_NONBLOCK == 0 {
-		if err := Control(f, func(fd int) error { return unix.SetNonblock(fd, false) }); err != nil {
-			return fail(err)
 		}
 	}
 	if trunc {
@@ -167,6 +159,32 @@ func open(path string, flag int, perm os.FileMode, follow bool) (*os.File, error
 		}
 	}
 	return f, nil
+}
+
+// Regular finishes an open made with O_NONBLOCK (so that a FIFO could not
+// block it) of what must be a regular file, named path in errors: it
+// returns f's FileInfo if f is a regular file, with O_NONBLOCK cleared
+// again, and otherwise closes f and returns a *NotRegularError.
+func Regular(f *os.File, path string) (fs.FileInfo, error) {
+	return regular(f, path, true)
+}
+
+// regular is Regular, which clears O_NONBLOCK only if block is set.
+func regular(f *os.File, path string, block bool) (fs.FileInfo, error) {
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &NotRegularError{path, fi.Mode()}
+	}
+	if err == nil && block {
+		// O_NONBLOCK means nothing to a regular file on most file
+		// systems; cleared so that none reads it as "may return EAGAIN".
+		err = Control(f, func(fd int) error { return unix.SetNonblock(fd, false) })
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return fi, nil
 }
 
 // links returns the number of hard links of the file fi describes (1 where

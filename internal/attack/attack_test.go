@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/quicxfer/quicxfer/internal/attack"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -23,7 +24,7 @@ func startSeed(t *testing.T, files map[string]int) *seed.Server {
 	for name, size := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644))
 	}
-	return seed.StartForTest(t, seed.Options{Paths: []string{dir}})
+	return seedtest.Start(t, seed.Options{Paths: []string{dir}})
 }
 
 func TestDiscoverPicksLargestAndSmallest(t *testing.T) {

@@ -120,7 +120,7 @@ func parseLocks(sc *bufio.Scanner, dev, ino uint64) (int, bool) {
 // durable, and their bytes.
 func (s *State) Verified() (blocks int, bytes int64) {
 	for i := range s.NumBlocks {
-		if bitmap(s.Bitmap).get(i) {
+		if s.Has(i) {
 			blocks++
 			bytes += s.blockLen(i)
 		}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
+	"github.com/quicxfer/quicxfer/internal/bitset"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -126,6 +127,7 @@ type File struct {
 	dirty   bool       // durable differs from the state file on disk
 	spare   []int      // the previous snapshot, reused as the next pending list
 	buf     []byte     // encoding buffer
+	bits    []byte     // durable in its byte form, for the encoding
 	err     error      // sticky: set when fdatasync failed, after which nothing is trusted
 }
 
@@ -165,9 +167,9 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	f := &File{
 		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
 		removeEmpty: opts.RemoveEmpty,
-		have:        make(bitmap, bitmapLen(n)),
-		claimed:     make(bitmap, bitmapLen(n)),
-		durable:     make(bitmap, bitmapLen(n)),
+		have:        newBitmap(n),
+		claimed:     newBitmap(n),
+		durable:     newBitmap(n),
 		dirty:       true, // whatever Open finds, it writes down
 	}
 	rep, err := f.load(created, opts)
@@ -363,55 +365,58 @@ func readState(path string) (*State, error) {
 // Has reports whether block i is written (and verified by the caller) or
 // proven: verified with SHA-256 against the manifest. A claimed block is not
 // had until Prove proves it.
-func (f *File) Has(i int) bool {
-	if i < 0 || i >= f.m.NumBlocks() {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.have.get(i)
-}
+func (f *File) Has(i int) bool { return f.in(i, f.have) }
 
 // Claimed reports whether block i is claimed: a previous run recorded it
 // and its xxh64 matched at Open, but it is not proven yet (Options.DeferProof;
 // see Prove).
-func (f *File) Claimed(i int) bool {
+func (f *File) Claimed(i int) bool { return f.in(i, f.claimed) }
+
+// Present reports whether block i is had or claimed, read at one instant:
+// a block that Prove proves meanwhile is one or the other, never neither
+// (as Has, then Claimed, called one after the other, may find it).
+func (f *File) Present(i int) bool { return f.in(i, f.have, f.claimed) }
+
+// in reports whether block i is in one of sets, f's own, read under f.mu.
+func (f *File) in(i int, sets ...bitmap) bool {
 	if i < 0 || i >= f.m.NumBlocks() {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.claimed.get(i)
+	for _, b := range sets {
+		if b.get(i) {
+			return true
+		}
+	}
+	return false
 }
 
-// ClaimedBytes returns the size of the claimed blocks.
-func (f *File) ClaimedBytes() int64 {
+// tally is what a File holds, read at one instant.
+type tally struct {
+	count        int   // blocks present (Has)
+	bytes        int64 // their size
+	claimedBytes int64 // the size of the claimed blocks
+}
+
+func (f *File) tally() tally {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.claimedBytes
+	return tally{count: f.count, bytes: f.bytes, claimedBytes: f.claimedBytes}
 }
 
-// PresentBytes returns Bytes plus ClaimedBytes, read at one instant: the
-// bytes on disk that are proven or being proven.
+// PresentBytes returns Bytes plus the size of the claimed blocks, read at
+// one instant: the bytes on disk that are proven or being proven.
 func (f *File) PresentBytes() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bytes + f.claimedBytes
+	t := f.tally()
+	return t.bytes + t.claimedBytes
 }
 
 // Count returns how many blocks are present (Has), durable or not yet.
-func (f *File) Count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.count
-}
+func (f *File) Count() int { return f.tally().count }
 
 // Bytes returns the size of the blocks Count counts.
-func (f *File) Bytes() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bytes
-}
+func (f *File) Bytes() int64 { return f.tally().bytes }
 
 // Complete reports whether every block is present (Has): written or proven,
 // none merely claimed.
@@ -531,7 +536,9 @@ func (f *File) syncLocked() error {
 
 // writeState replaces the state file with one recording f.durable.
 func (f *File) writeState() error {
-	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: f.m.NumBlocks(), Bitmap: f.durable}
+	n := f.m.NumBlocks()
+	f.bits = bitset.Set(f.durable).AppendBytes(f.bits[:0], n)
+	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: n, Bitmap: f.bits}
 	f.buf = st.Append(f.buf[:0])
 	// A new temporary file (O_EXCL: never through a symbolic link),
 	// fsynced, renamed over the state, the directory fsynced.

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/internal/randfile"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -29,13 +30,7 @@ type download struct {
 	m    *manifest.Manifest
 }
 
-func randomData(size int, seed uint64) []byte {
-	b := make([]byte, size)
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	rand.NewChaCha8(key).Read(b)
-	return b
-}
+func randomData(size int, seed uint64) []byte { return randfile.Bytes(size, seed) }
 
 func newDownload(t testing.TB, data []byte) *download {
 	t.Helper()
@@ -50,22 +45,9 @@ func (d *download) block(i int) []byte {
 }
 
 // logs collects Logf messages.
-type logs struct {
-	mu    sync.Mutex
-	lines []string
-}
+type logs struct{ testkit.Logs }
 
-func (l *logs) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
+func (l *logs) logf(format string, args ...any) { l.Logf(format, args...) }
 
 func (d *download) open(t testing.TB) (*File, Report, *logs) {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/quicxfer/quicxfer/internal/bitset"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -44,7 +45,7 @@ type State struct {
 func EncodedStateLen(n int) int { return stateHeaderLen + bitmapLen(n) + sha256.Size }
 
 // Has reports whether block i's bit is set.
-func (s *State) Has(i int) bool { return i >= 0 && i < s.NumBlocks && bitmap(s.Bitmap).get(i) }
+func (s *State) Has(i int) bool { return i >= 0 && i < s.NumBlocks && bitset.Bytes(s.Bitmap).Get(i) }
 
 // Append appends the encoding of s to b:
 //
@@ -118,11 +119,14 @@ func validBlockSize(bs uint64) bool {
 	return bs >= manifest.MinBlockSize && bs <= manifest.MaxBlockSize && bits.OnesCount64(bs) == 1
 }
 
-// bitmap is a set of block indexes in the state file's layout.
-type bitmap []byte
+// bitmap is a set of blocks in memory (a bitset.Set); its byte form
+// (bitset.Bytes) is the state file's layout.
+type bitmap bitset.Set
 
-func bitmapLen(n int) int { return (n + 7) / 8 }
+func newBitmap(n int) bitmap { return bitmap(bitset.New(n)) }
 
-func (b bitmap) get(i int) bool { return b[i>>3]&(1<<(i&7)) != 0 }
-func (b bitmap) set(i int)      { b[i>>3] |= 1 << (i & 7) }
-func (b bitmap) clear(i int)    { b[i>>3] &^= 1 << (i & 7) }
+func (b bitmap) get(i int) bool { return bitset.Set(b).Get(i) }
+func (b bitmap) set(i int)      { bitset.Set(b).Set(i) }
+func (b bitmap) clear(i int)    { bitset.Set(b).Clear(i) }
+
+func bitmapLen(n int) int { return bitset.ByteLen(n) }

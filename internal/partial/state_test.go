@@ -1,6 +1,8 @@
 package partial
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,7 +15,7 @@ func testState(size int64, set ...int) *State {
 	n := manifest.NumBlocksFor(size, bs)
 	s := &State{ID: manifest.ID{1, 2, 3, 31: 0xff}, Size: size, BlockSize: bs, NumBlocks: n, Bitmap: make([]byte, bitmapLen(n))}
 	for _, i := range set {
-		bitmap(s.Bitmap).set(i)
+		s.Bitmap[i/8] |= 1 << (i % 8)
 	}
 	return s
 }
@@ -114,4 +116,31 @@ func FuzzDecodeState(f *testing.F) {
 		require.Len(t, s.Bitmap, bitmapLen(s.NumBlocks))
 		require.Equal(t, manifest.NumBlocksFor(s.Size, s.BlockSize), s.NumBlocks)
 	})
+}
+
+// The state file a File writes is the layout made here by hand: bit i of
+// the bitmap is bit i%8 of byte i/8, after the header, before the checksum.
+func TestStateFileLayout(t *testing.T) {
+	d := newDownload(t, randomData(17*bs+5, 7))
+	f, _, _ := d.open(t)
+	d.write(t, f, 0, 2, 9, 17)
+	require.NoError(t, f.Sync())
+	got := mustRead(t, StatePath(d.out))
+	require.NoError(t, f.Close())
+
+	want := []byte(stateMagic)
+	want = append(want, StateVersion)
+	id := d.m.ID()
+	want = append(want, id[:]...)
+	want = binary.BigEndian.AppendUint64(want, uint64(d.m.Size))
+	want = binary.BigEndian.AppendUint64(want, uint64(d.m.BlockSize))
+	want = binary.BigEndian.AppendUint64(want, 18)
+	want = append(want, 0x05, 0x02, 0x02) // blocks 0, 2; 9; 17
+	sum := sha256.Sum256(want)
+	want = append(want, sum[:]...)
+	require.Equal(t, want, got)
+
+	s, err := DecodeState(got)
+	require.NoError(t, err)
+	require.Equal(t, got, s.Append(nil))
 }

@@ -7,19 +7,10 @@
 package scriptseed
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
-	"math/big"
-	"net"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/quictest"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
@@ -91,30 +83,8 @@ func Start(t testing.TB, o Options) *Seed {
 	}
 	sort.Strings(names)
 
-	tlsCert, cert := selfSigned(t)
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	tr := &quic.Transport{Conn: udp}
-	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{tlsCert}, NextProtos: []string{wire.ALPN}, MinVersion: tls.VersionTLS13},
-		&quic.Config{MaxIdleTimeout: 30 * time.Second})
-	require.NoError(t, err)
-
 	s := &Seed{listDone: make(chan error, 64)}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		_ = ln.Close()
-		_ = tr.Close()
-		_ = udp.Close()
-		wg.Wait()
-	})
-	serve := func(str *quic.Stream) {
-		req, err := wire.ReadRequest(bufio.NewReader(str))
-		if err != nil {
-			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
-			return
-		}
+	serve := func(ctx context.Context, str *quic.Stream, req wire.Request) {
 		switch req := req.(type) {
 		case *wire.ListRequest:
 			s.lists.Add(1)
@@ -175,47 +145,8 @@ func Start(t testing.TB, o Options) *Seed {
 			str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeNotFound))
 		}
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept(ctx)
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.CloseWithError(0, "")
-				for {
-					str, err := conn.AcceptStream(ctx)
-					if err != nil {
-						return
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						serve(str)
-					}()
-				}
-			}()
-		}
-	}()
-	port := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
-	s.url = wire.URL{Host: "127.0.0.1", Port: port, Pin: wire.PinOf(cert), HasPin: true}.String()
+	s.url = quictest.Serve(t, quictest.Handler{Request: serve})
 	return s
-}
-
-func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	c, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, c
 }
 
 // Endless returns a List script that writes entry (an encoded FILE_ENTRY

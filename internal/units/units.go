@@ -75,3 +75,17 @@ func ParseSize(s string) (int64, error) {
 	}
 	return int64(f), nil
 }
+
+// FormatSize writes n bytes as ParseSize reads them: in the largest binary
+// unit that divides n exactly ("64MiB", "256KiB"), else in bytes ("1000").
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		name  string
+		scale int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.scale == 0 {
+			return strconv.FormatInt(n/u.scale, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

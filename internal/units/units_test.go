@@ -38,3 +38,14 @@ func TestParseRate(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{64 << 20: "64MiB", 256 << 10: "256KiB", 3 << 30: "3GiB", 1536 << 10: "1536KiB", 1000: "1000", 0: "0"} {
+		require.Equal(t, want, FormatSize(n))
+		if n > 0 {
+			back, err := ParseSize(want)
+			require.NoError(t, err)
+			require.Equal(t, n, back)
+		}
+	}
+}

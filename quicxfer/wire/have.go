@@ -3,8 +3,8 @@ package wire
 import (
 	"fmt"
 	"io"
-	"math/bits"
 
+	"github.com/quicxfer/quicxfer/internal/bitset"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -47,34 +47,30 @@ func (m *HaveRequest) parse(p []byte) error {
 // whose bit is set in Bits, bit i%64 of Bits[i/64] for block i, of N blocks.
 type Have struct {
 	All  bool
-	N    int      // number of blocks of the file, 0 to manifest.MaxBlocks; 0 when All
-	Bits []uint64 // (N+63)/64 words; no bit at or past N is set
+	N    int        // number of blocks of the file, 0 to manifest.MaxBlocks; 0 when All
+	Bits bitset.Set // (N+63)/64 words; no bit at or past N is set
 }
 
 // NewHave returns an empty set of n blocks.
-func NewHave(n int) Have { return Have{N: n, Bits: make([]uint64, (n+63)/64)} }
+func NewHave(n int) Have { return Have{N: n, Bits: bitset.New(n)} }
 
 // Has reports whether block i is in the set.
 func (h *Have) Has(i int) bool {
 	if h.All {
 		return true
 	}
-	return i >= 0 && i < h.N && h.Bits[i/64]&(1<<(i%64)) != 0
+	return i >= 0 && i < h.N && h.Bits.Get(i)
 }
 
 // Set adds block i, which must be below N.
-func (h *Have) Set(i int) { h.Bits[i/64] |= 1 << (i % 64) }
+func (h *Have) Set(i int) { h.Bits.Set(i) }
 
 // Count returns the number of blocks in the set (-1 when All).
 func (h *Have) Count() int {
 	if h.All {
 		return -1
 	}
-	n := 0
-	for _, w := range h.Bits {
-		n += bits.OnesCount64(w)
-	}
-	return n
+	return h.Bits.Count()
 }
 
 // runs yields the lengths of the alternating runs of absent and present
@@ -105,10 +101,10 @@ func AppendHave(b []byte, h Have) []byte {
 		b = AppendFrameHeader(b, FrameHave, 1)
 		return append(b, haveAll)
 	}
-	if h.N < 0 || h.N > manifest.MaxBlocks || len(h.Bits) < (h.N+63)/64 {
+	if h.N < 0 || h.N > manifest.MaxBlocks || len(h.Bits) < bitset.Words(h.N) {
 		panic(fmt.Sprintf("wire: bad Have of %d blocks, %d words", h.N, len(h.Bits)))
 	}
-	bitfield := (h.N + 7) / 8
+	bitfield := bitset.ByteLen(h.N)
 	runLen := 0
 	for r := range h.runs {
 		runLen += varintLen(r)
@@ -129,10 +125,7 @@ func AppendHave(b []byte, h Have) []byte {
 	b = AppendFrameHeader(b, FrameHave, uint64(1+head+bitfield))
 	b = append(b, haveBits)
 	b = appendVarint(b, uint64(h.N))
-	for i := range bitfield {
-		b = append(b, byte(h.Bits[i/8]>>(8*(i%8))))
-	}
-	return b
+	return h.Bits.AppendBytes(b, h.N)
 }
 
 // ReadHave reads the HAVE frame that answers a HaveRequest. An end of stream
@@ -174,19 +167,16 @@ func ReadHave(r Reader) (Have, error) {
 	if n > manifest.MaxBlocks {
 		return bad("%d blocks, limit %d", n, manifest.MaxBlocks)
 	}
-	h := NewHave(int(n))
 	if kind == haveBits {
-		if uint64(len(p)) != (n+7)/8 {
+		if len(p) != bitset.ByteLen(int(n)) {
 			return bad("%d bytes of bitfield for %d blocks", len(p), n)
-		}
-		for i, c := range p {
-			h.Bits[i/8] |= uint64(c) << (8 * (i % 8))
 		}
 		if r := n % 8; r != 0 && p[len(p)-1]>>r != 0 {
 			return bad("bits set past block %d", n)
 		}
-		return h, nil
+		return Have{N: int(n), Bits: bitset.FromBytes(p)}, nil
 	}
+	h := NewHave(int(n))
 	// Runs: absent, present, absent, ...; the first may be empty.
 	var pos uint64
 	present := false

@@ -67,6 +67,24 @@ func TestHaveRoundTrip(t *testing.T) {
 	}
 }
 
+// A bitfield frame over several words (bit i of byte i/8 is block i)
+// decodes to its blocks and encodes back byte for byte.
+func TestHaveBitfieldFrameRoundTrips(t *testing.T) {
+	frame := []byte{byte(FrameHave), 20, haveBits, 0x40, 130}
+	for range 16 {
+		frame = append(frame, 0x55)
+	}
+	frame = append(frame, 0x01) // blocks 128 and 129: only 128
+	h, err := ReadHave(bytes.NewReader(frame))
+	require.NoError(t, err)
+	require.Equal(t, 130, h.N)
+	require.Equal(t, 65, h.Count())
+	for i := range 130 {
+		require.Equal(t, i%2 == 0, h.Has(i), "block %d", i)
+	}
+	require.Equal(t, frame, AppendHave(nil, h))
+}
+
 func TestHaveEncodings(t *testing.T) {
 	require.Equal(t, []byte{byte(FrameHave), 1, haveAll}, AppendHave(nil, Have{All: true}))
 	// Blocks 0..3 of 70: runs 0 absent, 4 present, 66 absent: 3 bytes < 9.
