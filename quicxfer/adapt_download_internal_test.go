@@ -3,7 +3,6 @@ package quicxfer
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -48,10 +48,7 @@ func (s *scripted) update(_ time.Time, b int64, _ bool) int {
 
 func writeData(t *testing.T, dir, name string, size int) []byte {
 	t.Helper()
-	data := make([]byte, size)
-	_, _ = rand.NewChaCha8([32]byte{9}).Read(data)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
-	return data
+	return testkit.WriteRandom(t, filepath.Join(dir, name), size, 9)
 }
 
 // In the adaptive mode the download opens the connections its decider asks

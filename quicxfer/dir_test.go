@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/scriptseed"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -80,10 +82,10 @@ func TestDownloadDirMergesSeedLists(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "out")
 	var calls dirCalls
-	var dirLogs logs
+	var dirLogs testkit.Logs
 	res, err := quicxfer.DownloadDir(t.Context(), calls.options(quicxfer.DirOptions{
 		Base:   quicxfer.Options{Seeds: append(urlsA, urlsB...), MaxPeers: -1},
-		Prefix: "docs", OutDir: out, Parallel: 2, Logf: dirLogs.logf,
+		Prefix: "docs", OutDir: out, Parallel: 2, Logf: dirLogs.Logf,
 	}))
 	require.NoError(t, err, dirLogs.String())
 	want := []quicxfer.DirFile{
@@ -259,7 +261,7 @@ func TestDownloadDirFallback(t *testing.T) {
 	_, err = os.Stat(none)
 	require.ErrorIs(t, err, os.ErrNotExist, "nothing made")
 
-	empty := seed.StartForTest(t, seed.Options{Paths: []string{t.TempDir()}})
+	empty := seedtest.Start(t, seed.Options{Paths: []string{t.TempDir()}})
 	_, err = quicxfer.DownloadDir(t.Context(), quicxfer.DirOptions{Base: quicxfer.Options{Seeds: []string{empty.URL()}}, OutDir: none})
 	require.ErrorIs(t, err, quicxfer.ErrNoFiles)
 

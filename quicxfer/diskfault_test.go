@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
@@ -211,8 +212,8 @@ func TestDiskFull(t *testing.T) {
 	grow := exec.Command("mount", "-o", "remount,size=32m", outDir)
 	outb, err := grow.CombinedOutput()
 	require.NoError(t, err, "%s", outb)
-	var l logs
-	opts.Logf = l.logf
+	var l testkit.Logs
+	opts.Logf = l.Logf
 	res, err := quicxfer.Download(t.Context(), opts)
 	require.NoError(t, err)
 	requireFile(t, out, data)

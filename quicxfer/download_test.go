@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -26,31 +25,7 @@ import (
 // writeFile writes size pseudo-random bytes (a function of seed) to dir/name.
 func writeFile(t testing.TB, dir, name string, size int, seed uint64) []byte {
 	t.Helper()
-	data := make([]byte, size)
-	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 7})
-	_, _ = r.Read(data)
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-	require.NoError(t, os.WriteFile(p, data, 0o644))
-	return data
-}
-
-// logs collects Download's messages.
-type logs struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logs) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
+	return testkit.WriteRandom(t, filepath.Join(dir, name), size, seed)
 }
 
 func requireFile(t testing.TB, path string, want []byte) {
@@ -176,8 +151,8 @@ func TestSeedWithChangedFile(t *testing.T) {
 	require.NoError(t, f.Close())
 
 	out := filepath.Join(t.TempDir(), "f.bin")
-	var l logs
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{bad.URL(), good.URL()}, Name: "f.bin", Out: out, Logf: l.logf})
+	var l testkit.Logs
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{bad.URL(), good.URL()}, Name: "f.bin", Out: out, Logf: l.Logf})
 	require.NoError(t, err)
 	requireFile(t, out, data)
 	require.Zero(t, res.Seeds[0].Bytes, "nothing from the bad seed was kept")
@@ -242,8 +217,8 @@ func TestDamagedPartialState(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	var l logs
-	opts.Logf = l.logf
+	var l testkit.Logs
+	opts.Logf = l.Logf
 	res, err := quicxfer.Download(t.Context(), opts)
 	require.NoError(t, err)
 	// Had the scribbled block been trusted, the output would differ.
@@ -261,8 +236,8 @@ func TestPartialStateOfDifferentFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.bin")
 	interruptAt(t, quicxfer.Options{Seeds: urls, Name: "a.bin", Out: out}, 0.5)
 
-	var l logs
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.logf, DiscardPartial: true})
+	var l testkit.Logs
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.Logf, DiscardPartial: true})
 	require.NoError(t, err)
 	requireFile(t, out, dataB)
 	require.Zero(t, res.ResumedBytes, "nothing of a.bin is mixed into b.bin")

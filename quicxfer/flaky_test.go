@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -45,10 +46,10 @@ func TestBusySeedIsNotDropped(t *testing.T) {
 			const blocks = 24
 			data := writeFile(t, dir, "f.bin", blocks*manifest.MinBlockSize, 51)
 			s := seedtest.Start(t, seed.Options{Paths: []string{dir}, MaxRequestRate: 8, RequestBurst: 4})
-			lg := &logs{}
+			lg := &testkit.Logs{}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-				Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: tc.retries, MaxPeers: -1, Logf: lg.logf,
+				Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: tc.retries, MaxPeers: -1, Logf: lg.Logf,
 			})
 			require.NoError(t, err, "%s", lg)
 			requireFile(t, out, data)
@@ -102,8 +103,8 @@ func TestMirror503RetryAfter(t *testing.T) {
 	bm := &busyMirror{start: time.Now(), busy: 3 * time.Second}
 	mir := startMirror(t, "f.bin", data, 0, bm.serve, false)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	lg := &logs{}
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.logf})
+	lg := &testkit.Logs{}
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.Logf})
 	require.NoError(t, err, "%s", lg)
 	requireFile(t, out, data)
 	bm.mu.Lock()
@@ -189,8 +190,8 @@ func TestTransientErrorFromOnlySource(t *testing.T) {
 				opts.Seeds, opts.Name = []string{fake.URL()}, "f.bin"
 				asked = fake.blockRequests
 			}
-			lg := &logs{}
-			opts.Logf = lg.logf
+			lg := &testkit.Logs{}
+			opts.Logf = lg.Logf
 			res, err := quicxfer.Download(t.Context(), opts)
 			require.NoError(t, err, "%s", lg)
 			requireFile(t, opts.Out, data)
@@ -235,13 +236,13 @@ func TestTricklingSourceIsTooSlow(t *testing.T) {
 	data := writeFile(t, t.TempDir(), "x", 4*manifest.MinBlockSize, 54)
 	m := buildManifest(t, data)
 	mir := startMirror(t, "f.bin", data, 0, trickles, false)
-	lg, rec := &logs{}, &recorder{}
+	lg, rec := &testkit.Logs{}, &recorder{}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	res, err := quicxfer.Download(ctx, quicxfer.Options{
 		Mirrors: []string{mir.URL()}, Manifest: m, Out: filepath.Join(t.TempDir(), "f.bin"),
 		MaxRetries: 2, LowestSpeedLimit: 1000, LowestSpeedTime: 1500 * time.Millisecond,
-		Logf: lg.logf, OnEvent: rec.on,
+		Logf: lg.Logf, OnEvent: rec.on,
 	})
 	t.Logf("error: %v\nlog:\n%s", err, lg)
 	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
@@ -327,7 +328,7 @@ func TestSeedShutDownAndBack(t *testing.T) {
 	s := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: 4e6, StateDir: state})
 	addr := s.Addr().String()
 	out := filepath.Join(t.TempDir(), "f.bin")
-	lg, rec := &logs{}, &recorder{}
+	lg, rec := &testkit.Logs{}, &recorder{}
 	var killed, restarted atomic.Bool
 	down := make(chan struct{})
 	var mu sync.Mutex
@@ -336,7 +337,7 @@ func TestSeedShutDownAndBack(t *testing.T) {
 	go func() {
 		_, err := quicxfer.Download(t.Context(), quicxfer.Options{
 			Seeds: []string{s.URL()}, Name: "f.bin", Out: out, MaxRetries: -1, MaxPeers: -1,
-			ProgressInterval: 20 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
+			ProgressInterval: 20 * time.Millisecond, Logf: lg.Logf, OnEvent: rec.on,
 			OnProgress: func(p quicxfer.Progress) {
 				if p.Verified >= p.Size/4 && !killed.Swap(true) {
 					// Not in this callback, which the download's loop
@@ -393,7 +394,7 @@ func TestSeedGoneWithoutAWord(t *testing.T) {
 	r := startRelay(t, a.Addr())
 	url := "quic://" + r.front.LocalAddr().String() + "?pin=" + pinOf(a.URL())
 	out := filepath.Join(t.TempDir(), "f.bin")
-	lg, rec := &logs{}, &recorder{}
+	lg, rec := &testkit.Logs{}, &recorder{}
 	gone := make(chan struct{})
 	var once sync.Once
 	type outcome struct {
@@ -404,7 +405,7 @@ func TestSeedGoneWithoutAWord(t *testing.T) {
 	go func() {
 		res, err := quicxfer.Download(t.Context(), quicxfer.Options{
 			Seeds: []string{url}, Name: "f.bin", Out: out, MaxRetries: -1, MaxPeers: -1,
-			ProgressInterval: 20 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
+			ProgressInterval: 20 * time.Millisecond, Logf: lg.Logf, OnEvent: rec.on,
 			OnProgress: func(p quicxfer.Progress) {
 				if p.Verified >= p.Size/4 {
 					once.Do(func() { r.hole.Store(true); close(gone) })
@@ -504,8 +505,8 @@ func TestSeedAwayAtStart(t *testing.T) {
 			if tc.manifest {
 				opts.Manifest = m
 			}
-			lg := &logs{}
-			opts.Logf = lg.logf
+			lg := &testkit.Logs{}
+			opts.Logf = lg.Logf
 			done := make(chan error, 1)
 			start := time.Now()
 			go func() {
@@ -579,11 +580,11 @@ func TestMirrorRedirects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := plain.requests.Load()
-			lg := &logs{}
+			lg := &testkit.Logs{}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
 				Mirrors: []string{tc.url}, Manifest: m, Out: out, AllowInsecureRedirect: tc.allow,
-				Auth: quicxfer.ClientOptions{RootCAs: roots}, Logf: lg.logf,
+				Auth: quicxfer.ClientOptions{RootCAs: roots}, Logf: lg.Logf,
 			})
 			t.Logf("error: %v\nnote: %q\nlog:\n%s", err, res.Seeds[0].Note, lg)
 			require.Len(t, res.Seeds, 1)
@@ -637,8 +638,8 @@ func TestMirrorIgnoringRangeAlone(t *testing.T) {
 			m := buildManifest(t, data)
 			mir := startMirror(t, "f.bin", data, 0, tc.b, false)
 			out := filepath.Join(t.TempDir(), "f.bin")
-			lg := &logs{}
-			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.logf})
+			lg := &testkit.Logs{}
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{mir.URL()}, Manifest: m, Out: out, Logf: lg.Logf})
 			t.Logf("requests %d, %+v\nlog:\n%s", mir.requests.Load(), res.Seeds[0], lg)
 			require.NoError(t, err, "%s", lg)
 			requireFile(t, out, data)

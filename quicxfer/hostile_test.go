@@ -15,6 +15,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -56,9 +57,9 @@ func TestHostileSeeds(t *testing.T) {
 			honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: rate})
 			liar := startFakeSeed(t, dir, "f.bin", tc.b)
 			out := filepath.Join(t.TempDir(), "f.bin")
-			var l logs
+			var l testkit.Logs
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-				Seeds: []string{liar.URL(), honest.URL()}, Name: "f.bin", Out: out, Logf: l.logf,
+				Seeds: []string{liar.URL(), honest.URL()}, Name: "f.bin", Out: out, Logf: l.Logf,
 			})
 			require.NoError(t, err, l.String())
 			t.Logf("liar: %+v\nlog:\n%s", res.Seeds[0], l.String())
@@ -94,8 +95,8 @@ func TestForgedBlock(t *testing.T) {
 	data := writeFile(t, dir, "f.bin", 1000, 24)
 	liar := startFakeSeed(t, dir, "f.bin", forgedBlocks)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	var l logs
-	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL()}, Name: "f.bin", Out: out, Logf: l.logf})
+	var l testkit.Logs
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL()}, Name: "f.bin", Out: out, Logf: l.Logf})
 	t.Logf("error: %v\nlog:\n%s", err, l.String())
 	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
 	require.NotContains(t, err.Error(), "\n")
@@ -155,9 +156,9 @@ func TestIDRefusesOtherManifests(t *testing.T) {
 	_, good := startSeeds(t, goodDir, 8e6)
 
 	out := filepath.Join(t.TempDir(), "f.bin")
-	var l logs
+	var l testkit.Logs
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-		Seeds: []string{bad[0], bad[1], good[0]}, Name: "f.bin", Out: out, ID: m.ID(), Logf: l.logf,
+		Seeds: []string{bad[0], bad[1], good[0]}, Name: "f.bin", Out: out, ID: m.ID(), Logf: l.Logf,
 	})
 	require.NoError(t, err)
 	requireFile(t, out, data)

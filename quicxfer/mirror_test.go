@@ -21,6 +21,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/paced"
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -184,9 +185,9 @@ func TestMirrorsAndSeeds(t *testing.T) {
 	m1 := startMirror(t, "f.bin", data, 8e6, nil, false)
 	m2 := startMirror(t, "f.bin", data, 4e6, nil, false)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	var l logs
+	var l testkit.Logs
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-		Seeds: urls, Mirrors: []string{m1.URL(), m2.URL()}, Name: "f.bin", Out: out, Logf: l.logf,
+		Seeds: urls, Mirrors: []string{m1.URL(), m2.URL()}, Name: "f.bin", Out: out, Logf: l.Logf,
 	})
 	require.NoError(t, err, l.String())
 	requireFile(t, out, data)
@@ -286,9 +287,9 @@ func TestHostileMirrors(t *testing.T) {
 			honest := seedtest.Start(t, seed.Options{Paths: []string{dir}, RateLimit: cmp.Or(tc.rate, 4e6)})
 			liar := startMirror(t, "f.bin", data, 0, tc.b, false)
 			out := filepath.Join(t.TempDir(), "f.bin")
-			var l logs
+			var l testkit.Logs
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-				Seeds: []string{honest.URL()}, Mirrors: []string{liar.URL()}, Name: "f.bin", Out: out, Logf: l.logf,
+				Seeds: []string{honest.URL()}, Mirrors: []string{liar.URL()}, Name: "f.bin", Out: out, Logf: l.Logf,
 			})
 			require.NoError(t, err, l.String())
 			lr := res.Seeds[1]
@@ -329,9 +330,9 @@ func TestManifestWithSeeds(t *testing.T) {
 	other := seedtest.Start(t, seed.Options{Paths: []string{good}, RateLimit: 4e6})
 	mir := startMirror(t, "f.bin", data, 4e6, nil, false)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	var l logs
+	var l testkit.Logs
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{
-		Seeds: []string{liar.URL(), other.URL()}, Mirrors: []string{mir.URL()}, Manifest: m, Name: "f.bin", Out: out, Logf: l.logf,
+		Seeds: []string{liar.URL(), other.URL()}, Mirrors: []string{mir.URL()}, Manifest: m, Name: "f.bin", Out: out, Logf: l.Logf,
 	})
 	require.NoError(t, err, l.String())
 	requireFile(t, out, data)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
@@ -77,8 +78,8 @@ func TestStaleStateMissingData(t *testing.T) {
 		}
 	}
 
-	var l logs
-	opts.Logf = l.logf
+	var l testkit.Logs
+	opts.Logf = l.Logf
 	res, err := quicxfer.Download(t.Context(), opts)
 	require.NoError(t, err)
 	requireFile(t, out, data)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -27,7 +29,7 @@ func (r testReplica) Sharer() quicxfer.Sharer { return r.sharer }
 func replicaServe(t *testing.T, stateDir string) (func(*quicxfer.Replica) (quicxfer.ReplicaSeed, error), *[]testReplica) {
 	var started []testReplica
 	return func(*quicxfer.Replica) (quicxfer.ReplicaSeed, error) {
-		srv := seed.StartForTest(t, seed.Options{NoPaths: true, StateDir: stateDir})
+		srv := seedtest.Start(t, seed.Options{NoPaths: true, StateDir: stateDir})
 		r := testReplica{srv, srv.NewDownloadSharer()}
 		t.Cleanup(func() {
 			_ = srv.Close() // before the shared file is closed
@@ -53,9 +55,9 @@ func TestReplicate(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	serve, started := replicaServe(t, state)
 	var serving []quicxfer.Replica
-	var msgs logs
+	var msgs testkit.Logs
 	opts := quicxfer.ReplicateOptions{
-		From: urls, Name: "sub/f.bin", Dir: dir, StateDir: state, Client: client, Logf: msgs.logf,
+		From: urls, Name: "sub/f.bin", Dir: dir, StateDir: state, Client: client, Logf: msgs.Logf,
 		CachedManifest: func(p string) (*manifest.Manifest, error) { return seed.CachedManifest(state, p) },
 		Serve:          serve,
 		OnServing:      func(r *quicxfer.Replica) { serving = append(serving, *r) },

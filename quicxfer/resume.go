@@ -131,7 +131,7 @@ func (l *loop) settle(ctx context.Context, p *proof, res *Result) error {
 
 // present reports whether block i is on disk: had (proven) or claimed (being
 // proven). The scheduler fetches neither.
-func (l *loop) present(i int) bool { return l.part.Has(i) || l.part.Claimed(i) }
+func (l *loop) present(i int) bool { return l.part.Present(i) }
 
 // checkWholeFile checks the complete file at path against h, the plan's hash of
 // the whole file.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/collide"
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
@@ -65,8 +66,8 @@ func TestResumedBlockProvenBySHA256(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "f.bin")
 			plantPartial(t, out, data, tc.have, 4)
 
-			var l logs
-			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "f.bin", Out: out, Logf: l.logf})
+			var l testkit.Logs
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "f.bin", Out: out, Logf: l.Logf})
 			require.NoError(t, err)
 			t.Log(l.String())
 			requireFile(t, out, data)
@@ -97,8 +98,8 @@ func TestOtherPartialKept(t *testing.T) {
 	require.Equal(t, state, mustReadFile(t, partial.StatePath(out)))
 	require.NoFileExists(t, out)
 
-	var l logs
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.logf, DiscardPartial: true})
+	var l testkit.Logs
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.Logf, DiscardPartial: true})
 	require.NoError(t, err)
 	requireFile(t, out, dataB)
 	require.Zero(t, res.ResumedBytes, "nothing of a.bin is mixed into b.bin")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/seed"
@@ -66,12 +67,12 @@ func TestLostPeerFailsTheDownload(t *testing.T) {
 			})
 			t.Cleanup(func() { stop.Stop() })
 
-			lg, rec := &logs{}, &recorder{}
+			lg, rec := &testkit.Logs{}, &recorder{}
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
 			res, err := quicxfer.Download(ctx, quicxfer.Options{
 				Seeds: []string{origin.URL()}, Name: "f.bin", Out: filepath.Join(t.TempDir(), "f.bin"),
-				MaxRetries: 1, DialTimeout: 300 * time.Millisecond, Logf: lg.logf, OnEvent: rec.on,
+				MaxRetries: 1, DialTimeout: 300 * time.Millisecond, Logf: lg.Logf, OnEvent: rec.on,
 			})
 			require.ErrorIs(t, err, quicxfer.ErrNoSeeds, "%s", lg)
 			require.Len(t, res.Seeds, 2, "%s", lg)
@@ -92,12 +93,12 @@ func TestSourceRemovedForItsHave(t *testing.T) {
 	data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 43)
 	bad := startFakeSeedWith(t, src, "f.bin", stallBlocks, fakeOptions{have: haveMalformed})
 	honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
-	lg, rec := &logs{}, &recorder{}
+	lg, rec := &testkit.Logs{}, &recorder{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	openAtEnd := int64(-1)
 	res, err := quicxfer.Download(t.Context(), quicxfer.Options{
 		Seeds: []string{bad.URL(), honest.URL()}, Name: "f.bin", Out: out, MaxPeers: -1,
-		Logf: lg.logf, OnEvent: rec.on,
+		Logf: lg.Logf, OnEvent: rec.on,
 		OnProgress: func(p quicxfer.Progress) {
 			if p.Verified < p.Size || openAtEnd >= 0 {
 				return
@@ -136,11 +137,11 @@ func TestNotesFollowTheSource(t *testing.T) {
 			data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 45)
 			fake := startFakeSeedWith(t, src, "f.bin", tc.b, fakeOptions{refuseManifests: 1})
 			honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 2e6})
-			lg, rec := &logs{}, &recorder{}
+			lg, rec := &testkit.Logs{}, &recorder{}
 			out := filepath.Join(t.TempDir(), "f.bin")
 			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
 				Seeds: []string{fake.URL(), honest.URL()}, Name: "f.bin", Out: out, MaxPeers: -1,
-				Logf: lg.logf, OnEvent: rec.on,
+				Logf: lg.Logf, OnEvent: rec.on,
 			})
 			require.NoError(t, err, "%s", lg)
 			requireFile(t, out, data)
@@ -166,13 +167,13 @@ func TestDroppedSourceIsLeftAlone(t *testing.T) {
 	data := writeFile(t, src, "f.bin", 24*manifest.MinBlockSize, 47)
 	bad := startFakeSeedWith(t, src, "f.bin", wrongBlocks, fakeOptions{have: haveInternal})
 	honest := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 6e5})
-	lg := &logs{}
+	lg := &testkit.Logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	haveAtDrop := int64(-1)
 	var droppedAt time.Time
 	_, err := quicxfer.Download(t.Context(), quicxfer.Options{
 		Seeds: []string{bad.URL(), honest.URL()}, Name: "f.bin", Out: out, MaxRetries: 2,
-		Logf: lg.logf,
+		Logf: lg.Logf,
 		OnEvent: func(e quicxfer.Event) {
 			if e.Kind == quicxfer.EventSourceDropped && e.Source == bad.URL() {
 				haveAtDrop, droppedAt = bad.haveReqs.Load(), time.Now()

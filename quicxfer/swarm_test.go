@@ -14,6 +14,7 @@ import (
 
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/internal/seedtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -125,9 +126,9 @@ func TestDiscovery(t *testing.T) {
 	id := origin.Files()[0].ID
 	require.NoError(t, origin.TouchPeer(id, others[1]))
 
-	lg := &logs{}
+	lg := &testkit.Logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{origin.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{origin.URL()}, Name: "f.bin", Out: out, Logf: lg.Logf})
 	require.NoError(t, err, "%s", lg)
 	requireFile(t, out, data)
 	require.Len(t, res.Seeds, 3, "%s", lg)
@@ -174,9 +175,9 @@ func TestPartialPeerServesWhatItHas(t *testing.T) {
 	require.NoError(t, p.sharer.Start("f.bin", m, partial.PartPath(pout), part.Has))
 	require.NoError(t, part.Close())
 
-	lg := &logs{}
+	lg := &testkit.Logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{origin.URL(), p.srv.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{origin.URL(), p.srv.URL()}, Name: "f.bin", Out: out, Logf: lg.Logf})
 	require.NoError(t, err, "%s", lg)
 	requireFile(t, out, data)
 	require.Equal(t, p.srv.URL(), res.Seeds[1].URL)
@@ -249,9 +250,9 @@ func TestLyingHave(t *testing.T) {
 	data := writeFile(t, src, "f.bin", size, 21)
 	liar := startFakeSeed(t, src, "f.bin", claimsAll)
 	origin := seedtest.Start(t, seed.Options{Paths: []string{src}, RateLimit: 1e6})
-	lg := &logs{}
+	lg := &testkit.Logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL(), origin.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{liar.URL(), origin.URL()}, Name: "f.bin", Out: out, Logf: lg.Logf})
 	require.NoError(t, err, "%s", lg)
 	requireFile(t, out, data)
 	require.Zero(t, res.Seeds[0].Blocks)
@@ -271,11 +272,11 @@ func TestWaitsForBlocksNoSourceHas(t *testing.T) {
 	p := startPeer(t, 0)
 	require.NoError(t, p.sharer.Start("f.bin", m, filepath.Join(src, "f.bin"), func(i int) bool { return i < 4 }))
 
-	lg := &logs{}
+	lg := &testkit.Logs{}
 	out := filepath.Join(t.TempDir(), "f.bin")
 	done := make(chan error, 1)
 	go func() {
-		_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{p.srv.URL()}, Name: "f.bin", Out: out, Logf: lg.logf})
+		_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{p.srv.URL()}, Name: "f.bin", Out: out, Logf: lg.Logf})
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return strings.Contains(lg.String(), "waiting: 4 blocks") }, 20*time.Second, 20*time.Millisecond)

@@ -142,7 +142,7 @@ func TestPrivateSeedToken(t *testing.T) {
 	u := parseURL(t, s.URL())
 	t.Run("client without token", func(t *testing.T) {
 		_, err := listWith(t, quicxfer.ClientOptions{}, u)
-		requireNotAuthorised(t, err, "this seed needs --token")
+		requireNotAuthorised(t, err, "this seed needs a token")
 	})
 	t.Run("client with a wrong token", func(t *testing.T) {
 		_, err := listWith(t, quicxfer.ClientOptions{Token: []byte(wrong)}, u)
@@ -158,7 +158,7 @@ func TestPrivateSeedToken(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		opts := quicxfer.Options{Seeds: []string{s.URL()}, Name: "secret.bin", Out: out}
 		_, err := quicxfer.Download(t.Context(), opts)
-		require.ErrorContains(t, err, "not authorised: this seed needs --token")
+		require.ErrorContains(t, err, "not authorised: this seed needs a token")
 		require.NoFileExists(t, out)
 
 		opts.Auth.Token = []byte(token)
@@ -207,7 +207,7 @@ func TestMutualTLS(t *testing.T) {
 	bad, _, _ := other.Issue(t, false)
 
 	_, err := listWith(t, quicxfer.ClientOptions{}, u)
-	requireNotAuthorised(t, err, "this seed needs a client certificate (--client-cert and --client-key)")
+	requireNotAuthorised(t, err, "this seed needs a client certificate")
 	_, err = listWith(t, quicxfer.ClientOptions{Certificate: &bad}, u)
 	requireNotAuthorised(t, err, "the seed refused the client certificate")
 

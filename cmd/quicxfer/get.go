@@ -71,7 +71,7 @@ Examples:
 			&cli.StringFlag{Name: "lowest-speed-limit", Value: "1KB/s", Usage: "a source that sends less than this `RATE` (units as for seed --rate-limit) over " + quicxfer.DefaultLowestSpeedTime.String() + " with requests out is treated as stalled: its blocks go to other sources and it is tried again later (it counts toward --retries); 0 turns the rule off"},
 			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to " + strconv.Itoa(quicxfer.DefaultMaxConnsPerSeed) + "); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
-			&cli.IntFlag{Name: "parallel", Value: 3, Usage: "files fetched at once in a directory download"},
+			&cli.IntFlag{Name: "parallel", Value: quicxfer.DefaultParallel, Usage: fmt.Sprintf("files fetched at once in a directory download (1 to %d)", quicxfer.MaxParallel)},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
 		Action: func(c *cli.Context) error {

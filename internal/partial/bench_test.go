@@ -26,7 +26,7 @@ func BenchmarkSync(b *testing.B) {
 		// what this measures.
 		f.mu.Lock()
 		for range 64 {
-			if !f.have.get(next) {
+			if !f.have.Get(next) {
 				f.markLocked(next)
 			}
 			f.pending = append(f.pending, next)

@@ -9,8 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/quicxfer/quicxfer/internal/testkit"
 	"golang.org/x/sys/unix"
+
+	"github.com/quicxfer/quicxfer/internal/testkit"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 )

@@ -53,7 +53,7 @@
 // file and marks it present but not durable, in memory only.
 //
 // Sync, serialised: (1) snapshot the blocks written since the last Sync;
-// (2) fdatasync the part file; (3) add the snapshot to the durable bitmap;
+// (2) fdatasync the part file; (3) add the snapshot to the durable bitset.Set;
 // (4) write the whole state to a new OUT.qxstate.tmp and fsync it; (5) rename it
 // over OUT.qxstate; (6) fsync the directory.
 //

@@ -111,19 +111,19 @@ type File struct {
 	renamed  bool // Finish has renamed the part file to out
 
 	mu      sync.Mutex // guards the fields below
-	have    bitmap     // blocks written (durable or not) or proven: verified with SHA-256
+	have    bitset.Set // blocks written (durable or not) or proven: verified with SHA-256
 	pending []int      // blocks written since the last Sync's snapshot
 	count   int
 	bytes   int64
 	// claimed holds the blocks a previous run recorded whose xxh64 matched
 	// at Open, not yet proven with SHA-256 (see Prove). Their bits are in
 	// durable; they are not in have.
-	claimed      bitmap
+	claimed      bitset.Set
 	nclaimed     int
 	claimedBytes int64
 
 	syncMu  sync.Mutex // serialises Sync; guards the fields below
-	durable bitmap     // blocks whose data was fdatasynced: what the state file records
+	durable bitset.Set // blocks whose data was fdatasynced: what the state file records
 	dirty   bool       // durable differs from the state file on disk
 	spare   []int      // the previous snapshot, reused as the next pending list
 	buf     []byte     // encoding buffer
@@ -167,9 +167,9 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 	f := &File{
 		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
 		removeEmpty: opts.RemoveEmpty,
-		have:        newBitmap(n),
-		claimed:     newBitmap(n),
-		durable:     newBitmap(n),
+		have:        bitset.New(n),
+		claimed:     bitset.New(n),
+		durable:     bitset.New(n),
 		dirty:       true, // whatever Open finds, it writes down
 	}
 	rep, err := f.load(created, opts)
@@ -378,14 +378,14 @@ func (f *File) Claimed(i int) bool { return f.in(i, f.claimed) }
 func (f *File) Present(i int) bool { return f.in(i, f.have, f.claimed) }
 
 // in reports whether block i is in one of sets, f's own, read under f.mu.
-func (f *File) in(i int, sets ...bitmap) bool {
+func (f *File) in(i int, sets ...bitset.Set) bool {
 	if i < 0 || i >= f.m.NumBlocks() {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, b := range sets {
-		if b.get(i) {
+		if b.Get(i) {
 			return true
 		}
 	}
@@ -455,7 +455,7 @@ func (f *File) WriteBlock(i int, data []byte) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.have.get(i) {
+	if !f.have.Get(i) {
 		f.markLocked(i)
 		f.pending = append(f.pending, i)
 	}
@@ -464,21 +464,21 @@ func (f *File) WriteBlock(i int, data []byte) error {
 
 // markLocked records block i as present; f.mu is held.
 func (f *File) markLocked(i int) {
-	f.have.set(i)
+	f.have.Set(i)
 	f.count++
 	f.bytes += f.m.BlockLen(i)
 }
 
 // claimLocked records block i as claimed; f.mu is held.
 func (f *File) claimLocked(i int) {
-	f.claimed.set(i)
+	f.claimed.Set(i)
 	f.nclaimed++
 	f.claimedBytes += f.m.BlockLen(i)
 }
 
 // unclaimLocked forgets block i's claim; f.mu is held.
 func (f *File) unclaimLocked(i int) {
-	f.claimed.clear(i)
+	f.claimed.Clear(i)
 	f.nclaimed--
 	f.claimedBytes -= f.m.BlockLen(i)
 }
@@ -523,7 +523,7 @@ func (f *File) syncLocked() error {
 			return f.err
 		}
 		for _, i := range snap {
-			f.durable.set(i)
+			f.durable.Set(i)
 		}
 		f.dirty = true
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 )
 
 // Present sees a block that Prove proves as claimed or as had at every
@@ -44,7 +46,7 @@ func TestPresentWhileProving(t *testing.T) {
 			}
 		}
 	})
-	prep, err := f.Prove(t.Context(), 2, nil)
+	prep, err := f.Prove(t.Context(), 2, verify.FromManifest(d.m), nil)
 	close(done)
 	wg.Wait()
 	require.NoError(t, err)

@@ -43,7 +43,7 @@ func (f *File) Prove(ctx context.Context, workers int, check PieceChecker, prove
 	var jobs []int
 	f.mu.Lock()
 	for i := range f.m.NumBlocks() {
-		if f.claimed.get(i) {
+		if f.claimed.Get(i) {
 			jobs = append(jobs, i)
 		}
 	}
@@ -123,7 +123,7 @@ func (f *File) prove(i int, buf []byte, check PieceChecker) (uint8, error) {
 	if check.Piece(i, data[:n]) == nil {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if !f.claimed.get(i) {
+		if !f.claimed.Get(i) {
 			return unchecked, nil
 		}
 		f.unclaimLocked(i)
@@ -136,11 +136,11 @@ func (f *File) prove(i int, buf []byte, check PieceChecker) (uint8, error) {
 	f.syncMu.Lock()
 	defer f.syncMu.Unlock()
 	f.mu.Lock()
-	if !f.claimed.get(i) {
+	if !f.claimed.Get(i) {
 		f.mu.Unlock()
 		return unchecked, nil
 	}
-	f.durable.clear(i)
+	f.durable.Clear(i)
 	f.dirty = true
 	f.mu.Unlock()
 	if err := f.syncLocked(); err != nil {

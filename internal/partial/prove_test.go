@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,8 +77,15 @@ func TestProve(t *testing.T) {
 	require.NoError(t, f.WriteBlock(4, d.block(4)), "a claimed block is not overwritten")
 	require.NoError(t, f.WriteBlock(3, d.block(3)), "others are written meanwhile")
 
-	var proven []int
-	prep, err := f.Prove(t.Context(), 3, verify.FromManifest(d.m), func(i int) { proven = append(proven, i) })
+	var (
+		mu     sync.Mutex // proven is called from Prove's goroutines, several at once
+		proven []int
+	)
+	prep, err := f.Prove(t.Context(), 3, verify.FromManifest(d.m), func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		proven = append(proven, i)
+	})
 	require.NoError(t, err)
 	require.Equal(t, ProofReport{Proven: 4, Failed: 1, FailedBytes: bs}, prep)
 	require.ElementsMatch(t, []int{0, 1, 2, 5}, proven)

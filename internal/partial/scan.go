@@ -119,11 +119,11 @@ func (f *File) check(old *State, scan bool, workers int, deferProof bool, rep *R
 		case trusted:
 			rep.Trusted++
 			f.markLocked(i)
-			f.durable.set(i)
+			f.durable.Set(i)
 		case claimed:
 			rep.Claimed++
 			f.claimLocked(i)
-			f.durable.set(i)
+			f.durable.Set(i)
 		case recovered:
 			rep.Recovered++
 			f.markLocked(i)

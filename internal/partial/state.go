@@ -119,14 +119,4 @@ func validBlockSize(bs uint64) bool {
 	return bs >= manifest.MinBlockSize && bs <= manifest.MaxBlockSize && bits.OnesCount64(bs) == 1
 }
 
-// bitmap is a set of blocks in memory (a bitset.Set); its byte form
-// (bitset.Bytes) is the state file's layout.
-type bitmap bitset.Set
-
-func newBitmap(n int) bitmap { return bitmap(bitset.New(n)) }
-
-func (b bitmap) get(i int) bool { return bitset.Set(b).Get(i) }
-func (b bitmap) set(i int)      { bitset.Set(b).Set(i) }
-func (b bitmap) clear(i int)    { bitset.Set(b).Clear(i) }
-
 func bitmapLen(n int) int { return bitset.ByteLen(n) }

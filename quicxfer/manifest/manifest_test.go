@@ -3,22 +3,18 @@ package manifest
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/randfile"
 )
 
 func randomBytes(t testing.TB, n int, seed uint64) []byte {
 	t.Helper()
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
+	return randfile.Bytes(n, seed)
 }
 
 func TestBlockSizeFor(t *testing.T) {
