@@ -228,22 +228,6 @@ func TestDamagedPartialState(t *testing.T) {
 	require.Positive(t, res.ResumedBytes, "good blocks were recovered, not fetched again")
 }
 
-func TestPartialStateOfDifferentFile(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir, "a.bin", 8<<20, 7)
-	dataB := writeFile(t, dir, "b.bin", 8<<20, 8)
-	_, urls := startSeeds(t, dir, 8e6)
-	out := filepath.Join(t.TempDir(), "out.bin")
-	interruptAt(t, quicxfer.Options{Seeds: urls, Name: "a.bin", Out: out}, 0.5)
-
-	var l testkit.Logs
-	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: urls, Name: "b.bin", Out: out, Logf: l.Logf, DiscardPartial: true})
-	require.NoError(t, err)
-	requireFile(t, out, dataB)
-	require.Zero(t, res.ResumedBytes, "nothing of a.bin is mixed into b.bin")
-	require.Contains(t, l.String(), "different file")
-}
-
 func TestOutExists(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 300000, 9)
