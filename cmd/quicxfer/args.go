@@ -37,7 +37,8 @@ type givenKey struct{}
 // the flags: every word after it is an argument. A word that starts with
 // '-' and is not one of the command's flags is a usage error, echoed as
 // typed (Go's flag package says "-sed" for --sed). It also returns the
-// names of the flags given. A shell-completion request is left as it is
+// names of the flags given, and takes their variables away (dropEnvVars):
+// the command line wins. A shell-completion request is left as it is
 // (urfave turns completion off after a "--"), and so is a command it does
 // not know, for the app's Action to refuse.
 func arrange(app *cli.App, args []string) (_ []string, given map[string]bool, _ error) {
@@ -89,6 +90,7 @@ func arrange(app *cli.App, args []string) (_ []string, given map[string]bool, _ 
 			positional = append(positional, w)
 		}
 	}
+	dropEnvVars(cmd.Flags, given)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}

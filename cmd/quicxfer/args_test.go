@@ -177,3 +177,17 @@ func TestFlagSources(t *testing.T) {
 	require.Equal(t, seen{true, "", "", "0.0.0.0:4433"}, runWith("f.bin", "--listen", "0.0.0.0:4433"), "the same value on the command line is the command line's")
 	require.Equal(t, seen{true, "", "", "127.0.0.1:0"}, runWith("-l", "127.0.0.1:0", "f.bin"))
 }
+
+// TestVariableNeverFailsAGivenFlag: a bad value in a flag's variable does
+// not fail a command that gives the flag on the command line (which wins);
+// without the flag, it is a usage error that names the variable.
+func TestVariableNeverFailsAGivenFlag(t *testing.T) {
+	src := t.TempDir()
+	writeRandom(t, filepath.Join(src, "f.bin"), 1000, 43)
+	u := startSeed(t, src)
+	env := []string{"QUICXFER_JSON=maybe"}
+	r := runBounded(t, env, "ls", "--seed", u, "--json")
+	require.Zero(t, r.code, r.stderr)
+	require.Contains(t, r.stdout, `"f.bin"`)
+	requireUsage(t, runBounded(t, env, "ls", "--seed", u), "QUICXFER_JSON")
+}
