@@ -39,10 +39,15 @@ func newApp(stdout, stderr io.Writer) application {
 	app := &cli.App{
 		Name:  "quicxfer",
 		Usage: "download a file (or a directory) from many seeds, peers and HTTP mirrors at once over QUIC, verified and resumable",
-		Description: `Every flag can also be set in the environment: QUICXFER_ and the flag's name
+		Description: `A command's flags may come before or after its arguments; "--" ends the
+flags (a NAME that starts with '-' goes after it).
+
+Every flag can also be set in the environment: QUICXFER_ and the flag's name
 in capitals with '_' for '-' (QUICXFER_SEED, QUICXFER_CONNS_PER_SEED); a list
-flag takes a comma-separated list; a flag on the command line wins. Shell
-completion: quicxfer completion bash|zsh|fish.
+flag takes a comma-separated list; a flag on the command line wins, and a
+variable is ignored where its flag does not apply (QUICXFER_LISTEN, set for
+seed, by get without --serve). Shell completion: quicxfer completion
+bash|zsh|fish. The reference: docs/cli.md and quicxfer(1) (docs/quicxfer.1).
 
 Exit codes: 0 done (get: OUT complete and verified); 1 failed, the reason in
 one line on standard error; 2 called wrongly (unknown flag, missing argument);
@@ -53,6 +58,7 @@ Examples:
    quicxfer seed /srv/isos
    quicxfer get --seed URL1 --seed URL2 -o debian.iso debian.iso
    quicxfer status debian.iso
+   quicxfer --version
    quicxfer COMMAND --help`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
