@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,6 +38,14 @@ Examples:
 			&cli.BoolFlag{Name: "keep", Usage: "keep the temporary directory"},
 		},
 		Action: func(c *cli.Context) error {
+			// Before any seed starts: a file of no bytes cannot be
+			// interrupted half way, and one past int64 cannot be written.
+			if n := c.Int64("size-mib"); n <= 0 || n > math.MaxInt64>>20 {
+				return usagef("demo: --size-mib%s: want a positive number of MiB, got %d", envNote(c, "size-mib"), n)
+			}
+			if c.NArg() != 0 {
+				return usagef("demo: takes no arguments, only flags")
+			}
 			return runDemo(c.Context, c.App.Writer, c.Int64("size-mib")<<20, c.Bool("keep"))
 		},
 	}

@@ -25,16 +25,35 @@ func envName(flag string) string {
 // the types.
 func addEnvVars(flags []cli.Flag) {
 	for _, f := range flags {
-		v := reflect.ValueOf(f)
-		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-			continue
+		if ev, ok := envVarsField(f); ok && ev.Len() == 0 {
+			ev.Set(reflect.ValueOf([]string{envName(f.Names()[0])}))
 		}
-		ev := v.Elem().FieldByName("EnvVars")
-		if !ev.IsValid() || !ev.CanSet() || ev.Type() != reflect.TypeFor[[]string]() || ev.Len() > 0 {
-			continue
-		}
-		ev.Set(reflect.ValueOf([]string{envName(f.Names()[0])}))
 	}
+}
+
+// dropEnvVars takes the variables away from the flags given on the command
+// line: the command line wins, so a bad value in a variable (QUICXFER_RETRIES
+// exported for other runs) does not fail a command that gives the flag.
+func dropEnvVars(flags []cli.Flag, given map[string]bool) {
+	for _, f := range flags {
+		if ev, ok := envVarsField(f); ok && given[f.Names()[0]] {
+			ev.Set(reflect.Zero(ev.Type()))
+		}
+	}
+}
+
+// envVarsField is the EnvVars field of a flag, which every urfave flag type
+// has.
+func envVarsField(f cli.Flag) (reflect.Value, bool) {
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, false
+	}
+	ev := v.Elem().FieldByName("EnvVars")
+	if !ev.IsValid() || !ev.CanSet() || ev.Type() != reflect.TypeFor[[]string]() {
+		return reflect.Value{}, false
+	}
+	return ev, true
 }
 
 // checkRequired makes a missing required flag a usage error (exit 2, one

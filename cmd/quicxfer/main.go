@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -34,14 +35,19 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdout, stderr io.Writer) application {
 	app := &cli.App{
 		Name:  "quicxfer",
 		Usage: "download a file (or a directory) from many seeds, peers and HTTP mirrors at once over QUIC, verified and resumable",
-		Description: `Every flag can also be set in the environment: QUICXFER_ and the flag's name
+		Description: `A command's flags may come before or after its arguments; "--" ends the
+flags (a NAME that starts with '-' goes after it).
+
+Every flag can also be set in the environment: QUICXFER_ and the flag's name
 in capitals with '_' for '-' (QUICXFER_SEED, QUICXFER_CONNS_PER_SEED); a list
-flag takes a comma-separated list; a flag on the command line wins. Shell
-completion: quicxfer completion bash|zsh|fish.
+flag takes a comma-separated list; a flag on the command line wins, and a
+variable is ignored where its flag does not apply (QUICXFER_LISTEN, set for
+seed, by get without --serve). Shell completion: quicxfer completion
+bash|zsh|fish. The reference: docs/cli.md and quicxfer(1) (docs/quicxfer.1).
 
 Exit codes: 0 done (get: OUT complete and verified); 1 failed, the reason in
 one line on standard error; 2 called wrongly (unknown flag, missing argument);
@@ -52,11 +58,15 @@ Examples:
    quicxfer seed /srv/isos
    quicxfer get --seed URL1 --seed URL2 -o debian.iso debian.iso
    quicxfer status debian.iso
+   quicxfer --version
    quicxfer COMMAND --help`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
+		HideVersion:          true, // versionFlag instead
+		Flags:                []cli.Flag{versionFlag()},
+		Action:               rootAction,
 		Commands: []*cli.Command{
 			seedCommand(),
 			getCommand(),
@@ -65,6 +75,7 @@ Examples:
 			statusCommand(),
 			demoCommand(),
 			completionCommand(),
+			versionCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
@@ -88,7 +99,33 @@ Examples:
 		}
 		checkRequired(cmd)
 	}
-	return app
+	return application{app}
+}
+
+// rootAction runs when no command is named: --version, "help [COMMAND]",
+// the help, or a usage error for a word that is no command.
+func rootAction(c *cli.Context) error {
+	switch name := c.Args().First(); {
+	case c.Bool("version"):
+		return printVersion(c)
+	case name == "help" && c.NArg() == 2 && c.App.Command(c.Args().Get(1)) != nil:
+		return cli.ShowCommandHelp(c, c.Args().Get(1))
+	case name == "help" && c.NArg() == 1, name == "":
+		return cli.ShowAppHelp(c)
+	case name == "help":
+		return usagef("help: unknown command %q", c.Args().Get(1))
+	default:
+		return usagef("unknown command %q: the commands are %s", name, strings.Join(commandNames(c.App), ", "))
+	}
+}
+
+// commandNames are the names of the app's visible commands.
+func commandNames(app *cli.App) []string {
+	var names []string
+	for _, cmd := range app.VisibleCommands() {
+		names = append(names, cmd.Name)
+	}
+	return names
 }
 
 // interrupts returns a context that the first SIGINT or SIGTERM cancels:
