@@ -55,10 +55,7 @@ func (p IndexProgress) ETA() (time.Duration, bool) {
 // GB, 410 MB/s, ETA 7s" while indexing, "12 files, 4.00 GB in 9.8s, hashed
 // at 410 MB/s" at the end.
 func (p IndexProgress) String() string {
-	files := "files"
-	if p.Files == 1 {
-		files = "file"
-	}
+	files := units.Plural(p.Files, "file")
 	rate := units.FormatBytes(int64(p.Rate())) + "/s"
 	if p.Done && p.FilesDone == p.Files {
 		s := fmt.Sprintf("%d %s, %s in %s", p.Files, files, units.FormatBytes(p.Bytes), p.Elapsed.Round(100*time.Millisecond))

@@ -142,3 +142,12 @@ func FormatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// Plural returns noun for n of it: as it is for 1, with an s otherwise
+// ("1 seed", "2 seeds", "0 files").
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}

@@ -117,3 +117,9 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+func TestPlural(t *testing.T) {
+	require.Equal(t, "seed", Plural(1, "seed"))
+	require.Equal(t, "seeds", Plural(2, "seed"))
+	require.Equal(t, "files", Plural(0, "file"))
+}
