@@ -51,6 +51,9 @@ func TestParseRate(t *testing.T) {
 		{"100Mbps", 12.5e6},
 		{"100MBps", 100e6},
 		{"800B/s", 800},
+		{"8bit/s", 1},
+		{"1KiB/s", 1024},
+		{"2GiB/s", 2 << 30},
 		{" 1.5GB/s ", 1.5e9},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
@@ -70,6 +73,9 @@ func TestParseRate(t *testing.T) {
 		{"1.2.3MB/s", "bad number"},
 		{"10Q", `unknown unit "Q"`},
 		{"10MM", "unknown unit"},
+		{"10", "want a number with a unit"},
+		{"MB/s", "want a number with a unit"},
+		{"10Qbit/s", `unknown unit "Qbit/s"`},
 	} {
 		t.Run("bad "+tc.in, func(t *testing.T) {
 			_, err := ParseRate(tc.in)
