@@ -29,20 +29,24 @@ func dial(t testing.TB, s *Server) *quic.Conn {
 func tryDial(s *Server) (*quic.Conn, error) { return tryDialTimeout(s, 5*time.Second) }
 
 func tryDialTimeout(s *Server, d time.Duration) (*quic.Conn, error) {
+	u, err := wire.ParseURL(s.URL())
+	if err != nil {
+		return nil, err
+	}
+	return tryDialAddr(u.Addr(), s.Pin(), d)
+}
+
+// tryDialAddr dials the seed at addr (HOST:PORT) whose pin is pin.
+func tryDialAddr(addr string, pin wire.Pin, d time.Duration) (*quic.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	pin := s.Pin()
 	tlsConf := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		NextProtos:         []string{wire.ALPN},
 		InsecureSkipVerify: true, // the pin is the check
 		VerifyConnection:   pin.Verify,
 	}
-	u, err := wire.ParseURL(s.URL())
-	if err != nil {
-		return nil, err
-	}
-	return quic.DialAddr(ctx, u.Addr(), tlsConf, &quic.Config{
+	return quic.DialAddr(ctx, addr, tlsConf, &quic.Config{
 		InitialStreamReceiveWindow: manifest.MaxBlockSize,
 		MaxIdleTimeout:             5 * time.Second,
 	})

@@ -98,7 +98,7 @@ func TestFIFONotIndexed(t *testing.T) {
 	}
 	var kept []*servedFile
 	testkit.NoHang(t, "indexing a FIFO", func() {
-		kept, _, _, err = hashAll(context.Background(), files, nil, &manifestCache{dir: t.TempDir()}, 2, slog.New(slog.DiscardHandler))
+		kept, _, _, err = hashAll(context.Background(), files, nil, &manifestCache{dir: t.TempDir()}, indexOptions{workers: 2}, slog.New(slog.DiscardHandler))
 	})
 	require.NoError(t, err)
 	require.Len(t, kept, 1)

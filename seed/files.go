@@ -273,25 +273,56 @@ func (sc *scanner) add(root *os.Root, name, rel, abs string) {
 // valid. Several files are hashed at once, and a lone large file with
 // several workers, so that start-up uses every core; memory stays at about
 // workers × the block size. A file that cannot be read, or keeps changing
-// while it is hashed, is dropped with a warning. It returns the files kept,
-// sorted by name, and how many were hashed and how many came from the cache.
-func hashAll(ctx context.Context, files []*servedFile, gd *guard, cache *manifestCache, workers int, log *slog.Logger) (kept []*servedFile, hashed, cached int, err error) {
-	parallel := max(1, min(workers, len(files)))
-	perFile := max(1, workers/parallel)
+// while it is hashed, is dropped with a warning. Progress is logged and
+// reported as o says. It returns the files kept, sorted by name, and how
+// many were hashed and how many came from the cache.
+func hashAll(ctx context.Context, files []*servedFile, gd *guard, cache *manifestCache, o indexOptions, log *slog.Logger) (kept []*servedFile, hashed, cached int, err error) {
+	parallel := max(1, min(o.workers, len(files)))
+	perFile := max(1, o.workers/parallel)
+	counts := &indexCounts{start: time.Now()}
+	counts.files.Store(int64(len(files)))
+	fcs := make([]*fileCount, len(files))
+	for i, f := range files {
+		var size int64
+		if fi, err := f.root.Stat(f.rel); err == nil {
+			size = fi.Size()
+		}
+		counts.bytes.Add(size)
+		fcs[i] = counts.file(size)
+	}
+	stop, reported := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(reported)
+		reportIndexing(ctx, counts, o, log, stop)
+	}()
+	end := func(complete bool) {
+		close(stop)
+		<-reported
+		p := counts.snapshot(true)
+		if o.onProgress != nil {
+			o.onProgress(p)
+		}
+		if complete && counts.logged.Load() {
+			log.Info("indexed", "progress", p.String(), "files", p.Files, "bytes", p.Bytes, "hashed_bytes", p.Hashed, "took", p.Elapsed.Round(time.Millisecond))
+		}
+	}
+
 	var nHashed, nCached atomic.Int64
 	ok := make([]bool, len(files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for i, f := range files {
 		g.Go(func() error {
-			fromCache, err := indexFile(gctx, f, gd, cache, perFile, log)
+			fromCache, err := indexFile(gctx, f, gd, cache, perFile, fcs[i], o.wrap, log)
 			if err != nil {
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
+				fcs[i].skipped()
 				log.Warn("skipping file", "path", f.Path, "err", err)
 				return nil
 			}
+			fcs[i].done()
 			ok[i] = true
 			if fromCache {
 				nCached.Add(1)
@@ -302,8 +333,10 @@ func hashAll(ctx context.Context, files []*servedFile, gd *guard, cache *manifes
 		})
 	}
 	if err := g.Wait(); err != nil {
+		end(false)
 		return nil, 0, 0, err
 	}
+	end(true)
 	for i, f := range files {
 		if ok[i] {
 			kept = append(kept, f)
@@ -313,16 +346,17 @@ func hashAll(ctx context.Context, files []*servedFile, gd *guard, cache *manifes
 	return kept, int(nHashed.Load()), int(nCached.Load()), nil
 }
 
-// indexFile sets f's manifest, size and ID. It reports whether the manifest
-// came from the cache.
-func indexFile(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, log *slog.Logger) (fromCache bool, err error) {
+// indexFile sets f's manifest, size and ID, counting what it reads in fc.
+// It reports whether the manifest came from the cache.
+func indexFile(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, fc *fileCount, wrap func(string, io.ReaderAt) io.ReaderAt, log *slog.Logger) (fromCache bool, err error) {
 	const attempts = 3
 	for range attempts {
-		m, fi, fromCache, err := tryIndex(ctx, f, g, cache, workers, log)
+		m, fi, fromCache, err := tryIndex(ctx, f, g, cache, workers, fc, wrap, log)
 		if err != nil {
 			return false, err
 		}
 		if m == nil {
+			fc.again()
 			continue // changed while hashed
 		}
 		f.man, f.Size, f.ID, f.mtime = m, m.Size, m.ID(), fi.ModTime().UnixNano()
@@ -337,7 +371,7 @@ func indexFile(ctx context.Context, f *servedFile, g *guard, cache *manifestCach
 }
 
 // tryIndex returns nil, nil if the file changed while it was hashed.
-func tryIndex(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
+func tryIndex(ctx context.Context, f *servedFile, g *guard, cache *manifestCache, workers int, fc *fileCount, wrap func(string, io.ReaderAt) io.ReaderAt, log *slog.Logger) (*manifest.Manifest, fs.FileInfo, bool, error) {
 	fh, fi, err := openRegular(f.root, f.rel)
 	if err != nil {
 		return nil, nil, false, err
@@ -353,7 +387,11 @@ func tryIndex(ctx context.Context, f *servedFile, g *guard, cache *manifestCache
 		return m, fi, true, nil
 	}
 	start := time.Now()
-	m, err = manifest.Build(ctx, fh, fi.Size(), workers)
+	var r io.ReaderAt = fh
+	if wrap != nil {
+		r = wrap(f.Name, r)
+	}
+	m, err = manifest.Build(ctx, countingReaderAt{r, fc}, fi.Size(), workers)
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -3,6 +3,7 @@ package seed
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultListen            = "0.0.0.0:4433"
+	DefaultListen            = ":4433"
 	DefaultMaxConns          = 256
 	DefaultMaxConnsPerIP     = 32
 	DefaultMaxStreamsPerConn = 100
@@ -28,6 +29,7 @@ const (
 	DefaultConnSendReserve   = 256 << 10
 	DefaultMaxRequestRate    = 5000
 	DefaultRequestBurst      = 1000
+	DefaultIndexLogEvery     = 5 * time.Second
 
 	// chunkSize is the most a stream reads from disk, waits for from the rate
 	// limiter, or holds in memory at once.
@@ -40,8 +42,10 @@ type Options struct {
 	// served. A file's name is its path relative to the PATH it was found
 	// under, with '/'; a file PATH is served under its base name.
 	Paths []string
-	// Listen is the UDP address to bind, default "0.0.0.0:4433"; port 0
-	// picks a free port.
+	// Listen is the UDP address to bind, default ":4433": every address,
+	// IPv4 and IPv6 (where the host has IPv6). An IPv4 address
+	// ("0.0.0.0:4433", "127.0.0.1:0") binds IPv4 only, an IPv6 one
+	// ("[::1]:4433") that one; port 0 picks a free port.
 	Listen string
 	// RateLimit is bytes per second for all clients together; 0 is unlimited.
 	RateLimit float64
@@ -112,6 +116,18 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// HashWorkers is how many goroutines hash at start-up, default GOMAXPROCS.
 	HashWorkers int
+	// IndexLogEvery is how often a line of progress ("indexing": files
+	// and bytes indexed, the hashing rate, an ETA) is logged at info while
+	// the files are indexed, at start-up and at a reload, default 5s; when
+	// one was, a last one ("indexed") follows at the end.
+	IndexLogEvery time.Duration
+	// OnIndexProgress, if set, is called while the files are indexed,
+	// about twice a second, and once more when indexing ends (Done), from
+	// one goroutine at a time: a terminal shows it on a line of its own.
+	OnIndexProgress func(IndexProgress)
+	// indexReader, if set (tests), wraps each file's reader as it is
+	// hashed.
+	indexReader func(name string, r io.ReaderAt) io.ReaderAt
 	// MetricsListen, if set, is a TCP address (HOST:PORT; port 0 picks a
 	// free one) where the seed serves Prometheus metrics at /metrics and its
 	// health at /healthz, from New on.
@@ -165,6 +181,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	positive(&o.HashWorkers, runtime.GOMAXPROCS(0))
+	positive(&o.IndexLogEvery, DefaultIndexLogEvery)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

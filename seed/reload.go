@@ -116,7 +116,7 @@ func (s *Server) reload(ctx context.Context) (ReloadResult, error) {
 		}
 		index = append(index, f)
 	}
-	indexed, hashed, cached, err := hashAll(ctx, index, s.guard, &manifestCache{dir: s.cacheDir}, s.opts.HashWorkers, s.log)
+	indexed, hashed, cached, err := hashAll(ctx, index, s.guard, &manifestCache{dir: s.cacheDir}, s.opts.indexing(), s.log)
 	if err != nil {
 		sc.closeNew()
 		return ReloadResult{}, err

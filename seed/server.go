@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
+	"github.com/quicxfer/quicxfer/internal/units"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -184,7 +185,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	files, hashed, cached, err := hashAll(ctx, files, s.guard, &manifestCache{dir: cacheDir}, o.HashWorkers, log)
+	files, hashed, cached, err := hashAll(ctx, files, s.guard, &manifestCache{dir: cacheDir}, o.indexing(), log)
 	if err != nil {
 		return nil, fmt.Errorf("indexing files: %w", err)
 	}
@@ -209,7 +210,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	log.Info("seed ready",
 		"files", len(files), "bytes", total, "hashed", hashed, "from_cache", cached,
 		"took", time.Since(start).Round(time.Millisecond), "listen", s.udp.LocalAddr().String(),
-		"rate_limit", o.RateLimit, "pin", pin.String(),
+		"rate_limit", units.FormatRate(o.RateLimit), "pin", pin.String(),
 		"tokens", len(o.Tokens), "client_certs", o.ClientCAFile != "")
 	if len(files) == 0 && len(o.Paths) > 0 {
 		log.Warn("no files to serve", "paths", o.Paths)
@@ -217,8 +218,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-// buildURLs lists the URLs a client can use: loopback first; for an
-// unspecified address also one per non-loopback interface address.
+// buildURLs lists the URLs a client can use: one loopback URL first; for
+// an unspecified address also one per non-loopback interface address
+// (IPv4 only for 0.0.0.0, IPv4 and IPv6 for a dual-stack socket).
 func buildURLs(addr *net.UDPAddr, pin wire.Pin, log *slog.Logger) []string {
 	port := uint16(addr.Port)
 	mk := func(ip net.IP) string {
@@ -227,11 +229,10 @@ func buildURLs(addr *net.UDPAddr, pin wire.Pin, log *slog.Logger) []string {
 	if !addr.IP.IsUnspecified() {
 		return []string{mk(addr.IP)}
 	}
+	// One loopback URL, then those for other hosts: a dual-stack socket
+	// answers [::1] too, but that is this host again.
 	v4only := addr.IP.To4() != nil
 	urls := []string{mk(net.IPv4(127, 0, 0, 1))}
-	if !v4only {
-		urls = append(urls, mk(net.IPv6loopback))
-	}
 	ifaddrs, err := net.InterfaceAddrs()
 	if err != nil {
 		log.Warn("listing interface addresses", "err", err)
@@ -254,9 +255,11 @@ func buildURLs(addr *net.UDPAddr, pin wire.Pin, log *slog.Logger) []string {
 	return urls
 }
 
-// URLs returns the seed's URLs, each with the certificate's pin: loopback
-// first, then, for an unspecified listen address, one per non-loopback
-// interface address.
+// URLs returns the seed's URLs, each with the certificate's pin: one
+// loopback URL first (127.0.0.1 for an unspecified listen address, which
+// [::1] reaches too on a dual-stack socket), then, for an unspecified
+// listen address, one per non-loopback interface address: those for other
+// hosts.
 func (s *Server) URLs() []string { return append([]string(nil), s.urls...) }
 
 // Addr returns the address of the UDP socket.

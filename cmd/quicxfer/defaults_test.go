@@ -17,7 +17,7 @@ func TestHelpSaysTheDefaults(t *testing.T) {
 			"add more while they raise the seed's rate, up to 32);",
 		},
 		"seed": {
-			`(default: "0.0.0.0:4433")`, "(default: 256)", "(default: 100)", "(default: 30s)",
+			`(default: ":4433")`, "(default: 256)", "(default: 100)", "(default: 30s)",
 			`more wait (default: "64MiB")`, `0 for none (default: "256KiB")`,
 		},
 	} {

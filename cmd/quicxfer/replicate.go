@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/units"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
@@ -114,7 +115,7 @@ func replicate(c *cli.Context, opts seed.Options, dir string) error {
 			if r.Complete {
 				sh.announce(c, fmt.Sprintf("seed ready, %s complete (content ID %s)", r.Out, r.Manifest.ID()))
 			} else {
-				sh.announce(c, fmt.Sprintf("seed ready, filling %s (content ID %s) from %d seeds", r.Out, r.Manifest.ID(), len(from)))
+				sh.announce(c, fmt.Sprintf("seed ready, filling %s (content ID %s) from %d %s", r.Out, r.Manifest.ID(), len(from), units.Plural(len(from), "seed")))
 			}
 		},
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,9 +33,11 @@ func seedCommand() *cli.Command {
 		Name:      "seed",
 		Usage:     "serve every regular file under each PATH to downloaders",
 		ArgsUsage: "PATH...",
-		Description: `Hashes the files (manifests are cached across restarts), then prints one line
-with the seed's URL (quic://HOST:PORT?pin=...) to standard output and serves
-until SIGINT or SIGTERM. Give that URL to 'quicxfer get --seed'. SIGHUP
+		Description: `Hashes the files (manifests are cached across restarts; progress is logged
+every 5s, and shown on a line of its own when standard error is a terminal),
+then prints one line with the seed's URL (quic://HOST:PORT?pin=...) to
+standard output and serves until SIGINT or SIGTERM (exit 0, also while
+hashing). Give that URL to 'quicxfer get --seed'. SIGHUP
 re-scans the PATHs: new files are hashed and served, removed ones are no
 longer served, connections and downloads in progress go on.
 
@@ -52,8 +55,8 @@ Examples:
    quicxfer seed --from URL1 --from URL2 --id ID /srv/isos         (fill /srv/isos from other seeds, then seed)
    quicxfer seed --peer URL /srv/isos                              (tell clients about another seed)`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: seed.DefaultListen, Usage: "UDP address to listen on (`HOST:PORT`; port 0 picks a free one)"},
-			&cli.StringFlag{Name: "rate-limit", EnvVars: seedFlagEnv("rate-limit"), Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s"},
+			&cli.StringFlag{Name: "listen", EnvVars: seedFlagEnv("listen"), Value: seed.DefaultListen, Usage: "UDP address to listen on (`HOST:PORT`; no HOST: every address, IPv4 and IPv6; port 0 picks a free one)"},
+			&cli.StringFlag{Name: "rate-limit", EnvVars: seedFlagEnv("rate-limit"), Value: "0", Usage: "cap on bytes per second sent to all clients together: 0 (none), 500KB/s, 12.5MB/s, 100Mbit/s, 4MiB/s; any case, and K, M, G alone for KB/s, MB/s, GB/s (10M)"},
 			&cli.StringFlag{Name: "state-dir", EnvVars: seedFlagEnv("state-dir"), Usage: "where the seed keeps its key, certificate and manifest cache (default $XDG_STATE_HOME/quicxfer)"},
 			&cli.StringFlag{Name: "cert", EnvVars: seedFlagEnv("cert"), Usage: "TLS certificate `FILE` (PEM); default: a self-signed one kept in --state-dir"},
 			&cli.StringFlag{Name: "key", EnvVars: seedFlagEnv("key"), Usage: "TLS private key `FILE` (PEM), with --cert"},
@@ -84,10 +87,12 @@ func runSeed(c *cli.Context) error {
 	if err := checkReplicateFlags(c); err != nil {
 		return err
 	}
-	opts, err := seedOptions(c)
+	view := newIndexView(c.App.ErrWriter)
+	opts, err := seedOptions(c, view)
 	if err != nil {
 		return err
 	}
+	opts.OnIndexProgress = view.report
 	replicating := len(c.StringSlice("from")) > 0
 	if replicating && c.Bool("check") {
 		return usagef("--check validates a seed of PATHs; it does not go with --from")
@@ -117,15 +122,16 @@ func runSeed(c *cli.Context) error {
 
 	s, err := seed.New(c.Context, opts)
 	if err != nil {
+		if errors.Is(err, context.Canceled) && c.Context.Err() != nil {
+			// SIGINT or SIGTERM: the seed stops, as it would serving.
+			fmt.Fprintln(c.App.ErrWriter, stoppedIndexing(view.lastReport()))
+			return nil
+		}
 		return err
 	}
 	defer s.Close()
 	urls := s.URLs()
-	files := "files"
-	if len(s.Files()) == 1 {
-		files = "file"
-	}
-	line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), files, urls[0])
+	line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), units.Plural(len(s.Files()), "file"), urls[0])
 	if len(urls) > 1 {
 		line += " (from other hosts: " + strings.Join(urls[1:], " ") + " )"
 	}
@@ -149,9 +155,24 @@ func runSeed(c *cli.Context) error {
 	return err
 }
 
-// seedOptions turns the flags into seed options; a bad value is a usage
-// error, a file that cannot be read a failure.
-func seedOptions(c *cli.Context) (seed.Options, error) {
+// stoppedIndexing is the line of a seed stopped before it served, as
+// far as p, its last report of indexing, got.
+func stoppedIndexing(p seed.IndexProgress) string {
+	const line = "quicxfer: seed stopped while indexing"
+	if p.Files == 0 {
+		return line
+	}
+	s := fmt.Sprintf("%s (%d of %d %s indexed", line, p.FilesDone, p.Files, units.Plural(p.Files, "file"))
+	if p.FilesDone > 0 {
+		s += "; the next start does not hash those again"
+	}
+	return s + ")"
+}
+
+// seedOptions turns the flags into seed options, with the logger writing
+// to logs; a bad value is a usage error, a file that cannot be read a
+// failure.
+func seedOptions(c *cli.Context, logs io.Writer) (seed.Options, error) {
 	var none seed.Options
 	if c.NArg() == 0 {
 		return none, usagef("seed: give at least one PATH to serve")
@@ -163,7 +184,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 	if (c.String("cert") == "") != (c.String("key") == "") {
 		return none, usagef("--cert and --key go together")
 	}
-	logger, err := seedLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	logger, err := seedLogger(logs, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return none, err
 	}
@@ -316,15 +337,7 @@ func isHostName(s string) bool {
 // checkSummary is the one line --check prints; it never holds a token.
 func checkSummary(r seed.CheckResult) string {
 	var b strings.Builder
-	files := "files"
-	if r.Files == 1 {
-		files = "file"
-	}
-	paths := "PATHs"
-	if r.Paths == 1 {
-		paths = "PATH"
-	}
-	fmt.Fprintf(&b, "quicxfer seed: configuration OK: %d %s (%s) under %d %s", r.Files, files, formatBytes(float64(r.Bytes)), r.Paths, paths)
+	fmt.Fprintf(&b, "quicxfer seed: configuration OK: %d %s (%s) under %d %s", r.Files, units.Plural(r.Files, "file"), formatBytes(float64(r.Bytes)), r.Paths, units.Plural(r.Paths, "PATH"))
 	if r.Unreadable > 0 {
 		fmt.Fprintf(&b, ", %d unreadable (skipped)", r.Unreadable)
 	}

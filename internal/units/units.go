@@ -11,56 +11,109 @@ import (
 
 // ParseRate parses a rate such as "0", "500KB/s", "12.5MB/s", "1GB/s",
 // "100Mbit/s", "4MiB/s" into bytes per second. Decimal prefixes are powers
-// of 1000, binary ones (Ki, Mi, Gi) powers of 1024; "bit" counts bits.
+// of 1000, binary ones (Ki, Mi, Gi) powers of 1024; "bit" (or "bps") counts
+// bits. Units are read whatever their case ("5mb/S" is 5MB/s), except that
+// a lowercase "b" standing for the unit itself ("5Mb/s") is refused as
+// ambiguous; "/s" may be left out ("10MB"), and so may "B" after a prefix:
+// "10M" is 10MB/s.
 func ParseRate(s string) (float64, error) {
 	t := strings.TrimSpace(s)
 	if t == "0" || t == "" {
 		return 0, nil
 	}
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
 	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
 	if i <= 0 {
-		return 0, fmt.Errorf("rate %q: want a number with a unit, e.g. 500KB/s, 12.5MB/s, 100Mbit/s or 0", s)
+		return 0, fmt.Errorf("rate %q: want a number with a unit, e.g. 500KB/s, 12.5MB/s, 100Mbit/s, 10M or 0", s)
 	}
 	n, err := strconv.ParseFloat(t[:i], 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("rate %q: bad number", s)
+		return 0, fmt.Errorf("rate %q: bad number %q", s, t[:i])
 	}
-	unit := t[i:]
-	var scale float64
-	bits := false
-	switch u := strings.ToLower(unit); {
-	case strings.HasSuffix(u, "bit"):
-		bits = true
-		unit = unit[:len(unit)-3]
-	case strings.HasSuffix(unit, "B"):
-		unit = unit[:len(unit)-1]
-	default:
-		return 0, fmt.Errorf("rate %q: unknown unit %q (use B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s or Kbit/s, Mbit/s, Gbit/s)", s, t[i:])
+	scale, err := rateUnit(t[i:])
+	if err != nil {
+		return 0, fmt.Errorf("rate %q: %w", s, err)
 	}
-	switch strings.ToLower(unit) {
-	case "":
-		scale = 1
-	case "k":
-		scale = 1e3
-	case "m":
-		scale = 1e6
-	case "g":
-		scale = 1e9
-	case "ki":
-		scale = 1 << 10
-	case "mi":
-		scale = 1 << 20
-	case "gi":
-		scale = 1 << 30
-	default:
-		return 0, fmt.Errorf("rate %q: unknown unit prefix %q", s, unit)
+	return n * scale, nil
+}
+
+// rateUnit returns the bytes per second of one of unit ("MB/s", "Mbit/s",
+// "M", "KiB", "Mbps").
+func rateUnit(unit string) (float64, error) {
+	u := unit
+	if l := strings.ToLower(u); strings.HasSuffix(l, "/s") {
+		u = u[:len(u)-2]
+	} else if strings.HasSuffix(l, "bps") {
+		u = u[:len(u)-2] // "Mbps" is Mbit/s, "MBps" MB/s
+		if u[len(u)-1] == 'b' {
+			u = u[:len(u)-1] + "bit"
+		}
 	}
-	r := n * scale
-	if bits {
-		r /= 8
+	bits := 1.0
+	switch l := strings.ToLower(u); {
+	case strings.HasSuffix(l, "bit"):
+		bits = 8
+		u = u[:len(u)-3]
+	case strings.HasSuffix(u, "B"):
+		u = u[:len(u)-1]
+	case strings.HasSuffix(u, "b"):
+		return 0, fmt.Errorf("%q is ambiguous: write %sB/s for bytes or %sbit/s for bits", unit, u[:len(u)-1], u[:len(u)-1])
+	case u == "":
+		return 0, fmt.Errorf("no unit (use e.g. 500KB/s, 12.5MB/s, 100Mbit/s or 10M)")
 	}
-	return r, nil
+	scale, ok := map[string]float64{"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30}[strings.ToLower(u)]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q (use B/s, KB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, Kbit/s, Mbit/s, Gbit/s, or K, M, G for KB/s, MB/s, GB/s)", unit)
+	}
+	return scale / bits, nil
+}
+
+// FormatRate writes a rate in bytes per second as ParseRate reads it, in
+// the unit that writes it shortest ("20MB/s", "4MiB/s", "12.5MB/s"), to at
+// most three decimals; 0 (no limit) is "0".
+func FormatRate(bps float64) string {
+	if bps == 0 {
+		return "0"
+	}
+	best := ""
+	for _, u := range []struct {
+		name  string
+		scale float64
+	}{{"GB/s", 1e9}, {"MB/s", 1e6}, {"KB/s", 1e3}, {"GiB/s", 1 << 30}, {"MiB/s", 1 << 20}, {"KiB/s", 1 << 10}, {"B/s", 1}} {
+		if bps < u.scale && u.scale > 1 {
+			continue
+		}
+		s := strconv.FormatFloat(bps/u.scale, 'f', -1, 64)
+		if dot := strings.IndexByte(s, '.'); dot >= 0 && len(s)-dot-1 > 3 {
+			s = strings.TrimRight(strings.TrimRight(strconv.FormatFloat(bps/u.scale, 'f', 3, 64), "0"), ".")
+		}
+		if s += u.name; best == "" || len(s) < len(best) {
+			best = s
+		}
+	}
+	return best
+}
+
+// FormatBytes writes a byte count for people, with a decimal unit and
+// three significant digits: "1.23 GB", "410 MB", "12.3 kB", "999 B".
+func FormatBytes(n int64) string {
+	f := float64(n)
+	for _, u := range []struct {
+		name  string
+		scale float64
+	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}} {
+		if f >= u.scale {
+			v := f / u.scale
+			prec := 2
+			switch {
+			case v >= 99.95:
+				prec = 0
+			case v >= 9.995:
+				prec = 1
+			}
+			return strconv.FormatFloat(v, 'f', prec, 64) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }
 
 // ParseSize parses a size in bytes: a plain number ("1073741824") or a
@@ -70,7 +123,7 @@ func ParseSize(s string) (int64, error) {
 		return n, nil
 	}
 	f, err := ParseRate(s)
-	if err != nil || f < 1 || strings.Contains(strings.ToLower(s), "bit") || strings.HasSuffix(s, "/s") {
+	if l := strings.ToLower(s); err != nil || f < 1 || strings.Contains(l, "bit") || strings.HasSuffix(l, "/s") || strings.HasSuffix(l, "ps") {
 		return 0, fmt.Errorf("size %q: want bytes with a unit, e.g. 64MiB, 1GiB, 500MB", s)
 	}
 	return int64(f), nil
@@ -88,4 +141,13 @@ func FormatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// Plural returns noun for n of it: as it is for 1, with an s otherwise
+// ("1 seed", "2 seeds", "0 files").
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
