@@ -355,5 +355,5 @@ func TestSeedEnvExample(t *testing.T) {
 	env = append(env, "QUICXFER_STATE_DIR="+filepath.Join(t.TempDir(), "state"))
 	r := runEnv(t, "", env, "seed", "--check", srv)
 	require.Zero(t, r.code, r.stderr)
-	require.Contains(t, r.stdout, "configuration OK: 1 file (100 B) under 1 PATH; listen 0.0.0.0:4433; metrics 127.0.0.1:9464;")
+	require.Contains(t, r.stdout, "configuration OK: 1 file (100 B) under 1 PATH; listen :4433; metrics 127.0.0.1:9464;")
 }
