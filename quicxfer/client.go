@@ -387,7 +387,8 @@ func (e *wrongManifestError) Error() string {
 
 // FetchBlock reads block index of the content id into buf, whose length must
 // be the block's length. onBytes, if not nil, is called with the size of each
-// piece of payload as it arrives. The bytes are not verified here.
+// piece of payload as it arrives (at most 64 KiB); it may block, to pace the
+// reading (a speed limit). The bytes are not verified here.
 func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []byte, onBytes func(int)) error {
 	r, done, err := c.request(ctx, &wire.BlockRequest{ID: id, Index: uint64(index)}, 64<<10)
 	if err != nil {
@@ -398,7 +399,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		return c.streamErr(ctx, err)
 	}
 	for off := 0; off < len(buf); {
-		n, err := r.Read(buf[off:])
+		n, err := r.Read(buf[off:min(off+readChunk, len(buf))])
 		off += n
 		if n > 0 && onBytes != nil {
 			onBytes(n)

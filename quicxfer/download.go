@@ -209,7 +209,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
 
-	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
+	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client, limiter: newByteLimiter(opts.RateLimit)}
 	runErr := l.run(ctx)
 	if runErr == nil {
 		runErr = l.settle(ctx, pf, res)

@@ -373,7 +373,7 @@ func checkWhole(resp *http.Response, size int64) error {
 func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	n := len(buf)
 	for got := 0; got < n; {
-		k, err := body.Read(buf[got:])
+		k, err := body.Read(buf[got:min(got+readChunk, n)])
 		got += k
 		if k > 0 && onBytes != nil {
 			onBytes(k)

@@ -36,6 +36,7 @@ type loop struct {
 	bufs    sync.Pool
 	joins   joins      // what events last said about each source
 	writeMu sync.Mutex // see fetch
+	limiter *byteLimiter // Options.RateLimit, shared by every source; nil: none
 
 	// Swarm (swarm.go).
 	client     *Client
@@ -351,6 +352,9 @@ func (l *loop) onTick(now time.Time, last *lastDone, sy *syncer) {
 			s.lastRecv, s.lastData = r, now
 		}
 		l.sched.Progress(id, s.lastRecv, now)
+		if l.limiter != nil && s.wasHeld() {
+			l.sched.Held(id, now) // the user's limit, not the source, is slow
+		}
 		if m, ok := s.f.(rttMeter); ok {
 			if rtt := m.rtt(); rtt > 0 {
 				l.sched.SetRTT(id, rtt)
@@ -551,7 +555,12 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	buf := (*bp)[:l.m.BlockLen(a.Block)]
-	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, func(n int) { s.received.Add(int64(n)) })
+	got := func(n int) { s.received.Add(int64(n)) }
+	onBytes := got
+	if lim := l.limiter; lim != nil {
+		onBytes = func(n int) { lim.pay(ctx, s, n, got) }
+	}
+	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, onBytes)
 	if err != nil {
 		if ctx.Err() != nil {
 			return result{a: a, out: scheduler.Failed, err: ctx.Err()}

@@ -98,6 +98,13 @@ type Options struct {
 	// LowestSpeedTime is how long a busy source is measured for
 	// LowestSpeedLimit (default DefaultLowestSpeedTime).
 	LowestSpeedTime time.Duration
+	// RateLimit, if positive, is the most bytes per second the download
+	// receives, over all its sources together (curl's --limit-rate,
+	// aria2's --max-download-limit); 0 is no limit. The bytes are paid for
+	// as they are read, in steps of at most 64 KiB, so that a slow limit
+	// still shows steady progress; a source slowed by it is never taken
+	// for stalled or too slow (LowestSpeedLimit).
+	RateLimit float64
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.

@@ -139,6 +139,10 @@ type source struct {
 	accepted  atomic.Int64 // payload bytes of blocks verified and kept
 	blocks    atomic.Int64
 	badBlocks atomic.Int64
+	// holding counts its reads waiting for the download's speed limit now;
+	// held says one waited since the loop last looked (ratelimit.go).
+	holding atomic.Int32
+	held    atomic.Bool
 
 	// Set by the download loop only.
 	note     string    // why it was left out or dropped, for the summary
