@@ -34,8 +34,8 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
-	joins   joins      // what events last said about each source
-	writeMu sync.Mutex // see fetch
+	joins   joins        // what events last said about each source
+	writeMu sync.Mutex   // see fetch
 	limiter *byteLimiter // Options.RateLimit, shared by every source; nil: none
 
 	// Swarm (swarm.go).
