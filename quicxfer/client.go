@@ -137,7 +137,8 @@ func QUICConfig() *quic.Config {
 // system's roots) for u.Host, unless ClientOptions.Insecure. With a token,
 // it then sends AUTH and returns once the seed accepted it. A seed that
 // refuses the token or the client's certificate gives a
-// *NotAuthorisedError.
+// *NotAuthorisedError; a certificate that does not match the pin gives an
+// error wrapping ErrPinMismatch, one that does not verify ErrNotTrusted.
 func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	addr, err := net.ResolveUDPAddr("udp", u.Addr())
 	if err != nil {
@@ -145,7 +146,7 @@ func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	}
 	qc, err := c.tr.Dial(ctx, addr, c.tlsConfig(u), QUICConfig())
 	if err != nil {
-		return nil, fromQUIC(err, len(c.opts.Token) > 0)
+		return nil, untrusted(fromQUIC(err, len(c.opts.Token) > 0))
 	}
 	conn := &Conn{qc: qc, url: u, token: len(c.opts.Token) > 0}
 	if conn.token {

@@ -330,6 +330,8 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, sche
 			return nil, scheduler.Failed, ctx.Err()
 		case errors.Is(err, ErrInsecureRedirect):
 			return nil, scheduler.Gone, err
+		case certRefused(untrusted(err)):
+			return nil, scheduler.Gone, untrusted(err) // its certificate will not change
 		case !gotConn.Load():
 			return nil, scheduler.Down, err // no connection: unreachable, refused, certificate not trusted
 		}

@@ -108,6 +108,7 @@ func (l *loop) run(ctx context.Context) error {
 			return err
 		}
 		l.schedule(now, wake)
+		l.debugStates(now)
 
 		select {
 		case <-ctx.Done():
@@ -273,7 +274,7 @@ func (l *loop) ended(now time.Time) (bool, error) {
 	}
 	if err := l.sched.Err(); err != nil {
 		l.progress(now)
-		return true, fmt.Errorf("%w: %w%s", ErrNoSeeds, err, l.why())
+		return true, fmt.Errorf("%w: %w%s", noUsableFor(l.srcs), err, l.why())
 	}
 	return false, nil
 }
@@ -526,6 +527,13 @@ func (l *loop) onConnect(m connectMsg) {
 		return // failed or dropped meanwhile
 	}
 	if m.err != nil {
+		if certRefused(m.err) {
+			// Permanent: dialling it again cannot change its certificate.
+			l.apply(l.sched.Remove(s.id))
+			s.lastErr = l.opts.DescribeError(m.err)
+			l.dropped(s, s.lastErr)
+			return
+		}
 		l.down(s, m.err)
 		return
 	}
@@ -543,6 +551,7 @@ func (l *loop) dropped(s *source, reason string) {
 	}
 	s.note, s.tempNote = "dropped: "+reason, false
 	l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, reason)
+	l.debugDropped(s, reason)
 	l.joins.drop(&l.opts, s, reason)
 	if s.stop != nil {
 		s.stop()

@@ -2,7 +2,6 @@ package quicxfer
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -27,8 +26,6 @@ const readChunk = 64 << 10
 // byteLimiter is a download's shared limiter; nil is no limit.
 type byteLimiter struct {
 	lim *rate.Limiter
-	// waits counts the waits of every read that had to wait (tests).
-	waits atomic.Int64
 }
 
 // newByteLimiter returns the limiter of bps bytes per second, nil if bps
@@ -53,7 +50,6 @@ func (b *byteLimiter) pay(ctx context.Context, s *source, n int, got func(int)) 
 		k := min(n, b.lim.Burst())
 		r := b.lim.ReserveN(time.Now(), k)
 		if d := r.Delay(); d > 0 {
-			b.waits.Add(1)
 			s.holding.Add(1)
 			s.held.Store(true)
 			t := time.NewTimer(d)

@@ -154,6 +154,9 @@ type source struct {
 
 	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
 	toldBusy bool // the user was told it is busy (once per download)
+	// toldCause is the error the user was last told it is down for
+	// (noteCauses).
+	toldCause string
 	shutdown bool // it said it is shutting down, and has not been reached since
 	// toldRedirect is where the user was last told the mirror redirects;
 	// toldRanges, toldWhole: that it ignores Range requests, and that it
@@ -164,6 +167,7 @@ type source struct {
 	adapt                 connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
 	maxConns              int         // the most connections it had at once (a seed)
 
+	debug      debugState // what the debug lines last said of it (debug.go)
 	discovered bool // learnt from another source (GET_PEERS), not given by the user
 	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
 
