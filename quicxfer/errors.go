@@ -89,7 +89,7 @@ func (e *NoMajorityError) Is(target error) bool { return target == ErrNoMajority
 // or "no usable source" for both kinds. It matches ErrNoSeeds.
 type noUsable string
 
-func (e noUsable) Error() string         { return "no usable " + string(e) }
+func (e noUsable) Error() string        { return "no usable " + string(e) }
 func (e noUsable) Is(target error) bool { return target == ErrNoSeeds }
 
 // noUsableFor is the noUsable of srcs: their kind, if they are all of one.

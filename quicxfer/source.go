@@ -157,7 +157,7 @@ type source struct {
 	// toldCause is the error the user was last told it is down for
 	// (noteCauses).
 	toldCause string
-	shutdown bool // it said it is shutting down, and has not been reached since
+	shutdown  bool // it said it is shutting down, and has not been reached since
 	// toldRedirect is where the user was last told the mirror redirects;
 	// toldRanges, toldWhole: that it ignores Range requests, and that it
 	// is read as a whole file.
@@ -168,8 +168,8 @@ type source struct {
 	maxConns              int         // the most connections it had at once (a seed)
 
 	debug      debugState // what the debug lines last said of it (debug.go)
-	discovered bool // learnt from another source (GET_PEERS), not given by the user
-	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
+	discovered bool       // learnt from another source (GET_PEERS), not given by the user
+	haveKnown  bool       // its HAVE (or a sign it is a full seed) has arrived
 
 	// ctx is the source's own context, derived from the loop's: stop
 	// cancels it when the source is dropped, ending its HAVE watcher and
