@@ -91,13 +91,14 @@ func TestPinMismatchNotRetried(t *testing.T) {
 
 // TestDebugDrop: a seed that goes away for good mid-download is dropped
 // after its backoffs, and Debugf tells each backoff with its delay and the
-// drop with what led to it.
+// drop with what led to it; its state is then gone.
 func TestDebugDrop(t *testing.T) {
 	dir := t.TempDir()
 	data := writeFile(t, dir, "f.bin", 4<<20, 3)
 	servers, urls := startSeeds(t, dir, 4e6, 0)
 	var debug testkit.Logs
 	var once sync.Once
+	var last quicxfer.Progress
 	out := filepath.Join(t.TempDir(), "f.bin")
 	_, err := quicxfer.Download(t.Context(), quicxfer.Options{
 		Seeds: urls, Name: "f.bin", Out: out, MaxRetries: 2, RateLimit: 1e6, DialTimeout: 300 * time.Millisecond,
@@ -106,10 +107,12 @@ func TestDebugDrop(t *testing.T) {
 			if p.Verified > 0 {
 				once.Do(func() { require.NoError(t, servers[0].Close()) })
 			}
+			last = p
 		},
 	})
 	require.NoError(t, err)
 	requireFile(t, out, data)
+	require.Equal(t, quicxfer.StateGone, last.Seeds[0].State, "it went away: %+v", last.Seeds)
 	d := debug.String()
 	require.Regexp(t, `seed `+regexp.QuoteMeta(urls[0])+`: backoff [0-9.]+m?s \(failure 1 in a row, down`, d)
 	require.Regexp(t, `seed `+regexp.QuoteMeta(urls[0])+` dropped: .*\(scheduler: 2 consecutive failures; 2 failures in a row`, d)
