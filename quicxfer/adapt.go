@@ -213,6 +213,7 @@ func (l *loop) adaptConns(now time.Time) {
 		busy := (st.State == scheduler.Active || st.State == scheduler.Probing) && st.InFlightReqs > 0 &&
 			unassigned >= int64(n)*l.m.BlockSize
 		if m := s.adapt.update(now, s.received.Load(), busy); m != n {
+			l.opts.debugf("seed %s: %d connections, was %d (its rate %s)", s.raw, m, n, formatRate(st.Rate))
 			sf.setActive(m)
 			l.sched.SetMinWindow(id, int64(2*m)*l.m.BlockSize)
 			s.maxConns = max(s.maxConns, m)

@@ -137,7 +137,8 @@ func QUICConfig() *quic.Config {
 // system's roots) for u.Host, unless ClientOptions.Insecure. With a token,
 // it then sends AUTH and returns once the seed accepted it. A seed that
 // refuses the token or the client's certificate gives a
-// *NotAuthorisedError.
+// *NotAuthorisedError; a certificate that does not match the pin gives an
+// error wrapping ErrPinMismatch, one that does not verify ErrNotTrusted.
 func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	addr, err := net.ResolveUDPAddr("udp", u.Addr())
 	if err != nil {
@@ -145,7 +146,7 @@ func (c *Client) Dial(ctx context.Context, u wire.URL) (*Conn, error) {
 	}
 	qc, err := c.tr.Dial(ctx, addr, c.tlsConfig(u), QUICConfig())
 	if err != nil {
-		return nil, fromQUIC(err, len(c.opts.Token) > 0)
+		return nil, untrusted(fromQUIC(err, len(c.opts.Token) > 0))
 	}
 	conn := &Conn{qc: qc, url: u, token: len(c.opts.Token) > 0}
 	if conn.token {
@@ -387,7 +388,8 @@ func (e *wrongManifestError) Error() string {
 
 // FetchBlock reads block index of the content id into buf, whose length must
 // be the block's length. onBytes, if not nil, is called with the size of each
-// piece of payload as it arrives. The bytes are not verified here.
+// piece of payload as it arrives (at most 64 KiB); it may block, to pace the
+// reading (a speed limit). The bytes are not verified here.
 func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []byte, onBytes func(int)) error {
 	r, done, err := c.request(ctx, &wire.BlockRequest{ID: id, Index: uint64(index)}, 64<<10)
 	if err != nil {
@@ -398,7 +400,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		return c.streamErr(ctx, err)
 	}
 	for off := 0; off < len(buf); {
-		n, err := r.Read(buf[off:])
+		n, err := r.Read(buf[off:min(off+readChunk, len(buf))])
 		off += n
 		if n > 0 && onBytes != nil {
 			onBytes(n)

@@ -2,6 +2,7 @@ package quicxfer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 
 	"github.com/quic-go/quic-go"
@@ -26,8 +27,14 @@ func Describe(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, wire.ErrPinMismatch):
-		return "its certificate does not match the pin in the URL (wrong URL, or not the seed you think)"
+	case errors.Is(err, ErrPinMismatch):
+		return "pin mismatch: its certificate does not match the pin in the URL (wrong URL, or not the seed you think)"
+	case errors.Is(err, ErrNotTrusted):
+		why := ""
+		if cve, ok := errors.AsType[*tls.CertificateVerificationError](err); ok && cve.Err != nil {
+			why = " (" + cve.Err.Error() + ")"
+		}
+		return "certificate not trusted: it does not verify against the trusted CAs" + why
 	case errors.As(err, &hsErr):
 		return "no answer (is the seed running, and is its UDP port reachable?)"
 	case errors.As(err, &idleErr):

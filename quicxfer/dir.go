@@ -121,7 +121,7 @@ type DirError struct {
 
 func (e *DirError) Error() string {
 	if e.Interrupted != nil {
-		return fmt.Sprintf("interrupted; %d of %d files complete: %v", e.Files-e.Failed, e.Files, e.Interrupted)
+		return fmt.Sprintf("interrupted; %d of %d files complete", e.Files-e.Failed, e.Files)
 	}
 	first := e.Err
 	if e.File != "" {

@@ -37,7 +37,23 @@ var (
 // Download fetches Name from every seed at once into Out, verifying every
 // block, and resumes from what an earlier run left. On any error the partial
 // state stays on disk, consistent, so that running it again resumes.
+//
+// When ctx ends first, the error is an *InterruptedError that says where
+// the download was (it wraps ctx's error).
 func Download(ctx context.Context, opts Options) (*Result, error) {
+	while := "while connecting to the seeds"
+	res, err := download(ctx, opts, &while)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if _, ok := errors.AsType[*InterruptedError](err); !ok {
+			err = &InterruptedError{While: while, Err: ctx.Err()}
+		}
+	}
+	return res, err
+}
+
+// download is Download; it keeps *while up to date with what it is doing,
+// for the error of an interruption.
+func download(ctx context.Context, opts Options, while *string) (*Result, error) {
 	opts.fill()
 	start := time.Now()
 	known := opts.Manifest
@@ -169,6 +185,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	id := m.ID()
 	res := &Result{Name: name, ID: id, Size: m.Size}
 
+	*while = "while checking the file already at " + opts.Out
 	done, err := alreadyThere(ctx, opts.Out, m, opts.Workers)
 	if err != nil {
 		return nil, err
@@ -191,6 +208,7 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 		return res, nil
 	}
 
+	*while = "while opening the partial download"
 	part, err := openPartial(&opts, m)
 	if err != nil {
 		return nil, err
@@ -209,9 +227,11 @@ func Download(ctx context.Context, opts Options) (*Result, error) {
 	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
 
-	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client}
+	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client, limiter: newByteLimiter(opts.RateLimit)}
+	*while = "during the download"
 	runErr := l.run(ctx)
 	if runErr == nil {
+		*while = "while proving the resumed blocks"
 		runErr = l.settle(ctx, pf, res)
 	}
 	defer l.closeDiscovered()

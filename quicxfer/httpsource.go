@@ -330,6 +330,8 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, sche
 			return nil, scheduler.Failed, ctx.Err()
 		case errors.Is(err, ErrInsecureRedirect):
 			return nil, scheduler.Gone, err
+		case certRefused(untrusted(err)):
+			return nil, scheduler.Gone, untrusted(err) // its certificate will not change
 		case !gotConn.Load():
 			return nil, scheduler.Down, err // no connection: unreachable, refused, certificate not trusted
 		}
@@ -373,7 +375,7 @@ func checkWhole(resp *http.Response, size int64) error {
 func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	n := len(buf)
 	for got := 0; got < n; {
-		k, err := body.Read(buf[got:])
+		k, err := body.Read(buf[got:min(got+readChunk, n)])
 		got += k
 		if k > 0 && onBytes != nil {
 			onBytes(k)

@@ -34,8 +34,9 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
-	joins   joins      // what events last said about each source
-	writeMu sync.Mutex // see fetch
+	joins   joins        // what events last said about each source
+	writeMu sync.Mutex   // see fetch
+	limiter *byteLimiter // Options.RateLimit, shared by every source; nil: none
 
 	// Swarm (swarm.go).
 	client     *Client
@@ -107,6 +108,7 @@ func (l *loop) run(ctx context.Context) error {
 			return err
 		}
 		l.schedule(now, wake)
+		l.debugStates(now)
 
 		select {
 		case <-ctx.Done():
@@ -272,7 +274,7 @@ func (l *loop) ended(now time.Time) (bool, error) {
 	}
 	if err := l.sched.Err(); err != nil {
 		l.progress(now)
-		return true, fmt.Errorf("%w: %w%s", ErrNoSeeds, err, l.why())
+		return true, fmt.Errorf("%w: %w%s", noUsableFor(l.srcs), err, l.why())
 	}
 	return false, nil
 }
@@ -351,6 +353,9 @@ func (l *loop) onTick(now time.Time, last *lastDone, sy *syncer) {
 			s.lastRecv, s.lastData = r, now
 		}
 		l.sched.Progress(id, s.lastRecv, now)
+		if l.limiter != nil && s.wasHeld() {
+			l.sched.Held(id, now) // the user's limit, not the source, is slow
+		}
 		if m, ok := s.f.(rttMeter); ok {
 			if rtt := m.rtt(); rtt > 0 {
 				l.sched.SetRTT(id, rtt)
@@ -522,6 +527,13 @@ func (l *loop) onConnect(m connectMsg) {
 		return // failed or dropped meanwhile
 	}
 	if m.err != nil {
+		if certRefused(m.err) {
+			// Permanent: dialling it again cannot change its certificate.
+			l.apply(l.sched.Remove(s.id))
+			s.lastErr = l.opts.DescribeError(m.err)
+			l.dropped(s, s.lastErr)
+			return
+		}
 		l.down(s, m.err)
 		return
 	}
@@ -539,6 +551,7 @@ func (l *loop) dropped(s *source, reason string) {
 	}
 	s.note, s.tempNote = "dropped: "+reason, false
 	l.opts.Logf("%s %s dropped: %s", s.kind, s.raw, reason)
+	l.debugDropped(s, reason)
 	l.joins.drop(&l.opts, s, reason)
 	if s.stop != nil {
 		s.stop()
@@ -551,7 +564,12 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	buf := (*bp)[:l.m.BlockLen(a.Block)]
-	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, func(n int) { s.received.Add(int64(n)) })
+	got := func(n int) { s.received.Add(int64(n)) }
+	onBytes := got
+	if lim := l.limiter; lim != nil {
+		onBytes = func(n int) { lim.pay(ctx, s, n, got) }
+	}
+	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, onBytes)
 	if err != nil {
 		if ctx.Err() != nil {
 			return result{a: a, out: scheduler.Failed, err: ctx.Err()}

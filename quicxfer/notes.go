@@ -58,6 +58,7 @@ func (l *loop) noteStalls(acts []scheduler.Action) {
 			why = fmt.Sprintf("too slow: below %s for %s", formatRate(l.opts.LowestSpeedLimit), l.opts.LowestSpeedTime)
 			note = why
 		}
+		l.opts.debugf("%s %s: %s; its requests go to other sources", s.kind, s.raw, strings.TrimPrefix(note, "stalled: "))
 		s.resetConns() // a connection that stalled may be dead without knowing it
 		if st := l.sched.Stats(a.Source); st.State == scheduler.Dropped {
 			l.dropped(s, strings.TrimPrefix(note, "stalled: ")+", "+st.DropReason)
@@ -160,6 +161,22 @@ func (l *loop) why() string {
 // missing, before the user is told it waits for sources to get them.
 const waitNote = 5 * time.Second
 
+// noteCauses tells the user, before the line that says the download
+// waits, why each source that is down is: its last error, once per source
+// and error (what it waits for is then plain).
+func (l *loop) noteCauses() {
+	for _, s := range l.srcs {
+		if s.id == 0 || s.lastErr == "" || s.lastErr == s.toldCause {
+			continue
+		}
+		switch st := l.sched.Stats(s.id).State; st {
+		case scheduler.Backoff, scheduler.Connecting:
+			s.toldCause = s.lastErr
+			l.opts.Logf("%s %s is down: %s; trying it again", s.kind, s.raw, s.lastErr)
+		}
+	}
+}
+
 // noteWaiting tells the user, once per wait, that the download is waiting
 // for blocks that no usable source has yet (partial peers may still get
 // them): a wait, not an error, but it should not look like a hang.
@@ -173,6 +190,7 @@ func (l *loop) noteWaiting(now time.Time) {
 	}
 	if !l.toldIdle && now.Sub(l.idleSince) >= waitNote {
 		l.toldIdle = true
+		l.noteCauses()
 		l.opts.Logf("waiting: %d blocks are at no source that can be used now; sources that are downloading them or coming back may still bring them (Ctrl-C to stop; the same command resumes)", l.sched.Missing())
 	}
 }

@@ -98,10 +98,24 @@ type Options struct {
 	// LowestSpeedTime is how long a busy source is measured for
 	// LowestSpeedLimit (default DefaultLowestSpeedTime).
 	LowestSpeedTime time.Duration
+	// RateLimit, if positive, is the most bytes per second the download
+	// receives, over all its sources together (curl's --limit-rate,
+	// aria2's --max-download-limit); 0 is no limit. The bytes are paid for
+	// as they are read, in steps of at most 64 KiB, so that a slow limit
+	// still shows steady progress; a source slowed by it is never taken
+	// for stalled or too slow (LowestSpeedLimit).
+	RateLimit float64
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.
 	Logf func(format string, args ...any)
+	// Debugf, if set, receives the download's decisions about each source,
+	// one line each, for a debug log: each seed's answer in the manifest
+	// vote and who was left out, each change of a source's state with its
+	// reason (a backoff with its delay, a stall, a drop and what led to
+	// it), and each change of a seed's number of connections. They come
+	// besides Logf's messages, which stay as they are. Nil discards them.
+	Debugf func(format string, args ...any)
 	// DescribeError says a source's error as the short phrase that the
 	// download's messages, notes and errors give for it (default Describe,
 	// in the library's words); a caller gives its own to say them in its
@@ -194,4 +208,11 @@ func maxRetries(n int) int {
 		return DefaultMaxRetries
 	}
 	return n
+}
+
+// debugf sends a line to Debugf, if set.
+func (o *Options) debugf(format string, args ...any) {
+	if o.Debugf != nil {
+		o.Debugf(format, args...)
+	}
 }

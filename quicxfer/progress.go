@@ -23,7 +23,7 @@ type Progress struct {
 type SeedProgress struct {
 	URL string
 	// State is the scheduler's state of the source (probing, active,
-	// backoff, connecting, dropped), or StateShutdown.
+	// backoff, connecting, dropped), or StateShutdown, or StateGone.
 	State    SourceState
 	Rate     float64 // bytes/s, as the scheduler measures it
 	Accepted int64
@@ -87,7 +87,7 @@ func (l *loop) progress(now time.Time) {
 	for _, id := range ids {
 		st := l.sched.Stats(id)
 		s := l.byID[id]
-		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: stateOf(st.State, s.shutdown), Rate: st.Rate, Accepted: s.accepted.Load()})
+		p.Seeds = append(p.Seeds, SeedProgress{URL: s.raw, State: stateOf(st, s.shutdown), Rate: st.Rate, Accepted: s.accepted.Load()})
 	}
 	l.opts.OnProgress(p)
 }

@@ -293,7 +293,10 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 		conn, err = f.dial(ctx, sl)
 	}
 	if err != nil {
-		if ctx.Err() == nil && f.extraFailed(sl) {
+		switch {
+		case certRefused(err):
+			return scheduler.Gone, err // it cannot serve this download
+		case ctx.Err() == nil && f.extraFailed(sl):
 			return scheduler.Returned, err
 		}
 		return scheduler.Down, err

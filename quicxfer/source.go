@@ -139,6 +139,10 @@ type source struct {
 	accepted  atomic.Int64 // payload bytes of blocks verified and kept
 	blocks    atomic.Int64
 	badBlocks atomic.Int64
+	// holding counts its reads waiting for the download's speed limit now;
+	// held says one waited since the loop last looked (ratelimit.go).
+	holding atomic.Int32
+	held    atomic.Bool
 
 	// Set by the download loop only.
 	note     string    // why it was left out or dropped, for the summary
@@ -150,7 +154,10 @@ type source struct {
 
 	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
 	toldBusy bool // the user was told it is busy (once per download)
-	shutdown bool // it said it is shutting down, and has not been reached since
+	// toldCause is the error the user was last told it is down for
+	// (noteCauses).
+	toldCause string
+	shutdown  bool // it said it is shutting down, and has not been reached since
 	// toldRedirect is where the user was last told the mirror redirects;
 	// toldRanges, toldWhole: that it ignores Range requests, and that it
 	// is read as a whole file.
@@ -160,8 +167,9 @@ type source struct {
 	adapt                 connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
 	maxConns              int         // the most connections it had at once (a seed)
 
-	discovered bool // learnt from another source (GET_PEERS), not given by the user
-	haveKnown  bool // its HAVE (or a sign it is a full seed) has arrived
+	debug      debugState // what the debug lines last said of it (debug.go)
+	discovered bool       // learnt from another source (GET_PEERS), not given by the user
+	haveKnown  bool       // its HAVE (or a sign it is a full seed) has arrived
 
 	// ctx is the source's own context, derived from the loop's: stop
 	// cancels it when the source is dropped, ending its HAVE watcher and

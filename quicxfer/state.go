@@ -23,9 +23,14 @@ const (
 	// tried again with backoff, like a seed that went away, but it is not
 	// failing.
 	StateShutdown SourceState = "shutdown"
+	// StateGone is a source dropped because it went away: its connection
+	// was lost, or could not be made, until it was given up, or it shut
+	// down and did not come back. Like StateDropped, it is never used
+	// again; the word says it left rather than failed.
+	StateGone SourceState = "gone"
 )
 
-var sourceStates = []SourceState{StateProbing, StateActive, StateBackoff, StateConnecting, StateDropped, StateShutdown}
+var sourceStates = []SourceState{StateProbing, StateActive, StateBackoff, StateConnecting, StateDropped, StateShutdown, StateGone}
 
 func (s SourceState) String() string { return string(s) }
 
@@ -43,10 +48,10 @@ func (s *SourceState) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown source state %q", b)
 }
 
-// stateOf is the SourceState of a source the scheduler says is in st;
+// stateOf is the SourceState of a source of which the scheduler says st;
 // shutdown says the source is a seed that said it is shutting down.
-func stateOf(st scheduler.State, shutdown bool) SourceState {
-	switch st {
+func stateOf(st scheduler.SourceStats, shutdown bool) SourceState {
+	switch st.State {
 	case scheduler.Probing:
 		return StateProbing
 	case scheduler.Active:
@@ -62,7 +67,10 @@ func stateOf(st scheduler.State, shutdown bool) SourceState {
 		}
 		return StateConnecting
 	case scheduler.Dropped:
+		if shutdown || st.LastFailure == scheduler.FailDown && st.DropReason != "removed" {
+			return StateGone
+		}
 		return StateDropped
 	}
-	return SourceState(st.String())
+	return SourceState(st.State.String())
 }

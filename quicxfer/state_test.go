@@ -14,6 +14,7 @@ func TestSourceStateText(t *testing.T) {
 	for st, want := range map[quicxfer.SourceState]string{
 		quicxfer.StateProbing: "probing", quicxfer.StateActive: "active", quicxfer.StateBackoff: "backoff",
 		quicxfer.StateConnecting: "connecting", quicxfer.StateDropped: "dropped", quicxfer.StateShutdown: "shutdown",
+		quicxfer.StateGone: "gone",
 	} {
 		require.Equal(t, want, st.String())
 		b, err := json.Marshal(quicxfer.SeedProgress{State: st})

@@ -24,7 +24,8 @@ const agreeGrace = time.Second
 
 // agree connects to every seed, asks each for the manifest of the name, and
 // settles on one: the one whose content ID the user gave, or else the one
-// most seeds report (ties to the earliest seed given). Seeds that report
+// most seeds report; a tie for the most is no majority (a
+// *NoMajorityError), never settled by the seeds' order. Seeds that report
 // another manifest are left out, and the user is told.
 //
 // With a known manifest (a manifest file), seeds are asked for its content
@@ -94,23 +95,52 @@ collect:
 		case <-grace:
 			break collect
 		case <-ctx.Done():
-			return "", nil, false, ctx.Err()
+			while := "while connecting to the seeds"
+			if grace != nil {
+				while = "during the manifest vote"
+			}
+			return "", nil, false, &InterruptedError{While: while, Err: ctx.Err()}
 		}
 	}
 
 	count := map[manifest.ID]int{}
 	var best manifest.ID
-	for _, a := range answers {
-		if a.err != nil {
+	tie := false
+	for i, a := range answers {
+		switch {
+		case !answered[i]:
+			opts.debugf("vote: seed %s has not answered", srcs[i].raw)
+			continue
+		case a.err != nil:
+			opts.debugf("vote: seed %s did not answer: %s", srcs[i].raw, opts.DescribeError(a.err))
 			continue
 		}
+		opts.debugf("vote: seed %s serves %q as content ID %s", srcs[i].raw, a.name, a.id)
 		count[a.id]++
-		if opts.ID.IsZero() && (best.IsZero() || count[a.id] > count[best]) {
-			best = a.id
+		switch {
+		case best.IsZero() || count[a.id] > count[best]:
+			best, tie = a.id, false
+		case a.id != best && count[a.id] == count[best]:
+			tie = true
 		}
 	}
-	if !opts.ID.IsZero() {
+	switch {
+	case !opts.ID.IsZero():
 		best = opts.ID
+	case tie:
+		// As many seeds for one file as for another: the order in
+		// which the seeds were given must not choose.
+		e := &NoMajorityError{Name: opts.Name}
+		for i, a := range answers {
+			if answered[i] && a.err == nil {
+				e.Answers = append(e.Answers, VoteAnswer{Seed: srcs[i].raw, ID: a.id})
+			}
+		}
+		opts.debugf("vote: no majority: %d seeds for each of several content IDs", count[best])
+		return "", nil, false, e
+	}
+	if !best.IsZero() {
+		opts.debugf("vote: content ID %s, served by %d of the %d seeds that answered", best, count[best], sum(count))
 	}
 	var chosen *answer
 	var firstErr error
@@ -129,10 +159,18 @@ collect:
 				warnings = append(warnings, fmt.Sprintf("seed %s %s; going on without it", s.raw, s.note))
 				break
 			}
-			s.note, s.tempNote = "unreachable: "+opts.DescribeError(a.err), true
+			phrase := opts.DescribeError(a.err)
 			if firstErr == nil {
-				firstErr = fmt.Errorf("%s: %s", s.raw, opts.DescribeError(a.err))
+				firstErr = &sourceError{raw: s.raw, phrase: phrase, err: a.err}
 			}
+			if certRefused(a.err) {
+				// Asking again cannot change its certificate.
+				s.leftOut = true
+				s.note = phrase
+				warnings = append(warnings, fmt.Sprintf("seed %s: %s; going on without it", s.raw, phrase))
+				break
+			}
+			s.note, s.tempNote = "unreachable: "+phrase, true
 			if !permanent(a.err) {
 				transient++
 			}
@@ -150,6 +188,9 @@ collect:
 				chosen = &answers[i]
 			}
 		}
+		if s.leftOut {
+			opts.debugf("vote: seed %s left out: %s", s.raw, s.note)
+		}
 	}
 	if chosen == nil && known != nil && (others > 0 || transient > 0) {
 		for _, w := range warnings {
@@ -164,13 +205,22 @@ collect:
 		case notFound > 0 && firstErr == nil:
 			return "", nil, false, fmt.Errorf("%s: %w", what, ErrNotFound)
 		default:
-			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %v", ErrNoSeeds, firstErr)
+			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %w", ErrNoSeeds, firstErr)
 		}
 	}
 	for _, w := range warnings {
 		opts.Logf("%s", w)
 	}
 	return chosen.name, chosen.m, false, nil
+}
+
+// sum adds up the counts of the vote.
+func sum(count map[manifest.ID]int) int {
+	n := 0
+	for _, c := range count {
+		n += c
+	}
+	return n
 }
 
 // permanent reports whether err, from reaching a seed at the start, says

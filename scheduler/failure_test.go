@@ -292,3 +292,32 @@ func TestConnectAfterBackoff(t *testing.T) {
 	require.Equal(t, Dropped, s.Stats(src).State)
 	require.ErrorIs(t, s.Err(), ErrNoSources)
 }
+
+// TestHeldIsNotSlowOrStalled: a source whose data the caller holds back (a
+// speed limit of its own) is neither stalled while nothing arrives nor too
+// slow under MinRate; once the caller stops holding it, both rules apply
+// again.
+func TestHeldIsNotSlowOrStalled(t *testing.T) {
+	const bs = 16 * kib
+	cfg := Config{NumBlocks: 100, BlockSize: bs, Size: 100 * bs, MinWindow: bs, MinRate: 1000, MinRateWindow: 10 * time.Second}
+	s := New(cfg, nil)
+	held := s.AddSource(t0)
+	require.Len(t, s.Next(t0), 1)
+	for sec := 1; sec <= 40; sec++ {
+		now := at(time.Duration(sec) * time.Second)
+		if sec%5 == 0 {
+			s.Progress(held, int64(sec), now) // a trickle, far below MinRate
+		}
+		s.Held(held, now)
+		require.Empty(t, only(Cancel, s.Next(now)), "second %d", sec)
+	}
+	require.Zero(t, s.Stats(held).Failures)
+
+	// No longer held, and nothing arrives: a stall.
+	var cancels []Action
+	for sec := 41; sec <= 45 && len(cancels) == 0; sec++ {
+		cancels = only(Cancel, s.Next(at(time.Duration(sec)*time.Second)))
+	}
+	require.Len(t, cancels, 1)
+	require.Equal(t, FailStall, cancels[0].Why)
+}

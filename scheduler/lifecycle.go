@@ -78,6 +78,22 @@ func (s *Scheduler) Progress(src SourceID, total int64, now time.Time) {
 	}
 }
 
+// Held reports that the caller itself held back src's data since the last
+// call (a speed limit of its own: the source's bytes wait to be read): the
+// source is not to blame, so it counts as progress for the stall rule, and
+// the minimum rate measurement (Config.MinRate) starts over from now.
+func (s *Scheduler) Held(src SourceID, now time.Time) {
+	s.tick(now)
+	x := s.source(src)
+	if x == nil || x.state == dropped {
+		return
+	}
+	x.lastProgress = later(x.lastProgress, now)
+	if !x.slowMark.IsZero() {
+		x.slowMark, x.slowBytes = now, x.total
+	}
+}
+
 // back makes x usable again after a backoff, with an unknown rate.
 func (s *Scheduler) back(x *source, now time.Time) {
 	x.state = usable
