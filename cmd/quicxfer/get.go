@@ -60,7 +60,8 @@ Examples:
 			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringSliceFlag{Name: "mirror", Usage: "an HTTP(S) mirror: the file's `URL` (repeat for more mirrors)"},
 			&cli.StringFlag{Name: "manifest", Usage: "the file's manifest, from `MFILE` (quicxfer manifest --out): needed with mirrors alone"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here); an existing directory, or a name ending in / (then made), puts the file in it under its own base name, as cp does"},
+			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Usage: "the `DIR`ectory OUT goes in, made if missing (as aria2's -d): with -o NAME, DIR/NAME"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
@@ -98,18 +99,14 @@ Examples:
 			if err := checkServeFlags(c); err != nil {
 				return err
 			}
-			out := c.String("output")
-			if out == "" && c.IsSet("output") {
-				return usagef("get: --output%s is empty: give a file name, or leave it out for NAME's base name", fromEnv(c, "output"))
+			dir := all || strings.HasSuffix(name, "/")
+			where, err := outPaths(c, name, mirrors, all)
+			if err != nil && !(dir && where.dir != "") {
+				return err
 			}
-			if all && out == "" {
-				out = "."
-			}
-			if out == "" {
-				out = defaultOut(name, mirrors)
-				if out == "" {
-					return usagef("get: give NAME or -o OUT")
-				}
+			out := where.file
+			if dir {
+				out = where.dir
 			}
 			var known *manifest.Manifest
 			if mfile != "" {
@@ -150,7 +147,6 @@ Examples:
 			if d := c.Duration("json-progress-interval"); d <= 0 {
 				return usagef("--json-progress-interval: want a positive duration, got %s", d)
 			}
-			dir := all || strings.HasSuffix(name, "/")
 			if dir && c.Bool("serve") {
 				return usagef("--serve: one file at a time")
 			}
@@ -163,8 +159,12 @@ Examples:
 			if dir {
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
 			}
-			// Before anything is created or asked: OUT's working files must
-			// be its own, and their names must fit.
+			// Before anything is created or asked: OUT's directory must be
+			// there, OUT's working files must be its own, and their names
+			// must fit.
+			if err := where.prepare(out); err != nil {
+				return err
+			}
 			if err := partial.CheckPaths(out); err != nil {
 				if errors.Is(err, partial.ErrNameTooLong) {
 					return fmt.Errorf("%w: give a shorter -o", err)
@@ -207,7 +207,7 @@ Examples:
 			err = getErrHint(err, out)
 			if quicxfer.MaybeDir(res, err) && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
-				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
+				if derr := getDir(c, name, where.dir, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
 					return derr
 				}
 			}
