@@ -73,6 +73,9 @@ Examples:
 			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to " + strconv.Itoa(quicxfer.DefaultMaxConnsPerSeed) + "); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: quicxfer.DefaultParallel, Usage: fmt.Sprintf("files fetched at once in a directory download (1 to %d)", quicxfer.MaxParallel)},
+			&cli.StringFlag{Name: "limit-rate", Aliases: []string{"max-download-limit"}, Value: "0", Usage: "take at most this `RATE` from all sources together (units as for seed --rate-limit: 500KB/s, 12.5MB/s, 100Mbit/s); 0: no limit"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the download's decisions (--log-level debug): why a source joined, went down, was dropped, its backoffs, the manifest vote"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (as -v), info, warn, or error (no messages, only the error a failed get ends with)"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
 		Action: func(c *cli.Context) error {
@@ -131,6 +134,14 @@ Examples:
 			if err != nil {
 				return usagef("--lowest-speed-limit%s: %v", fromEnv(c, "lowest-speed-limit"), err)
 			}
+			bps, err := limitRate(c)
+			if err != nil {
+				return err
+			}
+			lg, err := getLogging(c)
+			if err != nil {
+				return err
+			}
 			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries"),
 				LowestSpeedLimit: lowest, AllowInsecureRedirect: c.Bool("allow-insecure-redirect"), DiscardPartial: c.Bool("discard-partial"),
 				DescribeError: func(err error) string { return describe(err, clientFlags) }}
@@ -157,6 +168,9 @@ Examples:
 				return err
 			}
 			if dir {
+				setLimits(&opts, bps, lg.debugf(func(format string, args ...any) {
+					fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
+				}))
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
 			}
 			// Before anything is created or asked: OUT's directory must be
@@ -195,7 +209,10 @@ Examples:
 				}
 			}
 			view := ui.NewProgressView(viewOptions(c))
-			opts.OnProgress, opts.OnEvent, opts.Logf = view.Progress, view.Event, view.Logf
+			debugf := lg.debugf(view.Logf)
+			setLimits(&opts, bps, debugf)
+			opts.OnProgress, opts.OnEvent, opts.Logf = view.Progress, debugEvents(debugf, view.Event), lg.messages(view.Logf)
+			debugRun(debugf, opts, bps)
 			if upShare != nil {
 				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.Progress(p) }
 			}
