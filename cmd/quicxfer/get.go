@@ -228,17 +228,10 @@ Examples:
 					return derr
 				}
 			}
-			jsonErr := err
-			if err != nil && errors.Is(err, context.Canceled) && res != nil {
-				if _, serr := os.Lstat(partial.PartPath(out)); serr == nil {
-					err = fmt.Errorf("interrupted; verified blocks are saved in %s: run the same command to resume: %w", partial.PartPath(out), err)
-				} else {
-					err = fmt.Errorf("interrupted before the first block was verified: %w", err) // nothing to resume: nothing left behind
-				}
-			}
+			err = interrupted(c.Context, err, out, res != nil)
 			view.Finish(res, err)
 			if c.Bool("json") {
-				if jerr := ui.WriteResult(c.App.Writer, res, jsonErr); jerr != nil {
+				if jerr := ui.WriteResult(c.App.Writer, res, err); jerr != nil {
 					return jerr
 				}
 			}
@@ -293,6 +286,29 @@ func idFlag(c *cli.Context) (id manifest.ID, given bool, err error) {
 		return manifest.ID{}, false, usagef("--id%s: the all-zero content ID is no file's (a content ID is the SHA-256 of a manifest); give the file's own, which \"quicxfer manifest FILE\" prints", fromEnv(c, "id"))
 	}
 	return id, true, nil
+}
+
+// interrupted is err, the error of a get into out that the user
+// interrupted (Ctrl-C: ctx is cancelled), said as what was kept and what to
+// do, without Go's "context canceled"; it still wraps context.Canceled (exit
+// code 130); with ctx not cancelled, only an err that wraps
+// context.Canceled is said so (a file of a directory download). started says the download had agreed on the file. Any other
+// err is returned as it is.
+func interrupted(ctx context.Context, err error, out string, started bool) error {
+	if err == nil || (!errors.Is(err, context.Canceled) && ctx.Err() == nil) {
+		return err
+	}
+	msg := "interrupted while asking the seeds for the file: nothing was written"
+	switch _, serr := os.Lstat(partial.PartPath(out)); {
+	case serr == nil:
+		msg = fmt.Sprintf("interrupted; verified blocks are saved in %s: run the same command to resume", showName(partial.PartPath(out)))
+	case started:
+		msg = "interrupted before the first block was verified: nothing was written" // nothing to resume: nothing left behind
+	}
+	if !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	return &saidError{msg: msg, err: err}
 }
 
 // getErrHint adds to a get's error what the user can do about it, in the
