@@ -78,9 +78,18 @@ Examples:
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (as -v), info, warn, or error (no messages, only the error a failed get ends with)"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			all := c.Bool("all")
 			seeds, mirrors, mfile := c.StringSlice("seed"), c.StringSlice("mirror"), c.String("manifest")
+			// --json's object is written whatever stops the get (but a
+			// usage error, and a directory's, which getDir writes), each
+			// source given listed.
+			jsonDone := !c.Bool("json")
+			defer func() {
+				if _, usage := errors.AsType[usageError](err); err != nil && !usage && !jsonDone {
+					_ = ui.WriteResult(c.App.Writer, givenSources(nil, seeds, mirrors, err), err)
+				}
+			}()
 			switch {
 			case len(seeds) == 0 && len(mirrors) == 0:
 				return usagef("get: give at least one --seed URL (or --mirror URL with --manifest MFILE)")
@@ -171,6 +180,7 @@ Examples:
 				setLimits(&opts, bps, lg.debugf(func(format string, args ...any) {
 					fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
 				}))
+				jsonDone = true
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
 			}
 			// Before anything is created or asked: OUT's directory must be
@@ -221,15 +231,20 @@ Examples:
 			res, err := quicxfer.Download(c.Context, opts)
 			restoreLog()
 			endRecord(out)
-			err = getErrHint(err, out)
+			err = getErrHint(err, out, opts)
 			if quicxfer.MaybeDir(res, err) && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
 				if derr := getDir(c, name, where.dir, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
+					jsonDone = true
 					return derr
 				}
 			}
 			err = interrupted(c.Context, err, out, res != nil)
+			if err != nil {
+				res = givenSources(res, seeds, mirrors, err)
+			}
 			view.Finish(res, err)
+			jsonDone = true
 			if c.Bool("json") {
 				if jerr := ui.WriteResult(c.App.Writer, res, err); jerr != nil {
 					return jerr
@@ -241,6 +256,7 @@ Examples:
 				}
 				return err
 			}
+			markDone(out, res.ID)
 			if !c.Bool("quiet") {
 				ui.Summary(c.App.ErrWriter, out, res)
 			}
@@ -251,6 +267,28 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// givenSources is res with an entry of zero counts for each source given
+// (seeds, then mirrors, as given) that it has none of, all of them when the
+// download stopped before it had any (res nil), with err as its note: what
+// a get prints of its sources (--json's "seeds") lists every --seed and
+// --mirror, however early the get ended.
+func givenSources(res *quicxfer.Result, seeds, mirrors []string, err error) *quicxfer.Result {
+	if res == nil {
+		res = &quicxfer.Result{}
+	}
+	listed := map[string]bool{}
+	for _, s := range res.Seeds {
+		listed[s.URL] = true
+	}
+	for _, u := range append(append([]string{}, seeds...), mirrors...) {
+		if !listed[u] {
+			listed[u] = true
+			res.Seeds = append(res.Seeds, quicxfer.SeedResult{URL: u, Note: "not used: " + cliError(err, clientFlags).Error()})
+		}
+	}
+	return res
 }
 
 // checkName refuses a NAME that is a URL ("bad file name" would not say
@@ -313,11 +351,21 @@ func interrupted(ctx context.Context, err error, out string, started bool) error
 
 // getErrHint adds to a get's error what the user can do about it, in the
 // command's own words (flags), where the library's cannot.
-func getErrHint(err error, out string) error {
+// The library's ErrNoSeeds ("no usable seed") is said of the sources
+// given: of mirrors alone, "no usable mirror".
+func getErrHint(err error, out string, opts quicxfer.Options) error {
 	if errors.Is(err, quicxfer.ErrOtherPartial) {
 		err = fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
 	}
-	return cliError(err, clientFlags)
+	said := cliError(err, clientFlags)
+	if errors.Is(err, quicxfer.ErrNoSeeds) && len(opts.Mirrors) > 0 {
+		words := "no usable source"
+		if len(opts.Seeds) == 0 {
+			words = "no usable mirror"
+		}
+		said = &saidError{msg: strings.Replace(said.Error(), quicxfer.ErrNoSeeds.Error(), words, 1), err: err}
+	}
+	return said
 }
 
 // stdLogTo sends what the standard logger prints to logf, as messages like

@@ -68,6 +68,9 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 			if started[i] {
 				endRecord(files[i].Out(outdir))
 			}
+			if err == nil && r != nil {
+				markDone(files[i].Out(outdir), r.ID)
+			}
 			view.FileEnd(i, r, interrupted(context.Background(), cliError(err, clientFlags), files[i].Out(outdir), r != nil))
 		},
 	})
