@@ -1,10 +1,23 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
+	"net/url"
 	"strings"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+)
+
+// The library's errors for a seed's certificate that does not check out.
+// TODO(merge, issue 14): the library's own, quicxfer.ErrPinMismatch and
+// quicxfer.ErrNotTrusted (no pin, no CA), in place of these two.
+var (
+	errPinMismatch       = wire.ErrPinMismatch
+	errNotTrusted  error = nil
 )
 
 // The library's errors say what happened in its own words: what a private
@@ -18,12 +31,12 @@ import (
 // private seed may need. seed --from (replicate.go) gives them as
 // --from-client-cert and --from-client-key.
 type flagWords struct {
-	token, clientCert, clientKey string
+	token, clientCert, clientKey, ca string
 }
 
 var (
-	clientFlags = flagWords{token: "--token", clientCert: "--client-cert", clientKey: "--client-key"}
-	fromFlags   = flagWords{token: "--token", clientCert: "--from-client-cert", clientKey: "--from-client-key"}
+	clientFlags = flagWords{token: "--token", clientCert: "--client-cert", clientKey: "--client-key", ca: "--ca"}
+	fromFlags   = flagWords{token: "--token", clientCert: "--from-client-cert", clientKey: "--from-client-key", ca: "--from-ca"}
 )
 
 // cliWords says text, the library's words for err (its Error, or
@@ -45,6 +58,14 @@ func cliWords(err error, text string, w flagWords) string {
 			text = strings.Replace(text, nae.Error(), cli, 1)
 		}
 	}
+	if lib, cli, ok := certWords(err, w); ok {
+		for _, l := range lib {
+			if strings.Contains(text, l) {
+				text = strings.Replace(text, l, cli, 1)
+				break
+			}
+		}
+	}
 	for _, s := range []struct {
 		err error
 		cli string
@@ -58,6 +79,36 @@ func cliWords(err error, text string, w flagWords) string {
 		}
 	}
 	return text
+}
+
+// certWords says a seed's (or an https mirror's) certificate that did not
+// check out in the CLI's words (cli): a pin that does not match, or a
+// certificate that nothing trusts (the URL has no pin, and no CA given or
+// the given one did not sign it), with what to add. lib are the library's
+// words that cli replaces, from the innermost phrase out (the error's own
+// text, the connection's that holds it, quicxfer.Describe's).
+func certWords(err error, w flagWords) (lib []string, cli string, ok bool) {
+	switch {
+	case errors.Is(err, errPinMismatch):
+		return []string{quicxfer.Describe(err), errPinMismatch.Error()},
+			"pin mismatch: its certificate does not match the ?pin= in the URL (a wrong URL, or not the seed you think)", true
+	case errNotTrusted != nil && errors.Is(err, errNotTrusted):
+		lib = []string{errNotTrusted.Error(), quicxfer.Describe(err)}
+	default:
+		cve, isCert := errors.AsType[*tls.CertificateVerificationError](err)
+		if !isCert {
+			return nil, "", false
+		}
+		lib = []string{cve.Error()}
+		if te, ok := errors.AsType[*quic.TransportError](err); ok {
+			lib = append([]string{te.Error()}, lib...)
+		}
+		lib = append(lib, quicxfer.Describe(err))
+	}
+	if _, mirror := errors.AsType[*url.Error](err); mirror {
+		return lib, "the mirror's certificate is not trusted: give its CA with " + w.ca, true
+	}
+	return lib, "this seed's certificate is not trusted: add its pin (?pin=...) or " + w.ca, true
 }
 
 // describe is quicxfer.Describe of a source's error in the CLI's words (w):

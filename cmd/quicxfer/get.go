@@ -60,7 +60,8 @@ Examples:
 			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringSliceFlag{Name: "mirror", Usage: "an HTTP(S) mirror: the file's `URL` (repeat for more mirrors)"},
 			&cli.StringFlag{Name: "manifest", Usage: "the file's manifest, from `MFILE` (quicxfer manifest --out): needed with mirrors alone"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here); an existing directory, or a name ending in / (then made), puts the file in it under its own base name, as cp does"},
+			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Usage: "the `DIR`ectory OUT goes in, made if missing (as aria2's -d): with -o NAME, DIR/NAME"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
 			&cli.StringFlag{Name: "id", Usage: "accept only the manifest with this content `ID`"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display"},
@@ -72,11 +73,23 @@ Examples:
 			&cli.StringFlag{Name: "conns-per-seed", Value: "1", Usage: "QUIC connections to each seed: a number from 1 to 64, or `auto` (start with 1, add more while they raise the seed's rate, up to " + strconv.Itoa(quicxfer.DefaultMaxConnsPerSeed) + "); more help on paths with random loss, where one connection's congestion control caps its rate"},
 			&cli.BoolFlag{Name: "all", Usage: "download every file the seeds serve, into -o DIR"},
 			&cli.IntFlag{Name: "parallel", Value: quicxfer.DefaultParallel, Usage: fmt.Sprintf("files fetched at once in a directory download (1 to %d)", quicxfer.MaxParallel)},
+			&cli.StringFlag{Name: "limit-rate", Aliases: []string{"max-download-limit"}, Value: "0", Usage: "take at most this `RATE` from all sources together (units as for seed --rate-limit: 500KB/s, 12.5MB/s, 100Mbit/s); 0: no limit"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the download's decisions (--log-level debug): why a source joined, went down, was dropped, its backoffs, the manifest vote"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (as -v), info, warn, or error (no messages, only the error a failed get ends with)"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
 		}, append(serveFlags(), clientAccessFlags()...)...),
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			all := c.Bool("all")
 			seeds, mirrors, mfile := c.StringSlice("seed"), c.StringSlice("mirror"), c.String("manifest")
+			// --json's object is written whatever stops the get (but a
+			// usage error, and a directory's, which getDir writes), each
+			// source given listed.
+			jsonDone := !c.Bool("json")
+			defer func() {
+				if _, usage := errors.AsType[usageError](err); err != nil && !usage && !jsonDone {
+					_ = ui.WriteResult(c.App.Writer, givenSources(nil, seeds, mirrors, err), err)
+				}
+			}()
 			switch {
 			case len(seeds) == 0 && len(mirrors) == 0:
 				return usagef("get: give at least one --seed URL (or --mirror URL with --manifest MFILE)")
@@ -98,18 +111,14 @@ Examples:
 			if err := checkServeFlags(c); err != nil {
 				return err
 			}
-			out := c.String("output")
-			if out == "" && c.IsSet("output") {
-				return usagef("get: --output%s is empty: give a file name, or leave it out for NAME's base name", fromEnv(c, "output"))
+			dir := all || strings.HasSuffix(name, "/")
+			where, err := outPaths(c, name, mirrors, all)
+			if err != nil && !(dir && where.dir != "") {
+				return err
 			}
-			if all && out == "" {
-				out = "."
-			}
-			if out == "" {
-				out = defaultOut(name, mirrors)
-				if out == "" {
-					return usagef("get: give NAME or -o OUT")
-				}
+			out := where.file
+			if dir {
+				out = where.dir
 			}
 			var known *manifest.Manifest
 			if mfile != "" {
@@ -134,6 +143,14 @@ Examples:
 			if err != nil {
 				return usagef("--lowest-speed-limit%s: %v", fromEnv(c, "lowest-speed-limit"), err)
 			}
+			bps, err := limitRate(c)
+			if err != nil {
+				return err
+			}
+			lg, err := getLogging(c)
+			if err != nil {
+				return err
+			}
 			opts := quicxfer.Options{Seeds: seeds, Mirrors: mirrors, Manifest: known, Name: name, Out: out, Auth: auth, ConnsPerSeed: conns, MaxRetries: c.Int("retries"),
 				LowestSpeedLimit: lowest, AllowInsecureRedirect: c.Bool("allow-insecure-redirect"), DiscardPartial: c.Bool("discard-partial"),
 				DescribeError: func(err error) string { return describe(err, clientFlags) }}
@@ -150,7 +167,6 @@ Examples:
 			if d := c.Duration("json-progress-interval"); d <= 0 {
 				return usagef("--json-progress-interval: want a positive duration, got %s", d)
 			}
-			dir := all || strings.HasSuffix(name, "/")
 			if dir && c.Bool("serve") {
 				return usagef("--serve: one file at a time")
 			}
@@ -161,10 +177,18 @@ Examples:
 				return err
 			}
 			if dir {
+				setLimits(&opts, bps, lg.debugf(func(format string, args ...any) {
+					fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
+				}))
+				jsonDone = true
 				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
 			}
-			// Before anything is created or asked: OUT's working files must
-			// be its own, and their names must fit.
+			// Before anything is created or asked: OUT's directory must be
+			// there, OUT's working files must be its own, and their names
+			// must fit.
+			if err := where.prepare(out); err != nil {
+				return err
+			}
 			if err := partial.CheckPaths(out); err != nil {
 				if errors.Is(err, partial.ErrNameTooLong) {
 					return fmt.Errorf("%w: give a shorter -o", err)
@@ -195,7 +219,10 @@ Examples:
 				}
 			}
 			view := ui.NewProgressView(viewOptions(c))
-			opts.OnProgress, opts.OnEvent, opts.Logf = view.Progress, view.Event, view.Logf
+			debugf := lg.debugf(view.Logf)
+			setLimits(&opts, bps, debugf)
+			opts.OnProgress, opts.OnEvent, opts.Logf = view.Progress, debugEvents(debugf, view.Event), lg.messages(view.Logf)
+			debugRun(debugf, opts, bps)
 			if upShare != nil {
 				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.Progress(p) }
 			}
@@ -204,24 +231,22 @@ Examples:
 			res, err := quicxfer.Download(c.Context, opts)
 			restoreLog()
 			endRecord(out)
-			err = getErrHint(err, out)
+			err = getErrHint(err, out, opts)
 			if quicxfer.MaybeDir(res, err) && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
-				if derr := getDir(c, name, out, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
+				if derr := getDir(c, name, where.dir, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
+					jsonDone = true
 					return derr
 				}
 			}
-			jsonErr := err
-			if err != nil && errors.Is(err, context.Canceled) && res != nil {
-				if _, serr := os.Lstat(partial.PartPath(out)); serr == nil {
-					err = fmt.Errorf("interrupted; verified blocks are saved in %s: run the same command to resume: %w", partial.PartPath(out), err)
-				} else {
-					err = fmt.Errorf("interrupted before the first block was verified: %w", err) // nothing to resume: nothing left behind
-				}
+			err = interrupted(c.Context, err, out, res != nil)
+			if err != nil {
+				res = givenSources(res, seeds, mirrors, err)
 			}
 			view.Finish(res, err)
+			jsonDone = true
 			if c.Bool("json") {
-				if jerr := ui.WriteResult(c.App.Writer, res, jsonErr); jerr != nil {
+				if jerr := ui.WriteResult(c.App.Writer, res, err); jerr != nil {
 					return jerr
 				}
 			}
@@ -231,6 +256,7 @@ Examples:
 				}
 				return err
 			}
+			markDone(out, res.ID)
 			if !c.Bool("quiet") {
 				ui.Summary(c.App.ErrWriter, out, res)
 			}
@@ -241,6 +267,28 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// givenSources is res with an entry of zero counts for each source given
+// (seeds, then mirrors, as given) that it has none of, all of them when the
+// download stopped before it had any (res nil), with err as its note: what
+// a get prints of its sources (--json's "seeds") lists every --seed and
+// --mirror, however early the get ended.
+func givenSources(res *quicxfer.Result, seeds, mirrors []string, err error) *quicxfer.Result {
+	if res == nil {
+		res = &quicxfer.Result{}
+	}
+	listed := map[string]bool{}
+	for _, s := range res.Seeds {
+		listed[s.URL] = true
+	}
+	for _, u := range append(append([]string{}, seeds...), mirrors...) {
+		if !listed[u] {
+			listed[u] = true
+			res.Seeds = append(res.Seeds, quicxfer.SeedResult{URL: u, Note: "not used: " + cliError(err, clientFlags).Error()})
+		}
+	}
+	return res
 }
 
 // checkName refuses a NAME that is a URL ("bad file name" would not say
@@ -278,13 +326,46 @@ func idFlag(c *cli.Context) (id manifest.ID, given bool, err error) {
 	return id, true, nil
 }
 
+// interrupted is err, the error of a get into out that the user
+// interrupted (Ctrl-C: ctx is cancelled), said as what was kept and what to
+// do, without Go's "context canceled"; it still wraps context.Canceled (exit
+// code 130); with ctx not cancelled, only an err that wraps
+// context.Canceled is said so (a file of a directory download). started says the download had agreed on the file. Any other
+// err is returned as it is.
+func interrupted(ctx context.Context, err error, out string, started bool) error {
+	if err == nil || (!errors.Is(err, context.Canceled) && ctx.Err() == nil) {
+		return err
+	}
+	msg := "interrupted while asking the seeds for the file: nothing was written"
+	switch _, serr := os.Lstat(partial.PartPath(out)); {
+	case serr == nil:
+		msg = fmt.Sprintf("interrupted; verified blocks are saved in %s: run the same command to resume", showName(partial.PartPath(out)))
+	case started:
+		msg = "interrupted before the first block was verified: nothing was written" // nothing to resume: nothing left behind
+	}
+	if !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	return &saidError{msg: msg, err: err}
+}
+
 // getErrHint adds to a get's error what the user can do about it, in the
 // command's own words (flags), where the library's cannot.
-func getErrHint(err error, out string) error {
+// The library's ErrNoSeeds ("no usable seed") is said of the sources
+// given: of mirrors alone, "no usable mirror".
+func getErrHint(err error, out string, opts quicxfer.Options) error {
 	if errors.Is(err, quicxfer.ErrOtherPartial) {
 		err = fmt.Errorf("%w: finish that download (quicxfer status %s shows its command), or add --discard-partial to throw it away", err, shellQuote([]string{out}))
 	}
-	return cliError(err, clientFlags)
+	said := cliError(err, clientFlags)
+	if errors.Is(err, quicxfer.ErrNoSeeds) && len(opts.Mirrors) > 0 {
+		words := "no usable source"
+		if len(opts.Seeds) == 0 {
+			words = "no usable mirror"
+		}
+		said = &saidError{msg: strings.Replace(said.Error(), quicxfer.ErrNoSeeds.Error(), words, 1), err: err}
+	}
+	return said
 }
 
 // stdLogTo sends what the standard logger prints to logf, as messages like

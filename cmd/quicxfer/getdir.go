@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,12 +68,15 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 			if started[i] {
 				endRecord(files[i].Out(outdir))
 			}
-			view.FileEnd(i, r, cliError(err, clientFlags))
+			if err == nil && r != nil {
+				markDone(files[i].Out(outdir), r.ID)
+			}
+			view.FileEnd(i, r, interrupted(context.Background(), cliError(err, clientFlags), files[i].Out(outdir), r != nil))
 		},
 	})
 	if res != nil {
 		for i, e := range res.Errs {
-			res.Errs[i] = cliError(e, clientFlags)
+			res.Errs[i] = interrupted(context.Background(), cliError(e, clientFlags), res.Files[i].Out(outdir), res.Results[i] != nil)
 		}
 	}
 	var de *quicxfer.DirError
@@ -85,6 +89,8 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 			return usagef("%v", be)
 		case errors.Is(err, quicxfer.ErrIDForDir):
 			return usagef("--id names one file's content; it does not go with a directory or --all")
+		case errors.Is(err, context.Canceled) || c.Context.Err() != nil:
+			return &saidError{msg: "interrupted while asking the seeds for their files: nothing was written", err: errors.Join(context.Canceled, err)}
 		}
 		return err
 	}
@@ -93,7 +99,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	switch {
 	case de == nil:
 	case de.Interrupted != nil:
-		err2 = fmt.Errorf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume: %w", de.Files-de.Failed, de.Files, de.Interrupted)
+		err2 = &saidError{msg: fmt.Sprintf("interrupted; %d of %d files complete, verified blocks of the others are saved: run the same command to resume", de.Files-de.Failed, de.Files), err: de.Interrupted}
 	default:
 		first := fmt.Errorf("%s: %w", showName(de.File), cliError(de.Err, clientFlags))
 		var re *quicxfer.RefusedError

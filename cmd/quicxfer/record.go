@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
 // getRecord is what OUT.qxcmd holds: how the get that writes OUT was
@@ -144,3 +146,30 @@ func readRecord(out string) (*getRecord, error) {
 // shellQuote quotes each argument for a POSIX shell where it needs it (a
 // seed URL's '?' is a glob character) and joins them.
 func shellQuote(args []string) string { return ui.ShellQuote(args) }
+
+// doneAttr is the extended attribute a finished get leaves on OUT: the
+// file's content ID, so that status can tell a file quicxfer downloaded
+// (all its working files gone) from one that was only put there.
+const doneAttr = "user.quicxfer.content_id"
+
+// markDone sets doneAttr on out, complete and verified as id. It is best
+// effort: a file system without user attributes keeps no mark, and status
+// then says complete as it did before there was one.
+func markDone(out string, id manifest.ID) {
+	_ = unix.Lsetxattr(out, doneAttr, []byte(id.String()), 0)
+}
+
+// doneMark reads doneAttr of out: the content ID a get recorded (ok), or
+// that the file system keeps no user attributes (unsupported).
+func doneMark(out string) (id manifest.ID, ok, unsupported bool) {
+	buf := make([]byte, 128)
+	n, err := unix.Lgetxattr(out, doneAttr, buf)
+	switch {
+	case errors.Is(err, unix.ENOTSUP):
+		return manifest.ID{}, false, true
+	case err != nil:
+		return manifest.ID{}, false, false
+	}
+	id, err = manifest.ParseID(string(buf[:n]))
+	return id, err == nil, false
+}

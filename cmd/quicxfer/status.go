@@ -111,7 +111,14 @@ func downloadStatus(out string) (*ui.Status, error) {
 				left = append(left, showName(p))
 			}
 		}
+		id, marked, unsupported := doneMark(out)
+		if marked {
+			st.ContentID = id.String()
+		}
 		switch {
+		case len(left) == 0 && in.Refused == nil && !marked && !unsupported && rec == nil:
+			// No trace of a get: a finished one marks OUT (markDone).
+			return nil, &saidError{msg: fmt.Sprintf("%s exists but was not downloaded by quicxfer (no state)", showName(out)), err: errNoDownload}
 		case in.Refused != nil:
 			st.Note = fmt.Sprintf("not re-checked; the next get of it refuses to start: %s", showRefusal(in.Refused))
 		case len(left) > 0:
