@@ -37,7 +37,7 @@ func clientAccess(c *cli.Context, w io.Writer) (quicxfer.ClientOptions, error) {
 	var o quicxfer.ClientOptions
 	token := c.String("token")
 	if f := c.String("token-file"); f != "" {
-		if c.IsSet("token") {
+		if onCommandLine(c, "token") {
 			return o, usagef("--token and --token-file: give one")
 		}
 		tokens, err := readTokens(f)

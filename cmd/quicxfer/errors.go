@@ -9,15 +9,12 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
-	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
 // The library's errors for a seed's certificate that does not check out.
-// TODO(merge, issue 14): the library's own, quicxfer.ErrPinMismatch and
-// quicxfer.ErrNotTrusted (no pin, no CA), in place of these two.
 var (
-	errPinMismatch       = wire.ErrPinMismatch
-	errNotTrusted  error = nil
+	errPinMismatch = quicxfer.ErrPinMismatch
+	errNotTrusted  = quicxfer.ErrNotTrusted
 )
 
 // The library's errors say what happened in its own words: what a private
@@ -92,8 +89,14 @@ func certWords(err error, w flagWords) (lib []string, cli string, ok bool) {
 	case errors.Is(err, errPinMismatch):
 		return []string{quicxfer.Describe(err), errPinMismatch.Error()},
 			"pin mismatch: its certificate does not match the ?pin= in the URL (a wrong URL, or not the seed you think)", true
-	case errNotTrusted != nil && errors.Is(err, errNotTrusted):
-		lib = []string{errNotTrusted.Error(), quicxfer.Describe(err)}
+	case errors.Is(err, errNotTrusted):
+		// The longest phrase first: Describe's, then the library's
+		// "certificate not trusted: x509: ..." as a wrapped error has it.
+		lib = []string{quicxfer.Describe(err)}
+		if cve, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+			lib = append(lib, errNotTrusted.Error()+": "+cve.Error(), cve.Error())
+		}
+		lib = append(lib, errNotTrusted.Error())
 	default:
 		cve, isCert := errors.AsType[*tls.CertificateVerificationError](err)
 		if !isCert {

@@ -449,8 +449,5 @@ func parseConnsPerSeed(v string) (int, error) {
 // variable's (the command line did not set another), for error messages;
 // else "".
 func fromEnv(c *cli.Context, flag string) string {
-	if v, ok := os.LookupEnv(envName(flag)); ok && v == c.String(flag) {
-		return " (from " + envName(flag) + ")"
-	}
-	return ""
+	return envNote(c, flag)
 }

@@ -11,8 +11,8 @@ import (
 
 // TestGetLogs: -v and --log-level debug add the download's decisions as
 // "quicxfer: debug:" lines on standard error (never on --json-progress's
-// standard output): here a seed that cannot be reached goes down and is
-// tried again after a backoff, and the good one joins. Without them there
+// standard output): here the manifest vote, a seed whose pin does not
+// match left out and dropped (never retried), and the good one joining. Without them there
 // is no debug line; --log-level error leaves no message at all; a bad level
 // is a usage error.
 func TestGetLogs(t *testing.T) {
@@ -31,7 +31,9 @@ func TestGetLogs(t *testing.T) {
 		require.Contains(t, r.stderr, "quicxfer: debug: OUT "+out+"; seeds: 2, mirrors: 0; no rate limit; a source is dropped after 6 failures in a row", flags)
 		require.Contains(t, r.stderr, "quicxfer: debug: source "+u+" joined")
 		require.Contains(t, r.stderr, "quicxfer: debug: start: f.bin")
-		require.Contains(t, r.stderr, "quicxfer: debug: source "+bad+" down (", "the refused seed's outage")
+		require.Contains(t, r.stderr, "quicxfer: debug: vote: content ID ", "the manifest vote")
+		require.Contains(t, r.stderr, "quicxfer: debug: vote: seed "+bad+" left out: pin mismatch", "the refused seed left out")
+		require.Contains(t, r.stderr, "quicxfer: debug: source "+bad+" dropped: pin mismatch", "and dropped, not retried")
 		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 			require.True(t, json.Valid([]byte(line)), "stdout is JSON events only: %q", line)
 		}

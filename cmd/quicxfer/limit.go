@@ -20,9 +20,6 @@ func limitRate(c *cli.Context) (float64, error) {
 // setLimits gives the download its rate limit (bytes/s over all sources, 0
 // none) and its debug log (nil: none).
 func setLimits(opts *quicxfer.Options, bps float64, debugf func(string, ...any)) {
-	// TODO(merge, issue 14): the library's new fields; uncomment when
-	// quicxfer.Options has them.
-	// opts.RateLimit = bps
-	// opts.Debugf = debugf
-	_, _, _ = opts, bps, debugf
+	opts.RateLimit = bps
+	opts.Debugf = debugf
 }

@@ -31,7 +31,7 @@ func replicateFlags() []cli.Flag {
 func checkReplicateFlags(c *cli.Context) error {
 	if len(c.StringSlice("from")) == 0 {
 		for _, f := range []string{"id", "name", "from-client-cert", "from-client-key", "from-ca"} {
-			if c.IsSet(f) {
+			if onCommandLine(c, f) {
 				return usagef("--%s goes with --from", f)
 			}
 		}

@@ -49,7 +49,7 @@ func swarmOptions(c *cli.Context, opts *quicxfer.Options) error {
 func checkServeFlags(c *cli.Context) error {
 	if !c.Bool("serve") {
 		for _, f := range []string{"listen", "seed-time", "upload-limit", "state-dir"} {
-			if c.IsSet(f) {
+			if onCommandLine(c, f) {
 				return usagef("--%s goes with --serve", f)
 			}
 		}
