@@ -178,6 +178,9 @@ func DownloadDir(ctx context.Context, opts DirOptions) (*DirResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	// Base.RateLimit is the directory's: one limiter that every file's
+	// download pays into, however many run at once.
+	opts.Base.limiter = newByteLimiter(opts.Base.RateLimit)
 	client := base.Client
 	if client == nil {
 		c, err := NewClientWith(base.Auth)

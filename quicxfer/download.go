@@ -1,6 +1,7 @@
 package quicxfer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -227,7 +228,7 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
 
-	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client, limiter: newByteLimiter(opts.RateLimit)}
+	l := &loop{opts: opts, m: m, plan: plan, id: id, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes, client: client, limiter: cmp.Or(opts.limiter, newByteLimiter(opts.RateLimit))}
 	*while = "during the download"
 	runErr := l.run(ctx)
 	if runErr == nil {

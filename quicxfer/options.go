@@ -103,8 +103,13 @@ type Options struct {
 	// aria2's --max-download-limit); 0 is no limit. The bytes are paid for
 	// as they are read, in steps of at most 64 KiB, so that a slow limit
 	// still shows steady progress; a source slowed by it is never taken
-	// for stalled or too slow (LowestSpeedLimit).
+	// for stalled or too slow (LowestSpeedLimit). In DownloadDir's Base it
+	// is the whole directory's limit, shared by the files fetched at once.
 	RateLimit float64
+	// limiter, if set, is the limiter this download shares with others
+	// (DownloadDir's files share one for Base.RateLimit), in place of one of
+	// its own for RateLimit.
+	limiter *byteLimiter
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.

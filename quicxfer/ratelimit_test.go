@@ -1,6 +1,7 @@
 package quicxfer_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,4 +43,27 @@ func TestRateLimit(t *testing.T) {
 		require.Positive(t, s.Bytes, "every seed carried part of the file: %+v", res.Seeds)
 		require.Empty(t, s.Note)
 	}
+}
+
+// TestDirRateLimitShared: a directory download's RateLimit is the
+// directory's, not each file's: three files of 1 MB fetched three at once
+// under 1 MB/s take about 3 s (each file with a limiter of its own would
+// take about 1 s).
+func TestDirRateLimitShared(t *testing.T) {
+	src := t.TempDir()
+	const size = 1_000_000
+	for i := range 3 {
+		writeFile(t, src, fmt.Sprintf("set/f%d.bin", i), size, uint64(20+i))
+	}
+	_, urls := startSeeds(t, src, 0)
+	out := filepath.Join(t.TempDir(), "set")
+	start := time.Now()
+	res, err := quicxfer.DownloadDir(t.Context(), quicxfer.DirOptions{
+		Base:   quicxfer.Options{Seeds: urls, MaxPeers: -1, RateLimit: 1e6},
+		Prefix: "set", OutDir: out, Parallel: 3,
+	})
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	require.Len(t, res.Files, 3)
+	require.GreaterOrEqual(t, elapsed, 2500*time.Millisecond, "3 MB at 1 MB/s, all files together")
 }
