@@ -30,6 +30,7 @@ type statusJSON = ui.Status
 func runOnPTY(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color") // whatever the tests' terminal is
 	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
 	require.NoError(t, err)
 	t.Cleanup(func() { master.Close() })
@@ -56,9 +57,11 @@ func TestProgressTerminal(t *testing.T) {
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, data, got)
-	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, [\d.]+ [kM]?B/s, ETA \d+s`, text, "the total line: bar, bytes, rate, ETA")
+	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, now [\d.]+ [kM]?B/s, ETA (\d+s|\d+m\d\ds)`, text, "the total line: bar, bytes, rate now, ETA")
 	require.Contains(t, text, "100.0% 8.4 MB of 8.4 MB", "drawn complete at the end")
-	require.Contains(t, text, ", done")
+	avg := regexp.MustCompile(`100\.0% 8\.4 MB of 8\.4 MB, average ([\d.]+ [kM]?B/s), done`).FindAllStringSubmatch(text, -1)
+	require.NotEmpty(t, avg, "the last picture says the average")
+	require.Contains(t, text, "s, "+avg[len(avg)-1][1]+" average", "the summary's average is the last picture's")
 	for _, u := range []string{u1, u2} {
 		addr, _, _ := strings.Cut(u, "?")
 		require.Regexp(t, regexp.QuoteMeta(addr)+` +(probing|active) +[\d.]+ [kM]?B/s +[\d.]+ [kM]?B +\d+\.\d%`, text, "a line per seed: state, rate, bytes, share")
@@ -80,7 +83,7 @@ func TestProgressPlain(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	require.Empty(t, r.stdout, "progress never goes to standard output")
 	require.NotContains(t, r.stderr, "\x1b", "no escape sequences")
-	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, [\d.]+ [kM]?B/s, (ETA \S+|done); `, r.stderr)
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, now [\d.]+ [kM]?B/s, (ETA \S+|done); `, r.stderr)
 	for _, u := range []string{u1, u2} {
 		addr, _, _ := strings.Cut(u, "?")
 		require.Regexp(t, `progress: .*`+regexp.QuoteMeta(addr)+` \w+ [\d.]+ [kM]?B/s [\d.]+%`, r.stderr)

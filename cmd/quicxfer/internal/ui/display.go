@@ -39,14 +39,17 @@ type ViewOptions struct {
 }
 
 // PickMode is how a download is shown: JSON events, quiet, bars when
-// standard error is a terminal, else plain lines. Both views take it.
-func PickMode(stderr io.Writer, quiet, jsonEvents bool) Mode {
+// standard error is a terminal that can draw them, else plain lines. term
+// is the TERM variable: a "dumb" terminal (Emacs' shell, some editors' and
+// CI's consoles) cannot move its cursor, so it gets the plain lines. Both
+// views take it.
+func PickMode(stderr io.Writer, term string, quiet, jsonEvents bool) Mode {
 	switch {
 	case jsonEvents:
 		return ModeJSON
 	case quiet:
 		return ModeQuiet
-	case isTerminal(stderr):
+	case isTerminal(stderr) && term != "dumb":
 		return ModeBars
 	default:
 		return ModePlain

@@ -61,5 +61,5 @@ func TestBarsSourcesAppear(t *testing.T) {
 // viewOptions are the options of a view on stdout and stderr in the mode
 // get's flags would pick (PickMode).
 func viewOptions(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) ViewOptions {
-	return ViewOptions{Stdout: stdout, Stderr: stderr, Mode: PickMode(stderr, quiet, jsonEvents), JSONEvery: jsonEvery}
+	return ViewOptions{Stdout: stdout, Stderr: stderr, Mode: PickMode(stderr, "xterm-256color", quiet, jsonEvents), JSONEvery: jsonEvery}
 }
