@@ -98,6 +98,28 @@ func TestProgressPlain(t *testing.T) {
 	require.Empty(t, r.stdout)
 }
 
+// TestProgressDumbTerminal: on a terminal whose TERM is dumb (it cannot
+// move its cursor), get writes the plain progress lines, no escape
+// sequence, then the summary.
+func TestProgressDumbTerminal(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f.bin"), 2<<20, 42)
+	u := startSeed(t, "--rate-limit", "2MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	cmd := exec.Command(bin, "get", "--seed", u, "-o", out, "f.bin")
+	cmd.Env = append(os.Environ(), "TERM=dumb")
+	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
+	require.NoError(t, err)
+	t.Cleanup(func() { master.Close() })
+	wait := ptytest.ReadAll(t, master)
+	require.NoError(t, cmd.Wait())
+	raw := wait()
+	t.Logf("terminal:\n%s", raw)
+	require.NotContains(t, raw, "\x1b", "no escape sequences")
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, now [\d.]+ [kM]?B/s, ETA \S+; `, raw)
+	require.Contains(t, raw, "2.1 MB verified (content ID")
+}
+
 // event is the part of a --json-progress line the tests look at.
 type event struct {
 	Type          string    `json:"type"`

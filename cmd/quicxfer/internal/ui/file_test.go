@@ -55,6 +55,9 @@ func TestBarsSourcesAppear(t *testing.T) {
 	require.NotContains(t, final, "quic://10.0.0.1:4433", "the slowest is not listed on its own once summed")
 	require.Contains(t, final, "quic://10.0.0.6:4433")
 	require.Contains(t, text, "(stopped)", "an interrupted download says so")
+	require.Regexp(t, `big\.iso \[=+>?-*\] +60\.0% 62\.9 MB of 104\.9 MB, average 10\.5 MB/s \(stopped\)\n`, final, "the last picture: the average over the run, no ETA")
+	require.NotContains(t, final, "active", "no source is in use once the download stopped")
+	require.Regexp(t, `quic://10\.0\.0\.14:4433 +stopped +0 B/s`, final)
 	require.Empty(t, stdout.String(), "the bars never write to standard output")
 }
 
@@ -62,4 +65,23 @@ func TestBarsSourcesAppear(t *testing.T) {
 // get's flags would pick (PickMode).
 func viewOptions(stdout, stderr io.Writer, quiet, jsonEvents bool, jsonEvery time.Duration) ViewOptions {
 	return ViewOptions{Stdout: stdout, Stderr: stderr, Mode: PickMode(stderr, "xterm-256color", quiet, jsonEvents), JSONEvery: jsonEvery}
+}
+
+// TestDumbTerminal: a terminal whose TERM is dumb cannot move its cursor:
+// it gets the plain lines, not the bars.
+func TestDumbTerminal(t *testing.T) {
+	tty, wait := ptytest.Open(t)
+	require.Equal(t, ModeBars, PickMode(tty, "xterm-256color", false, false))
+	require.Equal(t, ModeBars, PickMode(tty, "", false, false))
+	require.Equal(t, ModeJSON, PickMode(tty, "dumb", false, true))
+	require.Equal(t, ModeQuiet, PickMode(tty, "dumb", true, false))
+	v := NewProgressView(ViewOptions{Stdout: io.Discard, Stderr: tty, Mode: PickMode(tty, "dumb", false, false)})
+	v.Event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "f.bin", Size: 100})
+	v.Progress(quicxfer.Progress{Name: "f.bin", Size: 100, Verified: 50, Elapsed: time.Second,
+		Seeds: []quicxfer.SeedProgress{{URL: "quic://10.0.0.1:4433?pin=x", State: "active", Rate: 50, Accepted: 50}}})
+	v.Finish(nil, errors.New("interrupted"))
+	require.NoError(t, tty.Close())
+	raw := wait()
+	require.NotContains(t, raw, "\x1b", "no escape sequence")
+	require.Regexp(t, `^progress:  50\.0% 50 B of 100 B, now 50 B/s, ETA 1s; quic://10\.0\.0\.1:4433 active 50 B/s 100\.0%\r?\n$`, raw)
 }

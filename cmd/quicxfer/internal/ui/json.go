@@ -79,7 +79,10 @@ type totalsJSON struct {
 // rate (etaOf).
 func totalsJSONOf(size, verified, resumed int64, elapsed time.Duration, rate float64, delivering bool) totalsJSON {
 	t := totalsJSON{Size: size, VerifiedBytes: verified, ResumedBytes: resumed,
-		ElapsedS: math.Round(elapsed.Seconds()*1000) / 1000, Rate: math.Round(rate)}
+		ElapsedS: math.Round(elapsed.Seconds()*1000) / 1000}
+	if !math.IsNaN(rate) && !math.IsInf(rate, 0) { // else no JSON number: 0
+		t.Rate = math.Round(rate)
+	}
 	if eta, ok := etaOf(size-verified, rate); ok && (delivering || size <= verified) {
 		secs := math.Round(eta.Seconds())
 		t.ETAS = &secs
