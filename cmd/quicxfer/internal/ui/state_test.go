@@ -78,7 +78,9 @@ func TestSourceGone(t *testing.T) {
 	var out bytes.Buffer
 	v := NewProgressView(ViewOptions{Stdout: &out, Stderr: io.Discard, Mode: ModeJSON, JSONEvery: time.Hour})
 	v.Event(quicxfer.Event{Kind: quicxfer.EventStart, Time: time.Now(), Name: "f", Size: 100})
-	snap := func(seeds ...quicxfer.SeedProgress) { v.Progress(quicxfer.Progress{Name: "f", Size: 100, Seeds: seeds}) }
+	snap := func(seeds ...quicxfer.SeedProgress) {
+		v.Progress(quicxfer.Progress{Name: "f", Size: 100, Seeds: seeds})
+	}
 	states := func() map[string]string {
 		v.mu.Lock()
 		defer v.mu.Unlock()
