@@ -289,6 +289,7 @@ func (v *DirView) updateBars() {
 	if v.bars == nil {
 		return
 	}
+	v.clearStale()
 	v.mu.Lock()
 	size, verified := v.size, v.verified
 	v.mu.Unlock()

@@ -137,6 +137,7 @@ func (v *ProgressView) Progress(p quicxfer.Progress) {
 	v.mu.Unlock()
 
 	if !v.show(due) && v.mode == ModeBars && v.total != nil {
+		v.clearStale()
 		v.addLines()
 		if p.Verified < p.Size { // the final SetCurrent completes the bar
 			v.total.SetCurrent(p.Verified)
