@@ -29,18 +29,26 @@ type statusJSON = ui.Status
 // place, and returns what it drew without escape sequences.
 func runOnPTY(t *testing.T, args ...string) string {
 	t.Helper()
+	raw := runOnTerm(t, "xterm-256color", args...) // whatever the tests' terminal is
+	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
+	text := ptytest.Text(raw)
+	t.Logf("terminal output without escapes:\n%s", text)
+	return text
+}
+
+// runOnTerm runs quicxfer with args on a pseudo-terminal of 40 rows and
+// 160 columns whose TERM is term, requires that it succeeds, and returns
+// what it drew.
+func runOnTerm(t *testing.T, term string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color") // whatever the tests' terminal is
+	cmd.Env = append(os.Environ(), "TERM="+term)
 	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
 	require.NoError(t, err)
 	t.Cleanup(func() { master.Close() })
 	wait := ptytest.ReadAll(t, master)
 	require.NoError(t, cmd.Wait())
-	raw := wait()
-	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
-	text := ptytest.Text(raw)
-	t.Logf("terminal output without escapes:\n%s", text)
-	return text
+	return wait()
 }
 
 // TestProgressTerminal runs get on a pseudo-terminal: the bar is drawn
@@ -106,14 +114,7 @@ func TestProgressDumbTerminal(t *testing.T) {
 	writeRandom(t, filepath.Join(dir, "f.bin"), 2<<20, 42)
 	u := startSeed(t, "--rate-limit", "2MB/s", dir)
 	out := filepath.Join(t.TempDir(), "f.bin")
-	cmd := exec.Command(bin, "get", "--seed", u, "-o", out, "f.bin")
-	cmd.Env = append(os.Environ(), "TERM=dumb")
-	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
-	require.NoError(t, err)
-	t.Cleanup(func() { master.Close() })
-	wait := ptytest.ReadAll(t, master)
-	require.NoError(t, cmd.Wait())
-	raw := wait()
+	raw := runOnTerm(t, "dumb", "get", "--seed", u, "-o", out, "f.bin")
 	t.Logf("terminal:\n%s", raw)
 	require.NotContains(t, raw, "\x1b", "no escape sequences")
 	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, now [\d.]+ [kM]?B/s, ETA \S+; `, raw)

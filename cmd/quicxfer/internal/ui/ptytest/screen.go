@@ -32,10 +32,7 @@ type Resize struct{ At, Cols int }
 // done).
 func OpenTerm(t *testing.T) (tty *os.File, term *Term) {
 	t.Helper()
-	master, tty, err := pty.Open()
-	require.NoError(t, err)
-	t.Cleanup(func() { master.Close() })
-	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: Rows, Cols: Cols}))
+	master, tty := openPTY(t)
 	term = &Term{master: master, done: make(chan struct{})}
 	go func() {
 		defer close(term.done)
