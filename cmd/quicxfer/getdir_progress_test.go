@@ -35,14 +35,16 @@ func TestDirProgressTerminal(t *testing.T) {
 
 	text := runOnPTY(t, "get", "--seed", u, "--parallel", "2", "-o", out, "docs")
 	requireTree(t, out, want)
-	require.Regexp(t, `docs/ \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 5\.0 MB, [\d.]+ [kM]?B/s, ETA (\d+s|--)`, text, "the total line: bar, bytes, rate, ETA")
+	require.Regexp(t, `docs/ \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 5\.0 MB, now [\d.]+ [kM]?B/s, ETA (\d+s|—)`, text, "the total line: bar, bytes, rate now, ETA")
 	require.Regexp(t, `(?m)^  files done [0-2] of 3$`, text, "files done N of M while it runs")
 	fileLine := `(?m)^  %s +\d+\.\d%% +[\d.]+ [kM]?B of %s +[\d.]+ [kM]?B/s$`
 	require.Regexp(t, fmt.Sprintf(fileLine, `a\.bin`, `3\.0 MB`), text, "a line per file in progress: name, share, bytes, rate")
 	require.Regexp(t, fmt.Sprintf(fileLine, `sub/b\.bin`, `2\.0 MB`), text)
 	require.Contains(t, text, "100.0% 5.0 MB of 5.0 MB", "drawn complete at the end")
-	require.Contains(t, text, ", done")
 	final := text[strings.LastIndex(text, "docs/ ["):]
+	avg := regexp.MustCompile(`100\.0% 5\.0 MB of 5\.0 MB, average ([\d.]+ [kM]?B/s), done`).FindStringSubmatch(final)
+	require.NotNil(t, avg, "the last picture says the average")
+	require.Regexp(t, regexp.QuoteMeta(out)+`: 3 files, 5\.0 MB verified in [\d.]+m?s, `+regexp.QuoteMeta(avg[1])+` average`, final, "the summary's average is the last picture's")
 	require.Contains(t, final, "  files done 3 of 3")
 	require.NotRegexp(t, fmt.Sprintf(fileLine, `\S+`, `.*`), final, "no file line is left in the last picture")
 	require.Regexp(t, regexp.QuoteMeta(out)+`: 3 files, 5\.0 MB verified in [\d.]+m?s`, final, "the summary follows")
@@ -61,7 +63,7 @@ func TestDirProgressPlain(t *testing.T) {
 	requireTree(t, out, want)
 	require.Empty(t, r.stdout, "progress never goes to standard output")
 	require.NotContains(t, r.stderr, "\x1b", "no escape sequences")
-	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 5\.0 MB, [\d.]+ [kM]?B/s, (ETA \S+|done); files done [0-3] of 3; (a\.bin|c\.txt|sub/b\.bin) [\d.]+ [kM]?B of [\d.]+ [kM]?B [\d.]+ [kM]?B/s`, r.stderr)
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 5\.0 MB, now [\d.]+ [kM]?B/s, (ETA \S+|done); files done [0-3] of 3; (a\.bin|c\.txt|sub/b\.bin) [\d.]+ [kM]?B of [\d.]+ [kM]?B [\d.]+ [kM]?B/s`, r.stderr)
 	require.Contains(t, r.stderr, out+": 3 files, 5.0 MB verified")
 
 	r = run(t, "get", "--seed", u, "-o", filepath.Join(t.TempDir(), "q"), "--quiet", "docs/")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -12,12 +13,13 @@ import (
 // How get shows a download is package ui's; here, what get's flags choose.
 
 // viewOptions are get's flags for a view: --quiet, --json-progress and
-// --json-progress-interval, with the command's standard output and error.
+// --json-progress-interval, with the command's standard output and error
+// and the terminal's kind (TERM).
 func viewOptions(c *cli.Context) ui.ViewOptions {
 	return ui.ViewOptions{
 		Stdout:    c.App.Writer,
 		Stderr:    c.App.ErrWriter,
-		Mode:      ui.PickMode(c.App.ErrWriter, c.Bool("quiet"), c.Bool("json-progress")),
+		Mode:      ui.PickMode(c.App.ErrWriter, os.Getenv("TERM"), c.Bool("quiet"), c.Bool("json-progress")),
 		JSONEvery: c.Duration("json-progress-interval"),
 	}
 }

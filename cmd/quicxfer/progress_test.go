@@ -29,17 +29,26 @@ type statusJSON = ui.Status
 // place, and returns what it drew without escape sequences.
 func runOnPTY(t *testing.T, args ...string) string {
 	t.Helper()
+	raw := runOnTerm(t, "xterm-256color", args...) // whatever the tests' terminal is
+	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
+	text := ptytest.Text(raw)
+	t.Logf("terminal output without escapes:\n%s", text)
+	return text
+}
+
+// runOnTerm runs quicxfer with args on a pseudo-terminal of 40 rows and
+// 160 columns whose TERM is term, requires that it succeeds, and returns
+// what it drew.
+func runOnTerm(t *testing.T, term string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TERM="+term)
 	master, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: ptytest.Rows, Cols: ptytest.Cols})
 	require.NoError(t, err)
 	t.Cleanup(func() { master.Close() })
 	wait := ptytest.ReadAll(t, master)
 	require.NoError(t, cmd.Wait())
-	raw := wait()
-	require.Regexp(t, `\x1b\[\d+A`, raw, "the display is redrawn in place (cursor up)")
-	text := ptytest.Text(raw)
-	t.Logf("terminal output without escapes:\n%s", text)
-	return text
+	return wait()
 }
 
 // TestProgressTerminal runs get on a pseudo-terminal: the bar is drawn
@@ -56,9 +65,11 @@ func TestProgressTerminal(t *testing.T) {
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, data, got)
-	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, [\d.]+ [kM]?B/s, ETA \d+s`, text, "the total line: bar, bytes, rate, ETA")
+	require.Regexp(t, `f\.bin \[=+>?-*\] +\d+\.\d% [\d.]+ [kM]?B of 8\.4 MB, now [\d.]+ [kM]?B/s, ETA (\d+s|\d+m\d\ds)`, text, "the total line: bar, bytes, rate now, ETA")
 	require.Contains(t, text, "100.0% 8.4 MB of 8.4 MB", "drawn complete at the end")
-	require.Contains(t, text, ", done")
+	avg := regexp.MustCompile(`100\.0% 8\.4 MB of 8\.4 MB, average ([\d.]+ [kM]?B/s), done`).FindAllStringSubmatch(text, -1)
+	require.NotEmpty(t, avg, "the last picture says the average")
+	require.Contains(t, text, "s, "+avg[len(avg)-1][1]+" average", "the summary's average is the last picture's")
 	for _, u := range []string{u1, u2} {
 		addr, _, _ := strings.Cut(u, "?")
 		require.Regexp(t, regexp.QuoteMeta(addr)+` +(probing|active) +[\d.]+ [kM]?B/s +[\d.]+ [kM]?B +\d+\.\d%`, text, "a line per seed: state, rate, bytes, share")
@@ -80,7 +91,7 @@ func TestProgressPlain(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	require.Empty(t, r.stdout, "progress never goes to standard output")
 	require.NotContains(t, r.stderr, "\x1b", "no escape sequences")
-	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, [\d.]+ [kM]?B/s, (ETA \S+|done); `, r.stderr)
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, now [\d.]+ [kM]?B/s, (ETA \S+|done); `, r.stderr)
 	for _, u := range []string{u1, u2} {
 		addr, _, _ := strings.Cut(u, "?")
 		require.Regexp(t, `progress: .*`+regexp.QuoteMeta(addr)+` \w+ [\d.]+ [kM]?B/s [\d.]+%`, r.stderr)
@@ -93,6 +104,21 @@ func TestProgressPlain(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	require.Empty(t, r.stderr)
 	require.Empty(t, r.stdout)
+}
+
+// TestProgressDumbTerminal: on a terminal whose TERM is dumb (it cannot
+// move its cursor), get writes the plain progress lines, no escape
+// sequence, then the summary.
+func TestProgressDumbTerminal(t *testing.T) {
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "f.bin"), 2<<20, 42)
+	u := startSeed(t, "--rate-limit", "2MB/s", dir)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	raw := runOnTerm(t, "dumb", "get", "--seed", u, "-o", out, "f.bin")
+	t.Logf("terminal:\n%s", raw)
+	require.NotContains(t, raw, "\x1b", "no escape sequences")
+	require.Regexp(t, `(?m)^progress: +[\d.]+% [\d.]+ [kM]?B of 2\.1 MB, now [\d.]+ [kM]?B/s, ETA \S+; `, raw)
+	require.Contains(t, raw, "2.1 MB verified (content ID")
 }
 
 // event is the part of a --json-progress line the tests look at.

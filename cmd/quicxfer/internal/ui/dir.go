@@ -36,6 +36,9 @@ type DirView struct {
 	meter    rateMeter // over the bytes fetched in this run
 	srcOrder []string  // source URLs in the order they came
 	srcDone  map[string]int64
+	// final is the rate of the last picture (Finish): the average over
+	// the run, as the summary says it; nil while the download runs.
+	final *float64
 
 	// ModeBars: every bar is made at the start (lines: files done, then
 	// the file lines), and updated under barMu, never under mu.
@@ -52,6 +55,12 @@ type dirFileState struct {
 	size, verified, resumed int64
 	meter                   rateMeter
 	seeds                   []quicxfer.SeedProgress // the last snapshot's
+	down                    map[string]bool         // sources that went down or stalled and did not join since (events)
+}
+
+// shownLocked is the state source sp of file i's snapshot is shown in.
+func (v *DirView) shownLocked(i int, sp quicxfer.SeedProgress) sourceState {
+	return shownState(sp.State, v.st[i].down[sp.URL])
 }
 
 // DirViewOptions are what a directory's view shows: Files, Parallel at a
@@ -109,9 +118,18 @@ func (v *DirView) Event(i int, e quicxfer.Event) {
 		v.setLocked(i, e.Size, e.Resumed, e.Resumed)
 		v.st[i].meter = rateMeter{}
 		v.st[i].meter.add(e.Resumed, 0)
+		v.st[i].down = map[string]bool{}
 		v.running = append(v.running, i)
 	} else if e.Source != "" {
 		v.sourceLocked(e.Source)
+		switch e.Kind {
+		case quicxfer.EventSourceJoined:
+			delete(v.st[i].down, e.Source)
+		case quicxfer.EventSourceDown, quicxfer.EventStalled:
+			if v.st[i].down != nil {
+				v.st[i].down[e.Source] = true
+			}
+		}
 	}
 	v.mu.Unlock()
 
@@ -201,6 +219,11 @@ func (v *DirView) Finish(body DirResult, err error) {
 		defer v.barMu.Unlock()
 		v.mu.Lock()
 		size := v.size
+		avg := averageRate(v.verified-v.resumed, time.Since(v.start))
+		if body.ElapsedS > 0 {
+			avg = averageRate(body.Size-body.ResumedBytes, time.Duration(body.ElapsedS*float64(time.Second))) // as DirSummary says it
+		}
+		v.final = &avg
 		v.mu.Unlock()
 		v.closeBars(err == nil, size, 1) // no file is in progress any more
 	case ModeJSON:
@@ -233,7 +256,20 @@ func seedsRate(seeds []quicxfer.SeedProgress) float64 {
 }
 
 func (v *DirView) totalTextLocked(done bool) string {
-	return totalText(v.size, v.verified, v.rateLocked(), done)
+	return totalTextOf(v.size, v.verified, v.rateLocked(), v.deliveringLocked(), v.final, done)
+}
+
+// deliveringLocked reports whether a source of a file in progress may
+// send blocks now.
+func (v *DirView) deliveringLocked() bool {
+	for _, i := range v.running {
+		for _, sp := range v.st[i].seeds {
+			if delivering(v.shownLocked(i, sp)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (v *DirView) filesDoneLocked() string {
@@ -253,6 +289,7 @@ func (v *DirView) updateBars() {
 	if v.bars == nil {
 		return
 	}
+	v.clearStale()
 	v.mu.Lock()
 	size, verified := v.size, v.verified
 	v.mu.Unlock()
@@ -291,7 +328,7 @@ func (v *DirView) fileText(k int) string {
 		for _, i := range v.running[k:] {
 			rate += v.fileRateLocked(i)
 		}
-		return fmt.Sprintf("  + %d more files in progress, %s/s", len(v.running)-k, FormatBytes(rate))
+		return fmt.Sprintf("  + %d more %s in progress, %s/s", len(v.running)-k, Plural(len(v.running)-k, "file"), FormatBytes(rate))
 	}
 	i := v.running[k]
 	s := &v.st[i]
@@ -327,7 +364,7 @@ func (v *DirView) plainLineLocked() string {
 // progressJSONLocked is the body of a progress event.
 func (v *DirView) progressJSONLocked(now time.Time) any {
 	b := dirProgressJSON{
-		Dir: v.outdir, totalsJSON: totalsJSONOf(v.size, v.verified, v.resumed, now.Sub(v.start), v.rateLocked()),
+		Dir: v.outdir, totalsJSON: totalsJSONOf(v.size, v.verified, v.resumed, now.Sub(v.start), v.rateLocked(), v.deliveringLocked()),
 		FilesDone: v.done, FilesFailed: v.failed, FilesTotal: len(v.files),
 		Files: make([]fileProgressJSON, 0, len(v.running)), Sources: make([]sourceStatusJSON, 0, len(v.srcOrder)),
 	}
@@ -347,8 +384,8 @@ func (v *DirView) progressJSONLocked(now time.Time) any {
 			a := srcs[sp.URL]
 			a.rate += sp.Rate
 			a.bytes += sp.Accepted
-			if betterState(sp.State, a.state) {
-				a.state = sp.State
+			if st := v.shownLocked(i, sp); betterState(st, a.state) {
+				a.state = st
 			}
 		}
 	}

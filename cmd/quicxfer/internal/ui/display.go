@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -39,14 +40,17 @@ type ViewOptions struct {
 }
 
 // PickMode is how a download is shown: JSON events, quiet, bars when
-// standard error is a terminal, else plain lines. Both views take it.
-func PickMode(stderr io.Writer, quiet, jsonEvents bool) Mode {
+// standard error is a terminal that can draw them, else plain lines. term
+// is the TERM variable: a "dumb" terminal (Emacs' shell, some editors' and
+// CI's consoles) cannot move its cursor, so it gets the plain lines. Both
+// views take it.
+func PickMode(stderr io.Writer, term string, quiet, jsonEvents bool) Mode {
 	switch {
 	case jsonEvents:
 		return ModeJSON
 	case quiet:
 		return ModeQuiet
-	case isTerminal(stderr):
+	case isTerminal(stderr) && term != "dumb":
 		return ModeBars
 	default:
 		return ModePlain
@@ -81,6 +85,7 @@ type display struct {
 	bars  *mpb.Progress
 	total *mpb.Bar
 	lines []*mpb.Bar
+	stale staleRows
 }
 
 func newDisplay(o ViewOptions) display {
@@ -92,6 +97,7 @@ func newDisplay(o ViewOptions) display {
 func (d *display) Logf(format string, args ...any) {
 	line := RedactURLsIn(fmt.Sprintf("quicxfer: "+format+"\n", args...))
 	if d.bars != nil {
+		line = d.stale.clear() + line
 		if _, err := io.WriteString(d.bars, line); err == nil {
 			return
 		}
@@ -180,30 +186,106 @@ func (d *display) finishJSON(progressLocked func(now time.Time) any, body any, e
 // complete), " (stopped)" once aborted.
 func (d *display) openBars(size int64, label func() string, text func(done bool) string) {
 	d.bars = mpb.New(mpb.WithOutput(d.stderr), mpb.WithRefreshRate(150*time.Millisecond))
+	labelCols := 0 // of the last label drawn
 	d.total = d.bars.New(size,
 		mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding("-").Rbound("]"),
-		mpb.BarWidth(30),
+		mpb.BarWidth(barWidth),
 		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 			d.mu.Lock()
 			defer d.mu.Unlock()
-			return label()
+			l := label()
+			labelCols = utf8.RuneCountInString(l)
+			return l
 		})),
 		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
 			d.mu.Lock()
-			defer d.mu.Unlock()
 			s := text(st.Completed)
+			d.mu.Unlock()
 			if st.Aborted {
 				s += " (stopped)"
 			}
+			// What is left after the label: the bar between two spaces,
+			// then s; mpb cuts what does not fit.
+			d.stale.drawn(0, labelCols+min(st.AvailableWidth, barWidth+2+utf8.RuneCountInString(s)), labelCols+st.AvailableWidth)
 			return s
 		})),
 	)
 }
 
+// barWidth is the width of the total bar.
+const barWidth = 30
+
 // addLine adds a line of text below the bars, redrawn with them.
 func (d *display) addLine(text func() string) {
+	k := len(d.lines) + 1
 	d.lines = append(d.lines, d.bars.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
-		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return text() }))))
+		mpb.PrependDecorators(decor.Any(func(st decor.Statistics) string {
+			s := text()
+			d.stale.drawn(k, min(utf8.RuneCountInString(s), st.AvailableWidth), st.AvailableWidth)
+			return s
+		}))))
+}
+
+// clearStale clears, above the bars, the rows that a terminal which
+// narrowed left of an earlier picture (staleRows); it is written before
+// the next picture.
+func (d *display) clearStale() {
+	if d.bars == nil {
+		return
+	}
+	if s := d.stale.clear(); s != "" {
+		io.WriteString(d.bars, s)
+	}
+}
+
+// staleRows counts the rows that a picture of the bars leaves on a
+// terminal once it is made narrower than the lines drawn: most terminals
+// reflow the lines, each wider than the new width then takes more rows,
+// and mpb, which moves the cursor up by the lines it drew, redraws below
+// the top of the old picture. The decorators say what they draw (drawn);
+// the views clear the rows left (clear) through mpb, which writes it just
+// after it moved the cursor up, before the next picture.
+type staleRows struct {
+	mu    sync.Mutex
+	lines map[int]drawnLine // by line: 0 the total bar, then the lines below it
+	rows  int               // rows left above the bars, to clear
+}
+
+// drawnLine is a line as last drawn: its columns, and the terminal's.
+type drawnLine struct{ cols, width int }
+
+// drawn records that line k is drawn cols wide on a terminal width wide.
+// The first line drawn at a narrower width than the lines before counts
+// the rows that each of those now takes past its first.
+func (s *staleRows) drawn(k, cols, width int) {
+	if width <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lines == nil {
+		s.lines = map[int]drawnLine{}
+	}
+	for i, l := range s.lines {
+		if l.width > width {
+			s.rows += max((l.cols+width-1)/width, 1) - 1
+			s.lines[i] = drawnLine{l.cols, width} // counted
+		}
+	}
+	s.lines[k] = drawnLine{cols, width}
+}
+
+// clear is what clears the rows counted so far, once: the cursor up over
+// them and an erase below (the picture that follows is drawn anew), or "".
+func (s *staleRows) clear() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.rows
+	s.rows = 0
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\x1b[%dA\x1b[J", n)
 }
 
 // closeBars draws the bars one last time and ends the display: the total
@@ -213,6 +295,7 @@ func (d *display) closeBars(ok bool, size int64, keep int) {
 	if d.bars == nil {
 		return
 	}
+	d.clearStale()
 	switch {
 	case ok && size > 0:
 		d.total.SetTotal(size, false) // as it is, unless the size changed

@@ -26,15 +26,30 @@ type ProgressView struct {
 	sources []*sourceView // in the order they appeared
 	byURL   map[string]*sourceView
 	rows    []row // what the source lines show, recomputed at each update
+	// final is the rate of the last picture (Finish): the average over
+	// the run, as the summary says it; nil while the download runs.
+	final *float64
 }
 
 // sourceView is what the view knows of one source.
 type sourceView struct {
 	url    string
-	state  sourceState
+	lib    sourceState // the library's, or dropped from an event
+	state  sourceState // as shown (shownState)
 	rate   float64
 	bytes  int64
 	reason string // why it is down or dropped
+	down   bool   // it went down or stalled, and did not join since
+	inSnap bool   // the last snapshot had it
+	left   bool   // it was in a snapshot, and the last one did not have it
+}
+
+// update sets the state shown from what the library and the events said.
+func (s *sourceView) update() {
+	s.state = shownState(s.lib, s.down || s.left)
+	if s.state == stateGone {
+		s.rate = 0
+	}
 }
 
 // row is one source line: a source, or the sum of those that do not fit.
@@ -63,12 +78,13 @@ func (v *ProgressView) Event(e quicxfer.Event) {
 		s := v.source(e.Source)
 		switch e.Kind {
 		case quicxfer.EventSourceJoined:
-			s.reason = ""
+			s.reason, s.down = "", false
 		case quicxfer.EventSourceDropped:
-			s.state, s.reason = stateDropped, e.Reason
+			s.lib, s.reason = stateDropped, e.Reason
 		case quicxfer.EventSourceDown, quicxfer.EventStalled:
-			s.state, s.reason = stateBackoff, e.Reason
+			s.down, s.reason = true, e.Reason
 		}
+		s.update()
 		v.rows = pickRows(v.sources, maxRows)
 	}
 	v.mu.Unlock()
@@ -88,7 +104,7 @@ func (v *ProgressView) Event(e quicxfer.Event) {
 func (v *ProgressView) source(url string) *sourceView {
 	s := v.byURL[url]
 	if s == nil {
-		s = &sourceView{url: url, state: stateProbing}
+		s = &sourceView{url: url, lib: stateProbing, state: stateProbing}
 		v.byURL[url] = s
 		v.sources = append(v.sources, s)
 	}
@@ -101,15 +117,27 @@ func (v *ProgressView) Progress(p quicxfer.Progress) {
 	v.mu.Lock()
 	v.meter.add(p.Verified, p.Elapsed)
 	v.snap = p
+	in := make(map[string]bool, len(p.Seeds))
 	for _, sp := range p.Seeds {
 		s := v.source(sp.URL)
-		s.state, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
+		s.lib, s.rate, s.bytes = sp.State, sp.Rate, sp.Accepted
+		in[sp.URL] = true
+	}
+	for _, s := range v.sources {
+		if in[s.url] {
+			s.left = false
+		} else if s.inSnap {
+			s.left = true // the library no longer reports it
+		}
+		s.inSnap = in[s.url]
+		s.update()
 	}
 	v.rows = pickRows(v.sources, maxRows)
 	due := v.dueLocked(now, v.plainLineLocked, v.progressJSONLocked)
 	v.mu.Unlock()
 
 	if !v.show(due) && v.mode == ModeBars && v.total != nil {
+		v.clearStale()
 		v.addLines()
 		if p.Verified < p.Size { // the final SetCurrent completes the bar
 			v.total.SetCurrent(p.Verified)
@@ -125,8 +153,20 @@ func (v *ProgressView) Finish(res *quicxfer.Result, err error) {
 	case ModeBars:
 		var size int64
 		v.mu.Lock()
+		avg := averageRate(v.snap.Verified-v.snap.Resumed, v.snap.Elapsed)
 		if err == nil && res != nil {
 			v.snap.Verified, size = res.Size, res.Size
+			avg = averageRate(res.Size-res.ResumedBytes, res.Elapsed) // as Summary says it
+		}
+		v.final = &avg
+		if err != nil {
+			// The lines as they were, but no source is in use any more.
+			for k, r := range v.rows {
+				if inUse(sourceState(r.state)) {
+					v.rows[k].state = stateText(stateStopped)
+				}
+				v.rows[k].rate = 0
+			}
 		}
 		v.mu.Unlock()
 		v.closeBars(err == nil, size, len(v.lines)) // the source lines as they are
@@ -140,7 +180,7 @@ func (v *ProgressView) Finish(res *quicxfer.Result, err error) {
 // snapshot's figures, whatever the time.
 func (v *ProgressView) progressJSONLocked(time.Time) any {
 	p := v.snap
-	b := progressJSON{totalsJSONOf(p.Size, p.Verified, p.Resumed, p.Elapsed, v.rateLocked()), make([]sourceStatusJSON, 0, len(v.sources))}
+	b := progressJSON{totalsJSONOf(p.Size, p.Verified, p.Resumed, p.Elapsed, v.rateLocked(), v.deliveringLocked()), make([]sourceStatusJSON, 0, len(v.sources))}
 	for _, s := range v.sources {
 		b.Sources = append(b.Sources, sourceStatusJSON{RedactURL(s.url), stateText(s.state), math.Round(s.rate), s.bytes})
 	}
@@ -161,9 +201,21 @@ func (v *ProgressView) plainLineLocked() string {
 	return b.String()
 }
 
-// totalTextLocked: "45.0% 57.7 MB of 128 MB, 12.3 MB/s, ETA 6s".
+// totalTextLocked: "45.0% 57.7 MB of 128 MB, now 12.3 MB/s, ETA 6s"; in
+// the last picture "..., average 10.1 MB/s, done" (or without an end: the
+// bar adds " (stopped)").
 func (v *ProgressView) totalTextLocked(done bool) string {
-	return totalText(v.snap.Size, v.snap.Verified, v.rateLocked(), done)
+	return totalTextOf(v.snap.Size, v.snap.Verified, v.rateLocked(), v.deliveringLocked(), v.final, done)
+}
+
+// deliveringLocked reports whether a source may send blocks now.
+func (v *ProgressView) deliveringLocked() bool {
+	for _, s := range v.sources {
+		if delivering(s.state) {
+			return true
+		}
+	}
+	return false
 }
 
 // rateLocked is the verified bytes per second; until that is measured, the
@@ -264,7 +316,7 @@ func pickRows(srcs []*sourceView, limit int) []row {
 	for _, s := range sorted[:limit-1] {
 		rows = append(rows, toRow(s))
 	}
-	rest := row{label: fmt.Sprintf("+ %d more sources", len(sorted)-(limit-1)), state: "-"}
+	rest := row{label: "+ " + Count(len(sorted)-(limit-1), "more source"), state: "-"}
 	for _, s := range sorted[limit-1:] {
 		rest.rate += s.rate
 		rest.bytes += s.bytes

@@ -74,12 +74,16 @@ type totalsJSON struct {
 }
 
 // totalsJSONOf rounds the figures: the time to the millisecond, the rate
-// to a byte per second, the time left (none while it is not known) to the
-// second.
-func totalsJSONOf(size, verified, resumed int64, elapsed time.Duration, rate float64) totalsJSON {
+// to a byte per second, the time left to the second; none (null) when
+// there is no meaningful estimate: no source delivering, or none at that
+// rate (etaOf).
+func totalsJSONOf(size, verified, resumed int64, elapsed time.Duration, rate float64, delivering bool) totalsJSON {
 	t := totalsJSON{Size: size, VerifiedBytes: verified, ResumedBytes: resumed,
-		ElapsedS: math.Round(elapsed.Seconds()*1000) / 1000, Rate: math.Round(rate)}
-	if eta, ok := etaOf(size-verified, rate); ok {
+		ElapsedS: math.Round(elapsed.Seconds()*1000) / 1000}
+	if !math.IsNaN(rate) && !math.IsInf(rate, 0) { // else no JSON number: 0
+		t.Rate = math.Round(rate)
+	}
+	if eta, ok := etaOf(size-verified, rate); ok && (delivering || size <= verified) {
 		secs := math.Round(eta.Seconds())
 		t.ETAS = &secs
 	}

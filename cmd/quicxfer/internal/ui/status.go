@@ -84,7 +84,7 @@ func Picture(s *partial.State, width int) string {
 func (st *Status) Print(w io.Writer) {
 	switch st.State {
 	case "complete":
-		fmt.Fprintf(w, "%s: complete, %s (%d bytes); %s\n", ShowName(st.Out), FormatBytes(float64(st.Size)), st.Size, st.Note)
+		fmt.Fprintf(w, "%s: complete, %s (%s); %s\n", ShowName(st.Out), FormatBytes(float64(st.Size)), Count(st.Size, "byte"), st.Note)
 		return
 	case "partial":
 		fmt.Fprintf(w, "%s: partial download", ShowName(st.Out))
@@ -106,12 +106,12 @@ func (st *Status) Print(w io.Writer) {
 	}
 	if st.ContentID != "" {
 		fmt.Fprintf(w, "  content ID  %s\n", st.ContentID)
-		fmt.Fprintf(w, "  size        %s (%d bytes), %d blocks of %d bytes\n", FormatBytes(float64(st.Size)), st.Size, st.Blocks, st.BlockSize)
+		fmt.Fprintf(w, "  size        %s (%s), %s of %s\n", FormatBytes(float64(st.Size)), Count(st.Size, "byte"), Count(st.Blocks, "block"), Count(st.BlockSize, "byte"))
 	} else {
-		fmt.Fprintf(w, "  data        %s (%d bytes) in %s\n", FormatBytes(float64(st.Size)), st.Size, ShowName(partial.PartPath(st.Out)))
+		fmt.Fprintf(w, "  data        %s (%s) in %s\n", FormatBytes(float64(st.Size)), Count(st.Size, "byte"), ShowName(partial.PartPath(st.Out)))
 	}
 	if st.State == "partial" {
-		fmt.Fprintf(w, "  verified    %d of %d blocks, %s of %s (%.1f%%)\n", st.BlocksVerified, st.Blocks, FormatBytes(float64(st.BytesVerified)), FormatBytes(float64(st.Size)), st.Percent)
+		fmt.Fprintf(w, "  verified    %d of %s, %s of %s (%.1f%%)\n", st.BlocksVerified, Count(st.Blocks, "block"), FormatBytes(float64(st.BytesVerified)), FormatBytes(float64(st.Size)), st.Percent)
 		if st.Bitmap != "" {
 			fmt.Fprintf(w, "  blocks      [%s]\n", st.Bitmap)
 		}

@@ -11,12 +11,8 @@ import (
 // Summary prints what a finished download did: time, average rate, bytes
 // resumed and fetched, and each source's share.
 func Summary(w io.Writer, out string, res *quicxfer.Result) {
-	secs := res.Elapsed.Seconds()
 	missing := res.Size - res.ResumedBytes
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(missing) / secs
-	}
+	rate := averageRate(missing, res.Elapsed)
 	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", ShowName(out), FormatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), FormatBytes(rate))
 	fmt.Fprintf(w, "  %s resumed from disk, %s fetched over the network", FormatBytes(float64(res.ResumedBytes)), FormatBytes(float64(res.FetchedBytes)))
 	if missing > 0 && res.FetchedBytes > missing {
@@ -28,7 +24,7 @@ func Summary(w io.Writer, out string, res *quicxfer.Result) {
 		if missing > 0 {
 			share = 100 * float64(s.Bytes) / float64(missing)
 		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", RedactURL(s.URL), FormatBytes(float64(s.Bytes)), share, s.Blocks)
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d %s", RedactURL(s.URL), FormatBytes(float64(s.Bytes)), share, s.Blocks, Plural(s.Blocks, "block"))
 		if s.BadBlocks > 0 {
 			line += fmt.Sprintf(", %d bad", s.BadBlocks)
 		}
@@ -62,15 +58,8 @@ func DirSummary(w io.Writer, dir string, files []File, results []*quicxfer.Resul
 		}
 	}
 	fetched := size - resumed
-	rate := 0.0
-	if s := elapsed.Seconds(); s > 0 {
-		rate = float64(fetched) / s
-	}
-	noun := "files"
-	if len(files) == 1 {
-		noun = "file"
-	}
-	fmt.Fprintf(w, "%s: %d %s, %s verified in %s, %s/s", ShowName(dir), len(files), noun, FormatBytes(float64(size)), elapsed.Round(time.Millisecond), FormatBytes(rate))
+	rate := averageRate(fetched, elapsed)
+	fmt.Fprintf(w, "%s: %s, %s verified in %s, %s/s average", ShowName(dir), Count(len(files), "file"), FormatBytes(float64(size)), elapsed.Round(time.Millisecond), FormatBytes(rate))
 	if resumed > 0 {
 		fmt.Fprintf(w, ", %s resumed from disk", FormatBytes(float64(resumed)))
 	}
@@ -81,7 +70,7 @@ func DirSummary(w io.Writer, dir string, files []File, results []*quicxfer.Resul
 		if fetched > 0 {
 			share = 100 * float64(s.bytes) / float64(fetched)
 		}
-		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d blocks", RedactURL(u), FormatBytes(float64(s.bytes)), share, s.blocks)
+		line := fmt.Sprintf("  %-60s %10s %5.1f%% %5d %s", RedactURL(u), FormatBytes(float64(s.bytes)), share, s.blocks, Plural(s.blocks, "block"))
 		if s.bad > 0 {
 			line += fmt.Sprintf(", %d bad", s.bad)
 		}

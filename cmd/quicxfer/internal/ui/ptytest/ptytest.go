@@ -56,9 +56,17 @@ func Text(raw string) string {
 // what was drawn once it is closed.
 func Open(t *testing.T) (tty *os.File, wait func() string) {
 	t.Helper()
+	master, tty := openPTY(t)
+	return tty, ReadAll(t, master)
+}
+
+// openPTY opens a pseudo-terminal of Rows rows and Cols columns, its
+// master side closed at the end of the test.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
 	master, tty, err := pty.Open()
 	require.NoError(t, err)
 	t.Cleanup(func() { master.Close() })
 	require.NoError(t, pty.Setsize(master, &pty.Winsize{Rows: Rows, Cols: Cols}))
-	return tty, ReadAll(t, master)
+	return master, tty
 }
