@@ -138,6 +138,9 @@ func Replicate(ctx context.Context, opts ReplicateOptions) (*ReplicateResult, er
 	}
 	name, m, err := findManifest(ctx, opts.Client, opts.From, opts.ID, opts.Name)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &InterruptedError{While: "while asking the seeds for the file's manifest: nothing was written", Err: ctx.Err()}
+		}
 		return nil, err
 	}
 	if p := filepath.Join(opts.Dir, filepath.FromSlash(name)); inStateDir(opts.StateDir, p) {

@@ -1,6 +1,7 @@
 package quicxfer_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -135,6 +136,17 @@ func TestReplicateRefusals(t *testing.T) {
 	_, err = quicxfer.Replicate(t.Context(), opts)
 	var be *quicxfer.BadOptionsError
 	require.ErrorAs(t, err, &be)
+
+	// Interrupted while asking for the manifest: said so, not "context
+	// canceled", and it still matches the context's error.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	opts.Name = "f.bin"
+	_, err = quicxfer.Replicate(ctx, opts)
+	var ie *quicxfer.InterruptedError
+	require.ErrorAs(t, err, &ie)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotContains(t, err.Error(), "context canceled")
 
 	require.Empty(t, *started, "no seed started")
 	entries, err := os.ReadDir(dir)

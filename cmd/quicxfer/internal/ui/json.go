@@ -169,7 +169,10 @@ func WriteResult(w io.Writer, res *quicxfer.Result, err error) error {
 func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 	j := jsonResult{jsonRun: jsonRunOf(err)}
 	if res != nil {
-		j.Name, j.ContentID, j.Size = res.Name, res.ID.String(), res.Size
+		j.Name, j.Size = res.Name, res.Size
+		if !res.ID.IsZero() { // an early error's Result carries only the sources
+			j.ContentID = res.ID.String()
+		}
 		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes
 		j.ElapsedS = res.Elapsed.Seconds()
 		for _, s := range res.Seeds {
