@@ -56,15 +56,15 @@ func (p IndexProgress) ETA() (time.Duration, bool) {
 // at 410 MB/s" at the end.
 func (p IndexProgress) String() string {
 	files := units.Plural(p.Files, "file")
-	rate := units.FormatBytes(int64(p.Rate())) + "/s"
+	rate := units.FormatBytes(p.Rate()) + "/s"
 	if p.Done && p.FilesDone == p.Files {
-		s := fmt.Sprintf("%d %s, %s in %s", p.Files, files, units.FormatBytes(p.Bytes), p.Elapsed.Round(100*time.Millisecond))
+		s := fmt.Sprintf("%d %s, %s in %s", p.Files, files, units.FormatBytes(float64(p.Bytes)), p.Elapsed.Round(100*time.Millisecond))
 		if p.Rate() >= 1 {
 			s += ", hashed at " + rate
 		}
 		return s
 	}
-	s := fmt.Sprintf("%d/%d %s, %s of %s", p.FilesDone, p.Files, files, units.FormatBytes(p.BytesDone), units.FormatBytes(p.Bytes))
+	s := fmt.Sprintf("%d/%d %s, %s of %s", p.FilesDone, p.Files, files, units.FormatBytes(float64(p.BytesDone)), units.FormatBytes(float64(p.Bytes)))
 	if p.Rate() >= 1 {
 		s += ", " + rate
 	}

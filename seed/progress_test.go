@@ -166,12 +166,12 @@ func TestIndexProgressString(t *testing.T) {
 		want string
 	}{
 		{"nothing hashed yet", IndexProgress{Files: 12, Bytes: 4e9, Elapsed: time.Second}, "0/12 files, 0 B of 4.00 GB"},
-		{"hashing", IndexProgress{Files: 12, FilesDone: 3, Bytes: 4e9, BytesDone: 1.2e9, Hashed: 1.23e9, Elapsed: 3 * time.Second}, "3/12 files, 1.20 GB of 4.00 GB, 410 MB/s, ETA 7s"},
-		{"minutes", IndexProgress{Files: 1, Bytes: 100e9, BytesDone: 1e6, Hashed: 1e6, Elapsed: 10 * time.Millisecond}, "0/1 file, 1.00 MB of 100 GB, 100 MB/s, ETA 16m40s"},
+		{"hashing", IndexProgress{Files: 12, FilesDone: 3, Bytes: 4e9, BytesDone: 1.2e9, Hashed: 1.23e9, Elapsed: 3 * time.Second}, "3/12 files, 1.20 GB of 4.00 GB, 410.0 MB/s, ETA 7s"},
+		{"minutes", IndexProgress{Files: 1, Bytes: 100e9, BytesDone: 1e6, Hashed: 1e6, Elapsed: 10 * time.Millisecond}, "0/1 file, 1.0 MB of 100.00 GB, 100.0 MB/s, ETA 16m40s"},
 		{"no meaningful ETA", IndexProgress{Files: 2, Bytes: 4e12, BytesDone: 1, Hashed: 1, Elapsed: time.Hour}, "0/2 files, 1 B of 4.00 TB"},
-		{"done", IndexProgress{Files: 12, FilesDone: 12, Bytes: 4e9, BytesDone: 4e9, Hashed: 4e9, Elapsed: 9760 * time.Millisecond, Done: true}, "12 files, 4.00 GB in 9.8s, hashed at 410 MB/s"},
+		{"done", IndexProgress{Files: 12, FilesDone: 12, Bytes: 4e9, BytesDone: 4e9, Hashed: 4e9, Elapsed: 9760 * time.Millisecond, Done: true}, "12 files, 4.00 GB in 9.8s, hashed at 409.8 MB/s"},
 		{"done from the cache", IndexProgress{Files: 1, FilesDone: 1, Bytes: 5, BytesDone: 5, Elapsed: time.Millisecond, Done: true}, "1 file, 5 B in 0s"},
-		{"stopped", IndexProgress{Files: 12, FilesDone: 3, Bytes: 4e9, BytesDone: 1.2e9, Hashed: 1.23e9, Elapsed: 3 * time.Second, Done: true}, "3/12 files, 1.20 GB of 4.00 GB, 410 MB/s"},
+		{"stopped", IndexProgress{Files: 12, FilesDone: 3, Bytes: 4e9, BytesDone: 1.2e9, Hashed: 1.23e9, Elapsed: 3 * time.Second, Done: true}, "3/12 files, 1.20 GB of 4.00 GB, 410.0 MB/s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, tc.p.String())

@@ -68,7 +68,7 @@ func TestSeedStoppedWhileIndexing(t *testing.T) {
 				waitFor(t, "a progress line", func() bool {
 					return strings.Contains(p.stderr.String(), `msg=indexing progress="0/1 file, `)
 				})
-				require.Regexp(t, `msg=indexing progress="0/1 file, [0-9.]+ [kMG]?B of 275 GB(, [0-9.]+ [kMG]?B/s, ETA [0-9hms]+)?" files_done=0 files=1 bytes_done=[0-9]+ bytes=274877906944`, p.stderr.String())
+				require.Regexp(t, `msg=indexing progress="0/1 file, [0-9.]+ [kMG]?B of 274.88 GB(, [0-9.]+ [kMG]?B/s, ETA [0-9hms]+)?" files_done=0 files=1 bytes_done=[0-9]+ bytes=274877906944`, p.stderr.String())
 			}
 			require.Zero(t, p.stop(t, sig), p.stderr.String())
 			errText := p.stderr.String()
@@ -142,10 +142,10 @@ func TestIndexView(t *testing.T) {
 
 	p := seed.IndexProgress{Files: 2, Bytes: 4e9, BytesDone: 1e9, Hashed: 1e9, Elapsed: 2 * time.Second}
 	v.report(p)
-	require.Equal(t, "\r\x1b[Kquicxfer: indexing: 0/2 files, 1.00 GB of 4.00 GB, 500 MB/s, ETA 6s", b.String())
+	require.Equal(t, "\r\x1b[Kquicxfer: indexing: 0/2 files, 1.00 GB of 4.00 GB, 500.0 MB/s, ETA 6s", b.String())
 	b.Reset()
 	_, _ = v.Write([]byte("a log line\n"))
-	require.Equal(t, "\r\x1b[Ka log line\nquicxfer: indexing: 0/2 files, 1.00 GB of 4.00 GB, 500 MB/s, ETA 6s", b.String())
+	require.Equal(t, "\r\x1b[Ka log line\nquicxfer: indexing: 0/2 files, 1.00 GB of 4.00 GB, 500.0 MB/s, ETA 6s", b.String())
 	b.Reset()
 	p.Done = true
 	v.report(p)

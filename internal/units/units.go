@@ -93,27 +93,21 @@ func FormatRate(bps float64) string {
 	return best
 }
 
-// FormatBytes writes a byte count for people, with a decimal unit and
-// three significant digits: "1.23 GB", "410 MB", "12.3 kB", "999 B".
-func FormatBytes(n int64) string {
-	f := float64(n)
-	for _, u := range []struct {
-		name  string
-		scale float64
-	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}} {
-		if f >= u.scale {
-			v := f / u.scale
-			prec := 2
-			switch {
-			case v >= 99.95:
-				prec = 0
-			case v >= 9.995:
-				prec = 1
-			}
-			return strconv.FormatFloat(v, 'f', prec, 64) + " " + u.name
-		}
+// FormatBytes writes a byte count for people, with a decimal unit, as
+// every view of quicxfer shows sizes: "1.23 GB", "410.0 MB", "12.3 kB",
+// "999 B".
+func FormatBytes(n float64) string {
+	switch {
+	case n >= 1e12:
+		return fmt.Sprintf("%.2f TB", n/1e12)
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", n/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", n/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", n/1e3)
 	}
-	return strconv.FormatInt(n, 10) + " B"
+	return fmt.Sprintf("%.0f B", n)
 }
 
 // ParseSize parses a size in bytes: a plain number ("1073741824") or a
@@ -145,7 +139,7 @@ func FormatSize(n int64) string {
 
 // Plural returns noun for n of it: as it is for 1, with an s otherwise
 // ("1 seed", "2 seeds", "0 files").
-func Plural(n int, noun string) string {
+func Plural[T ~int | ~int64](n T, noun string) string {
 	if n == 1 {
 		return noun
 	}

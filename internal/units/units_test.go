@@ -108,8 +108,8 @@ func TestFormatRate(t *testing.T) {
 }
 
 func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.00 kB", 12345: "12.3 kB", 410e6: "410 MB", 1.2e9: "1.20 GB", 32 << 30: "34.4 GB", 99_999_999: "100 MB"} {
-		require.Equal(t, want, FormatBytes(n), "%d", n)
+	for n, want := range map[float64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 12345: "12.3 kB", 410e6: "410.0 MB", 1.2e9: "1.20 GB", 32 << 30: "34.36 GB", 99_999_999: "100.0 MB"} {
+		require.Equal(t, want, FormatBytes(n), "%v", n)
 	}
 }
 

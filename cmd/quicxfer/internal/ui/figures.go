@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/units"
 )
 
 // The figures both views show: the total line's text, the time left, the
@@ -103,12 +105,7 @@ func formatETA(d time.Duration) string {
 }
 
 // Plural is the noun one for a count of n: "seed" for 1, "seeds" else.
-func Plural[T ~int | ~int64](n T, one string) string {
-	if n == 1 {
-		return one
-	}
-	return one + "s"
-}
+func Plural[T ~int | ~int64](n T, one string) string { return units.Plural(n, one) }
 
 // Count is n and its noun: "1 seed", "3 seeds", "0 blocks".
 func Count[T ~int | ~int64](n T, one string) string {

@@ -1,11 +1,11 @@
 package ui
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/quicxfer/quicxfer/internal/units"
 	"github.com/quicxfer/quicxfer/quicxfer"
 )
 
@@ -72,17 +72,7 @@ func RedactURLsIn(text string) string {
 }
 
 // FormatBytes prints a byte count with a decimal unit.
-func FormatBytes(n float64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", n/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", n/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", n/1e3)
-	}
-	return fmt.Sprintf("%.0f B", n)
-}
+func FormatBytes(n float64) string { return units.FormatBytes(n) }
 
 // ShellQuote quotes each argument for a POSIX shell where it needs it (a
 // seed URL's '?' is a glob character) and joins them.
