@@ -119,3 +119,24 @@ type sourceError struct {
 
 func (e *sourceError) Error() string { return e.raw + ": " + e.phrase }
 func (e *sourceError) Unwrap() error { return e.err }
+
+// sourceErrors are several sources' errors, said one after the other ("A:
+// phrase; B: phrase"), so that a failure of every seed names each one's
+// reason, not only the first's; errors.Is and As see each of them.
+type sourceErrors []*sourceError
+
+func (es sourceErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (es sourceErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}

@@ -61,6 +61,24 @@ func TestNotTrustedSeed(t *testing.T) {
 	require.Contains(t, quicxfer.Describe(done), "certificate not trusted")
 }
 
+// TestEverySeedsReason: when every seed fails at the start, each for its
+// own reason, the error names each seed with its reason (not only the
+// first's), and errors.Is finds both kinds.
+func TestEverySeedsReason(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f.bin", 1000, 1)
+	_, urls := startSeeds(t, dir, 0)
+	other := seedtest.Start(t, seed.Options{Paths: []string{dir}})
+	noPin, _, _ := strings.Cut(urls[0], "?")
+	wrong := strings.Replace(other.URL(), "pin="+pinOf(other.URL()), "pin="+pinOf(urls[0]), 1)
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{noPin, wrong}, Name: "f.bin", Out: filepath.Join(t.TempDir(), "f.bin")})
+	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+	require.ErrorIs(t, err, quicxfer.ErrNotTrusted)
+	require.ErrorIs(t, err, quicxfer.ErrPinMismatch)
+	require.Contains(t, err.Error(), noPin+": certificate not trusted")
+	require.Contains(t, err.Error(), "; "+wrong+": pin mismatch")
+}
+
 // TestPinMismatchNotRetried: a seed whose certificate is not the one its
 // URL pins is left out at once with "pin mismatch" as its reason: not
 // "unreachable", never reported down or dialled again with backoff; the

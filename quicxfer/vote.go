@@ -143,7 +143,7 @@ collect:
 		opts.debugf("vote: content ID %s, served by %d of the %d seeds that answered", best, count[best], sum(count))
 	}
 	var chosen *answer
-	var firstErr error
+	var errs sourceErrors // each seed's own, in the order given
 	var warnings []string
 	notFound, transient := 0, 0
 	for i, a := range answers {
@@ -160,9 +160,7 @@ collect:
 				break
 			}
 			phrase := opts.DescribeError(a.err)
-			if firstErr == nil {
-				firstErr = &sourceError{raw: s.raw, phrase: phrase, err: a.err}
-			}
+			errs = append(errs, &sourceError{raw: s.raw, phrase: phrase, err: a.err})
 			if certRefused(a.err) {
 				// Asking again cannot change its certificate.
 				s.leftOut = true
@@ -202,10 +200,10 @@ collect:
 		switch {
 		case !opts.ID.IsZero() && len(count) > 0:
 			return "", nil, false, fmt.Errorf("%q: %w %s", opts.Name, ErrIDMismatch, opts.ID)
-		case notFound > 0 && firstErr == nil:
+		case notFound > 0 && len(errs) == 0:
 			return "", nil, false, fmt.Errorf("%s: %w", what, ErrNotFound)
 		default:
-			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %w", ErrNoSeeds, firstErr)
+			return "", nil, transient > 0 && len(count) == 0, fmt.Errorf("%w: %w", ErrNoSeeds, errs)
 		}
 	}
 	for _, w := range warnings {
