@@ -14,13 +14,16 @@
 package verify
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
@@ -48,10 +51,15 @@ type Plan interface {
 // Algo is a hash function a plan uses.
 type Algo int
 
-// The hash functions of the formats a download reads.
+// The hash functions of the formats a download reads. SHA1 and MD5 are
+// broken for collisions: a file known only by one of them is checked
+// against accidents (a damaged or truncated copy), not against a mirror
+// that forges data; they are what published files give.
 const (
 	SHA256 Algo = iota + 1
-	SHA1        // torrents (v1), some Metalink files: weak, but what they give
+	SHA1        // torrents (v1), some Metalink files
+	SHA512      // SHA512SUMS files, some Metalink files
+	MD5         // MD5SUMS files, old Metalink files
 )
 
 // New returns a new hash.Hash computing a.
@@ -61,6 +69,10 @@ func (a Algo) New() hash.Hash {
 		return sha256.New()
 	case SHA1:
 		return sha1.New()
+	case SHA512:
+		return sha512.New()
+	case MD5:
+		return md5.New()
 	}
 	panic(fmt.Sprintf("verify: unknown Algo %d", a))
 }
@@ -72,18 +84,51 @@ func (a Algo) Size() int {
 		return sha256.Size
 	case SHA1:
 		return sha1.Size
+	case SHA512:
+		return sha512.Size
+	case MD5:
+		return md5.Size
 	}
 	return 0
 }
 
+// String is a's name as Metalink (RFC 5854, the IANA "Hash Function
+// Textual Names") and --checksum write it: "sha-256", "sha-1", "sha-512",
+// "md5".
 func (a Algo) String() string {
 	switch a {
 	case SHA256:
-		return "sha256"
+		return "sha-256"
 	case SHA1:
-		return "sha1"
+		return "sha-1"
+	case SHA512:
+		return "sha-512"
+	case MD5:
+		return "md5"
 	}
 	return "unknown"
+}
+
+// Strong reports whether a resists forgery (SHA-256, SHA-512): a sum of a
+// strong hash proves the data whoever sent it.
+func (a Algo) Strong() bool { return a == SHA256 || a == SHA512 }
+
+// ParseAlgo reads a hash function's name, whatever its case, as the
+// formats that carry sums write it: "sha-256" (RFC 5854, RFC 3230's
+// "SHA-256"), "sha256" (Metalink 3, sha256sum), likewise sha-1, sha-512 and
+// md5. Any other name is an error.
+func ParseAlgo(name string) (Algo, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "sha-256", "sha256":
+		return SHA256, nil
+	case "sha-1", "sha1", "sha":
+		return SHA1, nil
+	case "sha-512", "sha512":
+		return SHA512, nil
+	case "md5", "md-5":
+		return MD5, nil
+	}
+	return 0, fmt.Errorf("unknown hash function %q (want sha-256, sha-512, sha-1 or md5)", name)
 }
 
 // Hash is a sum of some data with Algo.

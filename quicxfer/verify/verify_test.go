@@ -113,3 +113,28 @@ func TestNonePlan(t *testing.T) {
 	require.Nil(t, p.Whole())
 	require.NoError(t, p.Piece(7, []byte("anything")))
 }
+
+// Every name the formats write reads as its function, and String gives the
+// RFC 5854 name back; an unknown name is an error.
+func TestParseAlgo(t *testing.T) {
+	for name, want := range map[string]verify.Algo{
+		"sha-256": verify.SHA256, "SHA256": verify.SHA256, "SHA-256": verify.SHA256,
+		"sha-1": verify.SHA1, "sha1": verify.SHA1,
+		"sha-512": verify.SHA512, "sha512": verify.SHA512,
+		"md5": verify.MD5, "MD5": verify.MD5,
+	} {
+		got, err := verify.ParseAlgo(name)
+		require.NoError(t, err, name)
+		require.Equal(t, want, got, name)
+		again, err := verify.ParseAlgo(got.String())
+		require.NoError(t, err)
+		require.Equal(t, got, again)
+		require.Len(t, got.New().Sum(nil), got.Size())
+	}
+	for _, bad := range []string{"", "crc32", "sha-3", "sha-2566"} {
+		_, err := verify.ParseAlgo(bad)
+		require.Error(t, err, bad)
+	}
+	require.True(t, verify.SHA512.Strong())
+	require.False(t, verify.MD5.Strong())
+}
