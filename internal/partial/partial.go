@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
@@ -75,6 +77,23 @@ type Options struct {
 	// Files whose state was unreadable are kept: their data may belong to
 	// another file.
 	RemoveEmpty bool
+	// ID, if not zero, is what the state binds the partial download to, in
+	// place of the manifest's content ID: a download whose manifest is not
+	// the file's identity (Learn) gives one derived from what it knows of
+	// the file (its size, its published hash, its mirrors' validators).
+	ID manifest.ID
+	// Learn is for a download whose manifest has no block hashes (from
+	// HTTP mirrors, or a Metalink, whose pieces are checked by the
+	// caller's plan): the manifest gives the layout only (Size,
+	// BlockSize, any length from MinLearnBlockSize to MaxLearnBlockSize),
+	// WriteBlock checks nothing and learns the xxh64 of each block it
+	// writes instead, and the state file records it beside the block's
+	// bit, so that a block damaged on disk is caught when the download
+	// resumes. Without a state to trust (missing or damaged) nothing of
+	// the old data is kept: there is nothing to check it against. Open
+	// requires DeferProof with Learn: what the xxh64 does not prove, the
+	// caller's plan does (Prove).
+	Learn bool
 }
 
 // Report says what Open found.
@@ -92,12 +111,17 @@ type Report struct {
 // and its state. Has, Count, Bytes, Complete, WriteBlock and Sync are safe for
 // concurrent use.
 type File struct {
-	out  string
-	m    *manifest.Manifest
-	id   manifest.ID
-	f    *os.File // the part file; its flock is the download's lock
-	dir  *os.File // out's directory, for fsync after renames
-	logf func(string, ...any)
+	out string
+	m   *manifest.Manifest
+	id  manifest.ID
+	// learn: Options.Learn; xxh then holds the xxh64 of each block
+	// written, proven or claimed (guarded by mu), which the state file
+	// records for the durable ones.
+	learn bool
+	xxh   []uint64
+	f     *os.File // the part file; its flock is the download's lock
+	dir   *os.File // out's directory, for fsync after renames
+	logf  func(string, ...any)
 
 	removeEmpty  bool // Options.RemoveEmpty
 	stateDamaged bool // Report.StateDamaged: the data may not be this file's
@@ -144,8 +168,11 @@ type File struct {
 // *OtherFileError for a partial download of a different file unless
 // opts.DiscardOther is set.
 func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error) {
-	if err := checkManifest(m); err != nil {
+	if err := checkManifest(m, opts.Learn); err != nil {
 		return nil, Report{}, err
+	}
+	if opts.Learn && !opts.DeferProof {
+		return nil, Report{}, errors.New("partial: Learn needs DeferProof")
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -164,13 +191,20 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 		return nil, Report{}, err
 	}
 	n := m.NumBlocks()
+	id := opts.ID
+	if id.IsZero() {
+		id = m.ID()
+	}
 	f := &File{
-		out: out, m: m, id: m.ID(), f: pf, dir: dir, logf: logf,
+		out: out, m: m, id: id, f: pf, dir: dir, logf: logf, learn: opts.Learn,
 		removeEmpty: opts.RemoveEmpty,
 		have:        bitset.New(n),
 		claimed:     bitset.New(n),
 		durable:     bitset.New(n),
 		dirty:       true, // whatever Open finds, it writes down
+	}
+	if opts.Learn {
+		f.xxh = make([]uint64, n)
 	}
 	rep, err := f.load(created, opts)
 	if err == nil {
@@ -201,14 +235,16 @@ func Paths(out string) []string {
 	return []string{out, PartPath(out), StatePath(out), tmpStatePath(out), CommandPath(out), CommandTempPath(out)}
 }
 
-func checkManifest(m *manifest.Manifest) error {
+func checkManifest(m *manifest.Manifest, learn bool) error {
 	switch {
 	case m == nil:
 		return errors.New("no manifest")
 	case m.Size < 0 || m.Size > manifest.MaxSize:
 		return fmt.Errorf("manifest: size %d out of range", m.Size)
-	case !validBlockSize(uint64(m.BlockSize)):
+	case !validBlockSize(uint64(m.BlockSize)) && !(learn && validLearnBlockSize(uint64(m.BlockSize))):
 		return fmt.Errorf("manifest: block size %d", m.BlockSize)
+	case m.NumBlocks() > manifest.MaxBlocks:
+		return fmt.Errorf("manifest: %d blocks, more than %d", m.NumBlocks(), manifest.MaxBlocks)
 	case m.NumBlocks() != manifest.NumBlocksFor(m.Size, m.BlockSize):
 		return fmt.Errorf("manifest: %d blocks for size %d", m.NumBlocks(), m.Size)
 	}
@@ -302,7 +338,7 @@ func (f *File) load(created bool, opts Options) (Report, error) {
 		rep.StateDamaged = true
 		scan = true
 		f.logf("%s is damaged (%v); re-checking the data in %s", statePath, stateErr, part)
-	case st.ID != f.id || st.Size != f.m.Size || st.BlockSize != f.m.BlockSize:
+	case st.ID != f.id || st.Size != f.m.Size || st.BlockSize != f.m.BlockSize || (st.XXH != nil) != f.learn:
 		if !opts.DiscardOther {
 			return rep, &OtherFileError{Part: part, ID: st.ID}
 		}
@@ -313,7 +349,9 @@ func (f *File) load(created bool, opts Options) (Report, error) {
 			return rep, fmt.Errorf("discarding %s: %w", part, err)
 		}
 	default:
-		old, scan = st, true
+		// Learning, a block without a bit has no xxh64 to be checked
+		// against: there is nothing to recover.
+		old, scan = st, !f.learn
 	}
 
 	// Bring the part file to the full size: extending leaves a hole (which
@@ -331,6 +369,19 @@ func (f *File) load(created bool, opts Options) (Report, error) {
 		}
 	}
 	f.stateDamaged = rep.StateDamaged
+	if f.learn && old == nil && scan {
+		// No state to trust, and no hash in the manifest to check the
+		// data against: none of it can be kept.
+		f.logf("%s: nothing to check its data against without a readable state; starting over", part)
+		if err := f.f.Truncate(0); err != nil {
+			return rep, fmt.Errorf("discarding %s: %w", part, err)
+		}
+		if err := f.f.Truncate(f.m.Size); err != nil {
+			return rep, fmt.Errorf("resizing %s: %w", part, err)
+		}
+		f.stateDamaged, scan = false, false
+		rep.Discarded = "its state was missing or damaged"
+	}
 	if old == nil && !scan {
 		return rep, nil
 	}
@@ -442,8 +493,14 @@ func (f *File) WriteBlock(i int, data []byte) error {
 		return fmt.Errorf("block %d out of range [0,%d)", i, f.m.NumBlocks())
 	case f.Has(i) || f.Claimed(i):
 		return nil
-	case !f.m.CheckXXH(i, data):
+	case f.learn && int64(len(data)) != f.m.BlockLen(i):
+		return fmt.Errorf("writing block %d: %d bytes, want %d: %w", i, len(data), f.m.BlockLen(i), manifest.ErrHashMismatch)
+	case !f.learn && !f.m.CheckXXH(i, data):
 		return fmt.Errorf("writing block %d: %d bytes do not match its xxh64: %w", i, len(data), manifest.ErrHashMismatch)
+	}
+	var sum uint64
+	if f.learn {
+		sum = xxhash.Sum64(data)
 	}
 	// One write at a time: concurrent pwrites to one file contend for the
 	// inode's lock in the kernel, where waiting costs CPU; here it does not.
@@ -458,8 +515,70 @@ func (f *File) WriteBlock(i int, data []byte) error {
 	if !f.have.Get(i) {
 		f.markLocked(i)
 		f.pending = append(f.pending, i)
+		if f.learn {
+			f.xxh[i] = sum
+		}
 	}
 	return nil
+}
+
+// checkXXH reports whether data, read from disk, is block i as the
+// manifest says (or, learning, as it was written: old's xxh64).
+func (f *File) checkXXH(i int, data []byte, old *State) bool {
+	if !f.learn {
+		return f.m.CheckXXH(i, data)
+	}
+	return old != nil && i < len(old.XXH) && int64(len(data)) == f.m.BlockLen(i) && xxhash.Sum64(data) == old.XXH[i]
+}
+
+// XXH returns the xxh64 a learning File (Options.Learn) knows of block i:
+// the one it wrote, or the one the state recorded of a claimed or proven
+// block; false if it has none (not learning, or the block is missing).
+func (f *File) XXH(i int) (uint64, bool) {
+	if !f.learn || i < 0 || i >= f.m.NumBlocks() {
+		return 0, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.have.Get(i) && !f.claimed.Get(i) {
+		return 0, false
+	}
+	return f.xxh[i], true
+}
+
+// Forget makes the present blocks of blocks missing again, their bits
+// cleared in the state file before Forget returns, so that they can be
+// written anew: a caller that finds, after the fact, that they were bad (a
+// whole-file hash that failed, and the mirror that sent them). Blocks not
+// present are skipped.
+func (f *File) Forget(blocks []int) error {
+	f.life.RLock()
+	defer f.life.RUnlock()
+	switch {
+	case f.closed:
+		return ErrClosed
+	case f.finished:
+		return ErrFinished
+	}
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
+	f.mu.Lock()
+	for _, i := range blocks {
+		if i < 0 || i >= f.m.NumBlocks() || !f.have.Get(i) {
+			continue
+		}
+		f.have.Clear(i)
+		f.count--
+		f.bytes -= f.m.BlockLen(i)
+		f.durable.Clear(i)
+		if f.learn {
+			f.xxh[i] = 0
+		}
+		f.pending = slices.DeleteFunc(f.pending, func(j int) bool { return j == i })
+		f.dirty = true
+	}
+	f.mu.Unlock()
+	return f.syncLocked()
 }
 
 // markLocked records block i as present; f.mu is held.
@@ -539,6 +658,16 @@ func (f *File) writeState() error {
 	n := f.m.NumBlocks()
 	f.bits = bitset.Set(f.durable).AppendBytes(f.bits[:0], n)
 	st := State{ID: f.id, Size: f.m.Size, BlockSize: f.m.BlockSize, NumBlocks: n, Bitmap: f.bits}
+	if f.learn {
+		st.XXH = make([]uint64, n)
+		f.mu.Lock()
+		for i := range n {
+			if f.durable.Get(i) {
+				st.XXH[i] = f.xxh[i]
+			}
+		}
+		f.mu.Unlock()
+	}
 	f.buf = st.Append(f.buf[:0])
 	// A new temporary file (O_EXCL: never through a symbolic link),
 	// fsynced, renamed over the state, the directory fsynced.

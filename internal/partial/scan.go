@@ -87,7 +87,7 @@ func (f *File) check(old *State, scan bool, workers int, deferProof bool, rep *R
 				data = data[:nr] // short only if the file shrank under us: fails the check
 				if old != nil && old.Has(i) {
 					switch {
-					case !f.m.CheckXXH(i, data):
+					case !f.checkXXH(i, data, old):
 						outcome[i] = damaged
 					case deferProof:
 						outcome[i] = claimed
@@ -124,6 +124,9 @@ func (f *File) check(old *State, scan bool, workers int, deferProof bool, rep *R
 			rep.Claimed++
 			f.claimLocked(i)
 			f.durable.Set(i)
+			if f.learn {
+				f.xxh[i] = old.XXH[i]
+			}
 		case recovered:
 			rep.Recovered++
 			f.markLocked(i)

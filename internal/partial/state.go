@@ -11,8 +11,22 @@ import (
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
-// StateVersion is the format version written into every state file.
-const StateVersion = 1
+// StateVersion is the format version written into the state file of a
+// download whose manifest has every block's hashes; LearnStateVersion into
+// that of one that learns them (Options.Learn), which records the xxh64 of
+// every durable block besides its bit.
+const (
+	StateVersion      = 1
+	LearnStateVersion = 2
+)
+
+// Block sizes of a learning download (Options.Learn): a Metalink's pieces
+// may have any length, not a power of two, and the file's blocks are its
+// pieces.
+const (
+	MinLearnBlockSize = 16 << 10
+	MaxLearnBlockSize = manifest.MaxBlockSize
+)
 
 // stateMagic opens every state file.
 const stateMagic = "QXSTATE\n"
@@ -21,8 +35,8 @@ const (
 	// stateHeaderLen is magic, version, content ID, size, block size and block count.
 	stateHeaderLen = len(stateMagic) + 1 + len(manifest.ID{}) + 3*8
 	// MaxStateLen bounds the encoding of any valid state: the header, the
-	// bitmap of manifest.MaxBlocks blocks and the checksum.
-	MaxStateLen = stateHeaderLen + manifest.MaxBlocks/8 + sha256.Size
+	// bitmap and the xxh64s of manifest.MaxBlocks blocks and the checksum.
+	MaxStateLen = stateHeaderLen + manifest.MaxBlocks/8 + 8*manifest.MaxBlocks + sha256.Size
 )
 
 // ErrBadState is wrapped by DecodeState for bytes that are not a valid state:
@@ -39,10 +53,21 @@ type State struct {
 	// Bitmap holds (NumBlocks+7)/8 bytes; bit i, counted from the least
 	// significant bit of each byte, is block i. Bits past NumBlocks are zero.
 	Bitmap []byte
+	// XXH, in the state of a learning download (nil otherwise), holds
+	// NumBlocks xxh64s: block i's, as it was written, where its bit is
+	// set; zero elsewhere.
+	XXH []uint64
 }
 
-// EncodedStateLen returns the length of the encoding of a state of n blocks.
-func EncodedStateLen(n int) int { return stateHeaderLen + bitmapLen(n) + sha256.Size }
+// EncodedStateLen returns the length of the encoding of a state of n blocks
+// (with learn, of a learning download's).
+func EncodedStateLen(n int, learn bool) int {
+	l := stateHeaderLen + bitmapLen(n) + sha256.Size
+	if learn {
+		l += 8 * n
+	}
+	return l
+}
 
 // Has reports whether block i's bit is set.
 func (s *State) Has(i int) bool { return i >= 0 && i < s.NumBlocks && bitset.Bytes(s.Bitmap).Get(i) }
@@ -51,19 +76,27 @@ func (s *State) Has(i int) bool { return i >= 0 && i < s.NumBlocks && bitset.Byt
 //
 //	magic "QXSTATE\n" (8) | version (1) | content ID (32) | size (8, BE) |
 //	block size (8, BE) | block count (8, BE) | bitmap ((n+7)/8) |
-//	SHA-256 of everything before (32)
+//	[version 2: n xxh64s (8 each, BE)] | SHA-256 of everything before (32)
 //
-// s must be consistent (a bitmap of (NumBlocks+7)/8 bytes); Append does not
-// check, DecodeState does.
+// A state with XXH is written as version 2 (LearnStateVersion), one without
+// as version 1. s must be consistent (a bitmap of (NumBlocks+7)/8 bytes,
+// XXH nil or of NumBlocks); Append does not check, DecodeState does.
 func (s *State) Append(b []byte) []byte {
 	start := len(b)
 	b = append(b, stateMagic...)
-	b = append(b, StateVersion)
+	if s.XXH != nil {
+		b = append(b, LearnStateVersion)
+	} else {
+		b = append(b, StateVersion)
+	}
 	b = append(b, s.ID[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.Size))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.BlockSize))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.NumBlocks))
 	b = append(b, s.Bitmap...)
+	for _, x := range s.XXH {
+		b = binary.BigEndian.AppendUint64(b, x)
+	}
 	sum := sha256.Sum256(b[start:])
 	return append(b, sum[:]...)
 }
@@ -81,9 +114,10 @@ func DecodeState(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: not a quicxfer state file", ErrBadState)
 	}
 	p := b[len(stateMagic):]
-	if p[0] != StateVersion {
+	if p[0] != StateVersion && p[0] != LearnStateVersion {
 		return nil, fmt.Errorf("%w: unknown format version %d", ErrBadState, p[0])
 	}
+	learn := p[0] == LearnStateVersion
 	p = p[1:]
 	var s State
 	p = p[copy(s.ID[:], p):]
@@ -91,27 +125,41 @@ func DecodeState(b []byte) (*State, error) {
 	if size > manifest.MaxSize {
 		return nil, fmt.Errorf("%w: size %d too large", ErrBadState, size)
 	}
-	if !validBlockSize(bs) {
+	if !validBlockSize(bs) && !(learn && validLearnBlockSize(bs)) {
 		return nil, fmt.Errorf("%w: block size %d", ErrBadState, bs)
 	}
 	if want := uint64(manifest.NumBlocksFor(int64(size), int64(bs))); n != want || n > manifest.MaxBlocks {
 		return nil, fmt.Errorf("%w: %d blocks, want %d for size %d", ErrBadState, n, want, size)
 	}
-	if want := EncodedStateLen(int(n)); len(b) != want {
+	if want := EncodedStateLen(int(n), learn); len(b) != want {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrBadState, len(b), want)
 	}
 	body := len(b) - sha256.Size
 	if sha256.Sum256(b[:body]) != [sha256.Size]byte(b[body:]) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadState)
 	}
-	bm := b[stateHeaderLen:body]
+	bm := b[stateHeaderLen : stateHeaderLen+bitmapLen(int(n))]
 	if r := n % 8; r != 0 && bm[len(bm)-1]>>r != 0 {
 		return nil, fmt.Errorf("%w: bits set past the last block", ErrBadState)
 	}
 	s.Size, s.BlockSize, s.NumBlocks = int64(size), int64(bs), int(n)
 	s.Bitmap = make([]byte, len(bm))
 	copy(s.Bitmap, bm)
+	if learn {
+		xs := b[stateHeaderLen+len(bm) : body]
+		s.XXH = make([]uint64, n)
+		for i := range s.XXH {
+			s.XXH[i] = binary.BigEndian.Uint64(xs[8*i:])
+		}
+	}
 	return &s, nil
+}
+
+// validLearnBlockSize reports whether bs is a block size a learning
+// download can have: any length from MinLearnBlockSize to
+// MaxLearnBlockSize.
+func validLearnBlockSize(bs uint64) bool {
+	return bs >= MinLearnBlockSize && bs <= MaxLearnBlockSize
 }
 
 // validBlockSize reports whether bs is a block size a manifest can have.

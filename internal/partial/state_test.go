@@ -34,7 +34,7 @@ func TestStateRoundTrip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.s.Append(nil)
-			require.Len(t, b, EncodedStateLen(tc.s.NumBlocks))
+			require.Len(t, b, EncodedStateLen(tc.s.NumBlocks, tc.s.XXH != nil))
 			got, err := DecodeState(b)
 			require.NoError(t, err)
 			require.Equal(t, tc.s, got)
@@ -103,6 +103,9 @@ func FuzzDecodeState(f *testing.F) {
 	for _, s := range []*State{testState(0), testState(1, 0), testState(9*manifest.MinBlockSize, 1, 8), testState(5<<30, 7)} {
 		f.Add(s.Append(nil))
 	}
+	learn := testState(3*MinLearnBlockSize+1, 0, 3)
+	learn.XXH = []uint64{1, 0, 0, 4}
+	f.Add(learn.Append(nil))
 	f.Add([]byte{})
 	f.Add([]byte(stateMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
