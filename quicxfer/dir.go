@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
@@ -68,6 +70,12 @@ type DirOptions struct {
 	// (0: DefaultParallel).
 	Parallel int
 
+	// Described, if not nil, are the files to download (a multi-file
+	// Metalink's) in place of those the seeds list under Prefix: each with
+	// its own mirrors (tried before Base.Mirrors), size and hashes; seeds,
+	// if any, are asked for each by its name.
+	Described []DescribedFile
+
 	// Logf receives one-line messages about the directory (a seed whose
 	// list could not be read). Nil discards them.
 	Logf func(format string, args ...any)
@@ -90,6 +98,17 @@ type DirOptions struct {
 	// or working files belong; OnFileStart was not called then). It is
 	// not called for a file left not started (ErrNotStarted).
 	OnFileDone func(i int, res *Result, err error)
+}
+
+// DescribedFile is a file of a directory that a description gives (a
+// Metalink): its name, relative to the output directory, and what
+// Options.Mirrors, Size, Checksum and Pieces would say of it.
+type DescribedFile struct {
+	Name     string
+	Mirrors  []string
+	Size     int64
+	Checksum *verify.Hash
+	Pieces   *PieceHashes
 }
 
 // DirResult sums up a directory download.
@@ -195,12 +214,22 @@ func DownloadDir(ctx context.Context, opts DirOptions) (*DirResult, error) {
 	if describe == nil {
 		describe = Describe
 	}
-	entries, err := listAll(ctx, client, base.Seeds, prefix, logf, describe)
-	if err != nil {
-		return nil, err
+	var files []DirFile
+	var refused Refusals
+	if opts.Described != nil {
+		for _, d := range opts.Described {
+			if err := wire.CheckName(d.Name); err != nil {
+				return nil, &BadOptionsError{fmt.Errorf("file name %q: %w", d.Name, err)}
+			}
+			files = append(files, DirFile{Name: d.Name, Rel: d.Name, Size: d.Size})
+		}
+	} else {
+		entries, err := listAll(ctx, client, base.Seeds, prefix, logf, describe)
+		if err != nil {
+			return nil, err
+		}
+		files, refused = selectFiles(entries, prefix, outdir)
 	}
-	files, refused := selectFiles(entries, prefix, outdir)
-	entries = nil
 	if len(files) == 0 && refused.N == 0 {
 		if prefix == "" {
 			return nil, ErrNoFiles
@@ -260,6 +289,11 @@ func downloadDirFile(ctx context.Context, opts DirOptions, client *Client, i int
 	}
 	fo := opts.Base
 	fo.Name, fo.Out, fo.Client = f.Name, out, client
+	if opts.Described != nil {
+		d := opts.Described[i]
+		fo.Mirrors = append(slices.Clone(d.Mirrors), fo.Mirrors...)
+		fo.Size, fo.Checksum, fo.Pieces = d.Size, d.Checksum, d.Pieces
+	}
 	fo.Logf, fo.OnProgress, fo.OnEvent = nil, nil, nil
 	if opts.FileLogf != nil {
 		fo.Logf = func(format string, args ...any) { opts.FileLogf(i, format, args...) }

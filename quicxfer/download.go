@@ -30,9 +30,6 @@ var (
 	ErrIDMismatch = errors.New("no seed serves the requested content ID")
 	// ErrNoSources: Options name no seed and no mirror.
 	ErrNoSources = errors.New("no seed or mirror given")
-	// ErrMirrorsNeedManifest: Options name mirrors but no seed, and no
-	// Manifest: mirrors serve bytes only.
-	ErrMirrorsNeedManifest = errors.New("mirrors alone cannot say what the file is: it needs its manifest (Options.Manifest) or a seed")
 )
 
 // Download fetches Name from every seed at once into Out, verifying every
@@ -59,7 +56,7 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	start := time.Now()
 	known := opts.Manifest
 	if known == nil {
-		if opts.Name == "" && opts.ID.IsZero() {
+		if opts.Name == "" && opts.ID.IsZero() && len(opts.Seeds) > 0 {
 			return nil, errors.New("no file name given")
 		}
 		if opts.Name != "" {
@@ -72,9 +69,6 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	}
 	if len(opts.Seeds) == 0 && len(opts.Mirrors) == 0 {
 		return nil, ErrNoSources
-	}
-	if len(opts.Seeds) == 0 && known == nil {
-		return nil, ErrMirrorsNeedManifest
 	}
 	var urls []wire.URL
 	seen := map[string]bool{}
@@ -136,6 +130,23 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	defer asking.Wait()
 	defer stopAsking()
 	name, m := opts.Name, known
+	if name == "" && len(mirrors) > 0 {
+		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
+			name = b
+		}
+	}
+	hc := opts.HTTPClient
+	if hc == nil && len(mirrors) > 0 {
+		trust := opts.Auth
+		if opts.Client != nil {
+			trust = opts.Client.opts
+		}
+		hc = NewHTTPClient(trust)
+		defer hc.CloseIdleConnections()
+	}
+	if len(urls) == 0 && known == nil {
+		return downloadLearnt(ctx, opts, while, name, mirrors, mirrorRaws, hc, start)
+	}
 	for round := 1; len(seeds) > 0; round++ {
 		n, am, retry, err := agree(askCtx, &asking, seeds, known, len(mirrors), opts)
 		if err != nil {
@@ -159,32 +170,16 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 			continue
 		}
 		m = am
-		if name == "" {
+		if opts.Name == "" {
 			name = n
 		}
 		break
 	}
-	if name == "" && len(mirrors) > 0 {
-		if b := path.Base(mirrors[0].Path); b != "/" && b != "." {
-			name = b
-		}
-	}
-	if len(mirrors) > 0 {
-		hc := opts.HTTPClient
-		if hc == nil {
-			trust := opts.Auth
-			if opts.Client != nil {
-				trust = opts.Client.opts
-			}
-			hc = NewHTTPClient(trust)
-			defer hc.CloseIdleConnections()
-		}
-		for i, u := range mirrors {
-			srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size, opts.AllowInsecureRedirect))
-		}
+	for i, u := range mirrors {
+		srcs = append(srcs, newMirrorSource(u, mirrorRaws[i], hc, m.Size, opts.AllowInsecureRedirect))
 	}
 	id := m.ID()
-	res := &Result{Name: name, ID: id, Size: m.Size}
+	res := &Result{Name: name, ID: id, Size: m.Size, Checked: true}
 
 	*while = "while checking the file already at " + opts.Out
 	done, err := alreadyThere(ctx, opts.Out, m, opts.Workers)
@@ -210,7 +205,7 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	}
 
 	*while = "while opening the partial download"
-	part, err := openPartial(&opts, m)
+	part, err := openPartial(&opts, m, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +220,9 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 	}
 	opts.emit(Event{Kind: EventStart, Name: name, ID: id, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
 	plan := verify.FromManifest(m)
+	if opts.Checksum != nil {
+		plan = withWhole{plan, opts.Checksum}
+	}
 	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
 
@@ -282,3 +280,11 @@ func alreadyThere(ctx context.Context, out string, m *manifest.Manifest, workers
 	}
 	return false, fmt.Errorf("%s: %w", out, ErrOutExists)
 }
+
+// withWhole is a plan with a hash of the whole file besides.
+type withWhole struct {
+	verify.Plan
+	h *verify.Hash
+}
+
+func (p withWhole) Whole() *verify.Hash { return p.h }

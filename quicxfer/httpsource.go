@@ -241,8 +241,14 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 		return f.whole.fetch(ctx, f, off, buf, onBytes)
 	}
 	f.whole.forget(off) // noted when issued, if it was read as a whole then
+	return f.fetchRange(ctx, off, buf, onBytes)
+}
+
+// fetchRange is fetch's range request: the bytes at off into buf, checked
+// to be that range of a file of f.size bytes.
+func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
 	n := int64(len(buf))
-	resp, out, err := f.get(ctx, fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	resp, out, err := f.get(ctx, fmt.Sprintf("bytes=%d-%d", off, off+n-1), nil)
 	if err != nil {
 		return out, err
 	}
@@ -298,9 +304,9 @@ func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64
 }
 
 // get sends a GET of the mirror's file with the Range header rng (none if
-// empty). On error it also says what the failure means. It records where
+// empty) and the headers hdr (may be nil). On error it also says what the failure means. It records where
 // the mirror redirected, and samples the time to the first byte.
-func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, scheduler.Outcome, error) {
+func (f *httpFetcher) get(ctx context.Context, rng string, hdr http.Header) (*http.Response, scheduler.Outcome, error) {
 	var gotConn atomic.Bool
 	var wrote atomic.Int64
 	trace := &httptrace.ClientTrace{
@@ -315,6 +321,9 @@ func (f *httpFetcher) get(ctx context.Context, rng string) (*http.Response, sche
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, f.url, nil)
 	if err != nil {
 		return nil, scheduler.Down, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if rng != "" {
 		req.Header.Set("Range", rng)

@@ -34,8 +34,12 @@ type loop struct {
 	results chan result
 	cancels map[scheduler.ReqID]context.CancelFunc
 	bufs    sync.Pool
-	joins   joins        // what events last said about each source
-	writeMu sync.Mutex   // see fetch
+	joins   joins      // what events last said about each source
+	writeMu sync.Mutex // see fetch
+	// from, if not nil (a learnt file), is the source each block written
+	// in this run came from (guarded by writeMu while the loop runs), so
+	// that a whole file that fails its checksum can be repaired (repair.go).
+	from    []*source
 	limiter *byteLimiter // Options.RateLimit, shared by every source; nil: none
 
 	// Swarm (swarm.go).
@@ -588,6 +592,9 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 		return result{a: a, out: scheduler.Delivered} // another source's copy won the race
 	}
 	err = l.part.WriteBlock(a.Block, buf)
+	if err == nil && l.from != nil {
+		l.from[a.Block] = s
+	}
 	l.writeMu.Unlock()
 	if err != nil {
 		// A disk error is the download's, not the source's: stop everything.

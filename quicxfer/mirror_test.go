@@ -360,7 +360,7 @@ func TestMirrorOptionErrors(t *testing.T) {
 		want string
 		is   error // the sentinel it is, if any (its words, with the CLI's flags, are cmd's: TestCLIWords)
 	}{
-		{"mirrors without a manifest", quicxfer.Options{Mirrors: []string{mir.URL()}, Name: "f.bin", Out: out}, "manifest", quicxfer.ErrMirrorsNeedManifest},
+		{"mirrors alone, shared", quicxfer.Options{Mirrors: []string{mir.URL()}, Name: "f.bin", Out: out, Share: nopSharer{}}, "content ID", quicxfer.ErrShareLearnt},
 		{"no source", quicxfer.Options{Manifest: m, Out: out}, "no seed", quicxfer.ErrNoSources},
 		{"not http", quicxfer.Options{Mirrors: []string{"ftp://x/f"}, Manifest: m, Out: out}, "mirror URL", nil},
 		{"no host", quicxfer.Options{Mirrors: []string{"http:///f"}, Manifest: m, Out: out}, "mirror URL", nil},
@@ -406,3 +406,10 @@ func TestMirrorsInterruptAndResume(t *testing.T) {
 	require.GreaterOrEqual(t, res.ResumedBytes, size/2, "what was verified is not fetched again")
 	require.LessOrEqual(t, res.FetchedBytes, size-res.ResumedBytes+8*m.BlockSize)
 }
+
+// nopSharer shares nothing.
+type nopSharer struct{}
+
+func (nopSharer) Start(string, *manifest.Manifest, string, func(int) bool) error { return nil }
+func (nopSharer) Add([]int)                                                      {}
+func (nopSharer) Source(manifest.ID, string)                                     {}

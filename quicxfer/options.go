@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
 
@@ -47,9 +48,23 @@ type Options struct {
 	// requests; their blocks are verified like a seed's.
 	Mirrors []string
 	// Manifest, if not nil, is the file's manifest (from a manifest file):
-	// seeds are then asked for its content ID rather than for Name, and a
-	// download from mirrors alone needs it. With ID too, the two must agree.
+	// seeds are then asked for its content ID rather than for Name. With
+	// ID too, the two must agree. Mirrors alone (no seed, no Manifest)
+	// learn the file's layout from the mirrors (see Size, Checksum).
 	Manifest *manifest.Manifest
+	// Size, Checksum and Pieces describe a file that has no manifest
+	// (mirrors alone): what a Metalink, a checksum file or the user says
+	// of it. Size, if positive, is its size (the mirrors must agree;
+	// else the size most of them say is taken). Checksum, if not nil, is
+	// the hash of the whole file: Download then succeeds only if the
+	// whole file matches it (hashed as it arrives; a mismatch is repaired
+	// by fetching again the blocks of the mirror that sent bad ones).
+	// Pieces, if not nil, are hashes of its pieces, each piece then one
+	// block, verified before it is written. With seeds, which give the
+	// manifest, Checksum is checked too, at the end.
+	Size     int64
+	Checksum *verify.Hash
+	Pieces   *PieceHashes
 	// HTTPClient, if not nil, is used for every mirror; else one is made
 	// with NewHTTPClient and the trust settings of Auth (or of Client).
 	HTTPClient *http.Client

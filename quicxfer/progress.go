@@ -38,6 +38,16 @@ type Result struct {
 	ResumedBytes int64 // bytes already verified on disk when the run started
 	Elapsed      time.Duration
 	Seeds        []SeedResult
+	// Checked says the file was checked against what its publisher says
+	// it is: its manifest (a seed's, or one given), a checksum of the
+	// whole file, or a Metalink's hashes. False for a file from mirrors
+	// with no hash at all, whose mirrors were only compared with each
+	// other.
+	Checked bool
+	// RepairedBytes are the bytes of blocks fetched again after the whole
+	// file failed its checksum, from other mirrors than the one that sent
+	// them bad.
+	RepairedBytes int64
 }
 
 // SeedResult is one source's contribution: a seed's, or a mirror's (the

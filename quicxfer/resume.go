@@ -34,11 +34,18 @@ var (
 // openPartial opens the partial download of m at o.Out. Blocks a previous
 // run recorded are claimed, not trusted: proof proves them with SHA-256.
 // Close removes a download that got no block (a start that failed).
-func openPartial(o *Options, m *manifest.Manifest) (*partial.File, error) {
-	part, _, err := partial.Open(o.Out, m, partial.Options{
+//
+// A learnt file (bind not nil: no manifest, see learn.go) is opened in
+// partial's Learn mode, its state bound to *bind.
+func openPartial(o *Options, m *manifest.Manifest, bind *manifest.ID) (*partial.File, error) {
+	po := partial.Options{
 		Workers: o.Workers, Logf: o.Logf,
 		DeferProof: true, DiscardOther: o.DiscardPartial, RemoveEmpty: true,
-	})
+	}
+	if bind != nil {
+		po.Learn, po.ID = true, *bind
+	}
+	part, _, err := partial.Open(o.Out, m, po)
 	var oe *partial.OtherFileError
 	switch {
 	case errors.As(err, &oe):

@@ -153,6 +153,10 @@ type source struct {
 	lastErr  string    // the last request error, described, for the summary
 
 	tempNote bool // note says it was unreachable or stalled: cleared when it delivers a block
+	// suspect: left out after its copy of a block differed from the only
+	// other mirror's, the whole file failing its checksum (repair.go);
+	// used again if another is caught.
+	suspect  bool
 	toldBusy bool // the user was told it is busy (once per download)
 	// toldCause is the error the user was last told it is down for
 	// (noteCauses).

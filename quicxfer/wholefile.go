@@ -161,7 +161,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 func (w *wholeStream) open(ctx context.Context, f *httpFetcher, off int64) (io.ReadCloser, int64, scheduler.Outcome, error) {
 	actx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
-	resp, out, err := f.get(actx, fmt.Sprintf("bytes=%d-", off))
+	resp, out, err := f.get(actx, fmt.Sprintf("bytes=%d-", off), nil)
 	if !stop() {
 		if err == nil {
 			_ = resp.Body.Close()

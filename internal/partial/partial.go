@@ -522,6 +522,20 @@ func (f *File) WriteBlock(i int, data []byte) error {
 	return nil
 }
 
+// ReadAt reads the part file at off, as io.ReaderAt: a caller reads only
+// blocks that are present (what it wrote, or proved).
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	f.life.RLock()
+	defer f.life.RUnlock()
+	switch {
+	case f.closed:
+		return 0, ErrClosed
+	case f.finished:
+		return 0, ErrFinished
+	}
+	return f.f.ReadAt(p, off)
+}
+
 // checkXXH reports whether data, read from disk, is block i as the
 // manifest says (or, learning, as it was written: old's xxh64).
 func (f *File) checkXXH(i int, data []byte, old *State) bool {

@@ -1,0 +1,253 @@
+package quicxfer_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/testkit"
+	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
+)
+
+// sha256Of is data's SHA-256 as a checksum.
+func sha256Of(data []byte) *verify.Hash {
+	s := sha256.Sum256(data)
+	return &verify.Hash{Algo: verify.SHA256, Sum: s[:]}
+}
+
+// badBlocks serves ranges honestly when they are short (the samples a
+// download compares the mirrors by) and with a byte flipped in every range
+// of a block's length or more: a mirror that lies only where it counts.
+func badBlocks(w http.ResponseWriter, r *http.Request, data []byte) {
+	var a, b int64
+	if _, err := fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &a, &b); err == nil && b-a+1 > 64<<10 {
+		bad := bytes.Clone(data)
+		for off := a; off <= b; off += 32 << 10 {
+			bad[off] ^= 1
+		}
+		honestRanges(w, r, bad)
+		return
+	}
+	honestRanges(w, r, data)
+}
+
+// truncated serves the first half of the file only: a mirror with a file
+// cut short.
+func truncated(w http.ResponseWriter, r *http.Request, data []byte) {
+	honestRanges(w, r, data[:len(data)/2])
+}
+
+// redirects sends every request to another mirror.
+func redirects(to string) mirrorBehaviour {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		http.Redirect(w, r, to, http.StatusFound)
+	}
+}
+
+// TestLearntMirrors downloads from HTTP mirrors alone, no manifest: with a
+// checksum the file is checked (Checked), without one it is not, and the
+// result says so; either way it is byte for byte the mirrors' file.
+func TestLearntMirrors(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 3<<20+77, 41)
+	a := startMirror(t, "f.iso", data, 0, nil, false)
+	b := startMirror(t, "f.iso", data, 0, nil, true)
+	c := startMirror(t, "f.iso", data, 0, redirects(a.URL()), false)
+	for _, tc := range []struct {
+		name     string
+		checksum *verify.Hash
+	}{
+		{"checksum", sha256Of(data)},
+		{"no checksum", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "f.iso")
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+				Mirrors: []string{a.URL(), b.URL(), c.URL()}, Out: out, Checksum: tc.checksum,
+				Auth: quicxfer.ClientOptions{Insecure: true},
+			})
+			require.NoError(t, err)
+			requireFile(t, out, data)
+			require.Equal(t, "f.iso", res.Name)
+			require.Equal(t, int64(len(data)), res.Size)
+			require.Equal(t, tc.checksum != nil, res.Checked)
+			require.True(t, res.ID.IsZero(), "no manifest, no content ID")
+			require.Len(t, res.Seeds, 3)
+			require.Contains(t, res.Seeds[2].Note, "redirected to")
+			_, err = os.Stat(partial.StatePath(out))
+			require.ErrorIs(t, err, os.ErrNotExist)
+
+			// Again: with a checksum the file there is checked and kept; without one
+			// nothing can tell it is the file, and it is not touched.
+			_, err = quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{a.URL()}, Out: out, Checksum: tc.checksum})
+			if tc.checksum != nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, quicxfer.ErrOutExists)
+				require.Contains(t, err.Error(), "no checksum")
+			}
+			requireFile(t, out, data)
+		})
+	}
+}
+
+// TestLearntWrongChecksum: mirrors that agree, and a checksum that is not
+// their file's: the download fails, saying so, and OUT never appears.
+func TestLearntWrongChecksum(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 1<<20, 42)
+	a := startMirror(t, "f", data, 0, nil, false)
+	b := startMirror(t, "f", data, 0, nil, false)
+	out := filepath.Join(t.TempDir(), "f")
+	wrong := sha256Of(append(bytes.Clone(data), 1))
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{a.URL(), b.URL()}, Out: out, Checksum: wrong})
+	require.ErrorIs(t, err, quicxfer.ErrWholeMismatch)
+	_, serr := os.Stat(out)
+	require.ErrorIs(t, serr, os.ErrNotExist)
+}
+
+// TestLearntHostileMirrors: beside honest mirrors, one that serves another
+// file of the same size, one whose file is shorter, and one that ignores
+// Range: each is left out before it writes anything, with a note that says
+// why, and the file is exact.
+func TestLearntHostileMirrors(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 2<<20, 43)
+	honest1 := startMirror(t, "f", data, 0, nil, false)
+	honest2 := startMirror(t, "f", data, 0, nil, false)
+	for _, tc := range []struct {
+		name string
+		b    mirrorBehaviour
+		note string
+	}{
+		{"another file of the same size", otherFile, "differ from 2 other mirrors"},
+		{"truncated", truncated, "bytes, not the other mirrors'"},
+		{"ignores Range", ignoresRange, "ignores Range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := startMirror(t, "f", data, 0, tc.b, false)
+			out := filepath.Join(t.TempDir(), "f")
+			var l testkit.Logs
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{bad.URL(), honest1.URL(), honest2.URL()}, Out: out, Logf: l.Logf})
+			require.NoError(t, err)
+			requireFile(t, out, data)
+			require.Zero(t, res.Seeds[0].Bytes)
+			require.Contains(t, res.Seeds[0].Note, tc.note)
+			require.Contains(t, l.String(), tc.note)
+		})
+	}
+}
+
+// TestLearntMirrorsDisagree: two mirrors that serve different files of one
+// size and no checksum: nothing says which is right, so nothing is written.
+func TestLearntMirrorsDisagree(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 1<<20, 44)
+	a := startMirror(t, "f", data, 0, nil, false)
+	b := startMirror(t, "f", data, 0, otherFile, false)
+	out := filepath.Join(t.TempDir(), "f")
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{a.URL(), b.URL()}, Out: out})
+	require.ErrorIs(t, err, quicxfer.ErrMirrorsDisagree)
+	_, serr := os.Stat(partial.PartPath(out))
+	require.ErrorIs(t, serr, os.ErrNotExist)
+}
+
+// TestLearntRepair: a mirror that serves the samples right and bad blocks
+// otherwise; the honest mirrors are slow, so it carries much of the file.
+// The whole file fails its checksum; the download finds the liar by
+// fetching its blocks again from the others, fetches only its blocks again,
+// and ends with the exact file. With two mirrors, no third to settle it,
+// it still ends right, whichever it suspects first.
+func TestLearntRepair(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 4<<20, 45)
+	for _, n := range []int{3, 2} {
+		t.Run(fmt.Sprint(n, " mirrors"), func(t *testing.T) {
+			urls := []string{startMirror(t, "f", data, 0, badBlocks, false).URL()}
+			for range n - 1 {
+				urls = append(urls, startMirror(t, "f", data, 2e6, nil, false).URL())
+			}
+			out := filepath.Join(t.TempDir(), "f")
+			var l testkit.Logs
+			var mu sync.Mutex
+			var rejected []quicxfer.Event
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{
+				Mirrors: urls, Out: out, Checksum: sha256Of(data), Logf: l.Logf,
+				OnEvent: func(e quicxfer.Event) {
+					if e.Kind == quicxfer.EventBlockRejected {
+						mu.Lock()
+						rejected = append(rejected, e)
+						mu.Unlock()
+					}
+				},
+			})
+			require.NoError(t, err, l.String())
+			requireFile(t, out, data)
+			require.True(t, res.Checked)
+			require.Positive(t, res.RepairedBytes)
+			require.Zero(t, res.Seeds[0].Bytes, "nothing of the liar's is kept")
+			require.Contains(t, res.Seeds[0].Note, "differs from the")
+			if n == 3 {
+				// A third mirror settles who lied: only its blocks are
+				// fetched again. With two, the first guess may be wrong,
+				// and costs the other's blocks too.
+				require.Less(t, res.RepairedBytes, int64(len(data)), "only the liar's blocks are fetched again")
+				require.NotContains(t, res.Seeds[1].Note+res.Seeds[2].Note, "differs")
+			}
+			require.Contains(t, l.String(), "does not match its sha-256 checksum")
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, rejected)
+			require.Equal(t, urls[0], rejected[len(rejected)-1].Source)
+		})
+	}
+}
+
+// TestLearntInterruptAndResume: mirrors alone with a checksum, interrupted
+// half way, resume with what was written (each block's xxh64 checked), and
+// a state bound to another checksum is another download's.
+func TestLearntInterruptAndResume(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 8<<20, 46)
+	mir := startMirror(t, "f.bin", data, 16e6, nil, false)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	opts := quicxfer.Options{Mirrors: []string{mir.URL()}, Out: out, Checksum: sha256Of(data)}
+	interruptAt(t, opts, 0.5)
+
+	other := opts
+	other.Checksum = sha256Of(data[1:])
+	_, err := quicxfer.Download(t.Context(), other)
+	require.ErrorIs(t, err, quicxfer.ErrOtherPartial)
+
+	res, err := quicxfer.Download(t.Context(), opts)
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	size := int64(len(data))
+	require.GreaterOrEqual(t, res.ResumedBytes, size/2)
+	require.LessOrEqual(t, res.FetchedBytes, size-res.ResumedBytes+16<<20/8)
+}
+
+// TestLearntDamagedPartial: a block of the part file damaged on disk
+// between runs is caught on resume (its recorded xxh64) and fetched again.
+func TestLearntDamagedPartial(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 8<<20, 47)
+	mir := startMirror(t, "f.bin", data, 16e6, nil, false)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	opts := quicxfer.Options{Mirrors: []string{mir.URL()}, Out: out}
+	interruptAt(t, opts, 0.5)
+	f, err := os.OpenFile(partial.PartPath(out), os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("damage"), 1000)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	var l testkit.Logs
+	opts.Logf = l.Logf
+	_, err = quicxfer.Download(t.Context(), opts)
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	require.True(t, strings.Contains(l.String(), "damaged") || strings.Contains(l.String(), "fail"), l.String())
+}
