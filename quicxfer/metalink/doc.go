@@ -51,4 +51,8 @@
 // external or a user-defined entity; Parse refuses any DOCTYPE (neither
 // dialect has one), so entity tricks such as "billion laughs" fail at once.
 // A document larger than MaxSize is an error, never silently truncated.
+// What encoding/xml would hold at once is bounded too: the nesting of
+// elements (64 deep below what Parse reads), the attributes of an element
+// (1024), the text of an element Parse reads (64 KiB), so that a hostile
+// document costs a small multiple of its size in memory.
 package metalink

@@ -52,6 +52,38 @@ const (
 // maxText bounds the text of an element Parse reads (a size, a hash, a URL).
 const maxText = 64 << 10
 
+// maxDepth bounds the nesting of the elements Parse skips or reads the text
+// of. encoding/xml keeps a stack entry per open element: 32 MiB of "<a>"
+// would otherwise cost more than a GiB.
+const maxDepth = 64
+
+var errTooDeep = fmt.Errorf("elements nested more than %d deep", maxDepth)
+
+// maxAttrs bounds the attributes of one element, counted before the XML is
+// decoded as the '=' between two '<' (an attribute value cannot hold a
+// '<'). encoding/xml holds all of an element's attributes at once: 32 MiB
+// of them would cost more than half a GiB. A Metalink element has at most
+// a handful; a text between two elements rarely has many '=' (a URL's
+// query has a few).
+const maxAttrs = 1024
+
+// tooManyAttrs reports whether data has more than maxAttrs '=' between two
+// '<'.
+func tooManyAttrs(data []byte) bool {
+	n := 0
+	for _, c := range data {
+		switch c {
+		case '<':
+			n = 0
+		case '=':
+			if n++; n > maxAttrs {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Errors Parse returns; each is wrapped with what was wrong.
 var (
 	// ErrNotMetalink is returned for a document whose root is not a
@@ -190,6 +222,9 @@ func Parse(r io.Reader) (*Metalink, error) {
 	}
 	if len(data) > MaxSize {
 		return nil, ErrTooLarge
+	}
+	if tooManyAttrs(data) {
+		return nil, fmt.Errorf("%w: an element with more than %d attributes", ErrInvalid, maxAttrs)
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = charsetReader
@@ -344,7 +379,9 @@ func (p *parser) skip() error {
 		}
 		switch tok.(type) {
 		case xml.StartElement:
-			depth++
+			if depth++; depth > maxDepth {
+				return errTooDeep
+			}
 		case xml.EndElement:
 			if depth == 0 {
 				return nil
@@ -374,7 +411,9 @@ func (p *parser) text(se xml.StartElement) (string, error) {
 			}
 			b = append(b, t...)
 		case xml.StartElement:
-			depth++
+			if depth++; depth > maxDepth {
+				return "", errTooDeep
+			}
 		case xml.EndElement:
 			if depth == 0 {
 				return string(bytes.TrimSpace(b)), nil
@@ -399,7 +438,8 @@ type fileBuilder struct {
 	size   bool // a size element was read
 	whole  map[verify.Algo][]byte
 	pieces map[verify.Algo]*Pieces
-	skips  []skipped
+	skips  []skipped      // in the order first seen
+	kinds  map[string]int // index in skips
 }
 
 // skipped counts something of a file left out, for a note.
@@ -408,14 +448,26 @@ type skipped struct {
 	n    int
 }
 
+// maxSkipKinds bounds the distinct notes of one file: past it, what is
+// skipped is counted in one more. A document could otherwise make a note
+// of each of a million url types of its own invention.
+const maxSkipKinds = 16
+
 func (b *fileBuilder) skip(what string) {
-	for i := range b.skips {
-		if b.skips[i].what == what {
-			b.skips[i].n++
-			return
+	i, ok := b.kinds[what]
+	if !ok {
+		if len(b.skips) >= maxSkipKinds {
+			what = "other things skipped"
+			if i, ok = b.kinds[what]; ok {
+				b.skips[i].n++
+				return
+			}
 		}
+		i = len(b.skips)
+		b.kinds[what] = i
+		b.skips = append(b.skips, skipped{what, 0})
 	}
-	b.skips = append(b.skips, skipped{what, 1})
+	b.skips[i].n++
 }
 
 // strength orders hash functions, strongest first, for Hashes and for the
@@ -443,6 +495,7 @@ func (p *parser) file(se xml.StartElement) error {
 		f:      File{Name: name, Size: -1},
 		whole:  make(map[verify.Algo][]byte),
 		pieces: make(map[verify.Algo]*Pieces),
+		kinds:  make(map[string]int),
 	}
 	if err := p.each(func(se xml.StartElement) error { return p.fileChild(b, se) }); err != nil {
 		return fmt.Errorf("%s: %w", name, err)

@@ -393,6 +393,32 @@ func TestNotes(t *testing.T) {
 	require.Equal(t, "10 more notes left out", ml.Notes[metalink.MaxNotes])
 }
 
+// One file's notes are of at most 16 kinds and one for the rest: a document
+// inventing a url type per url makes 17 notes, not one per url.
+func TestNoteKinds(t *testing.T) {
+	var b strings.Builder
+	const n = 100000
+	for i := range n {
+		fmt.Fprintf(&b, `<url type="t%d">http://m/</url>`, i)
+	}
+	ml, err := parseString(v3(`<resources>` + b.String() + `</resources>`))
+	require.NoError(t, err)
+	require.Len(t, ml.Notes, 16+2)
+	require.Equal(t, "f: url of type t0 skipped", ml.Notes[0])
+	require.Equal(t, fmt.Sprintf("f: other things skipped (%d of them)", n-16), ml.Notes[16])
+	require.Equal(t, "f: no usable mirror URL", ml.Notes[17])
+}
+
+// The bound on attributes counts the '=' between two '<': a text, or a
+// comment, with many of them is fine up to it.
+func TestEqualsInText(t *testing.T) {
+	ml, err := parseString(v4(`<!-- ` + strings.Repeat("=", 1000) + ` --><url>http://a/?` + strings.Repeat("a=b&amp;", 20) + `</url>`))
+	require.NoError(t, err)
+	require.Len(t, ml.Files[0].Mirrors, 1)
+	_, err = parseString(v4(`<!-- ` + strings.Repeat("=", 1100) + ` -->`))
+	require.ErrorIs(t, err, metalink.ErrInvalid)
+}
+
 // Plan: pieces with the whole-file hash besides, a whole-file hash alone,
 // nothing; pieces of a file whose size is unknown cannot be planned.
 func TestPlan(t *testing.T) {
@@ -504,6 +530,11 @@ func TestInvalid(t *testing.T) {
 		{"v3 piece index negative", v3(`<size>1</size><verification><pieces type="sha1" length="1024"><hash piece="-1">` + sha1Hex + `</hash></pieces></verification>`), `f: sha-1 piece hash 0: bad piece index -1`, metalink.ErrInvalid},
 		{"v3 piece index huge", v3(`<size>1</size><verification><pieces type="sha1" length="1024"><hash piece="99999999999">` + sha1Hex + `</hash></pieces></verification>`), `bad piece index 99999999999`, metalink.ErrInvalid},
 		{"v3 piece index past the end", v3(`<size>1</size><verification><pieces type="sha1" length="1024"><hash piece="1">` + sha1Hex + `</hash></pieces></verification>`), `f: sha-1 piece 0: missing`, metalink.ErrInvalid},
+		{"deep", v4(`<x>` + strings.Repeat("<a>", 10<<20)), "f: elements nested more than 64 deep", metalink.ErrInvalid},
+		{"deep in text", v4(`<url>` + strings.Repeat("<a>", 100) + `</url>`), "f: elements nested more than 64 deep", metalink.ErrInvalid},
+		{"deep outside files", `<metalink xmlns="urn:ietf:params:xml:ns:metalink">` + strings.Repeat("<a>", 100), "invalid Metalink file: elements nested more than 64 deep", metalink.ErrInvalid},
+		{"many attributes", `<metalink xmlns="urn:ietf:params:xml:ns:metalink"><file name="f"` + strings.Repeat(` a=""`, 1100) + `/></metalink>`, "invalid Metalink file: an element with more than 1024 attributes", metalink.ErrInvalid},
+		{"many namespaces", `<metalink xmlns="urn:ietf:params:xml:ns:metalink"` + strings.Repeat(` xmlns:p="u"`, 1100) + `/>`, "an element with more than 1024 attributes", metalink.ErrInvalid},
 		{"long URL", v4(`<url>http://a/` + strings.Repeat("a", 70000) + `</url>`), `f: <url> longer than 64 KiB`, metalink.ErrInvalid},
 	}
 	for _, tt := range tests {
