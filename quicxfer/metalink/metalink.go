@@ -59,30 +59,39 @@ const maxDepth = 64
 
 var errTooDeep = fmt.Errorf("elements nested more than %d deep", maxDepth)
 
-// maxAttrs bounds the attributes of one element, counted before the XML is
-// decoded as the '=' between two '<' (an attribute value cannot hold a
-// '<'). encoding/xml holds all of an element's attributes at once: 32 MiB
-// of them would cost more than half a GiB. A Metalink element has at most
-// a handful; a text between two elements rarely has many '=' (a URL's
-// query has a few).
+// maxAttrs bounds the attributes of one element. encoding/xml holds all of
+// an element's attributes at once: 32 MiB of them would cost more than half
+// a GiB. Parse counts them before the XML is decoded, as the '=' between
+// two '<' (an attribute value cannot hold a '<'), and the decoder reads the
+// document only up to the first '<' with more than maxAttrs '=' after it,
+// where it fails. A Metalink element has a handful, and a text between two
+// elements rarely has many '=' (a URL's query has a few); an HTML page's
+// script may, but its root is seen first: it is not a Metalink file.
 const maxAttrs = 1024
 
-// tooManyAttrs reports whether data has more than maxAttrs '=' between two
-// '<'.
-func tooManyAttrs(data []byte) bool {
-	n := 0
-	for _, c := range data {
+var errTooManyAttrs = fmt.Errorf("an element with more than %d attributes", maxAttrs)
+
+// attrBomb returns the offset in data of the first '<' followed by more
+// than maxAttrs '=' before the next '<', or -1 if there is none.
+func attrBomb(data []byte) int {
+	start, n := 0, 0
+	for i, c := range data {
 		switch c {
 		case '<':
-			n = 0
+			start, n = i, 0
 		case '=':
 			if n++; n > maxAttrs {
-				return true
+				return start
 			}
 		}
 	}
-	return false
+	return -1
 }
+
+// failingReader returns err on every read.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
 
 // Errors Parse returns; each is wrapped with what was wrong.
 var (
@@ -223,10 +232,11 @@ func Parse(r io.Reader) (*Metalink, error) {
 	if len(data) > MaxSize {
 		return nil, ErrTooLarge
 	}
-	if tooManyAttrs(data) {
-		return nil, fmt.Errorf("%w: an element with more than %d attributes", ErrInvalid, maxAttrs)
+	var src io.Reader = bytes.NewReader(data)
+	if at := attrBomb(data); at >= 0 {
+		src = io.MultiReader(bytes.NewReader(data[:at]), failingReader{errTooManyAttrs})
 	}
-	d := xml.NewDecoder(bytes.NewReader(data))
+	d := xml.NewDecoder(src)
 	d.CharsetReader = charsetReader
 	p := &parser{d: d, names: make(map[string]struct{})}
 	if err := p.root(); err != nil {

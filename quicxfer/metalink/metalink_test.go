@@ -417,6 +417,9 @@ func TestEqualsInText(t *testing.T) {
 	require.Len(t, ml.Files[0].Mirrors, 1)
 	_, err = parseString(v4(`<!-- ` + strings.Repeat("=", 1100) + ` -->`))
 	require.ErrorIs(t, err, metalink.ErrInvalid)
+	// An HTML page's script is not an element with many attributes.
+	_, err = parseString(`<html><head><script>var a=1` + strings.Repeat(",b=2", 2000) + `;</script></head></html>`)
+	require.ErrorIs(t, err, metalink.ErrNotMetalink)
 }
 
 // Plan: pieces with the whole-file hash besides, a whole-file hash alone,
