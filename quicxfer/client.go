@@ -58,6 +58,15 @@ type ClientOptions struct {
 	// explicit choice, as anyone on the path can then pose as the seed. A
 	// pin in the URL is still checked.
 	Insecure bool
+	// HTTP3 says when an https mirror is used over HTTP/3 (default
+	// HTTP3Auto: once it offers it, in its Alt-Svc header).
+	HTTP3 HTTP3Mode
+	// Proxy is the SOCKS5 proxy mirrors are reached through
+	// (socks5://[user:pass@]host[:port], resolving names here, or
+	// socks5h://, at the proxy); "" takes a socks5 URL in ALL_PROXY (or
+	// all_proxy), if any. NO_PROXY names the hosts reached directly. HTTP
+	// proxies come from HTTPS_PROXY and HTTP_PROXY, as curl takes them.
+	Proxy string
 }
 
 // NewClient opens the UDP socket that every connection of this client

@@ -141,8 +141,12 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 		if opts.Client != nil {
 			trust = opts.Client.opts
 		}
-		hc = NewHTTPClient(trust)
-		defer hc.CloseIdleConnections()
+		c, err := NewHTTPClient(trust)
+		if err != nil {
+			return nil, err
+		}
+		hc = c
+		defer closeHTTPClient(hc)
 	}
 	if len(urls) == 0 && known == nil {
 		return downloadLearnt(ctx, opts, while, name, mirrors, mirrorRaws, hc, start)

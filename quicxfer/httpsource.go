@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,8 +79,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // opts.Insecure (the same trust settings as seeds without a pin). Tokens and
 // client certificates are for seeds and are never sent to a mirror. Bodies
 // are never compressed (a range of a compressed body is not a range of the
-// file). Proxies are taken from the environment, as curl does.
-func NewHTTPClient(opts ClientOptions) *http.Client {
+// file). Proxies are taken from the environment, as curl does, and
+// opts.Proxy (SOCKS5); https mirrors are used over HTTP/3 as opts.HTTP3
+// says. The error is that of a bad proxy URL. Close the client's transport
+// (an io.Closer) when done: it holds the HTTP/3 side's UDP socket.
+func NewHTTPClient(opts ClientOptions) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{
 		MinVersion:         tls.VersionTLS12,
@@ -89,7 +94,31 @@ func NewHTTPClient(opts ClientOptions) *http.Client {
 	tr.MaxIdleConnsPerHost = mirrorConns
 	tr.MaxConnsPerHost = mirrorConns
 	tr.DisableCompression = true
-	return &http.Client{Transport: tr}
+	raw := opts.Proxy
+	if raw == "" {
+		// ALL_PROXY may hold an http proxy, for curl: that one is
+		// HTTPS_PROXY's business here.
+		if env := allProxy("", os.Getenv); strings.HasPrefix(strings.ToLower(env), "socks5") {
+			raw = env
+		}
+	}
+	dial, err := proxyDialer(raw, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if dial != nil {
+		tr.DialContext = dial
+	}
+	return &http.Client{Transport: newHTTPTransport(tr, opts.HTTP3, tr.TLSClientConfig.Clone())}, nil
+}
+
+// closeHTTPClient closes what c holds: its idle connections, and its
+// transport if it is an io.Closer (the HTTP/3 side's socket).
+func closeHTTPClient(c *http.Client) {
+	c.CloseIdleConnections()
+	if cl, ok := c.Transport.(io.Closer); ok {
+		_ = cl.Close()
+	}
 }
 
 // parseMirrorURL checks that raw is an http or https URL with a host. Its
@@ -168,6 +197,7 @@ var _ interface {
 	issueNoter
 	redirector
 	wholeFileReader
+	protocoler
 } = (*httpFetcher)(nil)
 
 // httpFetcher is an HTTP(S) mirror: the URL of the file itself, read with
@@ -185,6 +215,28 @@ type httpFetcher struct {
 	// that such a mirror is read as a whole (whole) rather than failed.
 	ignoresRange, alone atomic.Bool
 	whole               wholeStream
+	// proto is the protocol of its last answer (resp.Proto: "HTTP/1.1",
+	// "HTTP/2.0", "HTTP/3.0").
+	proto atomic.Pointer[string]
+	// hops holds what the redirects on the way to the file said of it
+	// (their Link, Digest and Repr-Digest headers: a redirector such as
+	// MirrorBrain names the other mirrors there), for probe.
+	hopsMu sync.Mutex
+	hops   http.Header
+}
+
+// noteHop keeps what a redirect response says of the file.
+func (f *httpFetcher) noteHop(h http.Header) {
+	f.hopsMu.Lock()
+	defer f.hopsMu.Unlock()
+	if f.hops == nil {
+		f.hops = http.Header{}
+	}
+	for _, k := range []string{"Link", "Digest", "Repr-Digest"} {
+		if len(f.hops[k]) < 64 {
+			f.hops[k] = append(f.hops[k], h.Values(k)...)
+		}
+	}
 }
 
 // newMirrorSource makes the source of the mirror at u (raw as given). Its
@@ -195,6 +247,9 @@ func newMirrorSource(u *url.URL, raw string, client *http.Client, size int64, al
 	c := *client // shares the transport and its connections
 	next := client.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Response != nil {
+			f.noteHop(req.Response.Header)
+		}
 		if prev := via[len(via)-1]; !allowInsecure && prev.URL.Scheme == "https" && req.URL.Scheme == "http" {
 			return &RedirectError{To: req.URL.Redacted(), Err: ErrInsecureRedirect}
 		}
@@ -346,6 +401,10 @@ func (f *httpFetcher) get(ctx context.Context, rng string, hdr http.Header) (*ht
 		}
 		return nil, scheduler.Failed, err
 	}
+	if p := f.proto.Load(); p == nil || *p != resp.Proto {
+		proto := resp.Proto
+		f.proto.Store(&proto)
+	}
 	if to := resp.Request.URL.Redacted(); resp.Request.URL.String() != f.url {
 		if old := f.redirect.Load(); old == nil || *old != to {
 			f.redirect.Store(&to)
@@ -496,3 +555,11 @@ func (f *httpFetcher) ignoresRanges() bool { return f.ignoresRange.Load() }
 func (f *httpFetcher) readsWhole() bool { return f.ignoresRange.Load() && f.alone.Load() }
 
 func (f *httpFetcher) key() string { return f.url }
+
+// protocol is the protocol of the mirror's last answer, "" before the first.
+func (f *httpFetcher) protocol() string {
+	if p := f.proto.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

@@ -46,10 +46,33 @@ type learnt struct {
 // learnFile probes the mirrors, agrees on the file's size, picks its block
 // size and plan (o.Pieces, o.Checksum, or nothing), and compares samples of
 // the mirrors' bytes when the plan cannot check a block by itself.
-func learnFile(ctx context.Context, o *Options, mirrors []*source) (*learnt, error) {
-	ps := probeMirrors(ctx, o, mirrors)
+//
+// With one mirror only, what it says of other mirrors and of the file's
+// hash is used (discover): newMirror makes the source of each mirror it
+// names, which are probed in turn and returned, with the given ones.
+func learnFile(ctx context.Context, o *Options, mirrors []*source, newMirror func(*url.URL) *source) (*learnt, []*source, error) {
+	lf, err := learnFileFrom(ctx, o, &mirrors, newMirror)
+	return lf, mirrors, err
+}
+
+func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirror func(*url.URL) *source) (*learnt, error) {
+	ps := probeMirrors(ctx, o, *mirrors)
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(ps) == 1 {
+		known := map[string]bool{ps[0].f.url: true}
+		var added []*source
+		for _, u := range discover(o, ps[0], known) {
+			added = append(added, newMirror(u))
+		}
+		if len(added) > 0 {
+			*mirrors = append(*mirrors, added...)
+			ps = append(ps, probeMirrors(ctx, o, added)...)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	want := int64(-1)
 	if o.Size > 0 {
@@ -257,7 +280,9 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 		}
 	}()
 	*while = "while asking the mirrors for the file"
-	lf, err := learnFile(ctx, &opts, srcs)
+	lf, srcs, err := learnFile(ctx, &opts, srcs, func(u *url.URL) *source {
+		return newMirrorSource(u, u.Redacted(), hc, 0, opts.AllowInsecureRedirect)
+	})
 	if err != nil {
 		return &Result{Name: name, Seeds: results(srcs)}, err
 	}

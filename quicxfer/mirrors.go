@@ -7,12 +7,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/quicxfer/quicxfer/internal/linkheader"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
 
@@ -85,7 +88,65 @@ func (f *httpFetcher) probe(ctx context.Context) (mirrorInfo, scheduler.Outcome,
 		out, err := statusOutcome(resp)
 		return info, out, err
 	}
+	f.hopsMu.Lock()
+	info.links = append(f.hops.Values("Link"), info.links...)
+	if info.digest == "" {
+		info.digest = strings.Join(f.hops.Values("Digest"), ", ")
+	}
+	if info.reprDigest == "" {
+		info.reprDigest = strings.Join(f.hops.Values("Repr-Digest"), ", ")
+	}
+	f.hopsMu.Unlock()
 	return info, scheduler.Delivered, nil
+}
+
+// maxLinked is the most mirrors a download adds from a mirror's Link
+// headers (RFC 6249 rel=duplicate).
+const maxLinked = 8
+
+// discover is what the one mirror the user gave says of the file besides
+// its bytes, as a MirrorBrain or MirrorCache redirector answers: other
+// mirrors (Link: rel=duplicate, by their priority), and the whole file's
+// hash (Digest, Repr-Digest), used when no checksum was given. It returns
+// the URLs of the mirrors to add, not yet known.
+func discover(o *Options, p probed, known map[string]bool) []*url.URL {
+	if p.err != nil {
+		return nil
+	}
+	if o.Checksum == nil && o.Pieces == nil {
+		hs := append(verify.ParseReprDigest(p.info.reprDigest), verify.ParseDigest(p.info.digest)...)
+		if h := verify.Strongest(hs); h != nil {
+			o.Checksum = h
+			o.Logf("mirror %s gives the file's %s (its Digest header): the whole file is checked against it", p.s.raw, h.Algo)
+		}
+	}
+	base, err := url.Parse(p.f.url)
+	if err != nil {
+		return nil
+	}
+	var add []*url.URL
+	for _, d := range linkheader.Duplicates(base, p.info.links) {
+		u, err := parseMirrorURL(d.URL)
+		if err != nil || known[u.String()] {
+			continue
+		}
+		known[u.String()] = true
+		add = append(add, u)
+		if len(add) == maxLinked {
+			break
+		}
+	}
+	if len(add) > 0 {
+		o.Logf("mirror %s names %d other %s of the file (Link headers): using them too", p.s.raw, len(add), plural(len(add), "mirror", "mirrors"))
+	}
+	return add
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // probed is one mirror's answer to probe.

@@ -60,6 +60,7 @@ type SeedResult struct {
 	Received  int64  // payload bytes received from it, accepted or not
 	Conns     int    // the most connections to it at once (a seed; 0 for a mirror)
 	Note      string // why it was left out, dropped or stalled, or why it contributed nothing; empty if none of these
+	Protocol  string // a mirror's protocol, as its last answer came ("HTTP/1.1", "HTTP/2.0", "HTTP/3.0"); "" for a seed, or before any answer
 }
 
 func results(srcs []*source) []SeedResult {
@@ -71,7 +72,12 @@ func results(srcs []*source) []SeedResult {
 				note = strings.TrimPrefix(note+"; redirected to "+to, "; ")
 			}
 		}
+		var proto string
+		if p, ok := s.f.(protocoler); ok {
+			proto = p.protocol()
+		}
 		out[i] = SeedResult{
+			Protocol:  proto,
 			URL:       s.raw,
 			Bytes:     s.accepted.Load(),
 			Blocks:    s.blocks.Load(),

@@ -22,7 +22,7 @@ import (
 //	               resetter, availabilityWatcher, peerNamer, connScaler,
 //	               manifestAsker
 //	httpsource.go  an HTTP(S) mirror: fetcher, rttMeter, issueNoter,
-//	               redirector, wholeFileReader
+//	               redirector, wholeFileReader, protocoler
 
 // fetcher is where a source's blocks come from. The download loop treats
 // every source alike through it: the same scheduler, counters,
@@ -60,6 +60,12 @@ type connector interface {
 type rttMeter interface {
 	// rtt returns the latest round-trip time measured, 0 if none yet.
 	rtt() time.Duration
+}
+
+// protocoler is a source that says which protocol it answered over (a
+// mirror: HTTP/1.1, HTTP/2.0 or HTTP/3.0), for the result.
+type protocoler interface {
+	protocol() string
 }
 
 // resetter is a source whose connections may be dead without knowing it

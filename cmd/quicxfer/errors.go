@@ -67,8 +67,8 @@ func cliWords(err error, text string, w flagWords) string {
 		err error
 		cli string
 	}{
-		{quicxfer.ErrNoSources, "no seed given (use --seed URL, or --mirror URL with --manifest FILE)"},
-		{quicxfer.ErrMirrorsNeedManifest, "mirrors alone cannot say what the file is: give its manifest (--manifest FILE) or a --seed"},
+		{quicxfer.ErrNoSources, "no seed or mirror given (use --seed URL, or the file's http(s) URL)"},
+		{quicxfer.ErrShareLearnt, "--serve: a file from mirrors alone has no content ID to share it by; give its --manifest FILE or a --seed"},
 		{quicxfer.ErrOutExists, quicxfer.ErrOutExists.Error() + "; remove it or choose another -o"},
 	} {
 		if errors.Is(err, s.err) {

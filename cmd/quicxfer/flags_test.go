@@ -62,8 +62,9 @@ func TestGetNameIsURL(t *testing.T) {
 
 	r := runBounded(t, nil, "get", "--seed", u, "-o", out, u)
 	requireUsage(t, r, "is a URL", "--seed URL", "quicxfer ls")
+	// An http(s) URL is a mirror: with a seed, NAME is still needed.
 	r = runBounded(t, nil, "get", "--seed", u, "-o", out, "https://user:hunter2@mirror.example/f.bin")
-	requireUsage(t, r, "is a URL", "--mirror URL", "https://user:xxxxx@mirror.example/f.bin")
+	requireUsage(t, r, "NAME", "mirrors")
 	require.NotContains(t, r.stderr, "hunter2")
 	r = runBounded(t, nil, "get", "--seed", u, "-o", outDir, u+"/")
 	requireUsage(t, r, "is a URL", "--seed URL")

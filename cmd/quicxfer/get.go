@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
+	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 	"github.com/quicxfer/quicxfer/scheduler"
 	"github.com/quicxfer/quicxfer/seed"
 )
@@ -27,7 +29,7 @@ func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "download NAME from every seed and mirror at once, verified, into OUT",
-		ArgsUsage: "NAME | DIR | --all",
+		ArgsUsage: "NAME | DIR | --all | URL... | FILE.meta4",
 		Description: `Every block is checked against the file's manifest before it is kept. Partial
 data lives in OUT.qxpart and its bitmap in OUT.qxstate; OUT appears, complete
 and verified, only at the end. Run the same command again after any
@@ -39,18 +41,29 @@ downloaded into -o DIR (default: the directory's base name, or here for
 --all) keeping its path below NAME, and resumes on its own; files already
 complete are checked and kept.
 
-HTTP(S) mirrors (--mirror, the file's own URL) are read with range requests
-and their blocks verified like a seed's. The manifest comes from the seeds,
-asked for NAME, or from --manifest MFILE (written by "quicxfer manifest
---out"), and then seeds are asked for its content ID. Mirrors alone need
---manifest; NAME is then optional and OUT defaults to the first mirror's
-file name.
+HTTP(S) mirrors (the file's own URLs, as arguments or with --mirror) are
+read with range requests. With seeds, or --manifest MFILE (written by
+"quicxfer manifest --out"), their blocks are verified like a seed's. Alone,
+with no manifest, they must agree on the file's size (one that does not is
+left out); with --checksum or --checksum-file the whole file must match the
+published hash, computed as the file arrives, and a mismatch is repaired by
+fetching again only the blocks of the mirror that sent bad ones; without a
+hash the mirrors are compared with each other and the result says the file
+was not verified. A Metalink (--metalink, or an argument FILE.meta4 or
+.metalink, a file or a URL) gives mirrors, size and hashes: every piece it
+hashes is verified before it is kept, and a Metalink of several files
+downloads like a directory into -o DIR. OUT defaults to the file's name in
+the first mirror's URL (or the Metalink's).
 
 Examples:
    quicxfer get --seed URL1 --seed URL2 --seed URL3 -o debian.iso debian.iso
    quicxfer get --seed URL --json isos/debian.iso
    quicxfer get --seed URL1 --seed URL2 -o ./manuals docs
    QUICXFER_SEED=URL1,URL2 quicxfer get --all -o /srv/mirror
+   quicxfer get https://a.example/debian.iso https://b.example/pub/debian.iso
+   quicxfer get --checksum sha-256=5d2f...91 --mirror URL1 --mirror URL2 -o debian.iso
+   quicxfer get --checksum-file SHA256SUMS URL1 URL2
+   quicxfer get https://download.example.org/foo.iso.meta4
    quicxfer get --seed URL --mirror https://mirror.example/debian.iso debian.iso
    quicxfer get --manifest debian.iso.qxm --mirror https://a.example/debian.iso --mirror http://b.example/d.iso
    quicxfer get --seed URL --json-progress isos/debian.iso | my-gui
@@ -59,7 +72,10 @@ Examples:
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "seed", Usage: "a seed's `URL` (repeat for more seeds)"},
 			&cli.StringSliceFlag{Name: "mirror", Usage: "an HTTP(S) mirror: the file's `URL` (repeat for more mirrors)"},
-			&cli.StringFlag{Name: "manifest", Usage: "the file's manifest, from `MFILE` (quicxfer manifest --out): needed with mirrors alone"},
+			&cli.StringFlag{Name: "manifest", Usage: "the file's manifest, from `MFILE` (quicxfer manifest --out): every block of the mirrors is then verified against it"},
+			&cli.StringFlag{Name: "checksum", Usage: "the whole file's published hash, `TYPE=HEX` (TYPE sha-256, sha-512, sha-1 or md5): get succeeds only if the file matches it"},
+			&cli.StringFlag{Name: "checksum-file", Usage: "a `SUMS` file (sha256sum or sha512sum output, as SHA256SUMS): its line for OUT's name is the checksum"},
+			&cli.StringFlag{Name: "metalink", Usage: "a Metalink (RFC 5854 .meta4, or 3.0 .metalink), a `FILE` or an http(s) URL: its mirrors, size and hashes; every piece it hashes is verified before it is kept"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where the file appears (`OUT`; default: NAME's base name here); an existing directory, or a name ending in / (then made), puts the file in it under its own base name, as cp does"},
 			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Usage: "the `DIR`ectory OUT goes in, made if missing (as aria2's -d): with -o NAME, DIR/NAME"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the figures of this run when it ends"},
@@ -77,10 +93,14 @@ Examples:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the download's decisions (--log-level debug): why a source joined, went down, was dropped, its backoffs, the manifest vote"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (as -v), info, warn, or error (no messages, only the error a failed get ends with)"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
-		}, append(serveFlags(), clientAccessFlags()...)...),
+		}, append(append(serveFlags(), clientAccessFlags()...), httpFlags()...)...),
 		Action: func(c *cli.Context) (err error) {
 			all := c.Bool("all")
-			seeds, mirrors, mfile := c.StringSlice("seed"), c.StringSlice("mirror"), c.String("manifest")
+			ga, err := splitArgs(c)
+			if err != nil {
+				return err
+			}
+			seeds, mirrors, mfile := c.StringSlice("seed"), ga.mirrors, c.String("manifest")
 			// --json's object is written whatever stops the get (but a
 			// usage error, and a directory's, which getDir writes), each
 			// source given listed.
@@ -91,16 +111,23 @@ Examples:
 				}
 			}()
 			switch {
-			case len(seeds) == 0 && len(mirrors) == 0:
-				return usagef("get: give at least one --seed URL (or --mirror URL with --manifest MFILE)")
-			case len(seeds) == 0 && mfile == "":
-				return usagef("get: --mirror alone needs --manifest MFILE (from \"quicxfer manifest --out MFILE FILE\"): mirrors cannot say what the file is")
-			case all && (c.NArg() != 0 || mfile != "" || len(mirrors) > 0):
-				return usagef("get --all: give no NAME, --mirror or --manifest")
-			case !all && (c.NArg() > 1 || (c.NArg() == 0 && mfile == "")):
+			case len(seeds) == 0 && len(mirrors) == 0 && ga.metalink == "":
+				return usagef("get: give at least one --seed URL, the file's http(s) URLs (mirrors), or a Metalink")
+			case all && (len(ga.names) != 0 || mfile != "" || len(mirrors) > 0 || ga.metalink != ""):
+				return usagef("get --all: give no NAME, mirror, Metalink or --manifest")
+			case !all && len(ga.names) > 1:
 				return usagef("get: give exactly one NAME (or --all)")
+			case !all && len(ga.names) == 0 && len(seeds) > 0 && mfile == "" && ga.metalink == "" && c.NArg() > 0:
+				return usagef("get: with --seed, give NAME, the file's name on the seeds (http(s) URLs are mirrors of it), or --manifest MFILE")
+			case !all && len(ga.names) == 0 && len(seeds) > 0 && mfile == "" && ga.metalink == "":
+				return usagef("get: give exactly one NAME (or --all)")
+			case mfile != "" && ga.metalink != "":
+				return usagef("get: --manifest and a Metalink: give one")
 			}
-			name := c.Args().First()
+			name := ""
+			if len(ga.names) > 0 {
+				name = ga.names[0]
+			}
 			if err := checkName(name); err != nil {
 				return err
 			}
@@ -111,8 +138,44 @@ Examples:
 			if err := checkServeFlags(c); err != nil {
 				return err
 			}
-			dir := all || strings.HasSuffix(name, "/")
-			where, err := outPaths(c, name, mirrors, all)
+			auth, err := clientAccess(c, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			if err := httpAccess(c, &auth); err != nil {
+				return err
+			}
+			var described []quicxfer.DescribedFile
+			var ml *metalink.Metalink
+			if ga.metalink != "" {
+				hc, err := quicxfer.NewHTTPClient(auth)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				ml, err = loadMetalink(c.Context, ga.metalink, hc)
+				hc.CloseIdleConnections()
+				if cl, ok := hc.Transport.(io.Closer); ok {
+					_ = cl.Close()
+				}
+				if err != nil {
+					return err
+				}
+				for _, n := range ml.Notes {
+					fmt.Fprintf(c.App.ErrWriter, "quicxfer: %s\n", n)
+				}
+				if len(ml.Files) > 1 {
+					if name != "" {
+						return usagef("get: the Metalink describes %d files: give no NAME (-o DIR is where they go)", len(ml.Files))
+					}
+					for _, f := range ml.Files {
+						described = append(described, describedFile(&f))
+					}
+				} else if name == "" {
+					name = ml.Files[0].Name
+				}
+			}
+			dir := all || strings.HasSuffix(name, "/") || described != nil
+			where, err := outPaths(c, name, mirrors, all || described != nil)
 			if err != nil && !(dir && where.dir != "") {
 				return err
 			}
@@ -127,10 +190,6 @@ Examples:
 					return fmt.Errorf("--manifest: %w", err)
 				}
 				known = m
-			}
-			auth, err := clientAccess(c, c.App.ErrWriter)
-			if err != nil {
-				return err
 			}
 			conns, err := parseConnsPerSeed(c.String("conns-per-seed"))
 			if err != nil {
@@ -161,6 +220,12 @@ Examples:
 				opts.LowestSpeedLimit = -1 // off
 			}
 			opts.ID = id // zero: not given (idFlag refuses a given zero)
+			if opts.Checksum, err = checksumFlag(c, out); err != nil {
+				return err
+			}
+			if ml != nil && described == nil {
+				applyMetalink(&opts, &ml.Files[0])
+			}
 			if c.Bool("json") && c.Bool("json-progress") {
 				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")
 			}
@@ -181,7 +246,7 @@ Examples:
 					fmt.Fprintf(c.App.ErrWriter, "quicxfer: "+format+"\n", args...)
 				}))
 				jsonDone = true
-				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false)
+				return getDir(c, strings.TrimSuffix(name, "/"), out, opts, false, described)
 			}
 			// Before anything is created or asked: OUT's directory must be
 			// there, OUT's working files must be its own, and their names
@@ -234,7 +299,7 @@ Examples:
 			err = getErrHint(err, out, opts)
 			if quicxfer.MaybeDir(res, err) && sh == nil {
 				// Not a file on any seed: maybe a directory of files.
-				if derr := getDir(c, name, where.dir, opts, true); !errors.Is(derr, quicxfer.ErrNoDir) {
+				if derr := getDir(c, name, where.dir, opts, true, nil); !errors.Is(derr, quicxfer.ErrNoDir) {
 					jsonDone = true
 					return derr
 				}

@@ -17,7 +17,10 @@ import (
 // a dirView. base carries the seeds and the options every file shares.
 // fallback says get tried prefix as a file first: then quicxfer.ErrNoDir is
 // get's to report.
-func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallback bool) (err error) {
+//
+// described, if not nil, are the files (a multi-file Metalink's) in place
+// of those the seeds list under prefix.
+func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallback bool, described []quicxfer.DescribedFile) (err error) {
 	parallel := c.Int("parallel")
 	if parallel < 1 || parallel > quicxfer.MaxParallel {
 		return usagef("--parallel: want 1 to %d, got %d", quicxfer.MaxParallel, parallel)
@@ -43,7 +46,7 @@ func getDir(c *cli.Context, prefix, outdir string, base quicxfer.Options, fallba
 	var files []quicxfer.DirFile
 	var started []bool // by file: its record written
 	res, err := quicxfer.DownloadDir(c.Context, quicxfer.DirOptions{
-		Base: base, Prefix: prefix, OutDir: outdir, Parallel: parallel, Logf: logf,
+		Base: base, Prefix: prefix, OutDir: outdir, Parallel: parallel, Logf: logf, Described: described,
 		OnFiles: func(fs []quicxfer.DirFile, refused quicxfer.Refusals) error {
 			for _, r := range refused.Shown {
 				logf("%s", refusalLine(r, outdir))

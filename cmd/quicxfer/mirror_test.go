@@ -139,7 +139,11 @@ func TestGetMirrorErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"mirror without manifest", []string{"get", "--mirror", m, "-o", out, "f.bin"}, 2, "--manifest"},
+		{"mirror, bad checksum", []string{"get", "--checksum", "sha-256=zz", m, "-o", out}, 2, "--checksum"},
+		{"mirror, two Metalinks", []string{"get", "a.meta4", "b.metalink", "-o", out}, 2, "one Metalink"},
+		{"mirror, missing Metalink", []string{"get", "--metalink", filepath.Join(dir, "nope.meta4"), "-o", out}, 1, "nope.meta4"},
+		{"mirror, not a Metalink", []string{"get", "--metalink", src, "-o", out}, 1, "not a Metalink"},
+		{"mirror, missing checksum file", []string{"get", "--checksum-file", filepath.Join(dir, "SUMS"), m, "-o", out}, 1, "SUMS"},
 		{"no source", []string{"get", "--manifest", mfile, "-o", out}, 2, "--seed"},
 		{"no NAME, no manifest", []string{"get", "--seed", "quic://127.0.0.1:1", "-o", out}, 2, "NAME"},
 		{"no NAME, URL names no file", []string{"get", "--manifest", mfile, "--mirror", "http://127.0.0.1:1/"}, 2, "-o OUT"},

@@ -128,13 +128,18 @@ type jsonSeed struct {
 	BadBlocks int64  `json:"bad_blocks"`
 	Received  int64  `json:"received_bytes"`
 	Note      string `json:"note,omitempty"`
-	Conns     int    `json:"conns,omitempty"` // the most connections to it at once (a seed)
+	Conns     int    `json:"conns,omitempty"`    // the most connections to it at once (a seed)
+	Protocol  string `json:"protocol,omitempty"` // a mirror's: HTTP/1.1, HTTP/2.0 or HTTP/3.0
 }
 
 // jsonResult is the --json object of one file.
 type jsonResult struct {
 	Name      string `json:"name,omitempty"`
 	ContentID string `json:"content_id,omitempty"`
+	// Verified: the file was checked against what its publisher says it
+	// is (its manifest, a checksum, a Metalink's hashes); false for a
+	// file from mirrors with no hash, and for a get that failed.
+	Verified bool `json:"verified"`
 	jsonRun
 }
 
@@ -173,10 +178,11 @@ func jsonResultOf(res *quicxfer.Result, err error) jsonResult {
 		if !res.ID.IsZero() { // an early error's Result carries only the sources
 			j.ContentID = res.ID.String()
 		}
+		j.Verified = err == nil && res.Checked
 		j.FetchedBytes, j.ResumedBytes = res.FetchedBytes, res.ResumedBytes
 		j.ElapsedS = res.Elapsed.Seconds()
 		for _, s := range res.Seeds {
-			j.Seeds = append(j.Seeds, jsonSeed{RedactURL(s.URL), s.Bytes, s.Blocks, s.BadBlocks, s.Received, RedactURLsIn(s.Note), s.Conns})
+			j.Seeds = append(j.Seeds, jsonSeed{RedactURL(s.URL), s.Bytes, s.Blocks, s.BadBlocks, s.Received, RedactURLsIn(s.Note), s.Conns, s.Protocol})
 		}
 	}
 	return j

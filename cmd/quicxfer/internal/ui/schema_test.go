@@ -135,7 +135,7 @@ func TestJSONSchema(t *testing.T) {
 	snap := quicxfer.Progress{Name: "f.bin", Size: 1 << 20, Verified: 1 << 19, Elapsed: time.Second,
 		Seeds: []quicxfer.SeedProgress{{URL: u, State: "active", Rate: 1e6, Accepted: 1 << 19}}}
 	res := &quicxfer.Result{Name: "f.bin", ID: id, Size: 1 << 20, FetchedBytes: 1 << 20, Elapsed: time.Second,
-		Seeds: []quicxfer.SeedResult{{URL: u, Bytes: 1 << 20, Blocks: 8, BadBlocks: 1, Received: 1 << 20, Conns: 2, Note: "stalled: no data for 3s"}}}
+		Seeds: []quicxfer.SeedResult{{URL: u, Bytes: 1 << 20, Blocks: 8, BadBlocks: 1, Received: 1 << 20, Conns: 2, Note: "stalled: no data for 3s", Protocol: "HTTP/1.1"}}}
 	failed := errors.New("no usable seed")
 
 	// One file.

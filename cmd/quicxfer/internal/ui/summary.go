@@ -13,10 +13,20 @@ import (
 func Summary(w io.Writer, out string, res *quicxfer.Result) {
 	missing := res.Size - res.ResumedBytes
 	rate := averageRate(missing, res.Elapsed)
-	fmt.Fprintf(w, "%s: %s verified (content ID %s) in %s, %s/s average\n", ShowName(out), FormatBytes(float64(res.Size)), res.ID, res.Elapsed.Round(time.Millisecond), FormatBytes(rate))
+	how := "verified (content ID " + res.ID.String() + ")"
+	switch {
+	case res.ID.IsZero() && res.Checked:
+		how = "verified against its published hash"
+	case res.ID.IsZero():
+		how = "NOT verified against a published hash (none was given; the mirrors were compared with each other)"
+	}
+	fmt.Fprintf(w, "%s: %s %s in %s, %s/s average\n", ShowName(out), FormatBytes(float64(res.Size)), how, res.Elapsed.Round(time.Millisecond), FormatBytes(rate))
 	fmt.Fprintf(w, "  %s resumed from disk, %s fetched over the network", FormatBytes(float64(res.ResumedBytes)), FormatBytes(float64(res.FetchedBytes)))
 	if missing > 0 && res.FetchedBytes > missing {
 		fmt.Fprintf(w, " (%.1f%% more than was missing: duplicates and rejected blocks)", 100*float64(res.FetchedBytes-missing)/float64(missing))
+	}
+	if res.RepairedBytes > 0 {
+		fmt.Fprintf(w, " (%s fetched again after the whole file failed its checksum)", FormatBytes(float64(res.RepairedBytes)))
 	}
 	fmt.Fprintln(w)
 	for _, s := range res.Seeds {

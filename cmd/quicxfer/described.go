@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/metalink"
+	"github.com/quicxfer/quicxfer/quicxfer/verify"
+)
+
+// What a get's arguments say of a file that has no manifest: the mirrors
+// among its arguments (http and https URLs, as aria2 takes them), a
+// Metalink (--metalink, or an argument named *.meta4 or *.metalink), and
+// a published hash (--checksum, --checksum-file).
+
+// getArgs are a get's arguments, sorted.
+type getArgs struct {
+	names    []string // NAMEs: files on the seeds
+	mirrors  []string // --mirror and the http(s) URLs among the arguments, in order
+	metalink string   // --metalink, or the one Metalink among the arguments
+}
+
+// splitArgs sorts the arguments of get.
+func splitArgs(c *cli.Context) (getArgs, error) {
+	g := getArgs{mirrors: c.StringSlice("mirror"), metalink: c.String("metalink")}
+	for _, a := range c.Args().Slice() {
+		scheme, _, isURL := strings.Cut(a, "://")
+		web := isURL && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https"))
+		switch {
+		case metalink.Sniff(a, "") && (web || !isURL):
+			if g.metalink != "" {
+				return g, usagef("get: give one Metalink (%s and %s)", showName(redactURL(g.metalink)), showName(redactURL(a)))
+			}
+			g.metalink = a
+		case web:
+			g.mirrors = append(g.mirrors, a)
+		default:
+			g.names = append(g.names, a)
+		}
+	}
+	return g, nil
+}
+
+// isWebURL reports whether s is an http or https URL.
+func isWebURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// loadMetalink reads the Metalink at src: a local file, or an http(s) URL
+// fetched with hc.
+func loadMetalink(ctx context.Context, src string, hc *http.Client) (*metalink.Metalink, error) {
+	if !isWebURL(src) {
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, fmt.Errorf("Metalink: %w", err)
+		}
+		defer f.Close()
+		ml, err := metalink.Parse(f)
+		if err != nil {
+			return nil, fmt.Errorf("Metalink %s: %w", showName(src), err)
+		}
+		return ml, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
+	}
+	req.Header.Set("Accept", "application/metalink4+xml, application/metalink+xml;q=0.9, */*;q=0.1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("Metalink %s: HTTP %s", showName(redactURL(src)), resp.Status)
+	}
+	ml, err := metalink.Parse(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
+	}
+	return ml, nil
+}
+
+// applyMetalink sets in opts what the Metalink file f says: its mirrors
+// (in its priority order, before any given), size and hashes (a --checksum
+// given stays).
+func applyMetalink(opts *quicxfer.Options, f *metalink.File) {
+	d := describedFile(f)
+	opts.Mirrors = append(d.Mirrors, opts.Mirrors...)
+	opts.Size, opts.Pieces = d.Size, d.Pieces
+	if opts.Checksum == nil {
+		opts.Checksum = d.Checksum
+	}
+}
+
+// describedFile is what the Metalink file f says of it.
+func describedFile(f *metalink.File) quicxfer.DescribedFile {
+	d := quicxfer.DescribedFile{Name: f.Name, Checksum: f.Hash()}
+	for _, m := range f.Mirrors {
+		d.Mirrors = append(d.Mirrors, m.URL)
+	}
+	if f.Size > 0 {
+		d.Size = f.Size
+	}
+	if p := f.Pieces; p != nil {
+		d.Pieces = &quicxfer.PieceHashes{Length: p.Length, Algo: p.Algo, Sums: p.Sums}
+	}
+	return d
+}
+
+// checksumFlag reads --checksum TYPE=HEX, or the line of --checksum-file
+// SUMS for out's name; nil if neither is given.
+func checksumFlag(c *cli.Context, out string) (*verify.Hash, error) {
+	sum, file := c.String("checksum"), c.String("checksum-file")
+	switch {
+	case sum != "" && file != "":
+		return nil, usagef("get: --checksum and --checksum-file: give one")
+	case sum != "":
+		h, err := verify.ParseChecksum(sum)
+		if err != nil {
+			return nil, usagef("--checksum%s: %v", fromEnv(c, "checksum"), err)
+		}
+		return &h, nil
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("--checksum-file: %w", err)
+		}
+		defer f.Close()
+		h, err := verify.ParseSums(f, filepath.Base(out))
+		if err != nil {
+			return nil, fmt.Errorf("--checksum-file %s: %w", showName(file), err)
+		}
+		return &h, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quicxfer/quicxfer/internal/nginxtest"
+)
+
+// nginxMirrors serves data as NAME from n nginx servers, each its own
+// mirror: their URLs.
+func nginxMirrors(t *testing.T, n int, name string, data []byte) []string {
+	t.Helper()
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "pub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "pub", name), data, 0o644))
+	var urls []string
+	for range n {
+		urls = append(urls, nginxtest.Start(t, root, "").URL+"/pub/"+name)
+	}
+	return urls
+}
+
+// liar serves a file of data's size with other bytes, honouring ranges.
+func liar(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	other := bytes.Clone(data)
+	for i := range other {
+		other[i] ^= 0xa5
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(other))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/pub/" + name
+}
+
+type mirrorsJSON struct {
+	Name     string `json:"name"`
+	Verified *bool  `json:"verified"`
+	Size     int64  `json:"size"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error"`
+	Seeds    []struct {
+		URL       string `json:"url"`
+		Bytes     int64  `json:"bytes"`
+		BadBlocks int64  `json:"bad_blocks"`
+		Note      string `json:"note"`
+	} `json:"seeds"`
+}
+
+func parseMirrorsJSON(t *testing.T, stdout string) mirrorsJSON {
+	t.Helper()
+	var j mirrorsJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &j), stdout)
+	require.NotNil(t, j.Verified, "--json always has \"verified\": %s", stdout)
+	return j
+}
+
+// TestGetHTTPMirrorsAlone: `get URL URL URL` from nginx mirrors, no seed
+// and no manifest: without a hash the file is exact and --json says
+// "verified": false; with --checksum, or the line of --checksum-file for
+// OUT's name, "verified": true; a checksum the file does not match fails
+// with one line and leaves no OUT; a malformed one is a usage error.
+func TestGetHTTPMirrorsAlone(t *testing.T) {
+	data := writeRandom(t, filepath.Join(t.TempDir(), "src"), 3<<20+123, 70)
+	urls := nginxMirrors(t, 3, "debian-13.iso", data)
+	sum := sha256.Sum256(data)
+	hexSum := hex.EncodeToString(sum[:])
+
+	wd := t.TempDir()
+	r := runEnv(t, wd, nil, append([]string{"get", "--json"}, urls...)...)
+	require.Zero(t, r.code, r.stderr)
+	j := parseMirrorsJSON(t, r.stdout)
+	require.False(t, *j.Verified)
+	require.Len(t, j.Seeds, 3)
+	requireFile(t, filepath.Join(wd, "debian-13.iso"), data)
+
+	r = runEnv(t, wd, nil, append([]string{"get", "-o", "checked.iso", "--checksum", "sha-256=" + hexSum}, urls...)...)
+	require.Zero(t, r.code, r.stderr)
+	require.Contains(t, r.stderr, "verified against its published hash")
+	requireFile(t, filepath.Join(wd, "checked.iso"), data)
+
+	sums := filepath.Join(t.TempDir(), "SHA256SUMS")
+	other := sha256.Sum256([]byte("x"))
+	require.NoError(t, os.WriteFile(sums, fmt.Appendf(nil, "%x  other.iso\n%s  sums.iso\n", other, hexSum), 0o644))
+	r = runEnv(t, wd, nil, "get", "--json", "-o", "sums.iso", "--checksum-file", sums, "--mirror", urls[0], "--mirror", urls[1])
+	require.Zero(t, r.code, r.stderr)
+	require.True(t, *parseMirrorsJSON(t, r.stdout).Verified)
+	requireFile(t, filepath.Join(wd, "sums.iso"), data)
+
+	// No line for OUT's name.
+	r = runEnv(t, wd, nil, "get", "-o", "unlisted.iso", "--checksum-file", sums, urls[0])
+	require.Equal(t, 1, r.code, r.stderr)
+	requireOneLine(t, r, "unlisted.iso")
+
+	// The wrong hash: one line, nothing at OUT.
+	r = runEnv(t, wd, nil, append([]string{"get", "--json", "-o", "wrong.iso", "--checksum", "sha-256=" + hex.EncodeToString(other[:])}, urls...)...)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.False(t, *parseMirrorsJSON(t, r.stdout).Verified)
+	require.Contains(t, r.stderr, "does not match its checksum")
+	_, err := os.Stat(filepath.Join(wd, "wrong.iso"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	for _, bad := range []string{"sha-256=zz", "crc32=1234", "sha-256", "md5=" + hexSum} {
+		r = runEnv(t, wd, nil, "get", "-o", "bad.iso", "--checksum", bad, urls[0])
+		require.Equal(t, 2, r.code, "--checksum %s: %s", bad, r.stderr)
+		requireOneLine(t, r, "--checksum")
+	}
+}
+
+// TestGetHTTPMirrorsLiar: beside two nginx mirrors, one that serves
+// another file of the same size: with no checksum it is left out (its
+// bytes differ from the others'), and the file is exact.
+func TestGetHTTPMirrorsLiar(t *testing.T) {
+	data := writeRandom(t, filepath.Join(t.TempDir(), "src"), 2<<20, 71)
+	urls := append(nginxMirrors(t, 2, "f.bin", data), liar(t, "f.bin", data))
+	out := filepath.Join(t.TempDir(), "f.bin")
+	r := run(t, append([]string{"get", "--json", "-o", out}, urls...)...)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, out, data)
+	j := parseMirrorsJSON(t, r.stdout)
+	require.Zero(t, j.Seeds[2].Bytes)
+	require.Contains(t, j.Seeds[2].Note, "differ")
+	require.Contains(t, r.stderr, "differ")
+}
+
+// meta4 writes a Metalink 4 of files (name, data, mirror URLs), with the
+// SHA-256 of each whole file and SHA-1 pieces of pieceLen bytes, as
+// MirrorBrain writes them.
+func meta4(t *testing.T, path string, pieceLen int, files ...meta4File) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <generator>MirrorBrain/2.19.0</generator>
+  <published>2026-12-04T10:00:00Z</published>
+`)
+	for _, f := range files {
+		sum := sha256.Sum256(f.data)
+		fmt.Fprintf(&b, "  <file name=%q>\n    <size>%d</size>\n    <hash type=\"sha-256\">%x</hash>\n", f.name, len(f.data), sum)
+		fmt.Fprintf(&b, "    <pieces length=\"%d\" type=\"sha-1\">\n", pieceLen)
+		for off := 0; off < len(f.data); off += pieceLen {
+			fmt.Fprintf(&b, "      <hash>%x</hash>\n", sha1.Sum(f.data[off:min(off+pieceLen, len(f.data))]))
+		}
+		b.WriteString("    </pieces>\n")
+		for i, u := range f.urls {
+			fmt.Fprintf(&b, "    <url location=\"de\" priority=\"%d\">%s</url>\n", i+1, u)
+		}
+		b.WriteString("    <metaurl mediatype=\"torrent\">http://example.org/f.torrent</metaurl>\n  </file>\n")
+	}
+	b.WriteString("</metalink>\n")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+}
+
+type meta4File struct {
+	name string
+	data []byte
+	urls []string
+}
+
+// TestGetMetalink: a Metalink 4 with piece hashes (of an odd length) and
+// one lying mirror among nginx ones, as a positional FILE.meta4 and with
+// --metalink URL: every piece is verified before it is kept, the liar's
+// are rejected, the file is exact, each mirror has its entry in --json; a
+// multi-file Metalink downloads like a directory; a hostile one (a "../"
+// name) is refused with one line and nothing written.
+func TestGetMetalink(t *testing.T) {
+	data := writeRandom(t, filepath.Join(t.TempDir(), "src"), 3<<20+99, 72)
+	urls := nginxMirrors(t, 2, "foo.iso", data)
+	bad := liar(t, "foo.iso", data)
+	dir := t.TempDir()
+	ml := filepath.Join(dir, "foo.iso.meta4")
+	meta4(t, ml, 300_000, meta4File{"foo.iso", data, []string{bad, urls[0], urls[1]}})
+
+	wd := t.TempDir()
+	r := runEnv(t, wd, nil, "get", "--json", ml)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, filepath.Join(wd, "foo.iso"), data)
+	j := parseMirrorsJSON(t, r.stdout)
+	require.True(t, *j.Verified)
+	require.Len(t, j.Seeds, 3)
+	require.Equal(t, bad, j.Seeds[0].URL, "the Metalink's priority order")
+	require.Positive(t, j.Seeds[0].BadBlocks)
+	require.Zero(t, j.Seeds[0].Bytes)
+	require.Contains(t, r.stderr, "metaurl")
+
+	// The Metalink from a URL (nginx serves it), into -o.
+	root := t.TempDir()
+	require.NoError(t, os.Rename(ml, filepath.Join(root, "foo.iso.meta4")))
+	mlURL := nginxtest.Start(t, root, "").URL + "/foo.iso.meta4"
+	out := filepath.Join(t.TempDir(), "x.iso")
+	r = run(t, "get", "--metalink", mlURL, "-o", out)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, out, data)
+
+	// Several files: a directory.
+	data2 := writeRandom(t, filepath.Join(t.TempDir(), "src2"), 1<<20, 73)
+	urls2 := nginxMirrors(t, 1, "b.bin", data2)
+	multi := filepath.Join(dir, "set.meta4")
+	meta4(t, multi, 256<<10, meta4File{"foo.iso", data, urls}, meta4File{"sub/b.bin", data2, urls2})
+	outDir := filepath.Join(t.TempDir(), "set")
+	r = run(t, "get", "--quiet", "-o", outDir, multi)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, filepath.Join(outDir, "foo.iso"), data)
+	requireFile(t, filepath.Join(outDir, "sub", "b.bin"), data2)
+
+	// Hostile names: refused before anything is written.
+	hostile := filepath.Join(dir, "evil.meta4")
+	meta4(t, hostile, 256<<10, meta4File{"../evil.iso", data, urls})
+	wd2 := t.TempDir()
+	r = runEnv(t, wd2, nil, "get", hostile)
+	require.Equal(t, 1, r.code, r.stderr)
+	requireOneLine(t, r, "evil.iso")
+	requireEmptyDir(t, wd2)
+}
