@@ -41,6 +41,7 @@ type learnt struct {
 	m    *manifest.Manifest // the layout only: Size, BlockSize, no hashes
 	plan verify.Plan
 	bind manifest.ID // what the partial state is bound to
+	name string      // the file's name, when a Metalink the mirror answered with says it
 }
 
 // learnFile probes the mirrors, agrees on the file's size, picks its block
@@ -56,9 +57,45 @@ func learnFile(ctx context.Context, o *Options, mirrors []*source, newMirror fun
 }
 
 func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirror func(*url.URL) *source) (*learnt, error) {
+	name := ""
 	ps := probeMirrors(ctx, o, *mirrors)
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(ps) == 1 {
+		d, answered, ok, err := described(ctx, o, ps[0])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if answered {
+				// The URL is the Metalink, not the file: its mirrors are.
+				*mirrors, ps = nil, nil
+				o.Mirrors, name = nil, d.Name
+			}
+			known := map[string]bool{}
+			for _, s := range *mirrors {
+				known[s.f.key()] = true
+			}
+			o.Describe(d)
+			var added []*source
+			for _, raw := range d.Mirrors {
+				u, err := parseMirrorURL(raw)
+				if err != nil || known[u.String()] {
+					continue
+				}
+				known[u.String()] = true
+				added = append(added, newMirror(u))
+			}
+			if len(added) == 0 && len(ps) == 0 {
+				return nil, fmt.Errorf("%w: the Metalink names no http(s) mirror of %s", ErrNoSeeds, d.Name)
+			}
+			*mirrors = append(*mirrors, added...)
+			ps = append(ps, probeMirrors(ctx, o, added)...)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(ps) == 1 {
 		known := map[string]bool{ps[0].f.url: true}
@@ -125,7 +162,7 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 		}
 	}
 	slices.Sort(validators)
-	return &learnt{m: m, plan: plan, bind: bindID(size, bs, o.Checksum, o.Pieces, slices.Compact(validators))}, nil
+	return &learnt{m: m, plan: plan, name: name, bind: bindID(size, bs, o.Checksum, o.Pieces, slices.Compact(validators))}, nil
 }
 
 // learnPlan is the block size and the plan of a file of size bytes: a
@@ -287,6 +324,9 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 		return &Result{Name: name, Seeds: results(srcs)}, err
 	}
 	m, plan := lf.m, lf.plan
+	if lf.name != "" {
+		name = lf.name
+	}
 	checked := plan.Checkable() || plan.Whole() != nil
 	res := &Result{Name: name, Size: m.Size, Checked: checked}
 

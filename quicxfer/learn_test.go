@@ -3,6 +3,7 @@ package quicxfer_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 	"github.com/quicxfer/quicxfer/quicxfer/verify"
 )
 
@@ -250,4 +252,119 @@ func TestLearntDamagedPartial(t *testing.T) {
 	require.NoError(t, err)
 	requireFile(t, out, data)
 	require.True(t, strings.Contains(l.String(), "damaged") || strings.Contains(l.String(), "fail"), l.String())
+}
+
+// describedOf parses testkit.Meta4's Metalink of files and returns what it
+// says of its first file.
+func describedOf(t *testing.T, pieceLen int, files ...testkit.Meta4File) quicxfer.DescribedFile {
+	t.Helper()
+	ml, err := metalink.Parse(bytes.NewReader(testkit.Meta4(pieceLen, files...)))
+	require.NoError(t, err)
+	return quicxfer.DescribedFileOf(&ml.Files[0])
+}
+
+// TestLearntMetalinkPieces: a Metalink's pieces (of an odd length) are the
+// blocks, each verified before it is kept: a lying mirror's are rejected
+// as they come and it is dropped; an interrupted download resumes.
+func TestLearntMetalinkPieces(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 4<<20+17, 48)
+	liar := startMirror(t, "f.iso", data, 0, otherFile, false)
+	honest := startMirror(t, "f.iso", data, 8e6, nil, false)
+	var opts quicxfer.Options
+	opts.Describe(describedOf(t, 300_000, testkit.Meta4File{Name: "f.iso", Data: data, URLs: []string{liar.URL(), honest.URL()}}))
+	require.Equal(t, int64(300_000), opts.Pieces.Length)
+	opts.Out = filepath.Join(t.TempDir(), "f.iso")
+	interruptAt(t, opts, 0.3)
+	res, err := quicxfer.Download(t.Context(), opts)
+	require.NoError(t, err)
+	requireFile(t, opts.Out, data)
+	require.True(t, res.Checked)
+	require.Positive(t, res.ResumedBytes)
+	require.Zero(t, res.Seeds[0].Bytes)
+	require.Positive(t, res.Seeds[0].BadBlocks)
+	require.Contains(t, res.Seeds[0].Note, "dropped")
+}
+
+// TestLearntRedirector: one URL, of a redirector as MirrorBrain answers:
+// a redirect to a mirror, Link headers naming two others (rel=duplicate)
+// and a Digest of the whole file. The download uses the three, and checks
+// the file against the Digest; a Digest that is wrong fails it.
+func TestLearntRedirector(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 3<<20, 49)
+	a := startMirror(t, "f.iso", data, 0, nil, false)
+	b := startMirror(t, "f.iso", data, 0, nil, false)
+	c := startMirror(t, "f.iso", data, 0, nil, false)
+	for _, tc := range []struct {
+		name   string
+		digest []byte
+	}{
+		{"right digest", data},
+		{"wrong digest", data[1:]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := sha256.Sum256(tc.digest)
+			r := startMirror(t, "f.iso", data, 0, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				w.Header().Add("Link", fmt.Sprintf("<%s>; rel=duplicate; pri=1; geo=de", b.URL()))
+				w.Header().Add("Link", fmt.Sprintf("<%s>; rel=duplicate; pri=2; geo=us, <%s.meta4>; rel=describedby; type=\"application/metalink4+xml\"", c.URL(), a.URL()))
+				w.Header().Set("Digest", "SHA-256="+base64.StdEncoding.EncodeToString(sum[:]))
+				http.Redirect(w, r, a.URL(), http.StatusFound)
+			}, false)
+			out := filepath.Join(t.TempDir(), "f.iso")
+			var l testkit.Logs
+			res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{r.URL()}, Out: out, Logf: l.Logf})
+			t.Log(l.String())
+			require.Contains(t, l.String(), "names 2 other mirrors")
+			require.Contains(t, l.String(), "Digest")
+			if tc.name == "wrong digest" {
+				require.ErrorIs(t, err, quicxfer.ErrWholeMismatch)
+				return
+			}
+			require.NoError(t, err)
+			requireFile(t, out, data)
+			require.True(t, res.Checked)
+			require.Len(t, res.Seeds, 3)
+			require.Equal(t, b.URL(), res.Seeds[1].URL)
+			for _, s := range res.Seeds {
+				require.Positive(t, s.Bytes, "%+v", res.Seeds)
+			}
+		})
+	}
+}
+
+// TestLearntMetalinkAnswer: a URL that answers with a Metalink (its
+// Content-Type) is the Metalink, not the file: its file is downloaded from
+// its mirrors, its pieces checked; one that points to its Metalink (Link
+// rel=describedby) gives its pieces, so that a lying mirror among those
+// its Link headers add is caught block by block.
+func TestLearntMetalinkAnswer(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 2<<20, 50)
+	honest := startMirror(t, "f.iso", data, 0, nil, false)
+	liar := startMirror(t, "f.iso", data, 0, otherFile, false)
+	doc := testkit.Meta4(256<<10, testkit.Meta4File{Name: "dist/f.iso", Data: data, URLs: []string{liar.URL(), honest.URL()}})
+	ml := startMirror(t, "f.iso.meta4", doc, 0, func(w http.ResponseWriter, r *http.Request, doc []byte) {
+		w.Header().Set("Content-Type", "application/metalink4+xml")
+		_, _ = w.Write(doc)
+	}, false)
+
+	out := filepath.Join(t.TempDir(), "f.iso")
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{ml.URL()}, Out: out})
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	require.Equal(t, "dist/f.iso", res.Name)
+	require.True(t, res.Checked)
+	require.Len(t, res.Seeds, 2)
+	require.Zero(t, res.Seeds[0].Bytes)
+
+	pointing := startMirror(t, "f.iso", data, 4e6, func(w http.ResponseWriter, r *http.Request, data []byte) {
+		w.Header().Add("Link", fmt.Sprintf("<%s>; rel=describedby; type=\"application/metalink4+xml\"", ml.URL()))
+		honestRanges(w, r, data)
+	}, false)
+	out = filepath.Join(t.TempDir(), "f.iso")
+	var l testkit.Logs
+	res, err = quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{pointing.URL()}, Out: out, Logf: l.Logf})
+	require.NoError(t, err, l.String())
+	requireFile(t, out, data)
+	require.Contains(t, l.String(), "its hashes are used")
+	require.Len(t, res.Seeds, 3, "the mirror, then the Metalink's")
+	require.Zero(t, res.Seeds[1].Bytes)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -71,54 +70,11 @@ func loadMetalink(ctx context.Context, src string, hc *http.Client) (*metalink.M
 		}
 		return ml, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-	if err != nil {
-		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
-	}
-	req.Header.Set("Accept", "application/metalink4+xml, application/metalink+xml;q=0.9, */*;q=0.1")
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("Metalink %s: HTTP %s", showName(redactURL(src)), resp.Status)
-	}
-	ml, err := metalink.Parse(resp.Body)
+	ml, err := quicxfer.FetchMetalink(ctx, hc, src)
 	if err != nil {
 		return nil, fmt.Errorf("Metalink %s: %w", showName(redactURL(src)), err)
 	}
 	return ml, nil
-}
-
-// applyMetalink sets in opts what the Metalink file f says: its mirrors
-// (in its priority order, before any given), size and hashes (a --checksum
-// given stays).
-func applyMetalink(opts *quicxfer.Options, f *metalink.File) {
-	d := describedFile(f)
-	opts.Mirrors = append(d.Mirrors, opts.Mirrors...)
-	opts.Size, opts.Pieces = d.Size, d.Pieces
-	if opts.Checksum == nil {
-		opts.Checksum = d.Checksum
-	}
-}
-
-// describedFile is what the Metalink file f says of it.
-func describedFile(f *metalink.File) quicxfer.DescribedFile {
-	d := quicxfer.DescribedFile{Name: f.Name, Checksum: f.Hash()}
-	for _, m := range f.Mirrors {
-		d.Mirrors = append(d.Mirrors, m.URL)
-	}
-	if f.Size > 0 {
-		d.Size = f.Size
-	}
-	if p := f.Pieces; p != nil {
-		d.Pieces = &quicxfer.PieceHashes{Length: p.Length, Algo: p.Algo, Sums: p.Sums}
-	}
-	return d
 }
 
 // checksumFlag reads --checksum TYPE=HEX, or the line of --checksum-file

@@ -168,7 +168,7 @@ Examples:
 						return usagef("get: the Metalink describes %d files: give no NAME (-o DIR is where they go)", len(ml.Files))
 					}
 					for _, f := range ml.Files {
-						described = append(described, describedFile(&f))
+						described = append(described, quicxfer.DescribedFileOf(&f))
 					}
 				} else if name == "" {
 					name = ml.Files[0].Name
@@ -224,7 +224,7 @@ Examples:
 				return err
 			}
 			if ml != nil && described == nil {
-				applyMetalink(&opts, &ml.Files[0])
+				opts.Describe(quicxfer.DescribedFileOf(&ml.Files[0]))
 			}
 			if c.Bool("json") && c.Bool("json-progress") {
 				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")

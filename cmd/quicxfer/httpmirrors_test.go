@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,13 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/nginxtest"
+	"github.com/quicxfer/quicxfer/internal/testkit"
 )
 
 // nginxMirrors serves data as NAME from n nginx servers, each its own
@@ -138,38 +137,10 @@ func TestGetHTTPMirrorsLiar(t *testing.T) {
 	require.Contains(t, r.stderr, "differ")
 }
 
-// meta4 writes a Metalink 4 of files (name, data, mirror URLs), with the
-// SHA-256 of each whole file and SHA-1 pieces of pieceLen bytes, as
-// MirrorBrain writes them.
-func meta4(t *testing.T, path string, pieceLen int, files ...meta4File) {
+// meta4 writes testkit.Meta4's Metalink to path.
+func meta4(t *testing.T, path string, pieceLen int, files ...testkit.Meta4File) {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
-<metalink xmlns="urn:ietf:params:xml:ns:metalink">
-  <generator>MirrorBrain/2.19.0</generator>
-  <published>2026-12-04T10:00:00Z</published>
-`)
-	for _, f := range files {
-		sum := sha256.Sum256(f.data)
-		fmt.Fprintf(&b, "  <file name=%q>\n    <size>%d</size>\n    <hash type=\"sha-256\">%x</hash>\n", f.name, len(f.data), sum)
-		fmt.Fprintf(&b, "    <pieces length=\"%d\" type=\"sha-1\">\n", pieceLen)
-		for off := 0; off < len(f.data); off += pieceLen {
-			fmt.Fprintf(&b, "      <hash>%x</hash>\n", sha1.Sum(f.data[off:min(off+pieceLen, len(f.data))]))
-		}
-		b.WriteString("    </pieces>\n")
-		for i, u := range f.urls {
-			fmt.Fprintf(&b, "    <url location=\"de\" priority=\"%d\">%s</url>\n", i+1, u)
-		}
-		b.WriteString("    <metaurl mediatype=\"torrent\">http://example.org/f.torrent</metaurl>\n  </file>\n")
-	}
-	b.WriteString("</metalink>\n")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
-}
-
-type meta4File struct {
-	name string
-	data []byte
-	urls []string
+	require.NoError(t, os.WriteFile(path, testkit.Meta4(pieceLen, files...), 0o644))
 }
 
 // TestGetMetalink: a Metalink 4 with piece hashes (of an odd length) and
@@ -184,7 +155,7 @@ func TestGetMetalink(t *testing.T) {
 	bad := liar(t, "foo.iso", data)
 	dir := t.TempDir()
 	ml := filepath.Join(dir, "foo.iso.meta4")
-	meta4(t, ml, 300_000, meta4File{"foo.iso", data, []string{bad, urls[0], urls[1]}})
+	meta4(t, ml, 300_000, testkit.Meta4File{Name: "foo.iso", Data: data, URLs: []string{bad, urls[0], urls[1]}})
 
 	wd := t.TempDir()
 	r := runEnv(t, wd, nil, "get", "--json", ml)
@@ -211,7 +182,7 @@ func TestGetMetalink(t *testing.T) {
 	data2 := writeRandom(t, filepath.Join(t.TempDir(), "src2"), 1<<20, 73)
 	urls2 := nginxMirrors(t, 1, "b.bin", data2)
 	multi := filepath.Join(dir, "set.meta4")
-	meta4(t, multi, 256<<10, meta4File{"foo.iso", data, urls}, meta4File{"sub/b.bin", data2, urls2})
+	meta4(t, multi, 256<<10, testkit.Meta4File{Name: "foo.iso", Data: data, URLs: urls}, testkit.Meta4File{Name: "sub/b.bin", Data: data2, URLs: urls2})
 	outDir := filepath.Join(t.TempDir(), "set")
 	r = run(t, "get", "--quiet", "-o", outDir, multi)
 	require.Zero(t, r.code, r.stderr)
@@ -220,7 +191,7 @@ func TestGetMetalink(t *testing.T) {
 
 	// Hostile names: refused before anything is written.
 	hostile := filepath.Join(dir, "evil.meta4")
-	meta4(t, hostile, 256<<10, meta4File{"../evil.iso", data, urls})
+	meta4(t, hostile, 256<<10, testkit.Meta4File{Name: "../evil.iso", Data: data, URLs: urls})
 	wd2 := t.TempDir()
 	r = runEnv(t, wd2, nil, "get", hostile)
 	require.Equal(t, 1, r.code, r.stderr)
