@@ -120,7 +120,7 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 		return nil, err
 	}
 	if size > manifest.MaxSize {
-		return nil, fmt.Errorf("the file has %d bytes: %w", size, manifest.ErrTooLarge)
+		return nil, fmt.Errorf("the mirrors say the file has %d bytes, more than a download can hold (%d): %w", size, int64(manifest.MaxSize), manifest.ErrTooLarge)
 	}
 	ranged := 0
 	for _, p := range ps {

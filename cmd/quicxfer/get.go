@@ -402,6 +402,9 @@ func interrupted(ctx context.Context, err error, out string, started bool) error
 		return err
 	}
 	msg := "interrupted while asking the seeds for the file: nothing was written"
+	if ie, ok := errors.AsType[*quicxfer.InterruptedError](err); ok && strings.Contains(ie.While, "mirrors") {
+		msg = "interrupted " + ie.While + ": nothing was written"
+	}
 	switch _, serr := os.Lstat(partial.PartPath(out)); {
 	case serr == nil:
 		msg = fmt.Sprintf("interrupted; verified blocks are saved in %s: run the same command to resume", showName(partial.PartPath(out)))

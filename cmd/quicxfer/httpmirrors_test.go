@@ -198,3 +198,40 @@ func TestGetMetalink(t *testing.T) {
 	requireOneLine(t, r, "evil.iso")
 	requireEmptyDir(t, wd2)
 }
+
+// TestGetHTTPMirrorsInterrupted: Ctrl-C in the middle of a get from mirrors
+// alone with a checksum, and from a Metalink, keeps what was verified; the
+// same command resumes and ends with the exact file, verified.
+func TestGetHTTPMirrorsInterrupted(t *testing.T) {
+	data := writeRandom(t, filepath.Join(t.TempDir(), "src"), 12<<20, 74)
+	sum := sha256.Sum256(data)
+	u1, u2 := startHTTPMirror(t, "big.iso", data, 2e6), startHTTPMirror(t, "big.iso", data, 1e6)
+	ml := filepath.Join(t.TempDir(), "big.meta4")
+	meta4(t, ml, 256<<10, testkit.Meta4File{Name: "big.iso", Data: data, URLs: []string{u1, u2}})
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"checksum", []string{"--checksum", "sha-256=" + hex.EncodeToString(sum[:]), u1, u2}},
+		{"Metalink", []string{ml}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "big.iso")
+			args := append([]string{"get", "--json", "-o", out}, tc.args...)
+			p := startProc(t, args...)
+			waitVerified(t, out)
+			code := p.stop(t, os.Interrupt)
+			requireInterrupted(t, code, collect(p), p.stderr.String(), "interrupted; verified blocks are saved in "+out+".qxpart: run the same command to resume")
+			r := run(t, args...)
+			require.Zero(t, r.code, r.stderr)
+			requireFile(t, out, data)
+			j := parseMirrorsJSON(t, r.stdout)
+			require.True(t, *j.Verified)
+			var resumed struct {
+				Resumed int64 `json:"resumed_bytes"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &resumed))
+			require.Positive(t, resumed.Resumed)
+		})
+	}
+}
