@@ -115,7 +115,7 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 	if o.Size > 0 {
 		want = o.Size
 	}
-	size, err := agreeSize(o, ps, want, "the description")
+	size, err := agreeSize(o, ps, want, "its description (a Metalink)")
 	if err != nil {
 		return nil, err
 	}

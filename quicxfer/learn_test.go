@@ -368,3 +368,18 @@ func TestLearntMetalinkAnswer(t *testing.T) {
 	require.Len(t, res.Seeds, 3, "the mirror, then the Metalink's")
 	require.Zero(t, res.Seeds[1].Bytes)
 }
+
+// TestLearntEveryMirrorLeftOut: when every mirror is left out (a
+// Metalink's size that none serves), the download fails at once, naming
+// each one's reason, rather than waiting for a source that cannot come.
+func TestLearntEveryMirrorLeftOut(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 1<<20, 51)
+	a := startMirror(t, "f", data, 0, nil, false)
+	b := startMirror(t, "f", data, 0, ignoresRange, false)
+	out := filepath.Join(t.TempDir(), "f")
+	testkit.NoHang(t, "a download whose every mirror is left out", func() {
+		_, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{a.URL(), b.URL()}, Out: out, Size: 1234})
+		require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+		require.ErrorContains(t, err, "not the 1234")
+	})
+}

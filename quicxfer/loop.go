@@ -280,6 +280,12 @@ func (l *loop) ended(now time.Time) (bool, error) {
 		l.progress(now)
 		return true, fmt.Errorf("%w: %w%s", noUsableFor(l.srcs), err, l.why())
 	}
+	if len(l.byID) == 0 {
+		// Every source was left out: none can bring a block, and there is
+		// none to ask for others.
+		l.progress(now)
+		return true, fmt.Errorf("%w: every one was left out%s", noUsableFor(l.srcs), l.why())
+	}
 	return false, nil
 }
 

@@ -213,12 +213,12 @@ func agreeSize(o *Options, ps []probed, want int64, from string) (int64, error) 
 	}
 	for _, p := range ps {
 		if p.err == nil && p.info.size != size {
-			whose := "the other mirrors'"
+			whose := fmt.Sprintf("the other mirrors' %d", size)
 			if want >= 0 {
-				whose = from + "'s"
+				whose = fmt.Sprintf("the %d %s says", size, from)
 			}
 			p.s.leftOut = true
-			p.s.note = fmt.Sprintf("left out: its file has %d bytes, not %s %d (another file, or another version of it)", p.info.size, whose, size)
+			p.s.note = fmt.Sprintf("left out: its file has %d bytes, not %s (another file, or another version of it)", p.info.size, whose)
 			o.Logf("mirror %s %s", p.s.raw, p.s.note)
 		}
 	}

@@ -225,6 +225,9 @@ Examples:
 			}
 			if ml != nil && described == nil {
 				opts.Describe(quicxfer.DescribedFileOf(&ml.Files[0]))
+				if len(opts.Mirrors) == 0 && len(seeds) == 0 {
+					return fmt.Errorf("the Metalink %s names no http(s) mirror of %s, and no --seed was given", showName(redactURL(ga.metalink)), showName(ml.Files[0].Name))
+				}
 			}
 			if c.Bool("json") && c.Bool("json-progress") {
 				return usagef("--json and --json-progress: choose one (the last --json-progress event, done or error, carries every --json field)")
