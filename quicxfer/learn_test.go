@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -382,4 +383,27 @@ func TestLearntEveryMirrorLeftOut(t *testing.T) {
 		require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
 		require.ErrorContains(t, err, "not the 1234")
 	})
+}
+
+// TestLearntStallingMirror: a mirror that stalls on every range does not
+// hold the start (its samples are given up after the dial timeout) nor the
+// download (its blocks go to the others).
+func TestLearntStallingMirror(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 2<<20, 52)
+	a := startMirror(t, "f", data, 0, nil, false)
+	b := startMirror(t, "f", data, 0, nil, false)
+	st := startMirror(t, "f", data, 0, func(w http.ResponseWriter, r *http.Request, data []byte) {
+		if r.Header.Get("Range") == "bytes=0-0" {
+			honestRanges(w, r, data) // it answers the probe
+			return
+		}
+		stalls(w, r, data)
+	}, false)
+	out := filepath.Join(t.TempDir(), "f")
+	var l testkit.Logs
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{st.URL(), a.URL(), b.URL()}, Out: out,
+		Checksum: sha256Of(data), DialTimeout: time.Second, Debugf: l.Logf})
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	require.Contains(t, l.String(), "not compared with the others")
 }

@@ -264,12 +264,16 @@ func sample(ctx context.Context, o *Options, ps []probed, size int64, settle boo
 	}
 	prints := make([][]uint64, len(live))
 	errs := make([]error, len(live))
+	// A mirror too slow to send its samples in time is not compared (its
+	// blocks are checked as any, by the plan): it must not hold the start.
+	sctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, p := range live {
 		wg.Go(func() {
 			buf := make([]byte, n)
 			for _, off := range offs {
-				if _, err := p.f.fetchRange(ctx, off, buf, func(k int) { p.s.received.Add(int64(k)) }); err != nil {
+				if _, err := p.f.fetchRange(sctx, off, buf, func(k int) { p.s.received.Add(int64(k)) }); err != nil {
 					errs[i] = err
 					return
 				}
@@ -280,6 +284,11 @@ func sample(ctx context.Context, o *Options, ps []probed, size int64, settle boo
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	for i, err := range errs {
+		if err != nil {
+			o.debugf("mirror %s: not compared with the others: %v", live[i].s.raw, err)
+		}
 	}
 	groups := map[string][]int{}
 	var keys []string

@@ -284,6 +284,10 @@ func (l *loop) compareBlocks(ctx context.Context, s *source, blocks []int) (*sou
 	return nil, bad, true, nil
 }
 
+// refetchTimeout bounds each request of a repair: a mirror that stalls
+// there is passed over for the next one.
+const refetchTimeout = time.Minute
+
 // errNoOther: no mirror but those excluded can serve the block.
 var errNoOther = errors.New("no other mirror to compare with")
 
@@ -301,11 +305,14 @@ func (l *loop) refetch(ctx context.Context, i int, exclude ...*source) (*source,
 			if !usable || slices.Contains(exclude, t) {
 				continue
 			}
-			if _, err := t.f.fetch(ctx, l.id, i, l.m.BlockOffset(i), buf, func(n int) { t.received.Add(int64(n)) }); err != nil {
+			fctx, cancel := context.WithTimeout(ctx, refetchTimeout)
+			_, err := t.f.fetch(fctx, l.id, i, l.m.BlockOffset(i), buf, func(n int) { t.received.Add(int64(n)) })
+			cancel()
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil, 0, ctx.Err()
 				}
-				continue
+				continue // another mirror may say
 			}
 			return t, xxhash.Sum64(buf), nil
 		}

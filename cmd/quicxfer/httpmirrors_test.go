@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,4 +235,33 @@ func TestGetHTTPMirrorsInterrupted(t *testing.T) {
 			require.Positive(t, resumed.Resumed)
 		})
 	}
+}
+
+// TestGetMetalinkAndSeed: a Metalink's mirrors and a seed together: the
+// seed gives the manifest (asked for the Metalink's file name), every
+// source's blocks are verified against it, and the Metalink's whole-file
+// hash is checked too.
+func TestGetMetalinkAndSeed(t *testing.T) {
+	src := t.TempDir()
+	data := writeRandom(t, filepath.Join(src, "foo.iso"), 3<<20, 75)
+	u := startSeed(t, "--rate-limit", "4MB/s", src)
+	urls := nginxMirrors(t, 2, "foo.iso", data)
+	ml := filepath.Join(t.TempDir(), "foo.meta4")
+	meta4(t, ml, 0, testkit.Meta4File{Name: "foo.iso", Data: data, URLs: urls})
+	out := filepath.Join(t.TempDir(), "foo.iso")
+	r := run(t, "get", "--json", "--metalink", ml, "--seed", u, "-o", out)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, out, data)
+	j := parseMirrorsJSON(t, r.stdout)
+	require.True(t, *j.Verified)
+	require.Len(t, j.Seeds, 3)
+	require.Equal(t, u, j.Seeds[0].URL)
+
+	// The Metalink's hash is not the seed's file: the get fails at the end.
+	other := filepath.Join(t.TempDir(), "other.meta4")
+	meta4(t, other, 0, testkit.Meta4File{Name: "foo.iso", Data: data[1:], URLs: urls})
+	r = run(t, "get", "--quiet", "--metalink", other, "--seed", u, "-o", filepath.Join(t.TempDir(), "foo.iso"))
+	require.Equal(t, 1, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	require.Contains(t, lines[len(lines)-1], "does not match its sha-256 checksum")
 }

@@ -147,7 +147,7 @@ func (p *Prefix) Check() error {
 		return fmt.Errorf("whole file: only %d of %d bytes hashed", p.pos, p.size)
 	}
 	if subtle.ConstantTimeCompare(p.h.Sum(nil), p.want.Sum) != 1 {
-		return fmt.Errorf("whole file: %s: %w", p.want.Algo, ErrMismatch)
+		return &WholeMismatchError{Algo: p.want.Algo}
 	}
 	return nil
 }

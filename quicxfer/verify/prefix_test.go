@@ -70,7 +70,7 @@ func TestPrefix(t *testing.T) {
 				advanceRandomly(t, p, bytes.NewReader(bad), size, rng, 700<<10)
 				err := p.Check()
 				require.ErrorIs(t, err, verify.ErrMismatch)
-				require.EqualError(t, err, "whole file: "+algo.String()+": block hash mismatch")
+				require.EqualError(t, err, "the whole file does not match its "+algo.String()+" checksum")
 			}
 		})
 	}

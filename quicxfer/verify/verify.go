@@ -145,10 +145,21 @@ func (h Hash) Check(r io.Reader) error {
 		return err
 	}
 	if subtle.ConstantTimeCompare(d.Sum(nil), h.Sum) != 1 {
-		return fmt.Errorf("whole file: %s: %w", h.Algo, ErrMismatch)
+		return &WholeMismatchError{Algo: h.Algo}
 	}
 	return nil
 }
+
+// WholeMismatchError is the error of a whole file that does not have the
+// sum it should. It is ErrMismatch for errors.Is.
+type WholeMismatchError struct{ Algo Algo }
+
+func (e *WholeMismatchError) Error() string {
+	return "the whole file does not match its " + e.Algo.String() + " checksum"
+}
+
+// Is reports whether target is ErrMismatch.
+func (e *WholeMismatchError) Is(target error) bool { return target == ErrMismatch }
 
 // FromManifest is the plan of quicxfer's own manifest: a block is checked
 // by manifest.Verify (its length, its xxh64, then its SHA-256). It has no
