@@ -2,6 +2,7 @@ package quicxfer_test
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -406,4 +407,66 @@ func TestLearntStallingMirror(t *testing.T) {
 	require.NoError(t, err)
 	requireFile(t, out, data)
 	require.Contains(t, l.String(), "not compared with the others")
+}
+
+// TestLearntMetalinkV3: a Metalink 3.0 as Fedora's MirrorManager writes
+// it (preference, <verification> with sha-1 pieces numbered by piece=, of
+// an odd length): its pieces are checked, its preferences order the
+// mirrors.
+func TestLearntMetalinkV3(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 1<<20+3, 53)
+	liar := startMirror(t, "f", data, 0, otherFile, false)
+	honest := startMirror(t, "f", data, 0, nil, false)
+	const plen = 100_000
+	var pieces strings.Builder
+	for i, off := 0, 0; off < len(data); i, off = i+1, off+plen {
+		fmt.Fprintf(&pieces, "<hash piece=\"%d\">%x</hash>\n", i, sha1.Sum(data[off:min(off+plen, len(data))]))
+	}
+	doc := fmt.Sprintf(`<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" type="dynamic" generator="mirrormanager" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files>
+  <file name="repomd.xml">
+   <mm0:timestamp>1764843600</mm0:timestamp>
+   <size>%d</size>
+   <verification>
+    <hash type="sha256">%x</hash>
+    <pieces length="%d" type="sha1">
+%s    </pieces>
+   </verification>
+   <resources maxconnections="1">
+    <url protocol="http" type="http" location="US" preference="100">%s</url>
+    <url protocol="http" type="http" location="DE" preference="99">%s</url>
+    <url protocol="rsync" type="rsync" location="DE" preference="98">rsync://x/f</url>
+   </resources>
+  </file>
+ </files>
+</metalink>
+`, len(data), sha256.Sum256(data), plen, pieces.String(), honest.URL(), liar.URL())
+	ml, err := metalink.Parse(strings.NewReader(doc))
+	require.NoError(t, err)
+	require.Equal(t, 3, ml.Version)
+	var opts quicxfer.Options
+	opts.Describe(quicxfer.DescribedFileOf(&ml.Files[0]))
+	require.Equal(t, []string{honest.URL(), liar.URL()}, opts.Mirrors, "by preference")
+	opts.Out = filepath.Join(t.TempDir(), "repomd.xml")
+	res, err := quicxfer.Download(t.Context(), opts)
+	require.NoError(t, err)
+	requireFile(t, opts.Out, data)
+	require.True(t, res.Checked)
+	require.Zero(t, res.Seeds[1].Bytes)
+}
+
+// TestLearntOnlyMirrorIgnoresRange: the one mirror there is answers every
+// range with the whole file: it is read as one stream, every block still
+// counted, and the checksum checks the file.
+func TestLearntOnlyMirrorIgnoresRange(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 3<<20+5, 54)
+	m := startMirror(t, "f", data, 0, ignoresRange, false)
+	out := filepath.Join(t.TempDir(), "f")
+	var l testkit.Logs
+	res, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{m.URL()}, Out: out, Checksum: sha256Of(data), Logf: l.Logf})
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	require.True(t, res.Checked)
+	require.Contains(t, l.String(), "ignores Range")
 }

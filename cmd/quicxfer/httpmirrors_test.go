@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/nginxtest"
+	"github.com/quicxfer/quicxfer/internal/socks5test"
 	"github.com/quicxfer/quicxfer/internal/testkit"
 )
 
@@ -264,4 +265,38 @@ func TestGetMetalinkAndSeed(t *testing.T) {
 	require.Equal(t, 1, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.Contains(t, lines[len(lines)-1], "does not match its sha-256 checksum")
+}
+
+// TestGetAllProxy: mirrors through a SOCKS5 proxy, from --all-proxy or
+// ALL_PROXY (an http:// ALL_PROXY, meant for curl, is left to HTTPS_PROXY);
+// bad values of --all-proxy and --http3 are usage errors.
+func TestGetAllProxy(t *testing.T) {
+	data := writeRandom(t, filepath.Join(t.TempDir(), "src"), 1<<20, 76)
+	u := startHTTPMirror(t, "f.bin", data, 100e6)
+	clean := []string{"NO_PROXY=", "no_proxy=", "ALL_PROXY=", "all_proxy="}
+	px := socks5test.New(t, socks5test.Options{User: "me", Password: "secret"})
+	work := t.TempDir()
+	r := runEnv(t, work, clean, "get", "--quiet", "--all-proxy", px.URL("socks5h"), "-o", "a.bin", u)
+	require.Zero(t, r.code, r.stderr)
+	requireFile(t, filepath.Join(work, "a.bin"), data)
+	require.Positive(t, px.Conns())
+
+	px2 := socks5test.New(t, socks5test.Options{})
+	r = runEnv(t, work, append(clean, "ALL_PROXY="+px2.URL("socks5")), "get", "--quiet", "-o", "b.bin", u)
+	require.Zero(t, r.code, r.stderr)
+	require.Positive(t, px2.Conns())
+	r = runEnv(t, work, append(clean, "ALL_PROXY=http://127.0.0.1:1"), "get", "--quiet", "-o", "c.bin", u)
+	require.Zero(t, r.code, r.stderr)
+
+	for _, args := range [][]string{
+		{"--all-proxy", "http://127.0.0.1:1"},
+		{"--all-proxy", "socks5://"},
+		{"--http3", "sometimes"},
+		{"--http3", "always", "--all-proxy", px.URL("socks5")},
+	} {
+		r = runEnv(t, work, clean, append(append([]string{"get", "-o", "d.bin"}, args...), u)...)
+		require.Equal(t, 2, r.code, "%v: %s", args, r.stderr)
+		requireOneLine(t, r, args[0])
+		require.NotContains(t, r.stderr, "secret")
+	}
 }

@@ -38,6 +38,9 @@ func Summary(w io.Writer, out string, res *quicxfer.Result) {
 		if s.BadBlocks > 0 {
 			line += fmt.Sprintf(", %d bad", s.BadBlocks)
 		}
+		if s.Protocol != "" {
+			line += " over " + s.Protocol
+		}
 		if s.Note != "" {
 			line += " (" + RedactURLsIn(s.Note) + ")"
 		}
