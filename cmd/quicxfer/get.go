@@ -123,6 +123,10 @@ Examples:
 				return usagef("get: give exactly one NAME (or --all)")
 			case mfile != "" && ga.metalink != "":
 				return usagef("get: --manifest and a Metalink: give one")
+			case len(seeds) == 0 && mfile == "" && c.IsSet("id"):
+				return usagef("get --id: a content ID names a manifest, which mirrors alone do not have: give a --seed or --manifest MFILE (or --checksum for the mirrors' file)")
+			case len(seeds) == 0 && mfile == "" && c.Bool("serve"):
+				return usagef("get --serve: a file from mirrors alone has no content ID to share it by: give a --seed or --manifest MFILE")
 			}
 			name := ""
 			if len(ga.names) > 0 {
@@ -294,7 +298,7 @@ Examples:
 			if upShare != nil {
 				opts.OnProgress = func(p quicxfer.Progress) { upShare.progress(p); view.Progress(p) }
 			}
-			writeRecord(c, out, name, name)
+			writeRecord(c, out, name, c.Args().Slice()...)
 			restoreLog := stdLogTo(view.Logf)
 			res, err := quicxfer.Download(c.Context, opts)
 			restoreLog()

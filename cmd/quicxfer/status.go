@@ -19,6 +19,7 @@ import (
 	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 )
 
 func statusCommand() *cli.Command {
@@ -112,7 +113,7 @@ func downloadStatus(out string) (*ui.Status, error) {
 			}
 		}
 		id, marked, unsupported := doneMark(out)
-		if marked {
+		if marked && !id.IsZero() { // zero: a file from mirrors alone, which has no content ID
 			st.ContentID = id.String()
 		}
 		switch {
@@ -142,6 +143,12 @@ func downloadStatus(out string) (*ui.Status, error) {
 	}
 	if s := in.State; s != nil {
 		st.Size, st.ContentID, st.BlockSize, st.Blocks = s.Size, s.ID.String(), s.BlockSize, s.NumBlocks
+		if s.XXH != nil {
+			// Learnt from mirrors alone: its ID binds the state to the
+			// file's size and checksum; it is no content ID.
+			st.ContentID = ""
+			addNote("from HTTP mirrors without a manifest (no content ID)")
+		}
 		if st.State == "partial" {
 			st.BlocksVerified, st.BytesVerified = s.Verified()
 			st.Bitmap = ui.Picture(s, ui.PictureWidth)
@@ -209,8 +216,14 @@ func resumeArgs(rec *getRecord) (args []string, password bool, err error) {
 	if err := set.Parse(rec.Args[2:]); err != nil {
 		return nil, false, fmt.Errorf("its get command does not parse: %v", err)
 	}
-	if set.NArg() > 1 {
-		return nil, false, fmt.Errorf("its get command has %d arguments, not one NAME", set.NArg())
+	names := 0
+	for _, a := range set.Args() {
+		if !isWebURL(a) && !metalink.Sniff(a, "") {
+			names++ // mirrors' URLs and a Metalink go with at most one NAME
+		}
+	}
+	if names > 1 {
+		return nil, false, fmt.Errorf("its get command has %d arguments, not one NAME", names)
 	}
 	args = make([]string, len(rec.Args))
 	for i, a := range rec.Args {

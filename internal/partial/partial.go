@@ -392,6 +392,11 @@ func (f *File) load(created bool, opts Options) (Report, error) {
 		proof := ""
 		if rep.Claimed > 0 {
 			proof = fmt.Sprintf("; %d to be proven with SHA-256 while the download runs", rep.Claimed)
+			if f.learn {
+				// Their xxh64 matched what was written; the caller's plan
+				// (piece hashes, a whole-file checksum) checks the rest.
+				proof = fmt.Sprintf("; %d matched the xxh64 recorded when they were written", rep.Claimed)
+			}
 		}
 		f.logf("%s: resuming with %d of %d blocks (%d recovered, %d damaged%s)", part, got, f.m.NumBlocks(), rep.Recovered, rep.Damaged, proof)
 	}
