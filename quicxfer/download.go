@@ -238,11 +238,7 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 		runErr = l.settle(ctx, pf, res)
 	}
 	defer l.closeDiscovered()
-	res.Elapsed = time.Since(start)
-	res.Seeds = results(l.srcs)
-	for _, s := range l.srcs {
-		res.FetchedBytes += s.received.Load()
-	}
+	l.sum(res, start)
 	if runErr != nil {
 		return res, runErr
 	}
@@ -257,6 +253,16 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 		opts.Share.Add(all) // Finish made every block durable
 	}
 	return res, nil
+}
+
+// sum fills in res what the loop's run did: its time since start, each
+// source's result and the bytes fetched.
+func (l *loop) sum(res *Result, start time.Time) {
+	res.Elapsed = time.Since(start)
+	res.Seeds = results(l.srcs)
+	for _, s := range l.srcs {
+		res.FetchedBytes += s.received.Load()
+	}
 }
 
 // alreadyThere reports whether out already holds the file. An out that

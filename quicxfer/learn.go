@@ -381,13 +381,8 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 	if runErr == nil && pre != nil {
 		*while = "while checking the whole file"
 		runErr = l.finishLearnt(ctx, &x, pre, res)
-		x = startPrefix(pre, part, m) // for the deferred stop
 	}
-	res.Elapsed = time.Since(start)
-	res.Seeds = results(l.srcs)
-	for _, s := range l.srcs {
-		res.FetchedBytes += s.received.Load()
-	}
+	l.sum(res, start)
 	if runErr != nil {
 		return res, runErr
 	}

@@ -33,6 +33,7 @@ type prefixHasher struct {
 	stopc chan struct{}
 	done  chan struct{}
 	err   error
+	once  sync.Once
 }
 
 // prefixEvery is how often the prefix hasher looks for new blocks.
@@ -78,8 +79,9 @@ func (x *prefixHasher) advance() error {
 }
 
 // stop ends the hasher and returns the error of a read, if one stopped it.
+// It may be called again.
 func (x *prefixHasher) stop() error {
-	close(x.stopc)
+	x.once.Do(func() { close(x.stopc) })
 	<-x.done
 	return x.err
 }
