@@ -106,6 +106,10 @@ type MirrorsConfig struct {
 	LiarRate float64
 	// PieceLength is the Metalink's piece length in bytes.
 	PieceLength int64
+	// Rounds is how many times parts (a) and (b) run quicxfer, and
+	// aria2c's best setting (after one run of each setting); their figures
+	// are the median run's.
+	Rounds int
 	// H3Rounds is how many downloads part (c) makes over each protocol.
 	H3Rounds int
 	// NoAria2 leaves out aria2c.
@@ -117,7 +121,7 @@ type MirrorsConfig struct {
 // mirrors-only download and aria2c; the same plus a lying mirror through a
 // Metalink; and one mirror over HTTP/3 against HTTP/1.1 on loopback.
 func ScenarioHTTPMirrors(size int64) Scenario {
-	cfg := &MirrorsConfig{Rates: []float64{40 * MB, 20 * MB, 10 * MB}, LiarRate: 20 * MB, PieceLength: DefaultPieceLength, H3Rounds: 3}
+	cfg := &MirrorsConfig{Rates: []float64{40 * MB, 20 * MB, 10 * MB}, LiarRate: 20 * MB, PieceLength: DefaultPieceLength, Rounds: 3, H3Rounds: 3}
 	var seeds []LinkConfig
 	for i, rate := range append(slices.Clone(cfg.Rates), cfg.LiarRate) {
 		seeds = append(seeds, LinkConfig{Rate: rate, QueueBytes: mirrorQueueBytes(rate), Seed: uint64(121 + i)})
@@ -156,14 +160,23 @@ type MirrorsResult struct {
 	Plots map[string]string `json:"plots,omitempty"`
 }
 
-// MirrorsPart is part (a) or (b): one quicxfer download and aria2c's.
+// MirrorsPart is part (a) or (b): quicxfer's downloads and aria2c's.
 type MirrorsPart struct {
-	Ideal    float64     `json:"ideal_s"`
-	Quicxfer MirrorGet   `json:"quicxfer"`
-	Aria2    []MirrorRun `json:"aria2,omitempty"`
+	Ideal float64 `json:"ideal_s"`
+	// Quicxfer is the median of QuicxferRuns (by wall time).
+	Quicxfer     MirrorGet   `json:"quicxfer"`
+	QuicxferRuns []MirrorGet `json:"quicxfer_runs"`
+	// Aria2 is one run of each aria2c setting tried.
+	Aria2 []MirrorRun `json:"aria2,omitempty"`
 	// Aria2Best is the index in Aria2 of the fastest byte-identical run,
 	// -1 if none.
 	Aria2Best int `json:"aria2_best"`
+	// Aria2BestRuns are the best setting's runs: its run in Aria2, then
+	// one after each quicxfer round but the last.
+	Aria2BestRuns []MirrorRun `json:"aria2_best_runs,omitempty"`
+	// Aria2BestMedian is the median of Aria2BestRuns' byte-identical runs
+	// (by time), nil if none.
+	Aria2BestMedian *MirrorRun `json:"aria2_best_median,omitempty"`
 	// PieceLength is (b)'s Metalink piece length.
 	PieceLength int64 `json:"piece_length,omitempty"`
 }
@@ -456,7 +469,7 @@ func (b *mirrorBed) watch(n int, interval time.Duration) func() []Sample {
 
 // runMirrorsKernel runs parts (a) and (b).
 func runMirrorsKernel(ctx context.Context, sc Scenario, workDir string, o RunOptions, want [32]byte, aria2 string, r *Result) error {
-	m := r.Mirrors
+	m, cfg := r.Mirrors, sc.Mirrors
 	b, err := startMirrorBed(ctx, sc, workDir)
 	if err != nil {
 		return err
@@ -466,96 +479,160 @@ func runMirrorsKernel(ctx context.Context, sc Scenario, workDir string, o RunOpt
 		"; the liar " + fmt.Sprintf("%.0f MB/s", b.rates[b.liarIndex()]/MB) + "); nginx " + nginxVersion() + " for the honest mirrors, net/http for the liar"
 	sum := hex.EncodeToString(want[:])
 	honest := b.liarIndex()
+	variants := Aria2Variants(Scenario{Seeds: sc.Seeds[:honest]})
 	var errs []error
 
 	// (a) the three honest mirrors.
-	a := &MirrorsPart{Ideal: r.Ideal, Aria2Best: -1}
-	m.Mirrors = a
 	dir := filepath.Join(workDir, "a")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	out := filepath.Join(dir, "out.bin")
-	args := append([]string{"get", "--json", "--quiet", "--checksum", "sha-256=" + sum, "-o", out}, b.urls[:honest]...)
-	a.Quicxfer = runMirrorGet(ctx, o, b, honest, args, out, want, sc.FileSize, r.Ideal)
-	if e := a.Quicxfer.Err; e != "" {
-		errs = append(errs, errors.New("(a) quicxfer: "+e))
-	} else if !a.Quicxfer.Identical {
-		errs = append(errs, errors.New("(a) quicxfer: the output differs from the source"))
+	a := &MirrorsPart{Ideal: r.Ideal, Aria2Best: -1}
+	m.Mirrors = a
+	get := func() MirrorGet {
+		args := append([]string{"get", "--json", "--quiet", "--checksum", "sha-256=" + sum, "-o", out}, b.urls[:honest]...)
+		return runMirrorGet(ctx, o, b, honest, args, out, want, sc.FileSize, r.Ideal)
 	}
-	if aria2 != "" {
-		for _, opt := range Aria2Variants(Scenario{Seeds: sc.Seeds[:honest]}) {
-			aargs := append(aria2Common(dir), "--out="+fileName, "--checksum=sha-256="+sum, "--check-integrity=true")
-			aargs = append(append(aargs, opt.Args()...), b.urls[:honest]...)
-			run := runMirrorAria2(ctx, aria2, b, honest, dir, aargs, want, sc.FileSize, r.Ideal, o)
-			run.Options = opt.String()
-			a.Aria2 = append(a.Aria2, run)
-			if ctx.Err() != nil {
-				break
-			}
+	runPart(ctx, cfg, a, get, aria2, variants, func(opt Aria2Options) MirrorRun {
+		args := append(aria2Common(dir), "--out="+fileName, "--checksum=sha-256="+sum, "--check-integrity=true")
+		args = append(append(args, opt.Args()...), b.urls[:honest]...)
+		return runMirrorAria2(ctx, aria2, b, honest, dir, args, want, sc.FileSize, r.Ideal, o)
+	})
+	for i, q := range a.QuicxferRuns {
+		if q.Err != "" {
+			errs = append(errs, fmt.Errorf("(a) quicxfer, round %d: %s", i+1, q.Err))
+		} else if !q.Identical {
+			errs = append(errs, fmt.Errorf("(a) quicxfer, round %d: the output differs from the source", i+1))
 		}
-		a.Aria2Best = bestMirrorRun(a.Aria2)
 	}
-	fillMirrorsResult(r, sc, a, b)
+	fillMirrorsResult(r, sc, a)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 
 	// (b) the same plus the liar, through a Metalink.
-	p := &MirrorsPart{Ideal: r.Ideal, Aria2Best: -1, PieceLength: sc.Mirrors.PieceLength}
-	m.Metalink = p
 	dir = filepath.Join(workDir, "b")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	meta4 := filepath.Join(dir, "bench.meta4")
-	if err := writeBenchMeta4(meta4, filepath.Join(workDir, "served", fileName), sc.FileSize, want, sc.Mirrors.PieceLength, b.urls, honest); err != nil {
+	if err := writeBenchMeta4(meta4, filepath.Join(workDir, "served", fileName), sc.FileSize, want, cfg.PieceLength, b.urls, honest); err != nil {
 		return fmt.Errorf("writing the Metalink: %w", err)
 	}
 	out = filepath.Join(dir, "out.bin")
 	n := len(b.urls)
-	p.Quicxfer = runMirrorGet(ctx, o, b, n, []string{"get", "--json-progress", "-o", out, meta4}, out, want, sc.FileSize, r.Ideal)
-	if len(p.Quicxfer.Sources) == n {
-		p.Quicxfer.Sources[honest].Liar = true
-	}
-	switch q := p.Quicxfer; {
-	case q.Err != "":
-		errs = append(errs, errors.New("(b) quicxfer: "+q.Err))
-	case !q.Identical:
-		errs = append(errs, errors.New("(b) quicxfer: the output differs from the source"))
-	case len(q.Sources) == n && q.Sources[honest].Bytes != 0:
-		errs = append(errs, fmt.Errorf("(b) quicxfer: accepted %d bytes from the lying mirror", q.Sources[honest].Bytes))
-	}
-	if aria2 != "" {
-		opts := []Aria2Options{{}}
-		if a.Aria2Best >= 0 {
-			if best := Aria2Variants(Scenario{Seeds: sc.Seeds[:honest]})[a.Aria2Best]; best != (Aria2Options{}) {
-				opts = append(opts, best)
-			}
+	p := &MirrorsPart{Ideal: r.Ideal, Aria2Best: -1, PieceLength: cfg.PieceLength}
+	m.Metalink = p
+	get = func() MirrorGet {
+		g := runMirrorGet(ctx, o, b, n, []string{"get", "--json-progress", "-o", out, meta4}, out, want, sc.FileSize, r.Ideal)
+		if len(g.Sources) == n {
+			g.Sources[honest].Liar = true
 		}
-		for _, opt := range opts {
-			aargs := append(aria2Common(dir), "--check-integrity=true")
-			aargs = append(append(aargs, opt.Args()...), "--metalink-file="+meta4)
-			run := runMirrorAria2(ctx, aria2, b, n, dir, aargs, want, sc.FileSize, r.Ideal, o)
-			run.Options = opt.String()
-			p.Aria2 = append(p.Aria2, run)
-			if ctx.Err() != nil {
-				break
-			}
+		return g
+	}
+	// aria2c's defaults, and (a)'s best settings.
+	bVariants := []Aria2Options{{}}
+	if a.Aria2Best >= 0 && variants[a.Aria2Best] != (Aria2Options{}) {
+		bVariants = append(bVariants, variants[a.Aria2Best])
+	}
+	runPart(ctx, cfg, p, get, aria2, bVariants, func(opt Aria2Options) MirrorRun {
+		args := append(aria2Common(dir), "--check-integrity=true")
+		args = append(append(args, opt.Args()...), "--metalink-file="+meta4)
+		return runMirrorAria2(ctx, aria2, b, n, dir, args, want, sc.FileSize, r.Ideal, o)
+	})
+	for i, q := range p.QuicxferRuns {
+		switch {
+		case q.Err != "":
+			errs = append(errs, fmt.Errorf("(b) quicxfer, round %d: %s", i+1, q.Err))
+		case !q.Identical:
+			errs = append(errs, fmt.Errorf("(b) quicxfer, round %d: the output differs from the source", i+1))
+		case len(q.Sources) == n && q.Sources[honest].Bytes != 0:
+			errs = append(errs, fmt.Errorf("(b) quicxfer, round %d: accepted %d bytes from the lying mirror", i+1, q.Sources[honest].Bytes))
 		}
-		p.Aria2Best = bestMirrorRun(p.Aria2)
 	}
 	return errors.Join(errs...)
 }
 
+// runPart runs one part's downloads: aria2c with each of variants once
+// (if aria2 is set), then cfg.Rounds rounds of quicxfer (get), each but
+// the last followed by another run of aria2c's best setting; the part's
+// figures are the median runs'.
+func runPart(ctx context.Context, cfg *MirrorsConfig, p *MirrorsPart, get func() MirrorGet, aria2 string, variants []Aria2Options, runAria2 func(Aria2Options) MirrorRun) {
+	if aria2 != "" {
+		for _, opt := range variants {
+			run := runAria2(opt)
+			run.Options = opt.String()
+			p.Aria2 = append(p.Aria2, run)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		p.Aria2Best = bestMirrorRun(p.Aria2)
+		if p.Aria2Best >= 0 {
+			p.Aria2BestRuns = []MirrorRun{p.Aria2[p.Aria2Best]}
+		}
+	}
+	rounds := max(cfg.Rounds, 1)
+	for i := range rounds {
+		p.QuicxferRuns = append(p.QuicxferRuns, get())
+		if ctx.Err() != nil {
+			break
+		}
+		if i < rounds-1 && p.Aria2Best >= 0 {
+			opt := variants[p.Aria2Best]
+			run := runAria2(opt)
+			run.Options = opt.String()
+			p.Aria2BestRuns = append(p.Aria2BestRuns, run)
+		}
+	}
+	p.Quicxfer = p.QuicxferRuns[medianIndex(len(p.QuicxferRuns), func(i int) float64 { return p.QuicxferRuns[i].Wall })]
+	var ok []MirrorRun
+	for _, run := range p.Aria2BestRuns {
+		if run.Err == "" && run.Identical {
+			ok = append(ok, run)
+		}
+	}
+	if len(ok) > 0 {
+		med := ok[medianIndex(len(ok), func(i int) float64 { return ok[i].Elapsed })]
+		p.Aria2BestMedian = &med
+	}
+}
+
+// medianIndex returns the index of the median of n values (the lower of
+// the two middle ones for an even n), value(i) being the i-th; 0 for none.
+func medianIndex(n int, value func(int) float64) int {
+	if n == 0 {
+		return 0
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		va, vb := value(a), value(b)
+		switch {
+		case va < vb:
+			return -1
+		case va > vb:
+			return 1
+		}
+		return 0
+	})
+	return idx[(n-1)/2]
+}
+
 // fillMirrorsResult sets the table's figures of r from part (a): quicxfer's
-// download, the honest mirrors' shares, and aria2c's runs as the scenario's
-// baseline.
-func fillMirrorsResult(r *Result, sc Scenario, a *MirrorsPart, b *mirrorBed) {
+// median download, the honest mirrors' shares in it, and aria2c's runs as
+// the scenario's baseline (its best, the best setting's median run).
+func fillMirrorsResult(r *Result, sc Scenario, a *MirrorsPart) {
 	q := a.Quicxfer
 	r.Elapsed, r.Throughput, r.FetchedOver = q.Wall, q.Throughput, q.FetchedOver
 	r.CPUSeconds, r.PeakRSS, r.Samples = q.CPUSeconds, q.PeakRSS, q.Samples
-	r.Verified = q.Err == "" && q.Identical
+	r.Verified = true
+	for _, g := range a.QuicxferRuns {
+		r.Verified = r.Verified && g.Err == "" && g.Identical
+	}
 	r.Seeds = nil
 	for _, s := range q.Sources {
 		sh := SeedShare{Rate: s.Rate, Bytes: s.Bytes, Received: s.Received, Sent: s.Sent, Note: s.Note}
@@ -575,8 +652,10 @@ func fillMirrorsResult(r *Result, sc Scenario, a *MirrorsPart, b *mirrorBed) {
 		ar.Runs = append(ar.Runs, run.Aria2Run)
 	}
 	ar.Default = &ar.Runs[0]
-	if a.Aria2Best >= 0 {
-		ar.Best = &ar.Runs[a.Aria2Best]
+	if med := a.Aria2BestMedian; med != nil {
+		best := med.Aria2Run
+		best.Options += fmt.Sprintf(", median of %d", len(a.Aria2BestRuns))
+		ar.Best = &best
 	}
 	r.Aria2 = ar
 }

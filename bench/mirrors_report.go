@@ -35,10 +35,14 @@ func logMirrors(logf func(string, ...any), m *MirrorsResult) {
 		if part.p == nil {
 			continue
 		}
-		q := part.p.Quicxfer
-		logf("  %s: quicxfer %.2f s, time ÷ ideal %.3f, identical %s%s", part.name, q.Wall, q.TimeOverIdeal, yesNo(q.Identical), errSuffix(q.Err))
+		for i, q := range part.p.QuicxferRuns {
+			logf("  %s: quicxfer round %d: %.2f s, time ÷ ideal %.3f, identical %s%s", part.name, i+1, q.Wall, q.TimeOverIdeal, yesNo(q.Identical), errSuffix(q.Err))
+		}
 		for _, a := range part.p.Aria2 {
 			logf("  %s: aria2 %s: %.2f s, time ÷ ideal %.3f, identical %s%s", part.name, a.Options, a.Elapsed, a.TimeOverIdeal, yesNo(a.Identical), errSuffix(a.Err))
+		}
+		for _, a := range part.p.Aria2BestRuns[min(1, len(part.p.Aria2BestRuns)):] {
+			logf("  %s: aria2 %s again: %.2f s, time ÷ ideal %.3f, identical %s%s", part.name, a.Options, a.Elapsed, a.TimeOverIdeal, yesNo(a.Identical), errSuffix(a.Err))
 		}
 	}
 	if c := m.HTTP3; c != nil {
@@ -63,8 +67,8 @@ func mirrorsCell(m *MirrorsResult) string {
 	if p := m.Metalink; p != nil {
 		q := p.Quicxfer
 		cell := fmt.Sprintf("(b) Metalink + liar: time ÷ ideal %.3f", q.TimeOverIdeal)
-		if best := p.Aria2Best; best >= 0 {
-			cell += fmt.Sprintf(" (aria2 %.3f)", p.Aria2[best].TimeOverIdeal)
+		if med := p.Aria2BestMedian; med != nil {
+			cell += fmt.Sprintf(" (aria2 %.3f)", med.TimeOverIdeal)
 		}
 		if l, ok := liarSource(q); ok {
 			cell += fmt.Sprintf(", liar: %d bad blocks, %d bytes accepted", l.BadBlocks, l.Bytes)
@@ -110,10 +114,10 @@ func writeMirrorsDetails(w io.Writer, r Result) {
 		writeMirrorsTable(w, p, r.Size)
 		writeMirrorsVs(w, p)
 		if r.Plot != "" {
-			fmt.Fprintf(w, "\n![%s (a): quicxfer, throughput over time per link](%s)\n", r.Name, r.Plot)
+			fmt.Fprintf(w, "\n![%s (a): quicxfer (median run), throughput over time per link](%s)\n", r.Name, r.Plot)
 		}
 		if name := m.Plots["a-aria2"]; name != "" {
-			fmt.Fprintf(w, "\n![%s (a): aria2c best, throughput over time per link](%s)\n", r.Name, name)
+			fmt.Fprintf(w, "\n![%s (a): aria2c best setting (median run), throughput over time per link](%s)\n", r.Name, name)
 		}
 	}
 	if p := m.Metalink; p != nil {
@@ -121,21 +125,20 @@ func writeMirrorsDetails(w io.Writer, r Result) {
 		fmt.Fprintf(w, "The Metalink has the file's sha-256 and sha-256 pieces of %s; the liar (every byte XORed with 0x%02X, %s) is at priority 1, the honest mirrors at 2 to %d.\n\n",
 			formatSize(p.PieceLength), liarXOR, liarRate(p.Quicxfer), len(p.Quicxfer.Sources))
 		writeMirrorsTable(w, p, r.Size)
-		q := p.Quicxfer
-		if l, ok := liarSource(q); ok {
-			fmt.Fprintf(w, "\n- quicxfer and the liar: %d bad blocks, %d bytes accepted, %s received, %s sent by it; note: %s\n",
-				l.BadBlocks, l.Bytes, formatMiB(l.Received), formatMiB(l.Sent), orNA(l.Note))
-			blocks := q.Rejected[l.URL]
-			fmt.Fprintf(w, "- blocks rejected (--json-progress block_rejected events): %d from the liar (%s)", len(blocks), blockRanges(blocks))
+		for i, g := range p.QuicxferRuns {
+			l, ok := liarSource(g)
+			if !ok {
+				continue
+			}
 			others := 0
-			for u, bs := range q.Rejected {
+			for u, bs := range g.Rejected {
 				if u != l.URL {
 					others += len(bs)
 				}
 			}
-			fmt.Fprintf(w, ", %d from the honest mirrors\n", others)
+			fmt.Fprintf(w, "- round %d, the liar: %d bad blocks, %d bytes accepted, %s received, %s sent by it (%s); blocks rejected (block_rejected events): %d from the liar (%s), %d from the honest mirrors; output byte-identical: %s\n",
+				i+1, l.BadBlocks, l.Bytes, formatMiB(l.Received), formatMiB(l.Sent), orNA(l.Note), len(g.Rejected[l.URL]), blockRanges(g.Rejected[l.URL]), others, yesNo(g.Identical))
 		}
-		fmt.Fprintf(w, "- quicxfer's output byte-identical: %s\n", yesNo(q.Identical))
 		writeMirrorsVs(w, p)
 		if name := m.Plots["b-quicxfer"]; name != "" {
 			fmt.Fprintf(w, "\n![%s (b): quicxfer, throughput over time per link (the last is the liar)](%s)\n", r.Name, name)
@@ -183,8 +186,9 @@ func liarRate(q MirrorGet) string {
 	return "n/a"
 }
 
-// writeMirrorsTable writes part p's downloads: quicxfer's, then each of
-// aria2c's, with what each mirror gave.
+// writeMirrorsTable writes part p's downloads: quicxfer's median run,
+// each of aria2c's settings once, and the best setting's median run, with
+// what each mirror gave; then every round.
 func writeMirrorsTable(w io.Writer, p *MirrorsPart, size int64) {
 	q := p.Quicxfer
 	head := "| downloader | settings | seconds | time ÷ ideal | sent ÷ size | CPU s | peak RSS |"
@@ -212,19 +216,9 @@ func writeMirrorsTable(w io.Writer, p *MirrorsPart, size int64) {
 		}
 		cells[i] += ")"
 	}
-	outcome := "byte-identical"
-	if q.Verified {
-		outcome += ", verified"
-	}
-	switch {
-	case q.Err != "":
-		outcome = "**failed**: " + oneLine(q.Err)
-	case !q.Identical:
-		outcome = "**differs**"
-	}
-	fmt.Fprintf(w, "| quicxfer | `%s` | %.2f (own %.2f) | %.3f | %.4f | %.2f | %s | %s | %s |\n",
-		strings.Join(q.Args, " "), q.Wall, q.Elapsed, q.TimeOverIdeal, float64(sent)/float64(max(size, 1)), q.CPUSeconds, formatMiB(q.PeakRSS), strings.Join(cells, " | "), outcome)
-	for i, a := range p.Aria2 {
+	fmt.Fprintf(w, "| quicxfer, median of %d | `%s` | %.2f (own %.2f) | %.3f | %.4f | %.2f | %s | %s | %s |\n",
+		len(p.QuicxferRuns), strings.Join(q.Args, " "), q.Wall, q.Elapsed, q.TimeOverIdeal, float64(sent)/float64(max(size, 1)), q.CPUSeconds, formatMiB(q.PeakRSS), strings.Join(cells, " | "), getCell(q))
+	aria2Row := func(name string, a MirrorRun) {
 		cells := make([]string, len(q.Sources))
 		for j := range cells {
 			cells[j] = "n/a"
@@ -236,31 +230,67 @@ func writeMirrorsTable(w io.Writer, p *MirrorsPart, size int64) {
 		if a.Err != "" {
 			outcome = "**failed**: " + oneLine(a.Err)
 		}
-		name := "aria2c"
-		if i == p.Aria2Best {
-			name = "aria2c **best**"
-		}
 		fmt.Fprintf(w, "| %s | `%s` | %.2f | %.3f | %.4f | %.2f | %s | %s | %s |\n",
 			name, a.Options, a.Elapsed, a.TimeOverIdeal, a.FetchedOver, a.CPUSeconds, formatMiB(a.PeakRSS), strings.Join(cells, " | "), outcome)
 	}
+	for _, a := range p.Aria2 {
+		aria2Row("aria2c", a)
+	}
+	if med := p.Aria2BestMedian; med != nil {
+		aria2Row(fmt.Sprintf("aria2c **best setting**, median of %d", len(p.Aria2BestRuns)), *med)
+	}
 	fmt.Fprintf(w, "\nquicxfer's cells are the bytes it accepted from each mirror (and what that mirror sent); its fetched_bytes ÷ size is %.4f.", q.FetchedOver)
 	if len(p.Aria2) > 0 {
-		fmt.Fprint(w, " aria2c ran with --file-allocation=none and --check-integrity (and, in (a), --checksum=sha-256=HEX).")
+		fmt.Fprint(w, " aria2c ran with --file-allocation=none and --check-integrity (and, in (a), --checksum=sha-256=HEX); each setting once, then the fastest again after each quicxfer round but the last.")
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	var rounds []string
+	for _, g := range p.QuicxferRuns {
+		rounds = append(rounds, fmt.Sprintf("%.2f s (%.3f, %.2f CPU s%s)", g.Wall, g.TimeOverIdeal, g.CPUSeconds, failedMark(g.Err != "" || !g.Identical)))
+	}
+	fmt.Fprintf(w, "- quicxfer's rounds (time ÷ ideal, CPU): %s\n", strings.Join(rounds, ", "))
+	if len(p.Aria2BestRuns) > 0 {
+		rounds = rounds[:0]
+		for _, a := range p.Aria2BestRuns {
+			rounds = append(rounds, fmt.Sprintf("%.2f s (%.3f, %.2f CPU s%s)", a.Elapsed, a.TimeOverIdeal, a.CPUSeconds, failedMark(a.Err != "")))
+		}
+		fmt.Fprintf(w, "- aria2c `%s`'s runs: %s\n", p.Aria2BestRuns[0].Options, strings.Join(rounds, ", "))
+	}
 }
 
-// writeMirrorsVs compares quicxfer with aria2c's best in part p.
+func failedMark(failed bool) string {
+	if failed {
+		return ", **failed**"
+	}
+	return ""
+}
+
+// getCell is the output cell of a quicxfer download.
+func getCell(q MirrorGet) string {
+	switch {
+	case q.Err != "":
+		return "**failed**: " + oneLine(q.Err)
+	case !q.Identical:
+		return "**differs**"
+	case q.Verified:
+		return "byte-identical, verified"
+	}
+	return "byte-identical"
+}
+
+// writeMirrorsVs compares quicxfer's median run with aria2c's best
+// setting's.
 func writeMirrorsVs(w io.Writer, p *MirrorsPart) {
-	if p.Aria2Best < 0 || p.Quicxfer.Wall <= 0 {
+	med := p.Aria2BestMedian
+	if med == nil || p.Quicxfer.Wall <= 0 {
 		if len(p.Aria2) > 0 {
 			fmt.Fprintln(w, "- no aria2c run gave a byte-identical file")
 		}
 		return
 	}
-	a := p.Aria2[p.Aria2Best]
-	fmt.Fprintf(w, "- quicxfer %.3f × ideal, aria2c best (`%s`) %.3f × ideal: aria2c's time ÷ quicxfer's %.3f; CPU s %.2f against %.2f\n",
-		p.Quicxfer.TimeOverIdeal, a.Options, a.TimeOverIdeal, a.Elapsed/p.Quicxfer.Wall, p.Quicxfer.CPUSeconds, a.CPUSeconds)
+	fmt.Fprintf(w, "- medians: quicxfer %.3f × ideal, aria2c's best setting (`%s`) %.3f × ideal: aria2c's time ÷ quicxfer's %.3f; CPU s %.2f against %.2f\n",
+		p.Quicxfer.TimeOverIdeal, med.Options, med.TimeOverIdeal, med.Elapsed/p.Quicxfer.Wall, p.Quicxfer.CPUSeconds, med.CPUSeconds)
 }
 
 // blockRanges writes block indexes as "0-2, 7" (sorted, duplicates
@@ -288,8 +318,8 @@ func blockRanges(blocks []int) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeMirrorsPlots draws scenario 12's extra plots into dir: (a)'s best
-// aria2c run, (b)'s quicxfer and aria2c downloads; it records their names
+// writeMirrorsPlots draws scenario 12's extra plots into dir: (a)'s
+// aria2c best-setting median run, (b)'s median quicxfer and aria2c runs; it records their names
 // in r.Mirrors.Plots and returns what could not be drawn.
 func writeMirrorsPlots(dir string, r Result) []string {
 	m := r.Mirrors
@@ -319,13 +349,13 @@ func writeMirrorsPlots(dir string, r Result) []string {
 		}
 		return rs
 	}
-	if p := m.Mirrors; p != nil && p.Aria2Best >= 0 {
-		draw("a-aria2", "(a) aria2c "+p.Aria2[p.Aria2Best].Options, p.Aria2[p.Aria2Best].Samples, rates(p.Quicxfer))
+	if p := m.Mirrors; p != nil && p.Aria2BestMedian != nil {
+		draw("a-aria2", "(a) aria2c "+p.Aria2BestMedian.Options, p.Aria2BestMedian.Samples, rates(p.Quicxfer))
 	}
 	if p := m.Metalink; p != nil {
 		draw("b-quicxfer", "(b) quicxfer", p.Quicxfer.Samples, rates(p.Quicxfer))
-		if i := p.Aria2Best; i >= 0 {
-			draw("b-aria2", "(b) aria2c "+p.Aria2[i].Options, p.Aria2[i].Samples, rates(p.Quicxfer))
+		if med := p.Aria2BestMedian; med != nil {
+			draw("b-aria2", "(b) aria2c "+med.Options, med.Samples, rates(p.Quicxfer))
 		} else if len(p.Aria2) > 0 {
 			draw("b-aria2", "(b) aria2c "+p.Aria2[0].Options, p.Aria2[0].Samples, rates(p.Quicxfer))
 		}

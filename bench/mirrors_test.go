@@ -133,7 +133,7 @@ func TestHTTPMirrorsScenario(t *testing.T) {
 	o := fast
 	o.Exe = buildBinary(t)
 	sc := ScenarioHTTPMirrors(3 << 20)
-	sc.Mirrors.H3Rounds = 1
+	sc.Mirrors.Rounds, sc.Mirrors.H3Rounds = 2, 1
 	r, err := Run(ctx, sc, t.TempDir(), o)
 	require.NoError(t, err)
 	m := r.Mirrors
@@ -167,22 +167,25 @@ func TestHTTPMirrorsScenario(t *testing.T) {
 		require.Positive(t, q.CPUSeconds)
 		require.Positive(t, q.TimeOverIdeal)
 
+		require.Len(t, a.QuicxferRuns, 2)
 		b := m.Metalink
 		require.NotNil(t, b)
-		q = b.Quicxfer
-		require.Empty(t, q.Err)
-		require.True(t, q.Identical)
-		require.True(t, q.Verified)
-		require.Len(t, q.Sources, 4)
-		liar, ok := liarSource(q)
-		require.True(t, ok)
-		require.Zero(t, liar.Bytes, "nothing accepted from the liar")
-		for u, blocks := range q.Rejected {
-			if u != liar.URL {
-				require.Empty(t, blocks, "an honest mirror's block rejected")
+		require.Len(t, b.QuicxferRuns, 2)
+		for _, q := range b.QuicxferRuns {
+			require.Empty(t, q.Err)
+			require.True(t, q.Identical)
+			require.True(t, q.Verified)
+			require.Len(t, q.Sources, 4)
+			liar, ok := liarSource(q)
+			require.True(t, ok)
+			require.Zero(t, liar.Bytes, "nothing accepted from the liar")
+			for u, blocks := range q.Rejected {
+				if u != liar.URL {
+					require.Empty(t, blocks, "an honest mirror's block rejected")
+				}
 			}
+			require.Len(t, q.Rejected[liar.URL], int(liar.BadBlocks), "one block_rejected event per bad block")
 		}
-		require.Len(t, q.Rejected[liar.URL], int(liar.BadBlocks), "one block_rejected event per bad block")
 
 		if m.Aria2Skipped == "" {
 			require.Len(t, a.Aria2, len(Aria2Variants(Scenario{Seeds: sc.Seeds[:3]})))
@@ -191,6 +194,8 @@ func TestHTTPMirrorsScenario(t *testing.T) {
 				require.True(t, run.Identical, run.Options)
 			}
 			require.GreaterOrEqual(t, a.Aria2Best, 0)
+			require.Len(t, a.Aria2BestRuns, 2, "the best setting's run, and one after the first quicxfer round")
+			require.NotNil(t, a.Aria2BestMedian)
 			require.NotNil(t, r.Aria2)
 			require.NotNil(t, r.Aria2.Best)
 		}
@@ -215,7 +220,7 @@ func TestHTTPMirrorsScenario(t *testing.T) {
 	require.Contains(t, string(md), "#### (c) one https mirror on loopback")
 	if m.Skipped == "" {
 		require.Contains(t, string(md), "#### (a) three mirrors (40, 20 and 10 MB/s)")
-		require.Contains(t, string(md), "blocks rejected (--json-progress block_rejected events)")
+		require.Contains(t, string(md), "blocks rejected (block_rejected events)")
 		require.FileExists(t, filepath.Join(dir, plotName(r.Name)))
 		require.FileExists(t, filepath.Join(dir, m.Plots["b-quicxfer"]))
 	} else {
