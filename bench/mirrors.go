@@ -49,6 +49,10 @@ import (
 //     --insecure --http3 always URL` and `--http3 never URL`, interleaved,
 //     H3Rounds each; --json's "protocol" must say HTTP/3.0 and HTTP/1.1.
 //
+// In (a) and (b), aria2c runs each setting once, then quicxfer runs
+// Rounds times, each round but the last followed by another run of
+// aria2c's fastest setting; each side's figures are its median run's (a
+// best of six single runs would flatter aria2c on a noisy machine).
 // Every output is compared with the source's SHA-256. Times are wall
 // clock, launch to exit, for both downloaders (quicxfer's own elapsed_s is
 // kept beside). CPU seconds and peak RSS are the downloader child's own.
