@@ -317,17 +317,18 @@ func runMirrors(ctx context.Context, sc Scenario, workDir string, o RunOptions, 
 	if why := MirrorsUnavailable(); why != "" {
 		m.Skipped = why
 	} else if err := runMirrorsKernel(ctx, sc, workDir, o, want, aria2, r); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("(a), (b): %w", err))
 	}
 	if ctx.Err() == nil {
 		if err := runMirrorsHTTP3(ctx, sc, workDir, o, want, m); err != nil {
-			errs = append(errs, fmt.Errorf("(c) HTTP/3: %w", err))
+			errs = append(errs, fmt.Errorf("(c): %w", err))
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		errs = append(errs, err)
+	err := errors.Join(errs...)
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = errors.Join(err, ctx.Err())
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // mirrorBed is parts (a) and (b)'s mirrors: nginx behind each honest link
