@@ -189,9 +189,14 @@ func TestHTTPMirrorsScenario(t *testing.T) {
 
 		if m.Aria2Skipped == "" {
 			require.Len(t, a.Aria2, len(Aria2Variants(Scenario{Seeds: sc.Seeds[:3]})))
-			for _, run := range append(a.Aria2, b.Aria2...) {
+			for _, run := range a.Aria2 {
 				require.Empty(t, run.Err, run.Options)
 				require.True(t, run.Identical, run.Options)
+			}
+			// With the liar, how aria2c fares is aria2c's business.
+			require.NotEmpty(t, b.Aria2)
+			for _, run := range b.Aria2 {
+				t.Logf("(b) aria2c %s: %.2f s, identical %v %s", run.Options, run.Elapsed, run.Identical, run.Err)
 			}
 			require.GreaterOrEqual(t, a.Aria2Best, 0)
 			require.Len(t, a.Aria2BestRuns, 2, "the best setting's run, and one after the first quicxfer round")
