@@ -87,7 +87,7 @@ func ScenarioAttack(size int64, rounds int) Scenario {
 
 // needsExe says whether sc runs the quicxfer binary (RunOptions.Exe).
 func needsExe(sc Scenario) bool {
-	return sc.Mode == ModeResume || sc.Mode == ModeMemory || sc.Mode == ModeAttack || sc.Mode == ModeSwarm
+	return sc.Mode == ModeResume || sc.Mode == ModeMemory || sc.Mode == ModeAttack || sc.Mode == ModeSwarm || sc.Mode == ModeMirrors
 }
 
 // AttackResult is the seed-under-attack scenario's figures.

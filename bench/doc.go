@@ -28,7 +28,8 @@
 // Run writes a deterministic file, starts one seed.Server per LinkConfig
 // behind its Link, downloads through the links, checks the output byte for
 // byte and returns a Result. The numbered scenarios of the benchmark issue
-// are built by Scenario1 to Scenario9 (scenarios.go) and ScenarioAttack:
+// are built by Scenario1 to Scenario9 (scenarios.go), ScenarioAttack,
+// ScenarioSwarm and ScenarioHTTPMirrors:
 //
 //  1. one unlimited seed on loopback, with the raw quic-go ceiling;
 //  2. three seeds at 4:2:1;
@@ -59,12 +60,26 @@
 //     first each on its own, then each with --serve and an upload limit;
 //     the time until the last is done, the origin's bytes sent (its
 //     metrics) ÷ the file size, and the bytes the downloaders took from
-//     each other (swarm.go).
+//     each other (swarm.go);
+//  12. HTTP mirrors alone (no seed, no manifest), on real nginx mirrors
+//     each in its own network namespace behind a kernel tbf link of 40, 20
+//     and 10 MB/s, and the `quicxfer get` binary in a child process: (a)
+//     `get --checksum sha-256=HEX URL1 URL2 URL3` against aria2c with each
+//     of Aria2Variants (and --checksum): time ÷ ideal (size ÷ 70 MB/s),
+//     bytes sent ÷ size, CPU seconds, both outputs byte-identical; (b) the
+//     same plus a lying mirror (every byte XORed, 20 MB/s) through a
+//     Metalink 4 file with sha-256 pieces, the liar at priority 1: time ÷
+//     ideal, the liar's bad blocks and accepted bytes (must be 0), the
+//     blocks rejected, and aria2c -M on the same file; (c) one https mirror
+//     on loopback over HTTP/3 against HTTP/1.1 (`--http3 always|never`):
+//     MB/s and CPU seconds. Parts (a) and (b) need root and nginx, and are
+//     skipped with the reason where either is missing (mirrors.go,
+//     nginx.go, h3server.go).
 //
 // With RunOptions.Exe (the quicxfer binary) every downloader is `quicxfer
 // get --json` in a child process, so its CPU seconds and peak RSS are its
 // own; without it, downloads run in this process (tests) and the CPU figure
-// is the whole process's. Scenarios 8 to 11 need the binary. Peak RSS is
+// is the whole process's. Scenarios 8 to 12 need the binary. Peak RSS is
 // the child's VmHWM, sampled while it runs: a child's ru_maxrss includes the
 // parent's peak (see usage in process.go).
 //
@@ -82,14 +97,17 @@
 // each seed in its own network namespace behind a veth whose seed end has a
 // tbf qdisc, the downloader in this namespace (kernel.go). This kernel has
 // no netem, so kernel links add no delay, jitter or loss; the result's note
-// says which links a scenario ran on.
+// says which links a scenario ran on. Scenario 12's nginx mirrors are on
+// kernel links whatever RunOptions.Kernel says (they have no user-space
+// form), wherever those can be made.
 //
 // # Running
 //
-//	quicxfer-bench                          # the whole suite, 1 GiB (scenario 9: 4 GiB); report in bench/results/DATE
+//	quicxfer-bench                          # the whole suite, 1 GiB (scenario 9: 4 GiB, 12: 256 MiB); report in bench/results/DATE
 //	go run ./cmd/quicxfer-bench --smoke     # every scenario on a few MiB, in seconds
 //	quicxfer-bench --size 64MiB --only 2,3  # some scenarios, another size
 //	sudo quicxfer-bench --kernel --only 2   # scenario 2 behind kernel tbf links
-//	go test ./bench/                        # the tests: scenarios 2 to 11 on small files
+//	sudo quicxfer-bench --kernel --only 12  # HTTP mirrors (nginx, kernel links), 256 MiB
+//	go test ./bench/                        # the tests: scenarios 2 to 12 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

@@ -47,6 +47,11 @@ func WriteReport(dir string, results []Result) error {
 		}
 		r.Plot = name
 	}
+	for _, r := range results {
+		if r.Mirrors != nil {
+			plotErrs = append(plotErrs, writeMirrorsPlots(dir, r)...)
+		}
+	}
 	rep := Report{
 		Date:      time.Now().UTC().Truncate(time.Second),
 		GoVersion: runtime.Version(),
@@ -85,6 +90,10 @@ func WriteTable(w io.Writer, results []Result) {
 		}
 		if r.Err != "" {
 			fmt.Fprintf(w, "| %s | **failed**: %s | %s | %s | | | | | | | |\n", name, oneLine(r.Err), aria2Cell(r.Aria2, true), aria2Cell(r.Aria2, false))
+			continue
+		}
+		if m := r.Mirrors; m != nil && m.Mirrors == nil {
+			fmt.Fprintf(w, "| %s | (a) not run | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", name, mirrorsCell(m))
 			continue
 		}
 		qx := fmt.Sprintf("%.2f s, %s", r.Elapsed, formatRate(r.Throughput))
@@ -154,6 +163,8 @@ func sharesCell(r Result) string {
 		return swarmCell(r.Swarm)
 	case r.SeedProcess != nil:
 		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
+	case r.Mirrors != nil:
+		return mirrorsCell(r.Mirrors)
 	}
 	shares := make([]string, len(r.Seeds))
 	for i, s := range r.Seeds {
@@ -180,6 +191,10 @@ func writeDetails(w io.Writer, results []Result) {
 		fmt.Fprintln(w)
 		if r.Err != "" {
 			fmt.Fprintf(w, "\n- **failed**: %s\n", r.Err)
+		}
+		if r.Mirrors != nil {
+			writeMirrorsDetails(w, r)
+			continue
 		}
 		if r.KilledAt > 0 {
 			fmt.Fprintf(w, "\n- seed closed when the seeds had sent %.1f %% of the file; the ideal counts three seeds until then, two after\n", 100*r.KilledAt)

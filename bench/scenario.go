@@ -112,6 +112,8 @@ type Result struct {
 	Attack *AttackResult `json:"attack,omitempty"`
 	// Swarm is scenario 11's figures (swarm.go).
 	Swarm *SwarmFigures `json:"swarm,omitempty"`
+	// Mirrors is scenario 12's figures (mirrors.go).
+	Mirrors *MirrorsResult `json:"http_mirrors,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -174,6 +176,8 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 		err = runAttack(ctx, sc, workDir, o, want, &r)
 	case ModeSwarm:
 		err = runSwarm(ctx, sc, workDir, o, want, &r)
+	case ModeMirrors:
+		err = runMirrors(ctx, sc, workDir, o, want, &r)
 	default:
 		err = runWithSeeds(ctx, sc, workDir, o, want, &r)
 	}

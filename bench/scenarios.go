@@ -29,6 +29,10 @@ const (
 	// ModeSwarm: an origin seed and many sharing downloaders, each a child
 	// process (scenario 11, SwarmConfig in swarm.go). Needs RunOptions.Exe.
 	ModeSwarm
+	// ModeMirrors: HTTP mirrors alone, nginx behind kernel links, with a
+	// lying mirror and a Metalink, and HTTP/3 against HTTP/1.1 (scenario
+	// 12, MirrorsConfig in mirrors.go). Needs RunOptions.Exe.
+	ModeMirrors
 )
 
 // Scenario is one download: a file of FileSize bytes served by one seed per
@@ -65,6 +69,8 @@ type Scenario struct {
 	// Swarm sets up ModeSwarm (swarm.go); its origin is behind Seeds[0]'s
 	// link.
 	Swarm *SwarmConfig
+	// Mirrors sets up ModeMirrors (mirrors.go); Seeds are its links.
+	Mirrors *MirrorsConfig
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the

@@ -19,6 +19,8 @@ type SuiteOptions struct {
 	Size int64
 	// MemSize is scenario 9's file size, default 4 GiB.
 	MemSize int64
+	// MirrorsSize is scenario 12's file size, default 256 MiB.
+	MirrorsSize int64
 	// Unit is scenario 2's rate unit (4:2:1), bytes/s, default 50 Mbit/s;
 	// scenarios 3, 4, 6 and 8 are scaled from it.
 	Unit float64
@@ -55,6 +57,9 @@ func (o SuiteOptions) withDefaults() SuiteOptions {
 	if o.MemSize <= 0 {
 		o.MemSize = 4 << 30
 	}
+	if o.MirrorsSize <= 0 {
+		o.MirrorsSize = 256 << 20
+	}
 	if o.Unit <= 0 {
 		o.Unit = 50 * Mbit
 	}
@@ -80,8 +85,9 @@ func (o SuiteOptions) withDefaults() SuiteOptions {
 }
 
 // Suite returns the scenarios of the benchmark issue, numbered 1 to 9, the
-// seed under attack (10, with Size and three rounds) and the swarm (11),
-// that o selects. Scenarios 8 to 11 are left out unless o.Run.Exe is set.
+// seed under attack (10, with Size and three rounds), the swarm (11) and
+// the HTTP mirrors (12, with MirrorsSize), that o selects. Scenarios 8 to 12 are
+// left out unless o.Run.Exe is set.
 func Suite(o SuiteOptions) []Scenario {
 	o = o.withDefaults()
 	all := []Scenario{
@@ -96,7 +102,9 @@ func Suite(o SuiteOptions) []Scenario {
 		Scenario9(o.MemSize),
 		ScenarioAttack(o.Size, 3),
 		ScenarioSwarm(max(o.Size/int64(o.SwarmDownloaders), 1<<20), o.SwarmOrigin, o.SwarmDownloaders, o.SwarmUpload),
+		ScenarioHTTPMirrors(o.MirrorsSize),
 	}
+	all[len(all)-1].Mirrors.NoAria2 = o.NoAria2
 	var out []Scenario
 	for _, sc := range all {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, sc.Number) {
@@ -146,6 +154,9 @@ func RunSuite(ctx context.Context, o SuiteOptions, workDir, reportDir string) ([
 			}
 			logf("  %.2f s, %s%s, fetched ÷ size %.4f (%.0f s in all)",
 				r.Elapsed, formatRate(r.Throughput), ideal, r.FetchedOver, time.Since(start).Seconds())
+		}
+		if r.Mirrors != nil {
+			logMirrors(logf, r.Mirrors)
 		}
 		if !o.NoAria2 && aria2Applies(sc) {
 			r.Aria2 = runAria2Baseline(ctx, sc, dir, logf)

@@ -11,7 +11,7 @@ import (
 // found before anything is built or run.
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"--only", "12"},
+		{"--only", "13"},
 		{"--only", "x"},
 		{"--smoke", "--size", "1GiB"},
 		{"--size", "10Mbit"},
