@@ -359,15 +359,18 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 	opts.emit(Event{Kind: EventStart, Name: name, Size: m.Size, BlockSize: m.BlockSize, Resumed: res.ResumedBytes})
 	pf := startProof(ctx, part, plan, &opts)
 	defer pf.stop()
-	if plan.Whole() != nil && !plan.Checkable() {
-		// The prefix is hashed as it grows: blocks come in order.
+	if plan.Whole() != nil {
+		// The whole file's hash is taken of the prefix as it grows (even
+		// when every piece is checked too: a Metalink gives both), so
+		// blocks come in order, and no pass over the file is left at the
+		// end.
 		opts.LowestFirst = true
 	}
 	l := &loop{opts: opts, m: m, plan: plan, part: part, srcs: srcs, start: start, resumed: res.ResumedBytes,
 		limiter: cmp.Or(opts.limiter, newByteLimiter(opts.RateLimit)), from: make([]*source, m.NumBlocks())}
 	var x *prefixHasher
 	var pre *verify.Prefix
-	if h := plan.Whole(); h != nil && !plan.Checkable() {
+	if h := plan.Whole(); h != nil {
 		pre = verify.NewPrefix(*h, m.Size)
 		x = startPrefix(pre, part, m)
 		defer func() { _ = x.stop() }()
@@ -387,9 +390,11 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 		return res, runErr
 	}
 	if pre != nil {
-		plan = verify.None() // the prefix checked the whole file
+		plan = withWhole{plan, nil} // the prefix checked the whole file
 	}
-	return res, finishPartial(&opts, part, plan)
+	err = finishPartial(&opts, part, plan)
+	res.Elapsed = time.Since(start)
+	return res, err
 }
 
 // ErrShareLearnt: a file from mirrors alone cannot be shared (Options.Share):

@@ -42,7 +42,7 @@ func writeJSONEvent(w io.Writer, ev jsonEvent) {
 // startJSON is the body of a start event.
 type startJSON struct {
 	Name         string `json:"name"`
-	ContentID    string `json:"content_id"`
+	ContentID    string `json:"content_id,omitempty"` // none for a file from mirrors alone
 	Size         int64  `json:"size"`
 	BlockSize    int64  `json:"block_size"`
 	ResumedBytes int64  `json:"resumed_bytes"`
@@ -108,7 +108,11 @@ func eventJSON(e quicxfer.Event) jsonEvent {
 
 // startJSONOf is the body of a start event.
 func startJSONOf(e quicxfer.Event) startJSON {
-	return startJSON{e.Name, e.ID.String(), e.Size, e.BlockSize, e.Resumed}
+	id := ""
+	if !e.ID.IsZero() {
+		id = e.ID.String()
+	}
+	return startJSON{e.Name, id, e.Size, e.BlockSize, e.Resumed}
 }
 
 // sourceEventJSONOf is the body of an event of a source.
