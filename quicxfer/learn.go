@@ -18,6 +18,7 @@ import (
 	"github.com/quicxfer/quicxfer/internal/partial"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/verify"
+	"github.com/quicxfer/quicxfer/scheduler"
 )
 
 // This file is a download whose file has no manifest: HTTP mirrors alone,
@@ -58,8 +59,8 @@ func learnFile(ctx context.Context, o *Options, mirrors []*source, newMirror fun
 
 func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirror func(*url.URL) *source) (*learnt, error) {
 	name := ""
-	ps := probeMirrors(ctx, o, *mirrors)
-	if err := ctx.Err(); err != nil {
+	ps, err := probeUntilOne(ctx, o, *mirrors)
+	if err != nil {
 		return nil, err
 	}
 	if len(ps) == 1 {
@@ -163,6 +164,61 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 	}
 	slices.Sort(validators)
 	return &learnt{m: m, plan: plan, name: name, bind: bindID(size, bs, o.Checksum, o.Pieces, slices.Compact(validators))}, nil
+}
+
+// probeUntilOne probes the mirrors until one says the file's size, asking
+// again, with the sources' backoff (or the wait a busy mirror asks for),
+// while every failure may pass (busy, unreachable, a server error; not a
+// missing file or a refusal), for as many rounds as Options.MaxRetries
+// gives a source (for ever when negative).
+func probeUntilOne(ctx context.Context, o *Options, mirrors []*source) ([]probed, error) {
+	backoff := scheduler.DefaultBackoff()
+	for round := 1; ; round++ {
+		ps := probeMirrors(ctx, o, mirrors)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var wait time.Duration
+		var why []string
+		for _, p := range ps {
+			if p.err == nil {
+				return ps, nil
+			}
+			if !passing(p.err) {
+				continue
+			}
+			wait = max(wait, min(retryAfter(p.err), scheduler.DefaultMaxRetryAfter))
+			why = append(why, p.s.raw+": "+o.DescribeError(p.err))
+		}
+		if len(why) == 0 || round > maxRetries(o.MaxRetries) {
+			return ps, nil // agreeSize says why
+		}
+		wait = max(wait, backoff.Delay(round))
+		if round == 1 {
+			o.Logf("no mirror could say the file's size yet (%s); asking again (Ctrl-C to stop)", strings.Join(why, "; "))
+		}
+		o.debugf("probing the mirrors again in %s (round %d)", wait, round+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// passing reports whether a mirror's failure to answer a probe may pass:
+// it was busy, unreachable or failing, not missing the file or refusing it.
+func passing(err error) bool {
+	if he, ok := errors.AsType[*HTTPStatusError](err); ok {
+		switch he.Code {
+		case http.StatusNotFound, http.StatusGone, http.StatusUnauthorized, http.StatusForbidden:
+			return false
+		}
+		return true
+	}
+	return !errors.Is(err, ErrBadRange) && !errors.Is(err, ErrNoSize) && !errors.Is(err, ErrInsecureRedirect) && !certRefused(untrusted(err))
 }
 
 // learnPlan is the block size and the plan of a file of size bytes: a

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,4 +470,33 @@ func TestLearntOnlyMirrorIgnoresRange(t *testing.T) {
 	requireFile(t, out, data)
 	require.True(t, res.Checked)
 	require.Contains(t, l.String(), "ignores Range")
+}
+
+// TestLearntBusyMirror: the only mirror is busy at first (503 with
+// Retry-After): it is asked again after the wait it asks for, and the
+// download goes on; a mirror that does not have the file (404) is not
+// asked again for ever.
+func TestLearntBusyMirror(t *testing.T) {
+	data := writeFile(t, t.TempDir(), "x", 1<<20, 55)
+	var calls atomic.Int64
+	busy := startMirror(t, "f", data, 0, func(w http.ResponseWriter, r *http.Request, data []byte) {
+		if calls.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		honestRanges(w, r, data)
+	}, false)
+	out := filepath.Join(t.TempDir(), "f")
+	var l testkit.Logs
+	_, err := quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{busy.URL()}, Out: out, Checksum: sha256Of(data), Logf: l.Logf})
+	require.NoError(t, err)
+	requireFile(t, out, data)
+	require.Contains(t, l.String(), "asking again")
+
+	missing := startMirror(t, "f", data, 0, notFound, false)
+	_, err = quicxfer.Download(t.Context(), quicxfer.Options{Mirrors: []string{missing.URL()}, Out: filepath.Join(t.TempDir(), "g")})
+	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
+	require.ErrorContains(t, err, "404")
+	require.Equal(t, int64(1), missing.requests.Load(), "a missing file is not asked for again")
 }
