@@ -372,6 +372,12 @@ func runAttackChild() error {
 	if err != nil {
 		return err
 	}
+	if addr.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+		// The good client comes from 127.0.0.1: the attack from another
+		// address, as from another host, so that the seed's limits per
+		// address (MaxConnsPerIP) tell them apart.
+		t.Local = net.IPv4(127, 0, 0, 2)
+	}
 	var c attack.Counts
 	start := time.Now()
 	done := make(chan error, 1)

@@ -157,14 +157,22 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 			// Without a manifest nothing can start until a seed gives it;
 			// with MaxRetries negative (never give up on a source) the
 			// seeds are asked again, with the sources' backoff, for as
-			// long as only reaching them failed.
-			if !retry || opts.MaxRetries >= 0 {
+			// long as only reaching them failed. Seeds that said they are
+			// busy (a limit of theirs) are asked again in any case, as
+			// many rounds as MaxRetries gives a source, after the wait
+			// they asked for if longer: busy is a state, not a failure.
+			busy := retry && errors.Is(err, wire.ErrBusy)
+			switch {
+			case !retry, opts.MaxRetries >= 0 && !busy, busy && opts.MaxRetries >= 0 && round > maxRetries(opts.MaxRetries):
 				return nil, err
-			}
-			if round == 1 {
+			case round == 1 && busy:
+				opts.Logf("%v; asking again after a pause (Ctrl-C to stop)", err)
+			case round == 1:
 				opts.Logf("%v; asking again until a seed answers (Ctrl-C to stop)", err)
 			}
-			t := time.NewTimer(scheduler.DefaultBackoff().Delay(round))
+			wait := scheduler.DefaultBackoff().Delay(round)
+			wait = max(wait, min(retryAfter(err), scheduler.DefaultMaxRetryAfter))
+			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-ctx.Done():

@@ -22,6 +22,11 @@ import (
 // Target is the seed under attack and the files its block requests name.
 type Target struct {
 	Addr *net.UDPAddr
+	// Local, if set, is the address the attack comes from (say 127.0.0.2
+	// against a seed on 127.0.0.1): the seed's limits per address then
+	// tell it from a good client on the same host, as they would tell
+	// hosts apart.
+	Local net.IP
 	// Big is a file of several blocks: the slow readers ask for its
 	// blocks, the bad requests for blocks past its end.
 	Big     manifest.ID
@@ -30,6 +35,39 @@ type Target struct {
 	// seed serves only one.
 	Small     manifest.ID
 	SmallSize int64
+}
+
+// local is the UDP address the attack's sockets are bound to: Local's,
+// any port; nil for any.
+func (t Target) local() *net.UDPAddr {
+	if t.Local == nil {
+		return nil
+	}
+	return &net.UDPAddr{IP: t.Local}
+}
+
+// dial opens a QUIC connection to the target from Local, if set.
+func (t Target) dial(ctx context.Context, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+	if t.Local == nil {
+		return quic.DialAddr(ctx, t.Addr.String(), tc, qc)
+	}
+	udp, err := net.ListenUDP("udp", t.local())
+	if err != nil {
+		return nil, err
+	}
+	tr := &quic.Transport{Conn: udp}
+	c, err := tr.Dial(ctx, t.Addr, tc, qc)
+	if err != nil {
+		_ = tr.Close()
+		_ = udp.Close()
+		return nil, err
+	}
+	go func() {
+		<-c.Context().Done()
+		_ = tr.Close()
+		_ = udp.Close()
+	}()
+	return c, nil
 }
 
 // Discover lists the files of the seed at addr (a LIST request; the seed
@@ -221,7 +259,7 @@ func (s *session) next() *quic.Conn {
 	s.close()
 	for s.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		c, err := quic.DialAddr(ctx, s.a.t.Addr.String(), tlsConf(wire.ALPN), s.q)
+		c, err := s.a.t.dial(ctx, tlsConf(wire.ALPN), s.q)
 		cancel()
 		if err == nil {
 			s.a.counts.Conns.Add(1)
@@ -261,7 +299,7 @@ func (a *attacker) pace(ctx context.Context, d time.Duration) bool {
 // 2000 a second, a quarter of them with a long header as an Initial would
 // have.
 func (a *attacker) garbage(ctx context.Context) {
-	udp, err := net.DialUDP("udp", nil, a.t.Addr)
+	udp, err := net.DialUDP("udp", a.t.local(), a.t.Addr)
 	if err != nil {
 		a.fail("garbage: %w", err)
 		return
@@ -288,7 +326,7 @@ func (a *attacker) garbage(ctx context.Context) {
 func (a *attacker) wrongALPN(ctx context.Context) {
 	for a.pace(ctx, 50*time.Millisecond) {
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c, err := quic.DialAddr(dctx, a.t.Addr.String(), tlsConf("h3"), nil)
+		c, err := a.t.dial(dctx, tlsConf("h3"), nil)
 		cancel()
 		if err == nil {
 			a.fail("a connection with ALPN h3 was accepted")
