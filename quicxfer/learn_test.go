@@ -18,10 +18,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
+	"github.com/quicxfer/quicxfer/internal/seedtest"
 	"github.com/quicxfer/quicxfer/internal/testkit"
 	"github.com/quicxfer/quicxfer/quicxfer"
 	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 	"github.com/quicxfer/quicxfer/quicxfer/verify"
+	"github.com/quicxfer/quicxfer/quicxfer/wire"
+	"github.com/quicxfer/quicxfer/seed"
 )
 
 // sha256Of is data's SHA-256 as a checksum.
@@ -499,4 +502,43 @@ func TestLearntBusyMirror(t *testing.T) {
 	require.ErrorIs(t, err, quicxfer.ErrNoSeeds)
 	require.ErrorContains(t, err, "404")
 	require.Equal(t, int64(1), missing.requests.Load(), "a missing file is not asked for again")
+}
+
+// TestBusySeedAtStart: a seed that refuses the download's first
+// connection as busy (its connection limit taken by another client) is
+// asked again after a pause, and the download completes once the other
+// client is gone, rather than failing at once.
+func TestBusySeedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	data := writeFile(t, dir, "f.bin", 1<<20, 56)
+	srv := seedtest.Start(t, seed.Options{Paths: []string{dir}, MaxConns: 1})
+	u := srv.URLs()[0]
+	pu, err := wire.ParseURL(u)
+	require.NoError(t, err)
+	holder, err := quicxfer.NewClient()
+	require.NoError(t, err)
+	defer holder.Close()
+	conn, err := holder.Dial(t.Context(), pu)
+	require.NoError(t, err)
+	var l testkit.Logs
+	done := make(chan error, 1)
+	out := filepath.Join(t.TempDir(), "f.bin")
+	go func() {
+		_, err := quicxfer.Download(t.Context(), quicxfer.Options{Seeds: []string{u}, Name: "f.bin", Out: out, Logf: l.Logf})
+		done <- err
+	}()
+	waitUntil(t, func() bool { return strings.Contains(l.String(), "asking again after a pause") })
+	require.NoError(t, conn.Close())
+	require.NoError(t, <-done)
+	requireFile(t, out, data)
+}
+
+// waitUntil waits for cond, failing the test after a minute.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "timed out")
+		time.Sleep(10 * time.Millisecond)
+	}
 }
