@@ -161,8 +161,12 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 		case p.info.lastModified != "":
 			validators = append(validators, "last-modified "+p.info.lastModified)
 		}
+		o.debugf("mirror %s: %d bytes, ETag %q, Last-Modified %q, ranges %v", p.s.raw, p.info.size, p.info.etag, p.info.lastModified, p.info.ranges)
 	}
 	slices.Sort(validators)
+	if n := len(slices.Compact(slices.Clone(validators))); n > 1 {
+		o.debugf("the mirrors give %d different validators (servers set their own ETags): the bytes are compared, and hashed, all the same", n)
+	}
 	return &learnt{m: m, plan: plan, name: name, bind: bindID(size, bs, o.Checksum, o.Pieces, slices.Compact(validators))}, nil
 }
 
