@@ -441,35 +441,13 @@ func (b *mirrorBed) linkBytes(n int) []int64 {
 func (b *mirrorBed) watch(n int, interval time.Duration) func() []Sample {
 	start := time.Now()
 	base := b.linkBytes(n)
-	var samples []Sample
-	take := func() {
+	return sampleEvery(interval, func() Sample {
 		cur := b.linkBytes(n)
 		for i := range cur {
 			cur[i] -= base[i]
 		}
-		samples = append(samples, Sample{T: time.Since(start).Seconds(), Bytes: cur})
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		take()
-		for {
-			select {
-			case <-t.C:
-				take()
-			case <-stop:
-				take()
-				return
-			}
-		}
-	}()
-	return func() []Sample {
-		close(stop)
-		<-done
-		return samples
-	}
+		return Sample{T: time.Since(start).Seconds(), Bytes: cur}
+	})
 }
 
 // runMirrorsKernel runs parts (a) and (b).

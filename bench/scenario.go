@@ -298,26 +298,31 @@ func (tb *testbed) sent() ([]int64, int64) {
 // returned function is called, calling tick (if not nil) with each sample's
 // total; the returned function stops it and returns the samples.
 func (tb *testbed) watch(start time.Time, interval time.Duration, tick func(total int64)) func() []Sample {
-	var samples []Sample
-	stop, done := make(chan struct{}), make(chan struct{})
-	take := func() {
+	return sampleEvery(interval, func() Sample {
 		b, sum := tb.sent()
-		samples = append(samples, Sample{T: time.Since(start).Seconds(), Bytes: b})
 		if tick != nil {
 			tick(sum)
 		}
-	}
+		return Sample{T: time.Since(start).Seconds(), Bytes: b}
+	})
+}
+
+// sampleEvery calls take at once, then every interval, until the returned
+// function is called, which takes a last sample and returns them all.
+func sampleEvery(interval time.Duration, take func() Sample) func() []Sample {
+	var samples []Sample
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		take()
+		samples = append(samples, take())
 		for {
 			select {
 			case <-t.C:
-				take()
+				samples = append(samples, take())
 			case <-stop:
-				take()
+				samples = append(samples, take())
 				return
 			}
 		}
