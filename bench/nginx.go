@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/nginxconf"
 )
 
 // # nginx mirrors
@@ -103,29 +105,7 @@ func StartNginx(ctx context.Context, ns string, addr netip.AddrPort, root, dir s
 // nginxConf is the configuration of an nginx that keeps everything in
 // dir, logs each request's body bytes, and serves root on addr.
 func nginxConf(dir string, addr netip.AddrPort, root string) string {
-	return fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  log_format bytes '$body_bytes_sent';
-  access_log %[1]s/access.log bytes;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  server {
-    listen %[2]s;
-    root %[3]s;
-  }
-}
-`, dir, addr, root)
+	return nginxconf.Config{Dir: dir, Listen: addr.String(), Root: root, AccessLog: true}.String()
 }
 
 // waitUp waits until nginx answers on its address (any status), exits, or

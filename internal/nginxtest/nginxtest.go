@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/nginxconf"
 )
 
 // Server is a running nginx.
@@ -48,28 +50,7 @@ func Start(t testing.TB, root, extra string) *Server {
 	dir := t.TempDir()
 	for try := 0; ; try++ {
 		port := freePort(t)
-		conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  sendfile on;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:%[2]d;
-    root %[3]s;
-    %[4]s
-  }
-}
-`, dir, port, root, extra)
+		conf := nginxconf.Config{Dir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", port), Root: root, Extra: extra}.String()
 		path := filepath.Join(dir, "nginx.conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
