@@ -110,18 +110,7 @@ func (m *H3Mirror) Port() int { return m.port }
 
 func (m *H3Mirror) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Alt-Svc", `h3=":`+strconv.Itoa(m.port)+`"; ma=86400`)
-	f, err := os.Open(m.path)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+	serveFile(w, r, m.path)
 }
 
 // Close stops both servers, closing their listeners and connections, and

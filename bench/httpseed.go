@@ -116,7 +116,13 @@ func (s *HTTPSeed) track(c net.Conn, st http.ConnState) {
 
 func (s *HTTPSeed) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	f, err := os.Open(s.path)
+	serveFile(&countingWriter{ResponseWriter: w, n: &s.sent}, r, s.path)
+}
+
+// serveFile answers r with the file at path, as http.ServeContent does
+// (ranges, and sendfile where w allows it).
+func serveFile(w http.ResponseWriter, r *http.Request, path string) {
+	f, err := os.Open(path)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -127,7 +133,7 @@ func (s *HTTPSeed) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	http.ServeContent(&countingWriter{ResponseWriter: w, n: &s.sent}, r, fi.Name(), fi.ModTime(), f)
+	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
 
 // sentCountStep is the most countingWriter hands to sendfile at once, so

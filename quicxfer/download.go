@@ -146,7 +146,7 @@ func download(ctx context.Context, opts Options, while *string) (*Result, error)
 			return nil, err
 		}
 		hc = c
-		defer closeHTTPClient(hc)
+		defer CloseHTTPClient(hc)
 	}
 	if len(urls) == 0 && known == nil {
 		return downloadLearnt(ctx, opts, while, name, mirrors, mirrorRaws, hc, start)

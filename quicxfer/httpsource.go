@@ -81,8 +81,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // are never compressed (a range of a compressed body is not a range of the
 // file). Proxies are taken from the environment, as curl does, and
 // opts.Proxy (SOCKS5); https mirrors are used over HTTP/3 as opts.HTTP3
-// says. The error is that of a bad proxy URL. Close the client's transport
-// (an io.Closer) when done: it holds the HTTP/3 side's UDP socket.
+// says. The error is that of a bad proxy URL. Close it with CloseHTTPClient
+// when done: its transport holds the HTTP/3 side's UDP socket.
 func NewHTTPClient(opts ClientOptions) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{
@@ -112,9 +112,16 @@ func NewHTTPClient(opts ClientOptions) (*http.Client, error) {
 	return &http.Client{Transport: newHTTPTransport(tr, opts.HTTP3, tr.TLSClientConfig.Clone())}, nil
 }
 
-// closeHTTPClient closes what c holds: its idle connections, and its
-// transport if it is an io.Closer (the HTTP/3 side's socket).
-func closeHTTPClient(c *http.Client) {
+// CheckProxy reports what is wrong with raw as ClientOptions.Proxy, nil if
+// nothing (NewHTTPClient's error for it).
+func CheckProxy(raw string) error {
+	_, err := proxyDialer(raw, os.Getenv)
+	return err
+}
+
+// CloseHTTPClient closes what a client of NewHTTPClient holds: its idle
+// connections, and its transport's HTTP/3 socket.
+func CloseHTTPClient(c *http.Client) {
 	c.CloseIdleConnections()
 	if cl, ok := c.Transport.(io.Closer); ok {
 		_ = cl.Close()
@@ -225,6 +232,9 @@ type httpFetcher struct {
 	hops   http.Header
 }
 
+// maxHopValues bounds the values of each header noteHop keeps.
+const maxHopValues = 64
+
 // noteHop keeps what a redirect response says of the file.
 func (f *httpFetcher) noteHop(h http.Header) {
 	f.hopsMu.Lock()
@@ -233,9 +243,8 @@ func (f *httpFetcher) noteHop(h http.Header) {
 		f.hops = http.Header{}
 	}
 	for _, k := range []string{"Link", "Digest", "Repr-Digest"} {
-		if len(f.hops[k]) < 64 {
-			f.hops[k] = append(f.hops[k], h.Values(k)...)
-		}
+		vs := h.Values(k)
+		f.hops[k] = append(f.hops[k], vs[:min(len(vs), maxHopValues-len(f.hops[k]))]...)
 	}
 }
 
@@ -359,8 +368,9 @@ func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, onB
 }
 
 // get sends a GET of the mirror's file with the Range header rng (none if
-// empty) and the headers hdr (may be nil). On error it also says what the failure means. It records where
-// the mirror redirected, and samples the time to the first byte.
+// empty) and the headers hdr (may be nil). On error it also says what the
+// failure means. It records where the mirror redirected, and samples the
+// time to the first byte.
 func (f *httpFetcher) get(ctx context.Context, rng string, hdr http.Header) (*http.Response, scheduler.Outcome, error) {
 	var gotConn atomic.Bool
 	var wrote atomic.Int64

@@ -53,63 +53,57 @@ type learnt struct {
 // hash is used (discover): newMirror makes the source of each mirror it
 // names, which are probed in turn and returned, with the given ones.
 func learnFile(ctx context.Context, o *Options, mirrors []*source, newMirror func(*url.URL) *source) (*learnt, []*source, error) {
-	lf, err := learnFileFrom(ctx, o, &mirrors, newMirror)
-	return lf, mirrors, err
-}
-
-func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirror func(*url.URL) *source) (*learnt, error) {
 	name := ""
-	ps, err := probeUntilOne(ctx, o, *mirrors)
+	ps, err := probeUntilOne(ctx, o, mirrors)
 	if err != nil {
-		return nil, err
+		return nil, mirrors, err
+	}
+	// add makes sources of urls not known yet and probes them.
+	add := func(urls []*url.URL) error {
+		known := map[string]bool{}
+		for _, s := range mirrors {
+			known[s.f.key()] = true
+		}
+		var added []*source
+		for _, u := range urls {
+			if !known[u.String()] {
+				known[u.String()] = true
+				added = append(added, newMirror(u))
+			}
+		}
+		mirrors = append(mirrors, added...)
+		ps = append(ps, probeMirrors(ctx, o, added)...)
+		return ctx.Err()
 	}
 	if len(ps) == 1 {
 		d, answered, ok, err := described(ctx, o, ps[0])
 		if err != nil {
-			return nil, err
+			return nil, mirrors, err
 		}
 		if ok {
 			if answered {
 				// The URL is the Metalink, not the file: its mirrors are.
-				*mirrors, ps = nil, nil
+				mirrors, ps = nil, nil
 				o.Mirrors, name = nil, d.Name
 			}
-			known := map[string]bool{}
-			for _, s := range *mirrors {
-				known[s.f.key()] = true
-			}
 			o.Describe(d)
-			var added []*source
+			var urls []*url.URL
 			for _, raw := range d.Mirrors {
-				u, err := parseMirrorURL(raw)
-				if err != nil || known[u.String()] {
-					continue
+				if u, err := parseMirrorURL(raw); err == nil {
+					urls = append(urls, u)
 				}
-				known[u.String()] = true
-				added = append(added, newMirror(u))
 			}
-			if len(added) == 0 && len(ps) == 0 {
-				return nil, fmt.Errorf("%w: the Metalink names no http(s) mirror of %s", ErrNoSeeds, d.Name)
+			if err := add(urls); err != nil {
+				return nil, mirrors, err
 			}
-			*mirrors = append(*mirrors, added...)
-			ps = append(ps, probeMirrors(ctx, o, added)...)
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			if len(ps) == 0 {
+				return nil, mirrors, fmt.Errorf("%w: the Metalink names no http(s) mirror of %s", ErrNoSeeds, d.Name)
 			}
 		}
 	}
 	if len(ps) == 1 {
-		known := map[string]bool{ps[0].f.url: true}
-		var added []*source
-		for _, u := range discover(o, ps[0], known) {
-			added = append(added, newMirror(u))
-		}
-		if len(added) > 0 {
-			*mirrors = append(*mirrors, added...)
-			ps = append(ps, probeMirrors(ctx, o, added)...)
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
+		if err := add(discover(o, ps[0], map[string]bool{ps[0].f.url: true})); err != nil {
+			return nil, mirrors, err
 		}
 	}
 	want := int64(-1)
@@ -118,10 +112,10 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 	}
 	size, err := agreeSize(o, ps, want, "its description (a Metalink)")
 	if err != nil {
-		return nil, err
+		return nil, mirrors, err
 	}
 	if size > manifest.MaxSize {
-		return nil, fmt.Errorf("the mirrors say the file has %d bytes, more than a download can hold (%d): %w", size, int64(manifest.MaxSize), manifest.ErrTooLarge)
+		return nil, mirrors, fmt.Errorf("the mirrors say the file has %d bytes, more than a download can hold (%d): %w", size, int64(manifest.MaxSize), manifest.ErrTooLarge)
 	}
 	ranged := 0
 	for _, p := range ps {
@@ -142,11 +136,11 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 	}
 	bs, plan, err := learnPlan(o, size)
 	if err != nil {
-		return nil, err
+		return nil, mirrors, err
 	}
 	if !plan.Checkable() {
 		if err := sample(ctx, o, ps, size, plan.Whole() != nil); err != nil {
-			return nil, err
+			return nil, mirrors, err
 		}
 	}
 	m := &manifest.Manifest{Size: size, BlockSize: bs, Blocks: make([]manifest.Block, manifest.NumBlocksFor(size, bs))}
@@ -164,10 +158,11 @@ func learnFileFrom(ctx context.Context, o *Options, mirrors *[]*source, newMirro
 		o.debugf("mirror %s: %d bytes, ETag %q, Last-Modified %q, ranges %v", p.s.raw, p.info.size, p.info.etag, p.info.lastModified, p.info.ranges)
 	}
 	slices.Sort(validators)
-	if n := len(slices.Compact(slices.Clone(validators))); n > 1 {
-		o.debugf("the mirrors give %d different validators (servers set their own ETags): the bytes are compared, and hashed, all the same", n)
+	validators = slices.Compact(validators)
+	if len(validators) > 1 {
+		o.debugf("the mirrors give %d different validators (servers set their own ETags): the bytes are compared, and hashed, all the same", len(validators))
 	}
-	return &learnt{m: m, plan: plan, name: name, bind: bindID(size, bs, o.Checksum, o.Pieces, slices.Compact(validators))}, nil
+	return &learnt{m: m, plan: plan, name: name, bind: bindID(size, bs, o.Checksum, o.Pieces, validators)}, mirrors, nil
 }
 
 // probeUntilOne probes the mirrors until one says the file's size, asking

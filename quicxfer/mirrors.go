@@ -15,6 +15,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/quicxfer/quicxfer/internal/linkheader"
+	"github.com/quicxfer/quicxfer/internal/units"
 	"github.com/quicxfer/quicxfer/quicxfer/verify"
 	"github.com/quicxfer/quicxfer/scheduler"
 )
@@ -79,7 +80,7 @@ func (f *httpFetcher) probe(ctx context.Context) (mirrorInfo, scheduler.Outcome,
 		info.size = resp.ContentLength // the body is not read: closing it ends the answer
 	case http.StatusRequestedRangeNotSatisfiable:
 		// An empty file has no first byte: "bytes */0".
-		if _, total, ok := strings.Cut(h.Get("Content-Range"), "/"); ok && strings.TrimSpace(total) == "0" && strings.HasPrefix(h.Get("Content-Range"), "bytes */") {
+		if strings.TrimSpace(h.Get("Content-Range")) == "bytes */0" {
 			info.size, info.ranges = 0, true
 			return info, scheduler.Delivered, nil
 		}
@@ -137,16 +138,9 @@ func discover(o *Options, p probed, known map[string]bool) []*url.URL {
 		}
 	}
 	if len(add) > 0 {
-		o.Logf("mirror %s names %d other %s of the file (Link headers): using them too", p.s.raw, len(add), plural(len(add), "mirror", "mirrors"))
+		o.Logf("mirror %s names %d other %s of the file (Link headers): using them too", p.s.raw, len(add), units.Plural(len(add), "mirror"))
 	}
 	return add
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // probed is one mirror's answer to probe.

@@ -137,27 +137,20 @@ func (l *loop) finishLearnt(ctx context.Context, x **prefixHasher, pre *verify.P
 		if err := l.part.Forget(bad); err != nil {
 			return fmt.Errorf("writing to disk: %w", err)
 		}
+		var n int64
 		for _, i := range bad {
 			l.from[i] = nil
+			n += l.m.BlockLen(i)
 		}
-		res.RepairedBytes += int64(len(bad)) * l.m.BlockSize
+		res.RepairedBytes += n
 		if liar != nil {
 			liar.leftOut = true
-			liar.accepted.Add(-int64(len(bad)) * l.m.BlockSize) // none of its blocks is kept
+			liar.accepted.Add(-n) // none of its blocks is kept
 			liar.blocks.Add(-int64(len(bad)))
 		}
 		pre.Reset(l.m.BlockOffset(slices.Min(bad)))
-		for _, s := range l.srcs {
-			if l.joins[s] == joinDropped && !s.suspect {
-				s.leftOut = true
-			}
-		}
-		if liar != nil {
-			liar.leftOut = true
-		}
-		l.idleSince, l.toldIdle = time.Time{}, false
 		*x = startPrefix(pre, l.part, l.m)
-		if err := l.run(ctx); err != nil {
+		if err := l.rerun(ctx); err != nil {
 			return err
 		}
 	}

@@ -127,8 +127,15 @@ func (l *loop) settle(ctx context.Context, p *proof, res *Result) error {
 	if l.part.Complete() {
 		return nil // nothing failed, or what did failed before the scheduler counted it had
 	}
+	return l.rerun(ctx)
+}
+
+// rerun runs the loop again for the blocks missing now, with the sources
+// of the last run but those it dropped (and the suspects a repair left
+// out, repair.go), going on with what was said of each.
+func (l *loop) rerun(ctx context.Context) error {
 	for _, s := range l.srcs {
-		if l.joins[s] == joinDropped {
+		if l.joins[s] == joinDropped && !s.suspect {
 			s.leftOut = true
 		}
 	}

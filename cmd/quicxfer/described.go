@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,31 +27,51 @@ type getArgs struct {
 	metalink string   // --metalink, or the one Metalink among the arguments
 }
 
+// argKind is what an argument of get is.
+type argKind int
+
+const (
+	argName     argKind = iota // a NAME on the seeds
+	argMirror                  // an http(s) URL: a mirror
+	argMetalink                // a Metalink: a local *.meta4 / *.metalink, or its http(s) URL
+)
+
+// kindOf tells what the argument a of get is.
+func kindOf(a string) argKind {
+	_, _, isURL := strings.Cut(a, "://")
+	web := isWebURL(a)
+	switch {
+	case metalink.Sniff(a, "") && (web || !isURL):
+		return argMetalink
+	case web:
+		return argMirror
+	}
+	return argName
+}
+
+// isWebURL reports whether s is an http or https URL, by its scheme.
+func isWebURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	return ok && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https"))
+}
+
 // splitArgs sorts the arguments of get.
 func splitArgs(c *cli.Context) (getArgs, error) {
 	g := getArgs{mirrors: c.StringSlice("mirror"), metalink: c.String("metalink")}
 	for _, a := range c.Args().Slice() {
-		scheme, _, isURL := strings.Cut(a, "://")
-		web := isURL && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https"))
-		switch {
-		case metalink.Sniff(a, "") && (web || !isURL):
+		switch kindOf(a) {
+		case argMetalink:
 			if g.metalink != "" {
 				return g, usagef("get: give one Metalink (%s and %s)", showName(redactURL(g.metalink)), showName(redactURL(a)))
 			}
 			g.metalink = a
-		case web:
+		case argMirror:
 			g.mirrors = append(g.mirrors, a)
 		default:
 			g.names = append(g.names, a)
 		}
 	}
 	return g, nil
-}
-
-// isWebURL reports whether s is an http or https URL.
-func isWebURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // loadMetalink reads the Metalink at src: a local file, or an http(s) URL

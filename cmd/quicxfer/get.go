@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/url"
 	"os"
@@ -157,10 +156,7 @@ Examples:
 					return usagef("%v", err)
 				}
 				ml, err = loadMetalink(c.Context, ga.metalink, hc)
-				hc.CloseIdleConnections()
-				if cl, ok := hc.Transport.(io.Closer); ok {
-					_ = cl.Close()
-				}
+				quicxfer.CloseHTTPClient(hc)
 				if err != nil {
 					return err
 				}

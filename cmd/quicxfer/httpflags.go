@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
@@ -30,13 +28,8 @@ func httpAccess(c *cli.Context, o *quicxfer.ClientOptions) error {
 	if mode == quicxfer.HTTP3Always {
 		return usagef("--http3 always and --all-proxy: HTTP/3 goes over UDP, which a SOCKS5 proxy does not carry; give one")
 	}
-	hc, err := quicxfer.NewHTTPClient(*o)
-	if err != nil {
+	if err := quicxfer.CheckProxy(o.Proxy); err != nil {
 		return usagef("--all-proxy: %v", err)
-	}
-	hc.CloseIdleConnections()
-	if cl, ok := hc.Transport.(io.Closer); ok {
-		_ = cl.Close()
 	}
 	return nil
 }

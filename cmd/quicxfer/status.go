@@ -19,7 +19,6 @@ import (
 	"github.com/quicxfer/quicxfer/cmd/quicxfer/internal/ui"
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
 	"github.com/quicxfer/quicxfer/internal/partial"
-	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 )
 
 func statusCommand() *cli.Command {
@@ -218,7 +217,7 @@ func resumeArgs(rec *getRecord) (args []string, password bool, err error) {
 	}
 	names := 0
 	for _, a := range set.Args() {
-		if !isWebURL(a) && !metalink.Sniff(a, "") {
+		if kindOf(a) == argName {
 			names++ // mirrors' URLs and a Metalink go with at most one NAME
 		}
 	}
