@@ -300,17 +300,17 @@ func (f *httpFetcher) redirectedTo() string {
 // A mirror that ignores Range is read as a whole instead (wholeStream),
 // block after block from one answer, while it is the only source left
 // (setAlone): its blocks are verified one by one as they arrive, like any.
-func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
+func (f *httpFetcher) fetch(ctx context.Context, _ manifest.ID, _ int, off int64, buf []byte, on progress) (scheduler.Outcome, error) {
 	if f.ignoresRange.Load() && f.alone.Load() {
-		return f.whole.fetch(ctx, f, off, buf, onBytes)
+		return f.whole.fetch(ctx, f, off, buf, on)
 	}
 	f.whole.forget(off) // noted when issued, if it was read as a whole then
-	return f.fetchRange(ctx, off, buf, onBytes)
+	return f.fetchRange(ctx, off, buf, on)
 }
 
 // fetchRange is fetch's range request: the bytes at off into buf, checked
 // to be that range of a file of f.size bytes.
-func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
+func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, on progress) (scheduler.Outcome, error) {
 	n := int64(len(buf))
 	resp, out, err := f.get(ctx, fmt.Sprintf("bytes=%d-%d", off, off+n-1), nil)
 	if err != nil {
@@ -334,7 +334,7 @@ func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, onB
 		f.ignoresRange.Store(true)
 		if f.alone.Load() {
 			resp.Body.Close()
-			return f.whole.fetch(ctx, f, off, buf, onBytes)
+			return f.whole.fetch(ctx, f, off, buf, on)
 		}
 		// Once may be a proxy's whim: a failure, tried again later.
 		return scheduler.Failed, ErrIgnoresRange
@@ -344,7 +344,7 @@ func (f *httpFetcher) fetchRange(ctx context.Context, off int64, buf []byte, onB
 	if resp.ContentLength >= 0 && resp.ContentLength != n {
 		return scheduler.Rejected, fmt.Errorf("%w: Content-Length %d, want %d", ErrBadRange, resp.ContentLength, n)
 	}
-	if out, err := readFull(ctx, resp.Body, buf, onBytes); err != nil {
+	if out, err := readFull(ctx, resp.Body, buf, on); err != nil {
 		return out, err
 	}
 	// The body must end here. Reading its end also lets the connection be
@@ -450,13 +450,14 @@ func checkWhole(resp *http.Response, size int64) error {
 
 // readFull reads len(buf) bytes of body into buf, calling onBytes as they
 // come. A body that ends first was cut short: a failure, not a lie.
-func readFull(ctx context.Context, body io.Reader, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
+func readFull(ctx context.Context, body io.Reader, buf []byte, on progress) (scheduler.Outcome, error) {
 	n := len(buf)
 	for got := 0; got < n; {
 		k, err := body.Read(buf[got:min(got+readChunk, n)])
 		got += k
-		if k > 0 && onBytes != nil {
-			onBytes(k)
+		if k > 0 {
+			on.bytes(k)
+			on.prefix(got)
 		}
 		if err != nil && got < n {
 			if ctx.Err() != nil {

@@ -404,6 +404,7 @@ func downloadLearnt(ctx context.Context, opts Options, while *string, name strin
 	}
 
 	*while = "while opening the partial download"
+	opts.readBack = plan.Whole() != nil // see startPrefix
 	part, err := openPartial(&opts, m, &lf.bind)
 	if err != nil {
 		res.Seeds = results(srcs)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/quic-go/quic-go"
 
 	"github.com/quicxfer/quicxfer/internal/partial"
@@ -575,18 +576,23 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 	defer l.bufs.Put(bp)
 	buf := (*bp)[:l.m.BlockLen(a.Block)]
 	got := func(n int) { s.received.Add(int64(n)) }
-	onBytes := got
+	on := progress{got: got}
 	if lim := l.limiter; lim != nil {
-		onBytes = func(n int) { lim.pay(ctx, s, n, got) }
+		on.got = func(n int) { lim.pay(ctx, s, n, got) }
 	}
-	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, onBytes)
+	// The block is hashed as it arrives, a piece at a time while the
+	// piece is in the CPU's caches: its SHA-256 (the plan's, when the
+	// plan can), and the xxh64 that partial's guard compares.
+	h := newBlockHasher(l.plan, a.Block, buf)
+	on.filled = h.upTo
+	out, err := s.f.fetch(ctx, l.id, a.Block, l.m.BlockOffset(a.Block), buf, on)
 	if err != nil {
 		if ctx.Err() != nil {
 			return result{a: a, out: scheduler.Failed, err: ctx.Err()}
 		}
 		return result{a: a, out: out, err: err}
 	}
-	if err := l.plan.Piece(a.Block, buf); err != nil {
+	if err := h.check(); err != nil {
 		return result{a: a, out: scheduler.Rejected, err: err}
 	}
 	// Has and WriteBlock under one lock, so that of two copies arriving
@@ -597,7 +603,14 @@ func (l *loop) fetch(ctx context.Context, s *source, a scheduler.Action) result 
 		l.writeMu.Unlock()
 		return result{a: a, out: scheduler.Delivered} // another source's copy won the race
 	}
-	err = l.part.WriteBlock(a.Block, buf)
+	err = l.part.WriteVerified(a.Block, buf, h.xxh())
+	if errors.Is(err, manifest.ErrHashMismatch) {
+		// Its SHA-256 matched but not its xxh64: a manifest (taken
+		// without an ID) whose hashes disagree. The block is bad, not
+		// the disk.
+		l.writeMu.Unlock()
+		return result{a: a, out: scheduler.Rejected, err: err}
+	}
 	if err == nil && l.from != nil {
 		l.from[a.Block] = s
 	}
@@ -615,3 +628,49 @@ type diskError struct{ err error }
 
 func (e *diskError) Error() string { return "writing to disk: " + e.err.Error() }
 func (e *diskError) Unwrap() error { return e.err }
+
+// blockHasher hashes a block's buffer as the fetcher fills it (progress's
+// filled): the plan's check, where the plan is Incremental, and the
+// block's xxh64. What was not hashed as it came (a fetcher that does not
+// say) is hashed at the end.
+type blockHasher struct {
+	plan  verify.Plan
+	block int
+	buf   []byte
+	piece verify.PieceChecker // nil: the plan checks the whole buffer at the end
+	x     *xxhash.Digest
+	done  int // buf[:done] is hashed
+}
+
+func newBlockHasher(plan verify.Plan, block int, buf []byte) *blockHasher {
+	h := &blockHasher{plan: plan, block: block, buf: buf, x: xxhash.New()}
+	if inc, ok := plan.(verify.Incremental); ok {
+		h.piece = inc.NewPiece(block)
+	}
+	return h
+}
+
+// upTo hashes buf up to k.
+func (h *blockHasher) upTo(k int) {
+	if k <= h.done || k > len(h.buf) {
+		return
+	}
+	p := h.buf[h.done:k]
+	if h.piece != nil {
+		h.piece.Write(p)
+	}
+	h.x.Write(p)
+	h.done = k
+}
+
+// check hashes the rest of the buffer and checks the block.
+func (h *blockHasher) check() error {
+	h.upTo(len(h.buf))
+	if h.piece != nil {
+		return h.piece.Check()
+	}
+	return h.plan.Piece(h.block, h.buf)
+}
+
+// xxh returns the block's xxh64, once check has run.
+func (h *blockHasher) xxh() uint64 { return h.x.Sum64() }

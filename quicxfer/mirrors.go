@@ -267,7 +267,7 @@ func sample(ctx context.Context, o *Options, ps []probed, size int64, settle boo
 		wg.Go(func() {
 			buf := make([]byte, n)
 			for _, off := range offs {
-				if _, err := p.f.fetchRange(sctx, off, buf, func(k int) { p.s.received.Add(int64(k)) }); err != nil {
+				if _, err := p.f.fetchRange(sctx, off, buf, progress{got: func(k int) { p.s.received.Add(int64(k)) }}); err != nil {
 					errs[i] = err
 					return
 				}

@@ -125,6 +125,10 @@ type Options struct {
 	// (DownloadDir's files share one for Base.RateLimit), in place of one of
 	// its own for RateLimit.
 	limiter *byteLimiter
+	// readBack says the download reads its own blocks back from the part
+	// file as they come (the prefix hash of a checksum): they are written
+	// through the page cache then, not with O_DIRECT.
+	readBack bool
 
 	// Logf receives one-line messages for the user (seeds left out or
 	// dropped, damaged partial state, ...). Nil discards them.

@@ -301,7 +301,7 @@ func (l *loop) refetch(ctx context.Context, i int, exclude ...*source) (*source,
 				continue
 			}
 			fctx, cancel := context.WithTimeout(ctx, refetchTimeout)
-			_, err := t.f.fetch(fctx, l.id, i, l.m.BlockOffset(i), buf, func(n int) { t.received.Add(int64(n)) })
+			_, err := t.f.fetch(fctx, l.id, i, l.m.BlockOffset(i), buf, progress{got: func(n int) { t.received.Add(int64(n)) }})
 			cancel()
 			if err != nil {
 				if ctx.Err() != nil {

@@ -41,6 +41,7 @@ func openPartial(o *Options, m *manifest.Manifest, bind *manifest.ID) (*partial.
 	po := partial.Options{
 		Workers: o.Workers, Logf: o.Logf,
 		DeferProof: true, DiscardOther: o.DiscardPartial, RemoveEmpty: true,
+		Buffered: o.readBack,
 	}
 	if bind != nil {
 		po.Learn, po.ID = true, *bind

@@ -281,7 +281,7 @@ func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 // a dial inside a request would be taken for a stall.
 var errNotConnected = errors.New("not connected")
 
-func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
+func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, on progress) (scheduler.Outcome, error) {
 	sl := f.take()
 	defer sl.inflight.Add(-1)
 	conn := sl.live()
@@ -301,7 +301,12 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 		}
 		return scheduler.Down, err
 	}
-	err = conn.FetchBlock(ctx, id, index, buf, onBytes)
+	got := 0
+	err = conn.FetchBlock(ctx, id, index, buf, func(n int) {
+		got += n
+		on.bytes(n)
+		on.prefix(got)
+	})
 	if err == nil {
 		return scheduler.Delivered, nil
 	}

@@ -29,18 +29,41 @@ import (
 // verification and notes.
 type fetcher interface {
 	// fetch reads block index of the content id, at byte offset off of
-	// the file, into buf, whose length is the block's. onBytes is called
-	// with the size of each piece of payload as it arrives. The bytes are
-	// not verified here. It says what the request's end means for the
+	// the file, into buf, whose length is the block's, and tells on of
+	// the bytes as they arrive. The bytes are not verified here. It says what the request's end means for the
 	// scheduler: Delivered with a nil error, else the outcome of the
 	// failure (Failed, Down, Busy, ...).
-	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error)
+	fetch(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, on progress) (scheduler.Outcome, error)
 	// key identifies the source among a download's others (the same
 	// source given twice, or named by a peer, is used once): a normalised
 	// URL, never shown (the source's raw URL is, redacted).
 	key() string
 	// close releases the source's connections.
 	close()
+}
+
+// progress is how a fetcher tells of a block's bytes as they arrive.
+type progress struct {
+	// got, if not nil, is called with the size of each piece of payload
+	// as it arrives, wherever it goes (the skipped start of a whole-file
+	// answer too); it may block, to pace the reading (a speed limit).
+	got func(n int)
+	// filled, if not nil, is called with k each time buf[:k] holds its
+	// final bytes, k growing, one call at a time: the download hashes the
+	// block as it arrives, while its bytes are in the CPU's caches.
+	filled func(k int)
+}
+
+func (p progress) bytes(n int) {
+	if p.got != nil {
+		p.got(n)
+	}
+}
+
+func (p progress) prefix(k int) {
+	if p.filled != nil {
+		p.filled(k)
+	}
 }
 
 // connector is a source the loop connects to itself: it starts in backoff

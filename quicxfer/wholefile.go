@@ -57,7 +57,7 @@ func (w *wholeStream) forget(off int64) {
 }
 
 // fetch reads the block at off (len(buf) bytes) of the file that f serves.
-func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error) {
+func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf []byte, on progress) (scheduler.Outcome, error) {
 	w.mu.Lock()
 	if w.cond.L == nil {
 		w.cond.L = &w.mu
@@ -87,7 +87,7 @@ func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf 
 	body, pos := w.body, w.pos
 	w.mu.Unlock()
 
-	out, err, body, pos := w.read(ctx, f, body, pos, off, buf, onBytes)
+	out, err, body, pos := w.read(ctx, f, body, pos, off, buf, on)
 
 	w.mu.Lock()
 	w.busy = false
@@ -104,7 +104,7 @@ func (w *wholeStream) fetch(ctx context.Context, f *httpFetcher, off int64, buf 
 // read reads the block at off from body (at pos; nil: none yet), opening a
 // new answer if needed, and returns the body to go on with (nil if it
 // ended or failed) and where it is.
-func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadCloser, pos, off int64, buf []byte, onBytes func(int)) (scheduler.Outcome, error, io.ReadCloser, int64) {
+func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadCloser, pos, off int64, buf []byte, on progress) (scheduler.Outcome, error, io.ReadCloser, int64) {
 	if body != nil && pos > off {
 		_ = body.Close()
 		body = nil
@@ -131,7 +131,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 		return out, err, nil, 0
 	}
 	if off > pos {
-		k, err := io.CopyN(io.Discard, countingReader{body, onBytes}, off-pos)
+		k, err := io.CopyN(io.Discard, countingReader{body, on.got}, off-pos)
 		pos += k
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -140,7 +140,7 @@ func (w *wholeStream) read(ctx context.Context, f *httpFetcher, body io.ReadClos
 			return fail(scheduler.Failed, err)
 		}
 	}
-	if out, err := readFull(ctx, body, buf, onBytes); err != nil {
+	if out, err := readFull(ctx, body, buf, on); err != nil {
 		return fail(out, err)
 	}
 	pos += int64(len(buf))

@@ -94,6 +94,9 @@ type Options struct {
 	// requires DeferProof with Learn: what the xxh64 does not prove, the
 	// caller's plan does (Prove).
 	Learn bool
+	// Buffered writes every block through the page cache, never with
+	// O_DIRECT (see direct.go).
+	Buffered bool
 }
 
 // Report says what Open found.
@@ -120,8 +123,11 @@ type File struct {
 	learn bool
 	xxh   []uint64
 	f     *os.File // the part file; its flock is the download's lock
-	dir   *os.File // out's directory, for fsync after renames
-	logf  func(string, ...any)
+	// direct is the part file opened again with O_DIRECT, nil when its
+	// file system has no direct I/O or Options.Buffered (direct.go).
+	direct *directWriter
+	dir    *os.File // out's directory, for fsync after renames
+	logf   func(string, ...any)
 
 	removeEmpty  bool // Options.RemoveEmpty
 	stateDamaged bool // Report.StateDamaged: the data may not be this file's
@@ -224,6 +230,9 @@ func Open(out string, m *manifest.Manifest, opts Options) (*File, Report, error)
 		pf.Close()
 		dir.Close()
 		return nil, Report{}, err
+	}
+	if !opts.Buffered {
+		f.direct = openDirect(PartPath(out), pf)
 	}
 	return f, rep, nil
 }
@@ -487,6 +496,18 @@ func (f *File) Complete() bool { return f.Count() == f.m.NumBlocks() }
 // is recorded in the state file, at the next Sync. WriteBlock is safe for
 // concurrent use.
 func (f *File) WriteBlock(i int, data []byte) error {
+	return f.write(i, data, false, 0)
+}
+
+// WriteVerified is WriteBlock for a caller that took the block's xxh64 as
+// its bytes arrived (xxh): the guard compares it with the manifest's (or,
+// learning, records it) instead of hashing the block again.
+func (f *File) WriteVerified(i int, data []byte, xxh uint64) error {
+	return f.write(i, data, true, xxh)
+}
+
+// write is WriteBlock, with the block's xxh64 given when known.
+func (f *File) write(i int, data []byte, known bool, xxh uint64) error {
 	f.life.RLock()
 	defer f.life.RUnlock()
 	switch {
@@ -498,19 +519,20 @@ func (f *File) WriteBlock(i int, data []byte) error {
 		return fmt.Errorf("block %d out of range [0,%d)", i, f.m.NumBlocks())
 	case f.Has(i) || f.Claimed(i):
 		return nil
-	case f.learn && int64(len(data)) != f.m.BlockLen(i):
+	case int64(len(data)) != f.m.BlockLen(i):
 		return fmt.Errorf("writing block %d: %d bytes, want %d: %w", i, len(data), f.m.BlockLen(i), manifest.ErrHashMismatch)
-	case !f.learn && !f.m.CheckXXH(i, data):
+	case !f.learn && !known && !f.m.CheckXXH(i, data):
+		return fmt.Errorf("writing block %d: %d bytes do not match its xxh64: %w", i, len(data), manifest.ErrHashMismatch)
+	case !f.learn && known && xxh != f.m.Blocks[i].XXH:
 		return fmt.Errorf("writing block %d: %d bytes do not match its xxh64: %w", i, len(data), manifest.ErrHashMismatch)
 	}
-	var sum uint64
-	if f.learn {
-		sum = xxhash.Sum64(data)
+	if f.learn && !known {
+		xxh = xxhash.Sum64(data)
 	}
 	// One write at a time: concurrent pwrites to one file contend for the
 	// inode's lock in the kernel, where waiting costs CPU; here it does not.
 	f.writeMu.Lock()
-	_, err := f.f.WriteAt(data, f.m.BlockOffset(i))
+	err := f.writeAt(data, f.m.BlockOffset(i))
 	f.writeMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("writing block %d: %w", i, err)
@@ -521,10 +543,22 @@ func (f *File) WriteBlock(i int, data []byte) error {
 		f.markLocked(i)
 		f.pending = append(f.pending, i)
 		if f.learn {
-			f.xxh[i] = sum
+			f.xxh[i] = xxh
 		}
 	}
 	return nil
+}
+
+// writeAt writes data at off: with O_DIRECT where it can (direct.go),
+// through the page cache otherwise.
+func (f *File) writeAt(data []byte, off int64) error {
+	if f.direct.fits(data, off) {
+		if ok, err := f.direct.writeAt(data, off); ok {
+			return err
+		}
+	}
+	_, err := f.f.WriteAt(data, off)
+	return err
 }
 
 // ReadAt reads the part file at off, as io.ReaderAt: a caller reads only
@@ -762,6 +796,9 @@ func (f *File) Close() error {
 		f.syncMu.Lock()
 		err = f.syncLocked()
 		f.syncMu.Unlock()
+	}
+	if cerr := f.direct.close(); err == nil {
+		err = cerr
 	}
 	// Closing the only descriptor of the open file releases its flock.
 	if cerr := f.f.Close(); err == nil {

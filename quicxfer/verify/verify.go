@@ -48,6 +48,49 @@ type Plan interface {
 	Whole() *Hash
 }
 
+// Incremental is a plan that checks a piece from its bytes as they arrive,
+// while they are still in the CPU's caches, rather than in a second pass
+// over the whole piece once it is complete. Both plans with a hash per
+// piece are.
+type Incremental interface {
+	// NewPiece returns the checker of piece i (in range): write the
+	// piece's bytes to it in order, then call Check.
+	NewPiece(i int) PieceChecker
+}
+
+// PieceChecker checks one piece from its bytes (see Incremental).
+type PieceChecker interface {
+	io.Writer // never fails
+	// Check reports, once every byte was written, what Plan.Piece would
+	// of the same bytes: nil, or an error wrapping ErrMismatch.
+	Check() error
+}
+
+// pieceChecker is a PieceChecker for a piece of want bytes whose sum is sum.
+type pieceChecker struct {
+	h    hash.Hash
+	n    int64
+	want int64
+	sum  []byte
+	what string // the piece, for the error: "block 3"
+	algo string
+}
+
+func (c *pieceChecker) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.h.Write(p)
+}
+
+func (c *pieceChecker) Check() error {
+	if c.n != c.want {
+		return fmt.Errorf("%s: %d bytes, want %d: %w", c.what, c.n, c.want, ErrMismatch)
+	}
+	if subtle.ConstantTimeCompare(c.h.Sum(nil), c.sum) != 1 {
+		return fmt.Errorf("%s: %s: %w", c.what, c.algo, ErrMismatch)
+	}
+	return nil
+}
+
 // Algo is a hash function a plan uses.
 type Algo int
 
@@ -172,6 +215,13 @@ func (p manifestPlan) Checkable() bool                { return true }
 func (p manifestPlan) Piece(i int, data []byte) error { return p.m.Verify(i, data) }
 func (p manifestPlan) Whole() *Hash                   { return nil }
 
+// NewPiece checks the block's length and SHA-256; its xxh64, which the
+// SHA-256 makes redundant here, is left to the caller (partial.File's
+// WriteVerified compares the one the caller took as the bytes arrived).
+func (p manifestPlan) NewPiece(i int) PieceChecker {
+	return &pieceChecker{h: sha256.New(), want: p.m.BlockLen(i), sum: p.m.Blocks[i].SHA[:], what: fmt.Sprintf("block %d", i), algo: "sha256"}
+}
+
 // Pieces is the plan of a file of size bytes cut in pieces of pieceLen bytes
 // (the last one shorter), each with its sum in sums, hashed with algo; whole,
 // if not nil, is a hash of the whole file besides. It returns an error if
@@ -220,6 +270,10 @@ func (p *piecesPlan) Piece(i int, data []byte) error {
 		return fmt.Errorf("piece %d: %s: %w", i, p.algo, ErrMismatch)
 	}
 	return nil
+}
+
+func (p *piecesPlan) NewPiece(i int) PieceChecker {
+	return &pieceChecker{h: p.algo.New(), want: min(p.pieceLen, p.size-int64(i)*p.pieceLen), sum: p.sums[i], what: fmt.Sprintf("piece %d", i), algo: p.algo.String()}
 }
 
 // WholeFile is the plan of a file known by the hash of its whole content
