@@ -71,6 +71,9 @@ func runDownload(ctx context.Context, exe string, urls []string, out string, con
 func downloadInProcess(ctx context.Context, urls []string, out string, conns int) (download, error) {
 	start := time.Now()
 	cpu0 := cpuSeconds()
+	if conns <= 0 {
+		conns = quicxfer.ConnsAuto // get's default
+	}
 	res, err := quicxfer.Download(ctx, quicxfer.Options{Seeds: urls, Name: fileName, Out: out, ConnsPerSeed: conns})
 	d := download{Wall: time.Since(start).Seconds(), CPU: cpuSeconds() - cpu0}
 	if err != nil {
@@ -86,7 +89,10 @@ func downloadInProcess(ctx context.Context, urls []string, out string, conns int
 // getCommand prepares `exe get --json --quiet`; its output goes to the
 // returned buffers.
 func getCommand(ctx context.Context, exe string, urls []string, out string, conns int) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	args := []string{"get", "--json", "--quiet", "-o", out, "--conns-per-seed", fmt.Sprint(max(conns, 1))}
+	args := []string{"get", "--json", "--quiet", "-o", out}
+	if conns > 0 {
+		args = append(args, "--conns-per-seed", fmt.Sprint(conns))
+	}
 	for _, u := range urls {
 		args = append(args, "--seed", u)
 	}

@@ -30,7 +30,7 @@ type scripted struct {
 
 func (s *scripted) limit(int) {}
 
-func (s *scripted) update(_ time.Time, b int64, _ bool) int {
+func (s *scripted) update(_ time.Time, b int64, _ bool, _ pathRTT) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -135,5 +135,5 @@ func TestExtraConnectionsRefused(t *testing.T) {
 // fixedDecider always asks for n connections, and takes a limit.
 type fixedDecider struct{ n int }
 
-func (d *fixedDecider) update(time.Time, int64, bool) int { return d.n }
-func (d *fixedDecider) limit(n int)                       { d.n = min(d.n, n) }
+func (d *fixedDecider) update(time.Time, int64, bool, pathRTT) int { return d.n }
+func (d *fixedDecider) limit(n int)                                { d.n = min(d.n, n) }

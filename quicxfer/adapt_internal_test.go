@@ -23,32 +23,37 @@ func adaptRun(a *connAdapter, d time.Duration, curve func(n int) float64, noise 
 		n := a.conns()
 		f := 1 + noise*(2*rng.Float64()-1)
 		bytes += curve(n) * f * tick.Seconds()
-		counts = append(counts, a.update(start.Add(t), int64(bytes), busy(t)))
+		counts = append(counts, a.update(start.Add(t), int64(bytes), busy(t), wan))
 	}
 	return counts
 }
 
 func always(time.Duration) bool { return true }
 
+// wan is an 80 ms path with no queue.
+var wan = pathRTT{rtt: 81 * time.Millisecond, minRTT: 80 * time.Millisecond}
+
 // lossy: each connection gets 300 kB/s (NewReno through 1 % loss at 80 ms)
 // until the 12.5 MB/s link is full.
 func lossy(n int) float64 { return min(float64(n)*300e3, 12.5e6) }
 
 func TestAdaptGrowsOnLossyPath(t *testing.T) {
-	a := newConnAdapter(32)
-	counts := adaptRun(a, 20*time.Second, lossy, 0.1, always)
-	require.Equal(t, 32, counts[len(counts)-1], "every added connection raises the rate: grows to the cap")
-	require.Equal(t, 1, counts[0], "starts at 1")
-	// Nearly proportional gains grow 4× per step: 1, 2, 8, 32 in about
-	// three measurements of 1.5 s.
-	at := 0
-	for i, n := range counts {
-		if n == 32 {
-			at = i
-			break
+	for _, c := range []int{32, DefaultMaxConnsPerSeed} {
+		a := newConnAdapter(c)
+		counts := adaptRun(a, 20*time.Second, lossy, 0.1, always)
+		require.Equal(t, c, counts[len(counts)-1], "every added connection raises the rate: grows to the cap")
+		require.Equal(t, 1, counts[0], "starts at 1")
+		// Nearly proportional gains grow 4× per step: 1, 4, 16, then the
+		// cap, in three measurements of about a second at 80 ms.
+		at := 0
+		for i, n := range counts {
+			if n == c {
+				at = i
+				break
+			}
 		}
+		require.LessOrEqual(t, time.Duration(at)*50*time.Millisecond, 3500*time.Millisecond, "reaches the cap within three steps")
 	}
-	require.LessOrEqual(t, time.Duration(at)*50*time.Millisecond, 6*time.Second, "reaches the cap within four steps")
 }
 
 func TestAdaptRespectsCap(t *testing.T) {
@@ -69,13 +74,19 @@ func TestAdaptRespectsCap(t *testing.T) {
 func TestAdaptStaysAtOneWhenRateLimited(t *testing.T) {
 	a := newConnAdapter(32)
 	counts := adaptRun(a, 60*time.Second, func(int) float64 { return 6.25e6 }, 0.1, always)
-	ones := 0
-	for _, n := range counts {
-		require.LessOrEqual(t, n, 2)
+	ones, fours := 0, 0
+	for i, n := range counts {
+		if n == 4 && (i == 0 || counts[i-1] != 4) {
+			fours++
+		}
+		if fours > 0 && n != 4 {
+			require.LessOrEqual(t, n, 2, "after the first try at 4, tries go one step up")
+		}
 		if n == 1 {
 			ones++
 		}
 	}
+	require.Equal(t, 1, fours, "one try at 4, the first step")
 	require.Greater(t, float64(ones)/float64(len(counts)), 0.85, "nearly all the time at 1")
 	require.Equal(t, 1, counts[len(counts)-1])
 }
@@ -92,18 +103,18 @@ func TestAdaptBacksOff(t *testing.T) {
 	}
 	a := newConnAdapter(32)
 	counts := adaptRun(a, 60*time.Second, curve, 0.05, always)
-	require.Equal(t, 8, counts[len(counts)-1], "8 gained over 2, 16 did not: back to 8")
+	require.Equal(t, 4, counts[len(counts)-1], "4 gained over 1, 16 did not: back to 4")
 	tries, above := 0, 0
 	for i, n := range counts {
-		require.LessOrEqual(t, n, 16, "8 was far from proportional to 2: the next step is × 2")
-		if n > 8 && counts[i-1] <= 8 {
+		require.LessOrEqual(t, n, 16)
+		if n > 4 && counts[i-1] <= 4 {
 			tries++
 		}
-		if n > 8 {
+		if n > 4 {
 			above++
 		}
 	}
-	// Tries at 16 after 8 s, 16 s, 32 s of holding (plus the first).
+	// 16 once, then tries at 8 after 4 s, 8 s, 16 s, 30 s of holding.
 	require.GreaterOrEqual(t, tries, 2)
 	require.LessOrEqual(t, tries, 4)
 	require.Less(t, float64(above)/float64(len(counts)), 0.25)
@@ -144,6 +155,33 @@ func TestAdaptLimit(t *testing.T) {
 	for i := range 2000 { // rising rates would grow it: they must not pass the limit
 		now = now.Add(50 * time.Millisecond)
 		b += int64(1+i) << 20
-		require.LessOrEqual(t, a.update(now, b, true), 3)
+		require.LessOrEqual(t, a.update(now, b, true, wan), 3)
 	}
+}
+
+// A path whose round trips are well above their lowest has a full
+// bottleneck: the count does not grow however the rate moves (other
+// downloaders of the seed leaving it more share would read as a gain).
+func TestAdaptHoldsWhenQueued(t *testing.T) {
+	queued := pathRTT{rtt: 40 * time.Millisecond, minRTT: 10 * time.Millisecond}
+	require.True(t, queued.queued())
+	require.False(t, wan.queued())
+	require.False(t, pathRTT{}.queued(), "nothing known: not queued")
+	require.False(t, pathRTT{rtt: 1500 * time.Microsecond, minRTT: 100 * time.Microsecond}.queued(), "loopback's noise is under the 2 ms floor")
+
+	a := newConnAdapter(32)
+	rng := rand.New(rand.NewPCG(3, 4))
+	start := time.Unix(1000, 0)
+	var bytes float64
+	for tk := time.Duration(0); tk < 30*time.Second; tk += 50 * time.Millisecond {
+		bytes += lossy(a.conns()) * (0.9 + 0.2*rng.Float64()) * 0.05
+		require.Equal(t, 1, a.update(start.Add(tk), int64(bytes), true, queued), "at %v", tk)
+	}
+	// Once the queue drains, growth starts again.
+	var counts []int
+	for tk := 30 * time.Second; tk < 60*time.Second; tk += 50 * time.Millisecond {
+		bytes += lossy(a.conns()) * 0.05
+		counts = append(counts, a.update(start.Add(tk), int64(bytes), true, wan))
+	}
+	require.Greater(t, counts[len(counts)-1], 1)
 }

@@ -159,9 +159,11 @@ func (l *loop) reset() {
 		BlockSize:   l.m.BlockSize,
 		Size:        l.m.Size,
 		MaxInFlight: max(l.opts.MaxInFlight, l.m.BlockSize),
-		// Each connection to a seed needs a block of its own in flight
-		// (adaptConns raises it per seed in the adaptive mode).
-		MinWindow:     int64(max(2, l.opts.ConnsPerSeed)) * l.m.BlockSize,
+		// Each connection to a seed needs a request of its own in
+		// flight, and the next asked for while it arrives: adaptConns
+		// sets each seed's (connScaler.window); every other source has
+		// two blocks.
+		MinWindow:     2 * l.m.BlockSize,
 		MaxRetries:    maxRetries(l.opts.MaxRetries),
 		MinRate:       max(l.opts.LowestSpeedLimit, 0),
 		MinRateWindow: l.opts.LowestSpeedTime,

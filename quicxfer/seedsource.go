@@ -44,6 +44,9 @@ type seedFetcher struct {
 	slots  []*slot
 	active atomic.Int32
 	turn   atomic.Uint32
+	// noRanges is set once the seed refused GET_RANGE (an older version):
+	// its blocks are asked whole.
+	noRanges atomic.Bool
 	// refused is the lowest slot (from 1) whose connection failed while
 	// the first one worked, 0 if none since the loop last looked.
 	refused atomic.Int32
@@ -282,6 +285,101 @@ func (f *seedFetcher) current() *Conn { return f.slots[0].conn.Load() }
 var errNotConnected = errors.New("not connected")
 
 func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ int64, buf []byte, on progress) (scheduler.Outcome, error) {
+	if k := f.parts(len(buf)); k > 1 {
+		return f.fetchParts(ctx, id, index, buf, on, k)
+	}
+	got := 0
+	return f.request(ctx, func(conn *Conn) error {
+		return conn.FetchBlock(ctx, id, index, buf, func(n int) {
+			got += n
+			on.bytes(n)
+			on.prefix(got)
+		})
+	})
+}
+
+// Parts of a block. Through random loss one connection carries a few
+// Mbit/s (see adapt.go), so a 1 MiB block on one connection takes seconds:
+// the tail of the download, and every block the scheduler gives a slow
+// seed, would wait on one slow connection. A seed with several
+// connections is asked for a block in parts (GET_RANGE), one part per
+// connection, at most maxParts and none under minPart: the block arrives
+// as fast as its connections together carry it, and is verified once it is
+// complete. A seed that does not know GET_RANGE is asked for whole blocks.
+const (
+	maxParts = 8
+	minPart  = 64 << 10
+)
+
+// parts returns how many parts a block of n bytes is asked in (1: whole).
+func (f *seedFetcher) parts(n int) int {
+	if f.noRanges.Load() {
+		return 1
+	}
+	return max(1, min(f.conns(), maxParts, n/minPart))
+}
+
+// window: two requests for each connection, of parts or of whole blocks.
+func (f *seedFetcher) window(blockSize int64) int64 {
+	n := int64(f.conns())
+	k := int64(f.parts(int(blockSize)))
+	return max(2*n*blockSize/k, 2*blockSize)
+}
+
+// fetchParts fetches buf, block index, in k parts, each on the connection
+// with the fewest requests at the time, and reports the prefix of buf as
+// its parts complete in order. The first part that fails ends the others
+// and gives the block's outcome; the loop asks the block again.
+func (f *seedFetcher) fetchParts(ctx context.Context, id manifest.ID, index int, buf []byte, on progress, k int) (scheduler.Outcome, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size := (len(buf) + k - 1) / k
+	var (
+		mu       sync.Mutex
+		done     = make([]bool, k)
+		next     int // the first part not complete
+		out      = scheduler.Delivered
+		firstErr error
+	)
+	var wg sync.WaitGroup
+	for j := range k {
+		lo, hi := j*size, min((j+1)*size, len(buf))
+		wg.Go(func() {
+			o, err := f.request(ctx, func(conn *Conn) error {
+				return conn.FetchRange(ctx, id, index, int64(lo), buf[lo:hi], on.bytes)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					out, firstErr = o, err
+					cancel()
+				}
+				return
+			}
+			done[j] = true
+			for next < k && done[next] {
+				next++
+			}
+			if firstErr == nil {
+				on.prefix(min(next*size, len(buf)))
+			}
+		})
+	}
+	wg.Wait()
+	if errors.Is(firstErr, ErrRangeUnsupported) {
+		// An older seed: whole blocks from now on. This block is asked
+		// again (the parts it may have sent were already hashed).
+		f.noRanges.Store(true)
+		return scheduler.Failed, firstErr
+	}
+	return out, firstErr
+}
+
+// request runs do on a connection to the seed (the active slot with the
+// fewest requests, dialled if it has none) and says what its end means for
+// the scheduler.
+func (f *seedFetcher) request(ctx context.Context, do func(*Conn) error) (scheduler.Outcome, error) {
 	sl := f.take()
 	defer sl.inflight.Add(-1)
 	conn := sl.live()
@@ -301,12 +399,7 @@ func (f *seedFetcher) fetch(ctx context.Context, id manifest.ID, index int, _ in
 		}
 		return scheduler.Down, err
 	}
-	got := 0
-	err = conn.FetchBlock(ctx, id, index, buf, func(n int) {
-		got += n
-		on.bytes(n)
-		on.prefix(got)
-	})
+	err = do(conn)
 	if err == nil {
 		return scheduler.Delivered, nil
 	}
@@ -354,6 +447,14 @@ func (f *seedFetcher) extraFailed(sl *slot) bool {
 
 // ready: a seed that agree could not reach starts in backoff.
 func (f *seedFetcher) ready() bool { return f.current() != nil }
+
+func (f *seedFetcher) path() pathRTT {
+	if c := f.current(); c != nil {
+		st := c.qc.ConnectionStats()
+		return pathRTT{rtt: st.SmoothedRTT, minRTT: st.MinRTT}
+	}
+	return pathRTT{}
+}
 
 func (f *seedFetcher) rtt() time.Duration {
 	if c := f.current(); c != nil {

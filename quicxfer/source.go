@@ -133,6 +133,11 @@ type connScaler interface {
 	// source took before one more was refused (0: none refused since the
 	// last call).
 	takeRefused() int
+	// window returns the bytes in flight that keep its connections busy,
+	// for the scheduler's MinWindow of the source.
+	window(blockSize int64) int64
+	// path returns the round-trip times of its first connection.
+	path() pathRTT
 }
 
 // issueNoter is a fetcher that wants to know of each request as the
@@ -199,6 +204,7 @@ type source struct {
 	asking                bool        // a GET_PEERS request to it is in flight
 	adapt                 connDecider // decides its number of connections (a seed, Options.ConnsPerSeed 0); nil: fixed
 	maxConns              int         // the most connections it had at once (a seed)
+	minWindow             int64       // the MinWindow last set for it in the scheduler (connScaler)
 
 	debug      debugState // what the debug lines last said of it (debug.go)
 	discovered bool       // learnt from another source (GET_PEERS), not given by the user

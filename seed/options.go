@@ -18,7 +18,7 @@ import (
 const (
 	DefaultListen            = ":4433"
 	DefaultMaxConns          = 256
-	DefaultMaxConnsPerIP     = 32
+	DefaultMaxConnsPerIP     = 64
 	DefaultMaxStreamsPerConn = 100
 	DefaultIdleTimeout       = 30 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
@@ -60,7 +60,7 @@ type Options struct {
 	// connection is closed with wire.ErrCodeBusy.
 	MaxConns int
 	// MaxConnsPerIP bounds the connections from one address (an IPv4
-	// address; an IPv6 /64, what one host is given), default 32, as many
+	// address; an IPv6 /64, what one host is given), default 64, as many
 	// as a downloader opens to one seed at most
 	// (quicxfer.DefaultMaxConnsPerSeed): past it a new connection from
 	// that address is closed with wire.ErrCodeBusy, as past MaxConns, so
