@@ -91,7 +91,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 func TestMaxConnsPerIPOff(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "f"), []byte("x"))
-	s := startForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: -1, MaxConns: 40})
+	s := startForTest(t, Options{Paths: []string{dir}, MaxConnsPerIP: -1, MaxConns: DefaultMaxConnsPerIP + 8})
 	for range DefaultMaxConnsPerIP + 1 {
 		c, err := dialFrom(t, s, "127.0.0.1:0")
 		require.NoError(t, err)

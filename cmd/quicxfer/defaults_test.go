@@ -14,10 +14,10 @@ func TestHelpSaysTheDefaults(t *testing.T) {
 		"get": {
 			"it is retried after 0.5 s, 1 s, 2 s, ... up to 15 s between;",
 			"--retries value ", "(default: 6)",
-			"add more while they raise the seed's rate, up to 32);",
+			"add more while they raise the seed's rate and its path has no queue, up to 64),", "(default: \"auto\")",
 		},
 		"seed": {
-			`(default: ":4433")`, "(default: 256)", "(default: 100)", "(default: 30s)",
+			`(default: ":4433")`, "(default: 256)", "(default: 64)", "(default: 100)", "(default: 30s)",
 			`more wait (default: "64MiB")`, `0 for none (default: "256KiB")`,
 		},
 	} {

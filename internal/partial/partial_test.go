@@ -89,6 +89,7 @@ func kill(t testing.TB, f *File) {
 	f.life.Lock()
 	defer f.life.Unlock()
 	f.closed = true
+	require.NoError(t, f.direct.close())
 	require.NoError(t, f.f.Close())
 	require.NoError(t, f.dir.Close())
 }

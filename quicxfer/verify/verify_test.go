@@ -138,3 +138,47 @@ func TestParseAlgo(t *testing.T) {
 	require.True(t, verify.SHA512.Strong())
 	require.False(t, verify.MD5.Strong())
 }
+
+// incrementalCheck writes piece to a checker of plan's piece i in writes
+// of step bytes and returns Check's answer.
+func incrementalCheck(p verify.Plan, i int, piece []byte, step int) error {
+	c := p.(verify.Incremental).NewPiece(i)
+	for off := 0; off < len(piece); off += step {
+		_, _ = c.Write(piece[off:min(off+step, len(piece))])
+	}
+	return c.Check()
+}
+
+// Both plans with a hash per piece check a piece from its bytes as they
+// arrive, in any cut, with the same answer as Piece.
+func TestIncrementalPlans(t *testing.T) {
+	b := data(300 << 10)
+	m, err := manifest.Build(t.Context(), bytes.NewReader(b), int64(len(b)), 1)
+	require.NoError(t, err)
+	const pieceLen = 100 << 10
+	var sums [][]byte
+	for off := 0; off < len(b); off += pieceLen {
+		s := sha256.Sum256(b[off:min(off+pieceLen, len(b))])
+		sums = append(sums, s[:])
+	}
+	pieces, err := verify.Pieces(int64(len(b)), pieceLen, verify.SHA256, sums, nil)
+	require.NoError(t, err)
+	for name, c := range map[string]struct {
+		p   verify.Plan
+		len int
+	}{"manifest": {verify.FromManifest(m), int(m.BlockSize)}, "pieces": {pieces, pieceLen}} {
+		t.Run(name, func(t *testing.T) {
+			for i := 0; i*c.len < len(b); i++ {
+				piece := b[i*c.len : min((i+1)*c.len, len(b))]
+				for _, step := range []int{1 << 10, 64 << 10, len(piece)} {
+					require.NoError(t, incrementalCheck(c.p, i, piece, step))
+				}
+				require.ErrorIs(t, incrementalCheck(c.p, i, flip(piece, len(piece)-1), 4096), verify.ErrMismatch)
+				require.ErrorIs(t, incrementalCheck(c.p, i, piece[:len(piece)-1], 4096), verify.ErrMismatch, "short")
+				require.ErrorIs(t, incrementalCheck(c.p, i, append(bytes.Clone(piece), 1), 4096), verify.ErrMismatch, "long")
+			}
+		})
+	}
+	_, ok := verify.None().(verify.Incremental)
+	require.False(t, ok, "a plan without piece hashes has nothing to check as bytes arrive")
+}
