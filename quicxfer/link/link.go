@@ -46,7 +46,7 @@ func IsLink(s string) bool {
 // documentation lists what it refuses.
 func Parse(s string) (Link, error) {
 	if len(s) > MaxLen {
-		return Link{}, invalid("%d bytes, limit %d", len(s), MaxLen)
+		return Link{}, invalid("too long: %d bytes, limit %d", len(s), MaxLen)
 	}
 	scheme, rest, ok := strings.Cut(s, ":")
 	switch {
@@ -138,10 +138,10 @@ func Parse(s string) (Link, error) {
 		}
 	}
 	if !haveID {
-		return Link{}, invalid("no id (the content ID)")
+		return Link{}, invalid("missing id (the content ID)")
 	}
 	if n := len(l.String()); n > MaxLen {
-		return Link{}, invalid("%d bytes once written in canonical form, limit %d", n, MaxLen)
+		return Link{}, invalid("too long: %d bytes once written in canonical form, limit %d", n, MaxLen)
 	}
 	return l, nil
 }

@@ -105,8 +105,8 @@ func TestParseRefuses(t *testing.T) {
 		{"no query", "qx:", "invalid link: want qx:? followed by the parameters"},
 		{"hierarchical", "qx://?id=" + testHex, "invalid link: want qx:? followed by the parameters"},
 		{"no question mark", "qx:id=" + testHex, "invalid link: want qx:? followed by the parameters"},
-		{"no id", "qx:?name=a", "invalid link: no id (the content ID)"},
-		{"empty query", "qx:?", "invalid link: no id (the content ID)"},
+		{"no id", "qx:?name=a", "invalid link: missing id (the content ID)"},
+		{"empty query", "qx:?", "invalid link: missing id (the content ID)"},
 		{"short id", "qx:?id=abc", `invalid link: content ID "abc": want 64 hex digits`},
 		{"id not hex", "qx:?id=" + strings.Repeat("g", 64), `invalid link: content ID "` + strings.Repeat("g", 64) + `": not hex`},
 		{"zero id", "qx:?id=" + strings.Repeat("0", 64), "invalid link: the content ID is all zeros"},
@@ -147,9 +147,9 @@ func TestParseRefuses(t *testing.T) {
 		{"raw newline", id + "\n", `invalid link: '\n' at byte 71: a link is one line, with spaces and control characters percent-encoded`},
 		{"raw fragment", id + "#top", "invalid link: '#' must be percent-encoded (%23)"},
 		{"semicolon separator", id + ";name=a", "invalid link: ';' must be percent-encoded (%3B): it is not a separator"},
-		{"too long", id + "&x.pad=" + strings.Repeat("a", MaxLen), fmt.Sprintf("invalid link: %d bytes, limit %d", len(id)+7+MaxLen, MaxLen)},
+		{"too long", id + "&x.pad=" + strings.Repeat("a", MaxLen), fmt.Sprintf("invalid link: too long: %d bytes, limit %d", len(id)+7+MaxLen, MaxLen)},
 		{"too long once canonical", id + "&name=" + strings.Repeat("é", 2000),
-			fmt.Sprintf("invalid link: %d bytes once written in canonical form, limit %d", len(id)+6+2000*6, MaxLen)},
+			fmt.Sprintf("invalid link: too long: %d bytes once written in canonical form, limit %d", len(id)+6+2000*6, MaxLen)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.in)

@@ -64,5 +64,5 @@
 // what is sent is the kernel's choice for the interface (on a loopback
 // interface with only 127.0.0.1, that is 0.0.0.0, which receivers refuse:
 // LSD is for real links). A seed with many IDs sends all of them every
-// Interval, 23 to a message or so.
+// Interval, about 25 to a message.
 package lsd
