@@ -400,7 +400,55 @@ func (e *wrongManifestError) Error() string {
 // piece of payload as it arrives (at most 64 KiB); it may block, to pace the
 // reading (a speed limit). The bytes are not verified here.
 func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []byte, onBytes func(int)) error {
-	r, done, err := c.request(ctx, &wire.BlockRequest{ID: id, Index: uint64(index)}, 64<<10)
+	return c.fetch(ctx, &wire.BlockRequest{ID: id, Index: uint64(index)}, blockPart{index: index, n: len(buf)}, buf, onBytes)
+}
+
+// FetchRange reads bytes [off, off+len(buf)) of block index of the content
+// id into buf, as FetchBlock reads a whole block (onBytes, errors and the
+// end of the stream alike): so that one block can be spread over several
+// connections. buf must not be empty, and the range must lie within the
+// block as the manifest gives it; one that lies in no block (empty, a
+// negative off, past manifest.MaxBlockSize) is refused here, unsent. The
+// bytes are not verified here.
+//
+// A seed that refuses the request as a bad request gives an error wrapping
+// ErrRangeUnsupported (and wire.ErrBadRequest): a seed older than GET_RANGE
+// does, which does not know the frame; ask it for whole blocks (FetchBlock).
+func (c *Conn) FetchRange(ctx context.Context, id manifest.ID, index int, off int64, buf []byte, onBytes func(int)) error {
+	p := blockPart{index: index, off: off, n: len(buf), ranged: true}
+	// A range in no block would be refused as a bad request, which would
+	// read as a seed without ranges.
+	if len(buf) == 0 || off < 0 || off > manifest.MaxBlockSize-int64(len(buf)) {
+		return fmt.Errorf("%s: not a range within a block", p)
+	}
+	req := &wire.RangeRequest{ID: id, Index: uint64(index), Offset: uint64(off), Length: uint64(len(buf))}
+	err := c.fetch(ctx, req, p, buf, onBytes)
+	if we, ok := errors.AsType[*wire.Error](err); ok && we.Remote && we.Code == wire.ErrCodeBadRequest {
+		return fmt.Errorf("%s: %w: %w", p, ErrRangeUnsupported, err)
+	}
+	return err
+}
+
+// blockPart is what a fetch reads, as its errors name it: a whole block, or
+// n bytes at off within it.
+type blockPart struct {
+	index  int
+	off    int64
+	n      int
+	ranged bool
+}
+
+func (p blockPart) String() string {
+	if !p.ranged {
+		return fmt.Sprintf("block %d", p.index)
+	}
+	return fmt.Sprintf("bytes [%d, %d) of block %d", p.off, p.off+int64(p.n), p.index)
+}
+
+// fetch sends req, a GET_BLOCK or GET_RANGE for p, and reads its answer, one
+// BLOCK of len(buf) bytes, into buf; see FetchBlock.
+func (c *Conn) fetch(ctx context.Context, req wire.Request, p blockPart, buf []byte, onBytes func(int)) error {
+	r, done, err := c.request(ctx, req, 64<<10)
 	if err != nil {
 		return err
 	}
@@ -417,7 +465,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 		if err != nil && off < len(buf) {
 			done(false)
 			if errors.Is(err, io.EOF) && ctx.Err() == nil {
-				return fmt.Errorf("block %d cut short at %d of %d bytes: %w", index, off, len(buf), io.ErrUnexpectedEOF)
+				return fmt.Errorf("%s cut short at %d of %d bytes: %w", p, off, len(buf), io.ErrUnexpectedEOF)
 			}
 			return c.streamErr(ctx, err)
 		}
@@ -426,7 +474,7 @@ func (c *Conn) FetchBlock(ctx context.Context, id manifest.ID, index int, buf []
 	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
 		done(false)
 		if err == nil {
-			return fmt.Errorf("block %d: %w", index, wire.ErrWrongLength)
+			return fmt.Errorf("%s: %w", p, wire.ErrWrongLength)
 		}
 		return c.streamErr(ctx, err)
 	}

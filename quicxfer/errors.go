@@ -28,6 +28,15 @@ var (
 	ErrNoMajority = errors.New("no majority among the seeds")
 )
 
+// ErrRangeUnsupported: a seed refused a request for part of a block
+// (Conn.FetchRange, the GET_RANGE frame) as a bad request. A seed older
+// than GET_RANGE does so, as it refuses any frame type it does not know:
+// ask that seed for whole blocks (Conn.FetchBlock). A seed that knows
+// GET_RANGE gives the same answer to a range that is not within its block,
+// which a range taken from the manifest always is. The error also matches
+// wire.ErrBadRequest.
+var ErrRangeUnsupported = errors.New("range refused (a seed without GET_RANGE, or a range outside the block)")
+
 // untrusted wraps err, from a dial, with ErrNotTrusted when it is the
 // client's refusal of a certificate that did not verify (a pin mismatch
 // already says what it is).

@@ -9,6 +9,7 @@
 //	List         a FileEntry frame per file, sorted by name, then FIN
 //	GetManifest  one Manifest frame (by name or by content ID), then FIN
 //	GetBlock     a block header, the block's bytes, then FIN
+//	GetRange     a block header for the range, the range's bytes, then FIN
 //
 // or resets the stream with a wire.ErrCode. For a swarm (swarm.go) it also
 // answers GetHave (HAVE ALL for its files; for a file added with Share, the
@@ -18,7 +19,7 @@
 // registered URLs per asker address and 256 per content ID, the oldest
 // making room; an answer lists the permanent sources first, then a random
 // sample of registered ones), and serves a shared file's available blocks
-// only (ErrCodeNotAvailable for the others). A connection has at most 4
+// only (ErrCodeNotAvailable for the others, ranges of them included). A connection has at most 4
 // GetHave streams open (more: ErrCodeBusy), and HAVE, HAVE_ADD and PEERS
 // frames are built in send buffers, within MaxSendBuffers like blocks.
 // DownloadSharer connects a download (quicxfer.Options.Share) to Share.
@@ -39,7 +40,7 @@
 // RequestBurst, a token bucket; streams past it are reset with ErrCodeBusy
 // before they are read or cost a goroutine), the bytes of block responses a
 // connection may have in progress (MaxConnInflight, a weighted semaphore per
-// connection: a block weighs its length), and the memory of send buffers over
+// connection: a block or a range weighs its length), and the memory of send buffers over
 // all connections (MaxSendBuffers, one weighted semaphore: each response
 // holds one chunk), beside a small reserve of send buffers per connection
 // (ConnSendReserve): a response takes its buffer from its connection's

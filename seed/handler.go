@@ -18,13 +18,15 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/quicxfer/quicxfer/internal/atomicfile"
+	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 	"github.com/quicxfer/quicxfer/quicxfer/wire"
 )
 
 // Stats are the seed's counters since New.
 type Stats struct {
-	BytesSent         int64 // block payload bytes written to streams
-	BlocksSent        int64 // blocks sent whole
+	BytesSent         int64 // block payload bytes written to streams, of blocks and ranges
+	BlocksSent        int64 // GET_BLOCK answers sent whole
+	RangesSent        int64 // GET_RANGE answers sent whole (one that spans its block included)
 	ManifestsSent     int64
 	ListsSent         int64
 	Requests          int64 // request streams accepted
@@ -45,14 +47,15 @@ type Stats struct {
 }
 
 type counters struct {
-	bytesSent, blocksSent, manifestsSent, listsSent atomic.Int64
-	requests, cancelled, streamsActive              atomic.Int64
-	connsAccepted, connsRefused, connsActive        atomic.Int64
-	connsRefusedPerIP                               atomic.Int64
-	filesHashed, filesCached                        atomic.Int64
-	inflightWaits, bufferWaits, authFailures        atomic.Int64
-	sendBufferBytes                                 atomic.Int64
-	rejected                                        [16]atomic.Int64 // by ErrCode; the last slot for any other code
+	bytesSent, blocksSent, rangesSent        atomic.Int64
+	manifestsSent, listsSent                 atomic.Int64
+	requests, cancelled, streamsActive       atomic.Int64
+	connsAccepted, connsRefused, connsActive atomic.Int64
+	connsRefusedPerIP                        atomic.Int64
+	filesHashed, filesCached                 atomic.Int64
+	inflightWaits, bufferWaits, authFailures atomic.Int64
+	sendBufferBytes                          atomic.Int64
+	rejected                                 [16]atomic.Int64 // by ErrCode; the last slot for any other code
 }
 
 func (c *counters) reject(code wire.ErrCode) {
@@ -69,6 +72,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		BytesSent:         c.bytesSent.Load(),
 		BlocksSent:        c.blocksSent.Load(),
+		RangesSent:        c.rangesSent.Load(),
 		ManifestsSent:     c.manifestsSent.Load(),
 		ListsSent:         c.listsSent.Load(),
 		Requests:          c.requests.Load(),
@@ -98,14 +102,14 @@ func (s *Server) Stats() Stats {
 // connState is what the seed keeps about one connection: its totals, for
 // its closing log line, its limits and whether it is authorised.
 type connState struct {
-	conn                    *quic.Conn
-	bytes, blocks, requests atomic.Int64
-	requestRate             *rate.Limiter       // streams accepted per second
-	inflight                *semaphore.Weighted // bytes of block responses in progress
-	sendReserve             *semaphore.Weighted // its own send buffers (ConnSendReserve); nil: none
-	authorised              atomic.Bool
-	authFailures            atomic.Int32
-	haveStreams             atomic.Int32 // GET_HAVE streams open (maxHaveStreams)
+	conn                            *quic.Conn
+	bytes, blocks, ranges, requests atomic.Int64
+	requestRate                     *rate.Limiter       // streams accepted per second
+	inflight                        *semaphore.Weighted // bytes of block responses in progress
+	sendReserve                     *semaphore.Weighted // its own send buffers (ConnSendReserve); nil: none
+	authorised                      atomic.Bool
+	authFailures                    atomic.Int32
+	haveStreams                     atomic.Int32 // GET_HAVE streams open (maxHaveStreams)
 }
 
 // handleConn serves the streams of one connection until it closes, and
@@ -160,7 +164,7 @@ func (s *Server) handleConn(conn *quic.Conn) {
 	<-conn.Context().Done()
 	s.log.Info("connection closed", "remote", remote,
 		"duration", time.Since(start).Round(time.Millisecond),
-		"requests", cs.requests.Load(), "bytes", cs.bytes.Load(), "blocks", cs.blocks.Load(),
+		"requests", cs.requests.Load(), "bytes", cs.bytes.Load(), "blocks", cs.blocks.Load(), "ranges", cs.ranges.Load(),
 		"reason", context.Cause(conn.Context()))
 }
 
@@ -227,23 +231,9 @@ func (s *Server) handleStream(cs *connState, str *quic.Stream) {
 			str.Close()
 		}
 	case *wire.BlockRequest:
-		f := s.lookupID(r.ID)
-		if f == nil {
-			s.log.Debug("block of unknown file", "remote", conn.RemoteAddr(), "id", r.ID)
-			s.reject(str, wire.ErrCodeNotFound)
-			return
-		}
-		f.requested()
-		if r.Index >= uint64(f.man.NumBlocks()) {
-			s.log.Debug("block index out of range", "remote", conn.RemoteAddr(), "name", f.Name, "index", r.Index, "blocks", f.man.NumBlocks())
-			s.reject(str, wire.ErrCodeBadRequest)
-			return
-		}
-		if f.have != nil && !f.have.has(int(r.Index)) {
-			s.reject(str, wire.ErrCodeNotAvailable)
-			return
-		}
-		s.sendBlock(ctx, cs, str, f, int(r.Index))
+		s.answerBlock(ctx, cs, str, blockAsk{id: r.ID, index: r.Index})
+	case *wire.RangeRequest:
+		s.answerBlock(ctx, cs, str, blockAsk{id: r.ID, index: r.Index, ranged: true, off: r.Offset, length: r.Length})
 	case *wire.HaveRequest:
 		s.sendHave(ctx, cs, str, r)
 	case *wire.PeersRequest:
@@ -399,15 +389,67 @@ func (s *Server) openData(f *servedFile) (*os.File, error) {
 	return osf, nil
 }
 
-// sendBlock writes the block header, then the block's bytes read from disk
-// in chunks, each after the rate limiter allows it, then FIN.
+// blockAsk is what a GET_BLOCK or a GET_RANGE asks for: block index of
+// content ID id, whole, or if ranged its bytes [off, off+length).
+type blockAsk struct {
+	id          manifest.ID
+	index       uint64
+	ranged      bool
+	off, length uint64
+}
+
+// answerBlock answers a GET_BLOCK or a GET_RANGE: NOT_FOUND for a content
+// ID the seed does not serve, BAD_REQUEST for a block index past the file's
+// blocks or a range not within its block, NOT_AVAILABLE for a block a
+// shared file does not have yet, else the bytes (sendBlock).
+func (s *Server) answerBlock(ctx context.Context, cs *connState, str *quic.Stream, a blockAsk) {
+	remote := cs.conn.RemoteAddr()
+	f := s.lookupID(a.id)
+	if f == nil {
+		s.log.Debug("block of unknown file", "remote", remote, "id", a.id)
+		s.reject(str, wire.ErrCodeNotFound)
+		return
+	}
+	f.requested()
+	if a.index >= uint64(f.man.NumBlocks()) {
+		s.log.Debug("block index out of range", "remote", remote, "name", f.Name, "index", a.index, "blocks", f.man.NumBlocks())
+		s.reject(str, wire.ErrCodeBadRequest)
+		return
+	}
+	i := int(a.index)
+	off, length := int64(0), f.man.BlockLen(i)
+	if a.ranged {
+		if a.off > uint64(length) || a.length > uint64(length)-a.off {
+			s.log.Debug("range not within its block", "remote", remote, "name", f.Name, "index", i,
+				"range_offset", a.off, "range_length", a.length, "block_length", length)
+			s.reject(str, wire.ErrCodeBadRequest)
+			return
+		}
+		off, length = int64(a.off), int64(a.length)
+	}
+	if f.have != nil && !f.have.has(i) {
+		s.reject(str, wire.ErrCodeNotAvailable)
+		return
+	}
+	s.sendBlock(ctx, cs, str, f, i, off, length, a.ranged)
+}
+
+// sendBlock writes a block header for length bytes, then bytes [off,
+// off+length) of block i read from disk in chunks, each after the rate
+// limiter allows it, then FIN: the whole block (off 0, the block's length)
+// for a GET_BLOCK, part of it for a GET_RANGE (ranged). Its bytes count in
+// BytesSent either way; the answer counts as a block sent (BlocksSent) or,
+// ranged, as a range sent (RangesSent), even one that spans the block.
 //
 // The response first takes its share of the connection's MaxConnInflight
-// (the block's length), then a send buffer, waiting for each as long as the
+// (the bytes it sends), then a send buffer, waiting for each as long as the
 // client wants the answer.
-func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream, f *servedFile, i int) {
+func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream, f *servedFile, i int, off, length int64, ranged bool) {
 	log := s.log.With("remote", cs.conn.RemoteAddr(), "name", f.Name, "block", i)
-	length, off := f.man.BlockLen(i), f.man.BlockOffset(i)
+	if ranged {
+		log = log.With("range_offset", off, "range_length", length)
+	}
+	pos := f.man.BlockOffset(i) + off // in the file
 	w := min(length, s.opts.MaxConnInflight)
 	if !cs.inflight.TryAcquire(w) {
 		s.stats.inflightWaits.Add(1)
@@ -455,10 +497,10 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 				return
 			}
 		}
-		k, err := fh.ReadAt(buf[:n], off+sent)
+		k, err := fh.ReadAt(buf[:n], pos+sent)
 		if k < n {
 			if err == nil || err == io.EOF {
-				log.Info("file shrank since it was indexed", "offset", off+sent+int64(k))
+				log.Info("file shrank since it was indexed", "offset", pos+sent+int64(k))
 				s.reject(str, wire.ErrCodeFileChanged)
 			} else {
 				log.Warn("reading block", "err", err)
@@ -473,13 +515,20 @@ func (s *Server) sendBlock(ctx context.Context, cs *connState, str *quic.Stream,
 		s.stats.bytesSent.Add(int64(n))
 		cs.bytes.Add(int64(n))
 	}
-	// Counted before the FIN, so a client that has the whole block sees it
-	// in Stats.
-	s.stats.blocksSent.Add(1)
-	cs.blocks.Add(1)
+	// Counted before the FIN, so a client that has the whole answer sees
+	// it in Stats.
+	what := "block sent"
+	if ranged {
+		what = "range sent"
+		s.stats.rangesSent.Add(1)
+		cs.ranges.Add(1)
+	} else {
+		s.stats.blocksSent.Add(1)
+		cs.blocks.Add(1)
+	}
 	str.Close()
 	if log.Enabled(ctx, slog.LevelDebug) {
-		log.Debug("block sent", "bytes", length, "took", time.Since(start))
+		log.Debug(what, "bytes", length, "took", time.Since(start))
 	}
 }
 

@@ -51,7 +51,7 @@ func newMetrics(s *Server) *metrics {
 		reg: prometheus.NewRegistry(),
 		fileRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quicxfer_seed_file_requests_total",
-			Help: "Manifest and block requests for a file the seed serves, by file name.",
+			Help: "Manifest, block and range requests for a file the seed serves, by file name.",
 		}, []string{"file"}),
 	}
 	m.reg.MustRegister(
@@ -63,7 +63,7 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// requested counts a manifest or block request for f.
+// requested counts a manifest, block or range request for f.
 func (f *servedFile) requested() {
 	if f.reqs != nil {
 		f.reqs.Inc()
@@ -197,8 +197,9 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descBytesSent       = desc("bytes_sent_total", "Block payload bytes written to clients.")
-	descBlocksSent      = desc("blocks_sent_total", "Blocks sent whole.")
+	descBytesSent       = desc("bytes_sent_total", "Block payload bytes written to clients, of blocks and ranges.")
+	descBlocksSent      = desc("blocks_sent_total", "Blocks sent whole (GET_BLOCK answers).")
+	descRangesSent      = desc("ranges_sent_total", "Ranges of blocks sent whole (GET_RANGE answers).")
 	descManifestsSent   = desc("manifests_sent_total", "Manifests sent.")
 	descListsSent       = desc("lists_sent_total", "File lists sent.")
 	descStreams         = desc("streams_total", "Request streams accepted (one request each).")
@@ -228,7 +229,7 @@ var (
 type collector struct{ m *metrics }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBytesSent, descBlocksSent, descManifestsSent, descListsSent,
+	for _, d := range []*prometheus.Desc{descBytesSent, descBlocksSent, descRangesSent, descManifestsSent, descListsSent,
 		descStreams, descStreamsActive, descRejected, descCancelled, descConns, descConnsActive,
 		descConnsRefused, descConnsRefusedIP, descHandshakeFail, descAuthFailures, descRateWaits, descRateWaitSeconds,
 		descInflightWaits, descBufferWaits, descBufferBytes, descFiles, descFileBytes, descHashed,
@@ -247,6 +248,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descBytesSent, float64(st.bytesSent.Load()))
 	counter(descBlocksSent, float64(st.blocksSent.Load()))
+	counter(descRangesSent, float64(st.rangesSent.Load()))
 	counter(descManifestsSent, float64(st.manifestsSent.Load()))
 	counter(descListsSent, float64(st.listsSent.Load()))
 	counter(descStreams, float64(st.requests.Load()))

@@ -77,8 +77,8 @@ type Options struct {
 	// stream (frame and FIN), default 10s.
 	RequestTimeout time.Duration
 	// MaxConnInflight bounds the bytes of block responses one connection may
-	// have in progress at once, default 64 MiB: a block counts with its
-	// length (at most MaxConnInflight) from its first byte to its last, and a
+	// have in progress at once, default 64 MiB: a block, or a range of one,
+	// counts with its length (at most MaxConnInflight) from its first byte to its last, and a
 	// request past the bound waits for one to end. It keeps one connection
 	// from taking every send buffer.
 	MaxConnInflight int64

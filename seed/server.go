@@ -370,7 +370,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.closeConns("shutting down")
 	conns.Wait()
-	s.log.Info("seed stopped", "bytes_sent", s.stats.bytesSent.Load(), "blocks_sent", s.stats.blocksSent.Load())
+	s.log.Info("seed stopped", "bytes_sent", s.stats.bytesSent.Load(), "blocks_sent", s.stats.blocksSent.Load(),
+		"ranges_sent", s.stats.rangesSent.Load())
 	return err
 }
 

@@ -88,7 +88,7 @@ func (s *Server) allFiles() []*servedFile {
 
 // Shared is a file the server serves while it is being downloaded: only the
 // blocks given to Add, which the caller has verified and made durable, are
-// served and announced; a GET_BLOCK for another one is answered with
+// served and announced; a GET_BLOCK or GET_RANGE for another one is answered with
 // wire.ErrCodeNotAvailable.
 type Shared struct {
 	f *servedFile

@@ -35,6 +35,10 @@ type Handler struct {
 	// a goroutine of its own; a stream whose request does not parse is
 	// reset with wire.ErrCodeBadRequest.
 	Request func(ctx context.Context, str *quic.Stream, req wire.Request)
+	// Ranges passes GET_RANGE requests to Request. Without it they are
+	// reset with wire.ErrCodeBadRequest, as a seed older than GET_RANGE
+	// refuses the frame type it does not know.
+	Ranges bool
 }
 
 // Serve listens on 127.0.0.1 (a free port) speaking wire.ALPN and serves
@@ -77,6 +81,9 @@ func Serve(t testing.TB, h Handler) string {
 					}
 					wg.Go(func() {
 						req, err := wire.ReadRequest(bufio.NewReader(str))
+						if _, ok := req.(*wire.RangeRequest); ok && !h.Ranges {
+							err = wire.ErrUnknownFrame
+						}
 						if err != nil {
 							str.CancelWrite(quic.StreamErrorCode(wire.ErrCodeBadRequest))
 							return

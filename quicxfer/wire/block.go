@@ -13,8 +13,8 @@ func AppendBlockHeader(b []byte, length int) []byte {
 }
 
 // ReadBlockHeader reads the header of the Block frame that answers a
-// BlockRequest and checks that its payload is want bytes, the block's length
-// per the manifest. The caller then reads exactly want bytes from r with
+// BlockRequest or a RangeRequest and checks that its payload is want bytes:
+// the block's length per the manifest, or the range's Length. The caller then reads exactly want bytes from r with
 // io.ReadFull (an io.EOF from that read is also a truncated frame). An end of
 // stream before or inside the header is io.ErrUnexpectedEOF, a frame of
 // another type is ErrUnexpectedFrame, and a length other than want is

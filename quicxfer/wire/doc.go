@@ -71,6 +71,12 @@
 //	0x06 GET_PEERS     content ID (32 bytes) | URL length (varint) | URL
 //	                   URL is the asker's own seed URL (at most MaxURLLen
 //	                   bytes), or empty. Answer: one PEERS frame, then FIN.
+//	0x07 GET_RANGE     content ID (32 bytes) | block index (varint) |
+//	                   offset (varint) | length (varint)
+//	                   Asks for bytes [offset, offset+length) of the block:
+//	                   length is at least 1 and offset+length at most
+//	                   2^62-1, else the frame is malformed. Answer: one BLOCK
+//	                   frame whose payload is exactly those bytes, then FIN.
 //
 // Responses (seed to client):
 //
@@ -82,7 +88,8 @@
 //	                   payload.
 //	0x13 BLOCK         the block's bytes; the payload length is the length of
 //	                   the block as given by the manifest (the last block of a
-//	                   file may be short).
+//	                   file may be short). Answering GET_RANGE: the range's
+//	                   bytes, and the payload length is the range's length.
 //	0x14 HAVE          kind (1 byte) | ...
 //	                   kind 0 ALL: nothing follows; the source has every block.
 //	                   kind 1 BITFIELD: count N (varint) | ceil(N/8) bytes; block
@@ -102,13 +109,26 @@
 // client that asked by content ID checks that the manifest hashes to that ID
 // (manifest.Manifest.ID) before it trusts anything in it, and checks every
 // block against the manifest before it keeps it. A GET_BLOCK whose index is not
-// below the manifest's number of blocks is a bad request. A seed that finds the
+// below the manifest's number of blocks is a bad request, and so is a
+// GET_RANGE whose index is, or whose range does not lie within the block
+// (offset+length above the block's length as given by the manifest): the seed
+// resets the stream with ErrCodeBadRequest. A seed that finds the
 // file it serves no longer matches the manifest it published answers
 // ErrCodeFileChanged.
 //
 // A client reads a BLOCK's header, checks that its length is the one it
 // expects (ReadBlockHeader), and then reads the payload straight into its own
 // buffer with io.ReadFull.
+//
+// A client uses GET_RANGE to spread one block over several connections, so
+// that a slow one (a lossy link) holds up only its part of the block, not all
+// of it; it checks the whole block against the manifest once every part has
+// arrived. GET_RANGE came after the other requests of version 1: a seed of an
+// older version does not know the frame type and refuses it with
+// ErrCodeBadRequest, as it refuses any unknown frame, after which the client
+// asks that seed for whole blocks (GET_BLOCK) only. A client takes its ranges
+// from the manifest and so never asks for one outside a block; it can take
+// ErrCodeBadRequest in answer to a GET_RANGE as that refusal.
 //
 // # Swarm: availability and other sources
 //
@@ -129,8 +149,8 @@
 // lasts as long as the peer downloads; it is one of the connection's streams.
 //
 // A source only announces a block once it can serve it: its data is verified
-// and on disk. A GET_BLOCK for a block a peer does not have is answered by a
-// reset with ErrCodeNotAvailable; the client asks another source for it and
+// and on disk. A GET_BLOCK or GET_RANGE for a block a peer does not have is
+// answered by a reset with ErrCodeNotAvailable; the client asks another source for it and
 // should not ask this one again until a HAVE says it has it.
 //
 // GET_PEERS asks a source for other sources of a content ID. The answer is a
@@ -187,6 +207,7 @@
 //	BLOCK         manifest.MaxBlockSize
 //	GET_HAVE      32
 //	GET_PEERS     32 + 2 + MaxURLLen (1024)
+//	GET_RANGE     32 + 8 + 8 + 8
 //	HAVE          1 + 8 + manifest.MaxBlocks/8
 //	HAVE_ADD      MaxHaveAdd (1024) · 8
 //	PEERS         1 + MaxPeers (64) · (2 + MaxURLLen)
@@ -209,7 +230,7 @@
 //
 //	0x0 NO_ERROR       no error (a normal connection close)
 //	0x1 CANCELLED      the requester no longer wants the answer
-//	0x2 BAD_REQUEST    malformed or unknown request, out-of-range block
+//	0x2 BAD_REQUEST    malformed or unknown request, out-of-range block or range
 //	0x3 NOT_FOUND      no such file or content ID
 //	0x4 INTERNAL       the seed failed, e.g. it cannot read its file
 //	0x5 BUSY           a limit was reached (connections, request rate); try later

@@ -15,7 +15,7 @@ type ErrCode quic.StreamErrorCode
 const (
 	ErrCodeNoError      ErrCode = 0x0
 	ErrCodeCancelled    ErrCode = 0x1 // the requester no longer wants the answer
-	ErrCodeBadRequest   ErrCode = 0x2 // malformed or unknown request, out-of-range block
+	ErrCodeBadRequest   ErrCode = 0x2 // malformed or unknown request, out-of-range block or range
 	ErrCodeNotFound     ErrCode = 0x3 // no such file or content ID
 	ErrCodeInternal     ErrCode = 0x4 // the seed failed (e.g. cannot read its file)
 	ErrCodeBusy         ErrCode = 0x5 // a limit was reached (connections, request rate); try later

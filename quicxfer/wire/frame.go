@@ -51,6 +51,7 @@ const (
 	FrameAuth        FrameType = 0x04
 	FrameGetHave     FrameType = 0x05
 	FrameGetPeers    FrameType = 0x06
+	FrameGetRange    FrameType = 0x07
 	FrameFileEntry   FrameType = 0x11
 	FrameManifest    FrameType = 0x12
 	FrameBlock       FrameType = 0x13
@@ -70,6 +71,7 @@ const (
 	maxBlockPayload       = manifest.MaxBlockSize
 	maxGetHavePayload     = idLen
 	maxGetPeersPayload    = idLen + 2 + MaxURLLen
+	maxGetRangePayload    = idLen + 3*8
 	maxHavePayload        = 1 + 8 + manifest.MaxBlocks/8
 	maxHaveAddPayload     = MaxHaveAdd * 8
 	maxPeersPayload       = 1 + MaxPeers*(2+MaxURLLen)
@@ -96,6 +98,8 @@ func (t FrameType) String() string {
 		return "GET_HAVE"
 	case FrameGetPeers:
 		return "GET_PEERS"
+	case FrameGetRange:
+		return "GET_RANGE"
 	case FrameHave:
 		return "HAVE"
 	case FrameHaveAdd:
@@ -109,7 +113,7 @@ func (t FrameType) String() string {
 // isRequest reports whether t is a request frame type.
 func (t FrameType) isRequest() bool {
 	return t == FrameList || t == FrameGetManifest || t == FrameGetBlock || t == FrameAuth ||
-		t == FrameGetHave || t == FrameGetPeers
+		t == FrameGetHave || t == FrameGetPeers || t == FrameGetRange
 }
 
 // MaxPayload returns the largest payload length allowed for frames of type t,
@@ -134,6 +138,8 @@ func MaxPayload(t FrameType) (uint64, bool) {
 		return maxGetHavePayload, true
 	case FrameGetPeers:
 		return maxGetPeersPayload, true
+	case FrameGetRange:
+		return maxGetRangePayload, true
 	case FrameHave:
 		return maxHavePayload, true
 	case FrameHaveAdd:

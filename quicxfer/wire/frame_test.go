@@ -13,7 +13,7 @@ import (
 )
 
 var allFrameTypes = []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameGetHave, FrameGetPeers,
-	FrameFileEntry, FrameManifest, FrameBlock, FrameHave, FrameHaveAdd, FramePeers}
+	FrameGetRange, FrameFileEntry, FrameManifest, FrameBlock, FrameHave, FrameHaveAdd, FramePeers}
 
 func TestFrameTypeString(t *testing.T) {
 	for _, tc := range []struct {
@@ -29,6 +29,7 @@ func TestFrameTypeString(t *testing.T) {
 		{FrameBlock, "BLOCK"},
 		{FrameGetHave, "GET_HAVE"},
 		{FrameGetPeers, "GET_PEERS"},
+		{FrameGetRange, "GET_RANGE"},
 		{FrameHave, "HAVE"},
 		{FrameHaveAdd, "HAVE_ADD"},
 		{FramePeers, "PEERS"},
@@ -52,6 +53,7 @@ func TestMaxPayload(t *testing.T) {
 		{FrameBlock, manifest.MaxBlockSize},
 		{FrameGetHave, 32},
 		{FrameGetPeers, 32 + 2 + 1024},
+		{FrameGetRange, 32 + 8 + 8 + 8},
 		{FrameHave, 1 + 8 + manifest.MaxBlocks/8},
 		{FrameHaveAdd, 1024 * 8},
 		{FramePeers, 1 + 64*(2+1024)},
@@ -60,7 +62,7 @@ func TestMaxPayload(t *testing.T) {
 		require.True(t, ok, "%s", tc.t)
 		require.Equal(t, tc.want, got, "%s", tc.t)
 	}
-	for _, unknown := range []FrameType{0, 0x07, 0x10, 0x17, 0x21, quicvarint.Max} {
+	for _, unknown := range []FrameType{0, 0x08, 0x10, 0x17, 0x21, quicvarint.Max} {
 		_, ok := MaxPayload(unknown)
 		require.False(t, ok, "%s", unknown)
 	}
@@ -96,7 +98,7 @@ func TestReadFrameHeaderTruncated(t *testing.T) {
 }
 
 func TestReadFrameHeaderUnknownType(t *testing.T) {
-	for _, typ := range []uint64{0, 0x07, 0x17, 0x1234, quicvarint.Max} {
+	for _, typ := range []uint64{0, 0x08, 0x17, 0x1234, quicvarint.Max} {
 		// The unknown frame claims a huge payload; it must not be read.
 		r := &tripwire{t: t, header: AppendFrameHeader(nil, FrameType(typ), quicvarint.Max)}
 		gotT, gotLen, err := ReadFrameHeader(r)

@@ -3,7 +3,7 @@ package wire
 import "fmt"
 
 // Request is a request frame: *ListRequest, *ManifestRequest,
-// *BlockRequest, *AuthRequest, *HaveRequest or *PeersRequest.
+// *BlockRequest, *RangeRequest, *AuthRequest, *HaveRequest or *PeersRequest.
 type Request interface {
 	// Append appends the whole frame, header included.
 	Append(b []byte) []byte
@@ -51,6 +51,12 @@ func ReadRequest(r Reader) (Request, error) {
 		return m, nil
 	case FrameGetPeers:
 		m := &PeersRequest{}
+		if err := m.parse(p); err != nil {
+			return nil, err
+		}
+		return m, nil
+	case FrameGetRange:
+		m := &RangeRequest{}
 		if err := m.parse(p); err != nil {
 			return nil, err
 		}

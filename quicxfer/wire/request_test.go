@@ -17,6 +17,8 @@ var testRequests = map[string]Request{
 	"block 0":            &BlockRequest{ID: testID(2)},
 	"block 262143":       &BlockRequest{ID: testID(3), Index: 1<<18 - 1},
 	"block max varint":   &BlockRequest{ID: testID(4), Index: quicvarint.Max},
+	"range of one byte":  &RangeRequest{ID: testID(8), Index: 2, Offset: 1000, Length: 1},
+	"range max varints":  &RangeRequest{ID: testID(9), Index: quicvarint.Max, Offset: quicvarint.Max - 1<<20, Length: 1 << 20},
 	"manifest long name": &ManifestRequest{Name: string(bytes.Repeat([]byte("x"), MaxNameLen))},
 	"auth":               &AuthRequest{Token: []byte("s3cret")},
 	"auth longest token": &AuthRequest{Token: bytes.Repeat([]byte{0xff}, MaxTokenLen)},
@@ -61,7 +63,7 @@ func TestReadRequestRefuses(t *testing.T) {
 		{"file entry", (&FileEntry{Name: "a", Size: 1}).Append(nil), ErrUnexpectedFrame},
 		{"manifest", (&ManifestResponse{Name: "a", Manifest: testManifest(1)}).Append(nil), ErrUnexpectedFrame},
 		{"block", append(AppendBlockHeader(nil, 3), 1, 2, 3), ErrUnexpectedFrame},
-		{"unknown type", AppendFrameHeader(nil, 0x07, 0), ErrUnknownFrame},
+		{"unknown type", AppendFrameHeader(nil, 0x08, 0), ErrUnknownFrame},
 		{"unknown 2-byte type", AppendFrameHeader(nil, 0x1234, 1), ErrUnknownFrame},
 		{"list with payload", AppendFrameHeader(nil, FrameList, 1), ErrFrameTooLarge},
 	} {
@@ -76,7 +78,7 @@ func TestReadRequestRefuses(t *testing.T) {
 // TestReadRequestTooLarge checks that a request claiming more than its limit
 // is refused from the header alone.
 func TestReadRequestTooLarge(t *testing.T) {
-	for _, ft := range []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameGetHave, FrameGetPeers} {
+	for _, ft := range []FrameType{FrameList, FrameGetManifest, FrameGetBlock, FrameAuth, FrameGetHave, FrameGetPeers, FrameGetRange} {
 		limit, _ := MaxPayload(ft)
 		for _, length := range []uint64{limit + 1, quicvarint.Max} {
 			_, err := ReadRequest(&tripwire{t: t, header: AppendFrameHeader(nil, ft, length)})
@@ -99,6 +101,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte{byte(FrameGetManifest), 2, 7, 'a'})
 	f.Add([]byte{byte(FrameGetManifest), 4, kindByName, 'a', '\n', 'b'}) // a control character
 	f.Add(append(AppendFrameHeader(nil, FrameGetBlock, 34), make([]byte, 34)...))
+	f.Add(append(AppendFrameHeader(nil, FrameGetRange, 35), make([]byte, 35)...)) // an empty range
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		req, err := ReadRequest(r)
