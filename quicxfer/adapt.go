@@ -19,7 +19,7 @@ import (
 // that, like TCP's slow start asks it of the window:
 //
 //   - Start with 1 connection. After a change, wait to settle (new
-//     connections dial and leave slow start: 4 round trips, from
+//     connections dial and leave slow start: 6 round trips, from
 //     adaptSettleMin to adaptSettle), then measure the seed's rate (payload
 //     bytes received) for 8 round trips (from adaptMeasureMin to
 //     adaptMeasure): at 80 ms, a step takes a second. Only busy time counts:
@@ -36,7 +36,7 @@ import (
 //     random loss a path has no queue until the connections fill it.
 //   - If the rate at n connections is more than adaptMinGain (15 %) above
 //     the rate at the last count kept, n is kept and the count grows: × 4
-//     when the rate rose nearly in proportion (≥ 80 % of n ÷ kept, a path
+//     when the rate rose at least half in proportion (≥ 50 % of n ÷ kept, a path
 //     far from full), × 2 otherwise, never above the cap (64 by default:
 //     at 2.4 Mbit/s a connection, 64 fill 150 Mbit/s through 1 % loss at
 //     80 ms).
@@ -108,7 +108,7 @@ type connAdapter struct {
 	held   bool          // growth stopped at kept; a try up waits until heldT ≥ wait
 	heldT  time.Duration // busy time held so far
 	retry  bool          // a.n is a try up from a held count
-	queued bool          // the path's bottleneck is full (pathRTT.queued): no growth
+	queued bool          // the path was queued during the last measurement (pathRTT.queued): no growth
 	last   time.Time     // the previous busy update, for heldT
 }
 
@@ -128,10 +128,9 @@ func (a *connAdapter) conns() int { return a.n }
 // its round-trip time, and returns the number of connections it should
 // have from now on.
 func (a *connAdapter) update(now time.Time, bytes int64, busy bool, p pathRTT) int {
-	a.queued = p.queued()
 	settle, measure := a.settle, a.measure
 	if rtt := p.rtt; rtt > 0 {
-		settle = min(max(4*rtt, adaptSettleMin), a.settle)
+		settle = min(max(6*rtt, adaptSettleMin), a.settle)
 		measure = min(max(8*rtt, adaptMeasureMin), a.measure)
 	}
 	if !busy {
@@ -148,8 +147,12 @@ func (a *connAdapter) update(now time.Time, bytes int64, busy bool, p pathRTT) i
 	case 1:
 		if now.Sub(a.t) >= settle {
 			a.phase, a.t, a.b = 2, now, bytes
+			a.queued = p.queued()
 		}
 	case 2:
+		// Queued at any tick of the measurement counts: a queue that
+		// drains now and then is a full bottleneck too.
+		a.queued = a.queued || p.queued()
 		if el := now.Sub(a.t); el >= measure {
 			a.decide(float64(bytes-a.b) / el.Seconds())
 			a.phase, a.t = 1, now
@@ -175,7 +178,7 @@ func (a *connAdapter) decide(rate float64) {
 		a.growUnlessQueued(4)
 	case rate > a.keptRate*(1+a.minGain):
 		factor := 2
-		if rate >= 0.8*a.keptRate*float64(a.n)/float64(a.kept) {
+		if rate >= 0.5*a.keptRate*float64(a.n)/float64(a.kept) {
 			factor = 4
 		}
 		a.kept, a.keptRate = a.n, rate
