@@ -209,6 +209,58 @@ func readVmHWM(path string) (int64, bool) {
 	return 0, false
 }
 
+// userHZ is the unit of the times in /proc/PID/stat: USER_HZ, which is 100
+// on every architecture Go runs Linux on but alpha (sysconf(_SC_CLK_TCK)
+// would need cgo).
+const userHZ = 100
+
+// procCPU returns the user+system CPU seconds that the running process pid
+// has used so far, all its threads (those that ended included), from
+// /proc/PID/stat: to a 1/userHZ s, so a figure over a short interval is
+// coarse.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStatCPU(string(b))
+}
+
+// parseProcStatCPU reads utime and stime (fields 14 and 15) of a
+// /proc/PID/stat line, in seconds. The command name (field 2) is in
+// parentheses and may hold spaces and parentheses itself, so the fields are
+// counted from the last ')'.
+func parseProcStatCPU(line string) (float64, error) {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bench: /proc/PID/stat without a command name: %q", line)
+	}
+	f := strings.Fields(line[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: /proc/PID/stat with %d fields after the name", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: /proc/PID/stat: %w", err)
+		}
+		ticks += n
+	}
+	return float64(ticks) / userHZ, nil
+}
+
+// gib is a gibibyte, the unit of the CPU cost figures (CPU seconds per GiB).
+const gib = 1 << 30
+
+// perGiB returns cpu seconds per GiB of n bytes, 0 for no bytes.
+func perGiB(cpu float64, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return cpu * gib / float64(n)
+}
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
