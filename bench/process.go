@@ -36,6 +36,7 @@ type download struct {
 type downloadSeed struct {
 	Bytes, Received int64
 	Note            string
+	Conns           int // the most connections to it at once
 }
 
 // getJSON is what `quicxfer get --json` prints (README, "get").
@@ -51,6 +52,7 @@ type getJSON struct {
 		Bytes    int64  `json:"bytes"`
 		Received int64  `json:"received_bytes"`
 		Note     string `json:"note"`
+		Conns    int    `json:"conns"`
 	} `json:"seeds"`
 }
 
@@ -81,7 +83,7 @@ func downloadInProcess(ctx context.Context, urls []string, out string, conns int
 	}
 	d.Elapsed, d.Size, d.Fetched, d.Resumed = res.Elapsed.Seconds(), res.Size, res.FetchedBytes, res.ResumedBytes
 	for _, s := range res.Seeds {
-		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note})
+		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note, Conns: s.Conns})
 	}
 	return d, nil
 }
@@ -119,7 +121,7 @@ func finishGet(cmd *exec.Cmd, rss func() int64, start time.Time, stdout, stderr 
 	}
 	d.Elapsed, d.Size, d.Fetched, d.Resumed = j.ElapsedS, j.Size, j.FetchedBytes, j.ResumedBytes
 	for _, s := range j.Seeds {
-		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note})
+		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note, Conns: s.Conns})
 	}
 	return d, nil
 }

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/units"
 )
 
 // DuplicateLimit is the issue's bound on bytes fetched ÷ file size; the
@@ -99,7 +101,10 @@ func WriteTable(w io.Writer, results []Result) {
 		qx := fmt.Sprintf("%.2f s, %s", r.Elapsed, formatRate(r.Throughput))
 		raw, ideal, over := "n/a", "n/a", "n/a"
 		if r.Raw != nil {
-			raw = fmt.Sprintf("%s (÷ %.2f)", formatRate(r.Raw.Throughput), r.OverRaw)
+			raw = rawCell(r)
+			if c := seedConns(r); c > 0 {
+				qx += ", " + nOf(c, "conn")
+			}
 		}
 		if r.Ideal > 0 {
 			ideal = fmt.Sprintf("%.2f s", r.Ideal)
@@ -122,6 +127,52 @@ func WriteTable(w io.Writer, results []Result) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU s and peak RSS are the downloader process's own (`quicxfer get --json` in a child process); ‡ marks a downloader that ran inside the bench process, whose CPU figure includes the seeds and the links. Shares are each seed's part of the bytes accepted; fetched ÷ size above", DuplicateLimit, "is flagged ⚠. The scenario name links to its plot.")
+}
+
+// rawCell is the raw ceiling's cell: the throughput of each run and
+// quicxfer's ÷ it, the target's ratio (the run with quicxfer's number of
+// connections, or the nearest) in bold.
+func rawCell(r Result) string {
+	if len(r.RawMulti) == 0 {
+		return fmt.Sprintf("%s (÷ %.2f)", formatRate(r.Raw.Throughput), r.OverRaw)
+	}
+	var cells []string
+	for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+		ratio := fmt.Sprintf("÷ %.2f", r.Throughput/raw.Throughput)
+		if raw.Conns == r.RawSameConns {
+			ratio = "**" + ratio + "**"
+		}
+		cells = append(cells, fmt.Sprintf("%s: %s (%s)", nOf(raw.Conns, "conn"), formatRate(raw.Throughput), ratio))
+	}
+	return strings.Join(cells, "; ")
+}
+
+// nOf is "n noun", the noun plural unless n is 1.
+func nOf(n int, noun string) string { return fmt.Sprintf("%d %s", n, units.Plural(n, noun)) }
+
+// seedConns is the most connections quicxfer had to one of r's seeds, 0 if
+// unknown.
+func seedConns(r Result) int {
+	var c int
+	for _, s := range r.Seeds {
+		c = max(c, s.Conns)
+	}
+	return c
+}
+
+// costCell is scenario 1's CPU seconds per GiB: the downloader's, the
+// seed's, the raw ceiling's client and server.
+func costCell(r Result) string {
+	c := []string{fmt.Sprintf("get %.2f", r.CPUPerGiB)}
+	if r.SeedCPU != nil {
+		c = append(c, fmt.Sprintf("seed %.2f", r.SeedCPU.PerGiB))
+	}
+	if r.Raw != nil {
+		for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+			c = append(c, fmt.Sprintf("raw %s client %.2f, server %.2f", nOf(raw.Conns, "conn"), raw.ClientCPUPerGiB, raw.ServerCPUPerGiB))
+		}
+	}
+	return "CPU s/GiB: " + strings.Join(c, ", ")
 }
 
 func aria2Cell(a *Aria2, best bool) string {
@@ -165,6 +216,8 @@ func sharesCell(r Result) string {
 		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
 	case r.Mirrors != nil:
 		return mirrorsCell(r.Mirrors)
+	case r.Raw != nil:
+		return costCell(r)
 	}
 	shares := make([]string, len(r.Seeds))
 	for i, s := range r.Seeds {
@@ -195,6 +248,9 @@ func writeDetails(w io.Writer, results []Result) {
 		if r.Mirrors != nil {
 			writeMirrorsDetails(w, r)
 			continue
+		}
+		if r.Raw != nil {
+			writeRawDetails(w, r)
 		}
 		if r.KilledAt > 0 {
 			fmt.Fprintf(w, "\n- seed closed when the seeds had sent %.1f %% of the file; the ideal counts three seeds until then, two after\n", 100*r.KilledAt)
@@ -273,6 +329,38 @@ func writeDetails(w io.Writer, results []Result) {
 			fmt.Fprintf(w, "\n![%s: throughput over time per seed](%s)\n", r.Name, r.Plot)
 		}
 	}
+}
+
+// writeRawDetails writes scenario 1's comparison with the raw ceiling and
+// the CPU each process spent per GiB.
+func writeRawDetails(w io.Writer, r Result) {
+	conns := "its connections unknown"
+	if c := seedConns(r); c > 0 {
+		conns = nOf(c, "connection") + " to the seed at most (`--json` `conns`)"
+	}
+	fmt.Fprintf(w, "\n- quicxfer: %.2f s, %s, %s; ÷ raw with %s %.3f", r.Elapsed, formatRate(r.Throughput), conns, nOf(r.Raw.Conns, "connection"), r.OverRaw)
+	if r.RawSameConns != r.Raw.Conns {
+		fmt.Fprintf(w, ", ÷ raw with %s %.3f", nOf(r.RawSameConns, "connection"), r.OverRawSameConns)
+	}
+	fmt.Fprintf(w, " (the target's ratio is against the raw run with the number of connections nearest quicxfer's: %s)\n", nOf(r.RawSameConns, "connection"))
+	for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+		where := "the server in this process"
+		if raw.Child {
+			where = "the server in a child process"
+		}
+		fmt.Fprintf(w, "- raw quic-go over %s (one stream each, all at once; %s): %.2f s, %s; CPU s: client %.2f (%.2f per GiB), server %.2f (%.2f per GiB)\n",
+			nOf(raw.Conns, "connection"), where, raw.Elapsed.Seconds(), formatRate(raw.Throughput), raw.ClientCPU, raw.ClientCPUPerGiB, raw.ServerCPU, raw.ServerCPUPerGiB)
+	}
+	who := "the downloader's (`quicxfer get` in a child process, its rusage)"
+	if !r.DownloaderInChild {
+		who = "this whole process's (the downloader ran in it, with the seed)"
+	}
+	fmt.Fprintf(w, "- CPU s per GiB downloaded: quicxfer get %.2f (%.2f s in all, %s)", r.CPUPerGiB, r.CPUSeconds, who)
+	if sc := r.SeedCPU; sc != nil {
+		fmt.Fprintf(w, "; seed %.2f (%.2f s for %s served; %s)", sc.PerGiB, sc.CPUSeconds, formatMiB(sc.Served), sc.Measured)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "- the raw client's CPU is this process's over the transfer (getrusage; the seed had stopped by then), the raw server's the child's (/proc/PID/stat before and after, to 1/100 s)")
 }
 
 // plotName is the plot's file name for scenario name: letters, digits and

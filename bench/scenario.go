@@ -34,6 +34,9 @@ type SeedShare struct {
 	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams
 	Note     string    `json:"note,omitempty"`
 	Link     LinkStats `json:"link"`
+	// Conns is the most connections a downloader had to it at once
+	// (--json "conns"), the highest over the downloaders.
+	Conns int `json:"conns,omitempty"`
 }
 
 // Sample is the progress at one instant of a download.
@@ -70,6 +73,27 @@ type Resume struct {
 	Duplicates int64 `json:"duplicates_in_second_run"`
 }
 
+// SeedCPU is what the seeds cost in CPU while they served one phase of a
+// scenario: scenario 1's download, scenario 7's downloaders at once. It is
+// measured only where the seeds' CPU can be told apart from the rest (see
+// Measured).
+type SeedCPU struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	// Served is the block bytes the downloaders fetched in that phase
+	// (their --json fetched_bytes, duplicates included).
+	Served int64   `json:"served_bytes"`
+	PerGiB float64 `json:"cpu_s_per_gib"` // CPUSeconds per GiB of Served
+	// Measured says whose CPU time CPUSeconds is: seedCPUInBench or
+	// seedCPUInChild.
+	Measured string `json:"measured"`
+}
+
+// How SeedCPU is measured.
+const (
+	seedCPUInBench = "this process's CPU time (getrusage) over the download: the seed runs in it, without a link, and the downloader in a child process (this process also runs the 100 ms sampler and the child's RSS watch)"
+	seedCPUInChild = "the `quicxfer seed` child's CPU time (/proc/PID/stat, to 1/100 s) from the launch of the downloaders to the exit of the last"
+)
+
 // Process is a child process's cost.
 type Process struct {
 	CPUSeconds float64 `json:"cpu_s"`
@@ -89,6 +113,7 @@ type Result struct {
 	TimeOverIdeal float64     `json:"time_over_ideal,omitempty"` // 0 when Ideal is
 	FetchedOver   float64     `json:"fetched_over_size"`         // bytes received ÷ bytes downloaded
 	CPUSeconds    float64     `json:"cpu_s"`                     // the downloader's user+system (see DownloaderInChild)
+	CPUPerGiB     float64     `json:"cpu_s_per_gib,omitempty"`   // CPUSeconds per GiB downloaded
 	PeakRSS       int64       `json:"peak_rss_bytes,omitempty"`  // the downloader process's; 0 when it ran in this process
 	Verified      bool        `json:"verified"`                  // output is byte-identical to the source
 	Seeds         []SeedShare `json:"seeds"`
@@ -96,17 +121,30 @@ type Result struct {
 	// child process, and CPUSeconds and PeakRSS are its own. Otherwise it
 	// ran in this process, and CPUSeconds is the whole process's (seeds and
 	// links included).
-	DownloaderInChild bool       `json:"downloader_in_child_process"`
-	Raw               *RawResult `json:"raw,omitempty"`
-	OverRaw           float64    `json:"throughput_over_raw,omitempty"`
-	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
-	Fairness          *Fairness  `json:"fairness,omitempty"`
-	Resume            *Resume    `json:"resume,omitempty"`
-	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9, 10 and 11 (the origin)
-	Aria2             *Aria2     `json:"aria2,omitempty"`
-	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
-	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
-	Samples           []Sample   `json:"-"`               // drawn in the plots; not kept in report.json (it made it half a megabyte)
+	DownloaderInChild bool `json:"downloader_in_child_process"`
+	// Raw is the raw ceiling with Scenario.RawConns' first count (one
+	// connection), OverRaw Throughput ÷ its; RawMulti are the runs with the
+	// other counts, each carrying the same total.
+	Raw      *RawResult  `json:"raw,omitempty"`
+	OverRaw  float64     `json:"throughput_over_raw,omitempty"`
+	RawMulti []RawResult `json:"raw_multi,omitempty"`
+	// RawSameConns is the connections of the raw run whose count is
+	// nearest the most quicxfer had to a seed (SeedShare.Conns), and
+	// OverRawSameConns Throughput ÷ that run's: the target's ratio.
+	RawSameConns     int     `json:"raw_same_conns,omitempty"`
+	OverRawSameConns float64 `json:"throughput_over_raw_same_conns,omitempty"`
+	// SeedCPU is the seeds' CPU time over the download (scenario 1, with
+	// the binary) or the concurrent phase (scenario 7, with the binary).
+	SeedCPU *SeedCPU `json:"seed_cpu,omitempty"`
+
+	KilledAt    float64   `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
+	Fairness    *Fairness `json:"fairness,omitempty"`
+	Resume      *Resume   `json:"resume,omitempty"`
+	SeedProcess *Process  `json:"seed_process,omitempty"` // scenarios 9, 10 and 11 (the origin)
+	Aria2       *Aria2    `json:"aria2,omitempty"`
+	Plot        string    `json:"plot,omitempty"`  // the plot's file name, next to the report
+	Err         string    `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
+	Samples     []Sample  `json:"-"`               // drawn in the plots; not kept in report.json (it made it half a megabyte)
 
 	// Attack is scenario 10's figures (attack.go).
 	Attack *AttackResult `json:"attack,omitempty"`
@@ -188,21 +226,67 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 		r.TimeOverIdeal = r.Elapsed / r.Ideal
 	}
 	if sc.Raw {
-		ro := RawOptions{Size: max(sc.FileSize, 1), ChildArgs: o.ChildArgs}
+		if err := runRaw(ctx, sc, o, &r); err != nil {
+			return r, fmt.Errorf("raw ceiling: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// runRaw measures the raw ceiling with each of sc.RawConns on the seed's
+// path, and compares r's throughput with the run whose number of
+// connections is nearest quicxfer's.
+func runRaw(ctx context.Context, sc Scenario, o RunOptions, r *Result) error {
+	counts := sc.RawConns
+	if len(counts) == 0 {
+		counts = []int{1}
+	}
+	var runs []RawResult
+	for _, n := range counts {
+		ro := RawOptions{Size: max(sc.FileSize, 1), Conns: n, ChildArgs: o.ChildArgs}
 		if !sc.NoLink {
 			cfg := sc.Seeds[0]
 			ro.Link = &cfg
 		}
 		raw, err := RawQUIC(ctx, ro)
 		if err != nil {
-			return r, fmt.Errorf("raw ceiling: %w", err)
+			return fmt.Errorf("%d connections: %w", n, err)
 		}
-		r.Raw = &raw
-		if raw.Throughput > 0 {
-			r.OverRaw = r.Throughput / raw.Throughput
+		runs = append(runs, raw)
+	}
+	r.Raw, r.RawMulti = &runs[0], runs[1:]
+	if runs[0].Throughput > 0 {
+		r.OverRaw = r.Throughput / runs[0].Throughput
+	}
+	conns := 1
+	for _, s := range r.Seeds {
+		conns = max(conns, s.Conns)
+	}
+	near := nearestConns(runs, conns)
+	r.RawSameConns = near.Conns
+	if near.Throughput > 0 {
+		r.OverRawSameConns = r.Throughput / near.Throughput
+	}
+	return nil
+}
+
+// nearestConns returns the run of runs (not empty) whose number of
+// connections is nearest conns, the first of those as near.
+func nearestConns(runs []RawResult, conns int) RawResult {
+	best := runs[0]
+	for _, raw := range runs[1:] {
+		if abs(raw.Conns-conns) < abs(best.Conns-conns) {
+			best = raw
 		}
 	}
-	return r, nil
+	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // testbed is a scenario's in-process seeds, each behind its link.
@@ -390,6 +474,7 @@ func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions
 			if i < len(shares) {
 				shares[i].Bytes += s.Bytes
 				shares[i].Received += s.Received
+				shares[i].Conns = max(shares[i].Conns, s.Conns)
 				if s.Note != "" {
 					shares[i].Note = s.Note
 				}
@@ -415,6 +500,7 @@ func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions
 	if downloaded > 0 {
 		r.FetchedOver = float64(fetched) / float64(downloaded)
 	}
+	r.CPUPerGiB = perGiB(r.CPUSeconds, downloaded)
 	return nil
 }
 
@@ -434,12 +520,20 @@ func runOne(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *
 			}
 		}
 	}
+	// With the downloader in a child and the seeds here without links,
+	// this process's CPU time is the seeds'.
+	seedCPU := o.Exe != "" && sc.NoLink && tb.kernel == nil
 	start := time.Now()
 	stop := tb.watch(start, o.SampleInterval, tick)
+	cpu0 := cpuSeconds()
 	d, err := runDownload(ctx, o.Exe, tb.urls, out, sc.ConnsPerSeed)
+	cpu := cpuSeconds() - cpu0
 	r.Samples = stop()
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
+	}
+	if seedCPU {
+		r.SeedCPU = &SeedCPU{CPUSeconds: cpu, Served: d.Fetched, PerGiB: perGiB(cpu, d.Fetched), Measured: seedCPUInBench}
 	}
 	if err := verify(out, want); err != nil {
 		return nil, err

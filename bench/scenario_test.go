@@ -128,6 +128,22 @@ func TestScenarioLoopbackWithRaw(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r.Raw)
 	require.Positive(t, r.OverRaw)
+	require.Equal(t, 1, r.Raw.Conns)
+	require.Len(t, r.RawMulti, 1)
+	require.Equal(t, 4, r.RawMulti[0].Conns)
+	require.EqualValues(t, 2<<20, r.RawMulti[0].Bytes, "four connections carry the same total")
+	require.Positive(t, r.Seeds[0].Conns)
+	require.Contains(t, []int{1, 4}, r.RawSameConns)
+	require.Positive(t, r.OverRawSameConns)
+	require.Positive(t, r.CPUPerGiB)
+	require.Nil(t, r.SeedCPU, "the seed's CPU cannot be told from the downloader's in one process")
+}
+
+func TestNearestConns(t *testing.T) {
+	runs := []RawResult{{Conns: 1}, {Conns: 4}}
+	for conns, want := range map[int]int{1: 1, 2: 1, 3: 4, 4: 4, 9: 4} {
+		require.Equal(t, want, nearestConns(runs, conns).Conns, "%d connections", conns)
+	}
 }
 
 // buildBinary builds cmd/quicxfer into a temporary directory.
@@ -147,6 +163,31 @@ func TestChildProcessScenarios(t *testing.T) {
 	o := fast
 	o.Exe = buildBinary(t)
 
+	t.Run("1", func(t *testing.T) {
+		// Large enough for the CPU figures read at 1/100 s to move.
+		sc := Scenario1(32 << 20)
+		r, err := Run(ctx, sc, t.TempDir(), o)
+		require.NoError(t, err)
+		requireWhole(t, r, sc.FileSize)
+		require.Positive(t, r.Seeds[0].Conns)
+		require.Positive(t, r.CPUPerGiB)
+		require.Positive(t, r.OverRawSameConns)
+		require.NotNil(t, r.SeedCPU)
+		require.Positive(t, r.SeedCPU.CPUSeconds)
+		require.Positive(t, r.SeedCPU.PerGiB)
+		require.GreaterOrEqual(t, r.SeedCPU.Served, sc.FileSize)
+		for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+			require.True(t, raw.Child)
+			require.Positive(t, raw.ClientCPUPerGiB, "%d connections", raw.Conns)
+			require.Positive(t, raw.ServerCPUPerGiB, "%d connections", raw.Conns)
+		}
+		var md strings.Builder
+		WriteTable(&md, []Result{r})
+		writeDetails(&md, []Result{r})
+		require.Contains(t, md.String(), "4 conns: ")
+		require.Contains(t, md.String(), "CPU s/GiB: get ")
+		t.Logf("\n%s", md.String())
+	})
 	t.Run("2 in a child", func(t *testing.T) {
 		r, err := Run(ctx, Scenario2(2<<20, 20e6), t.TempDir(), o)
 		require.NoError(t, err)
