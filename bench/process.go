@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -216,16 +217,59 @@ func readVmHWM(path string) (int64, bool) {
 // would need cgo).
 const userHZ = 100
 
-// procCPU returns the user+system CPU seconds that the running process pid
-// has used so far, all its threads (those that ended included), from
-// /proc/PID/stat: to a 1/userHZ s, so a figure over a short interval is
-// coarse.
+// procCPUHow says how procCPU measures, for the report.
+const procCPUHow = "its threads' run time in /proc/PID/task/*/schedstat, before and after"
+
+// procCPU returns the CPU seconds that the running process pid has used so
+// far: the sum of its threads' run times in /proc/PID/task/*/schedstat (the
+// scheduler's count, in nanoseconds; a thread that ended is no longer
+// there, but nginx has one thread and a Go process keeps its threads), or
+// where the kernel has no schedstat, utime+stime in /proc/PID/stat (to
+// 1/userHZ s, too coarse for a short interval).
 func procCPU(pid int) (float64, error) {
+	if cpu, err := schedstatCPU(pid); err == nil {
+		return cpu, nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
 	return parseProcStatCPU(string(b))
+}
+
+// schedstatCPU sums the first field (run time, ns) of the schedstat of
+// each thread of process pid, in seconds.
+func schedstatCPU(pid int) (float64, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var ns int64
+	read := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue // the thread ended since the listing
+		}
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("bench: empty %s/%s/schedstat", dir, t.Name())
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: %s/%s/schedstat: %w", dir, t.Name(), err)
+		}
+		ns += n
+		read++
+	}
+	if read == 0 {
+		return 0, fmt.Errorf("bench: no thread of process %d has a schedstat", pid)
+	}
+	return float64(ns) / 1e9, nil
 }
 
 // parseProcStatCPU reads utime and stime (fields 14 and 15) of a

@@ -65,7 +65,7 @@ type RawResult struct {
 	ClientCPU       float64 `json:"client_cpu_s"`
 	ClientCPUPerGiB float64 `json:"client_cpu_s_per_gib"`
 	// ServerCPU is the server child's CPU seconds over the transfer
-	// (/proc/PID/stat before and after, to 1/100 s); 0 with the server in
+	// (procCPU before and after); 0 with the server in
 	// this process.
 	ServerCPU       float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerGiB float64 `json:"server_cpu_s_per_gib,omitempty"`

@@ -160,19 +160,45 @@ func seedConns(r Result) int {
 	return c
 }
 
-// costCell is scenario 1's CPU seconds per GiB: the downloader's, the
-// seed's, the raw ceiling's client and server.
-func costCell(r Result) string {
+// loopbackCell is scenario 1's last cell: the downloads from nginx, and
+// the CPU seconds per GiB of each process: the downloader's, the seed's,
+// aria2c's and quicxfer's from nginx and nginx's for each, the raw
+// ceiling's client and server.
+func loopbackCell(r Result) string {
+	var cells []string
 	c := []string{fmt.Sprintf("get %.2f", r.CPUPerGiB)}
 	if r.SeedCPU != nil {
 		c = append(c, fmt.Sprintf("seed %.2f", r.SeedCPU.PerGiB))
+	}
+	if nb := r.Nginx; nb != nil {
+		if nb.Skipped != "" {
+			cells = append(cells, "from nginx: skipped ("+nb.Skipped+")")
+		}
+		switch {
+		case nb.Aria2Best >= 0:
+			a := nb.Aria2[nb.Aria2Best]
+			cells = append(cells, fmt.Sprintf("aria2 from nginx: %.2f s, %s (`%s`)", a.Elapsed, formatRate(a.Throughput), a.Options))
+			c = append(c, fmt.Sprintf("aria2 %.2f (nginx %.2f)", a.CPUPerGiB, a.NginxCPUPerGiB))
+		case len(nb.Aria2) > 0:
+			cells = append(cells, "aria2 from nginx: failed")
+		case nb.Aria2Skipped != "" && nb.Skipped == "":
+			cells = append(cells, "aria2 from nginx: skipped")
+		}
+		if q := nb.Quicxfer; q != nil {
+			if q.Err != "" {
+				cells = append(cells, "quicxfer from nginx: failed")
+			} else {
+				cells = append(cells, fmt.Sprintf("quicxfer from nginx (--manifest): %.2f s, %s", q.Elapsed, formatRate(q.Throughput)))
+				c = append(c, fmt.Sprintf("get from nginx %.2f (nginx %.2f)", q.CPUPerGiB, q.NginxCPUPerGiB))
+			}
+		}
 	}
 	if r.Raw != nil {
 		for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
 			c = append(c, fmt.Sprintf("raw %s client %.2f, server %.2f", nOf(raw.Conns, "conn"), raw.ClientCPUPerGiB, raw.ServerCPUPerGiB))
 		}
 	}
-	return "CPU s/GiB: " + strings.Join(c, ", ")
+	return strings.Join(append(cells, "CPU s/GiB: "+strings.Join(c, ", ")), "; ")
 }
 
 func aria2Cell(a *Aria2, best bool) string {
@@ -217,7 +243,7 @@ func sharesCell(r Result) string {
 	case r.Mirrors != nil:
 		return mirrorsCell(r.Mirrors)
 	case r.Raw != nil:
-		return costCell(r)
+		return loopbackCell(r)
 	}
 	shares := make([]string, len(r.Seeds))
 	for i, s := range r.Seeds {
@@ -360,7 +386,44 @@ func writeRawDetails(w io.Writer, r Result) {
 		fmt.Fprintf(w, "; seed %.2f (%.2f s for %s served; %s)", sc.PerGiB, sc.CPUSeconds, formatMiB(sc.Served), sc.Measured)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "- the raw client's CPU is this process's over the transfer (getrusage; the seed had stopped by then), the raw server's the child's (/proc/PID/stat before and after, to 1/100 s)")
+	fmt.Fprintln(w, "- the raw client's CPU is this process's over the transfer (getrusage; the seed had stopped by then), the raw server's the child's ("+procCPUHow+")")
+	if nb := r.Nginx; nb != nil {
+		writeNginxDetails(w, nb)
+	}
+}
+
+// writeNginxDetails writes scenario 1's downloads from nginx.
+func writeNginxDetails(w io.Writer, nb *NginxBaseline) {
+	if nb.Skipped != "" {
+		fmt.Fprintf(w, "- from nginx: skipped: %s\n", nb.Skipped)
+		return
+	}
+	fmt.Fprintf(w, "- from nginx %s on 127.0.0.1 (this namespace, no link; one process, sendfile), %s; times launch to exit, CPU s the downloader's (rusage) and nginx's (%s):\n", orNA(nb.Version), nb.URL, procCPUHow)
+	run := func(name string, run NginxRun) {
+		if run.Err != "" {
+			fmt.Fprintf(w, "  - %s: failed: %s\n", name, oneLine(run.Err))
+			return
+		}
+		fmt.Fprintf(w, "  - %s: %.2f s, %s; CPU s: downloader %.2f (%.2f per GiB), nginx %.3f (%.2f per GiB); peak RSS %s; nginx sent %s\n",
+			name, run.Elapsed, formatRate(run.Throughput), run.CPUSeconds, run.CPUPerGiB, run.NginxCPU, run.NginxCPUPerGiB, formatMiB(run.PeakRSS), formatMiB(run.Sent))
+	}
+	if nb.Aria2Skipped != "" {
+		fmt.Fprintf(w, "  - aria2c: skipped: %s\n", nb.Aria2Skipped)
+	}
+	for i, a := range nb.Aria2 {
+		name := "aria2c `" + a.Options + "`"
+		if i == nb.Aria2Best {
+			name += " (aria2 from nginx: the fastest)"
+		}
+		run(name, a)
+	}
+	switch q := nb.Quicxfer; {
+	case q != nil:
+		run("`quicxfer "+q.Options+"` (every block verified against the manifest, written by `quicxfer manifest --out`)", *q)
+	case nb.QuicxferSkipped != "":
+		fmt.Fprintf(w, "  - quicxfer get: skipped: %s\n", nb.QuicxferSkipped)
+	}
+	fmt.Fprintln(w, "- the table's aria2 columns are aria2c against the bench's Go net/http mirror on loopback (the suite's baseline, kept); \"aria2 from nginx\" in the last column is the fastest run above")
 }
 
 // plotName is the plot's file name for scenario name: letters, digits and

@@ -91,7 +91,7 @@ type SeedCPU struct {
 // How SeedCPU is measured.
 const (
 	seedCPUInBench = "this process's CPU time (getrusage) over the download: the seed runs in it, without a link, and the downloader in a child process (this process also runs the 100 ms sampler and the child's RSS watch)"
-	seedCPUInChild = "the `quicxfer seed` child's CPU time (/proc/PID/stat, to 1/100 s) from the launch of the downloaders to the exit of the last"
+	seedCPUInChild = "the `quicxfer seed` child's CPU time (" + procCPUHow + ") from the launch of the downloaders to the exit of the last"
 )
 
 // Process is a child process's cost.
@@ -152,6 +152,9 @@ type Result struct {
 	Swarm *SwarmFigures `json:"swarm,omitempty"`
 	// Mirrors is scenario 12's figures (mirrors.go).
 	Mirrors *MirrorsResult `json:"http_mirrors,omitempty"`
+	// Nginx is scenario 1's downloads from nginx on 127.0.0.1
+	// (nginxbaseline.go).
+	Nginx *NginxBaseline `json:"nginx,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -228,6 +231,11 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 	if sc.Raw {
 		if err := runRaw(ctx, sc, o, &r); err != nil {
 			return r, fmt.Errorf("raw ceiling: %w", err)
+		}
+	}
+	if sc.Nginx != nil {
+		if r.Nginx, err = runNginxBaseline(ctx, sc, workDir, o, want); err != nil {
+			return r, fmt.Errorf("nginx baseline: %w", err)
 		}
 	}
 	return r, nil

@@ -137,6 +137,47 @@ func TestScenarioLoopbackWithRaw(t *testing.T) {
 	require.Positive(t, r.OverRawSameConns)
 	require.Positive(t, r.CPUPerGiB)
 	require.Nil(t, r.SeedCPU, "the seed's CPU cannot be told from the downloader's in one process")
+	requireNginxBaseline(t, Scenario1(2<<20), r.Nginx, false)
+}
+
+// requireNginxBaseline checks scenario 1's downloads from nginx: aria2c's
+// (where installed) and, with the binary (exe), quicxfer's. Where nginx
+// is missing it must say so.
+func requireNginxBaseline(t *testing.T, sc Scenario, nb *NginxBaseline, exe bool) {
+	t.Helper()
+	require.NotNil(t, nb)
+	if _, ok := NginxPath(); !ok {
+		require.Equal(t, NginxMissing, nb.Skipped)
+		return
+	}
+	require.Empty(t, nb.Skipped)
+	require.NotEmpty(t, nb.URL)
+	check := func(name string, run NginxRun) {
+		require.Empty(t, run.Err, name)
+		require.True(t, run.Identical, name)
+		require.Positive(t, run.Throughput, name)
+		require.Positive(t, run.CPUPerGiB, name)
+		require.GreaterOrEqual(t, run.Sent, sc.FileSize, name)
+		require.Positive(t, run.NginxCPUPerGiB, name)
+	}
+	if _, err := exec.LookPath("aria2c"); err != nil {
+		require.Equal(t, Aria2Missing, nb.Aria2Skipped)
+	} else {
+		require.Len(t, nb.Aria2, len(Aria2Variants(sc)))
+		for _, a := range nb.Aria2 {
+			check("aria2c "+a.Options, a)
+		}
+		require.GreaterOrEqual(t, nb.Aria2Best, 0)
+	}
+	if !exe {
+		require.Nil(t, nb.Quicxfer)
+		require.NotEmpty(t, nb.QuicxferSkipped)
+		return
+	}
+	require.NotNil(t, nb.Quicxfer)
+	check("quicxfer get", *nb.Quicxfer)
+	require.True(t, nb.Quicxfer.Verified)
+	require.Contains(t, nb.Quicxfer.Options, "--manifest MFILE --mirror "+nb.URL)
 }
 
 func TestNearestConns(t *testing.T) {
@@ -164,7 +205,6 @@ func TestChildProcessScenarios(t *testing.T) {
 	o.Exe = buildBinary(t)
 
 	t.Run("1", func(t *testing.T) {
-		// Large enough for the CPU figures read at 1/100 s to move.
 		sc := Scenario1(32 << 20)
 		r, err := Run(ctx, sc, t.TempDir(), o)
 		require.NoError(t, err)
@@ -181,11 +221,15 @@ func TestChildProcessScenarios(t *testing.T) {
 			require.Positive(t, raw.ClientCPUPerGiB, "%d connections", raw.Conns)
 			require.Positive(t, raw.ServerCPUPerGiB, "%d connections", raw.Conns)
 		}
+		requireNginxBaseline(t, sc, r.Nginx, true)
 		var md strings.Builder
 		WriteTable(&md, []Result{r})
 		writeDetails(&md, []Result{r})
 		require.Contains(t, md.String(), "4 conns: ")
 		require.Contains(t, md.String(), "CPU s/GiB: get ")
+		if r.Nginx.Aria2Best >= 0 {
+			require.Contains(t, md.String(), "aria2 from nginx: ")
+		}
 		t.Logf("\n%s", md.String())
 	})
 	t.Run("2 in a child", func(t *testing.T) {

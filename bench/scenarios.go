@@ -73,6 +73,10 @@ type Scenario struct {
 	Swarm *SwarmConfig
 	// Mirrors sets up ModeMirrors (mirrors.go); Seeds are its links.
 	Mirrors *MirrorsConfig
+	// Nginx, if set, also downloads the file from nginx on 127.0.0.1,
+	// with aria2c and with `quicxfer get --manifest` (scenario 1,
+	// nginxbaseline.go).
+	Nginx *NginxConfig
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the
@@ -120,18 +124,22 @@ func (sc Scenario) idealWithKill(k int, f float64) float64 {
 }
 
 // Scenario1 is one unlimited seed on loopback, compared with the raw quic-go
-// ceiling.
+// ceiling over one and over four connections, and with aria2c and
+// quicxfer's HTTP path from nginx on 127.0.0.1.
 func Scenario1(size int64) Scenario {
 	return Scenario{
-		Number:   1,
-		Name:     "1-loopback",
-		Note:     "one unlimited seed on loopback; throughput ÷ raw quic-go with 1 and with 4 connections (one stream each), and CPU seconds per GiB of each process",
+		Number: 1,
+		Name:   "1-loopback",
+		Note: "one unlimited seed on loopback; throughput ÷ raw quic-go with 1 and with 4 connections (one stream each); " +
+			"aria2c (each of its settings) and `quicxfer get --manifest MFILE --mirror URL` from nginx on 127.0.0.1 (the aria2 columns are aria2c against the bench's Go net/http mirror, kept beside); " +
+			"CPU seconds per GiB of each process",
 		Target:   "≥ 0.9 × raw quic-go with the same number of connections",
 		FileSize: size,
 		Seeds:    []LinkConfig{{}},
 		NoLink:   true,
 		Raw:      true,
 		RawConns: []int{1, 4},
+		Nginx:    &NginxConfig{},
 	}
 }
 
