@@ -231,7 +231,11 @@ func aria2Cell(a *Aria2, best bool) string {
 func sharesCell(r Result) string {
 	switch {
 	case r.Fairness != nil:
-		return fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
+		s := fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
+		if r.SeedCPU != nil {
+			s += fmt.Sprintf("; seed %.2f CPU s/GiB served", r.SeedCPU.PerGiB)
+		}
+		return s
 	case r.Resume != nil:
 		return fmt.Sprintf("fetched again ÷ size %.4f", r.Resume.FetchedAgainOverSize)
 	case r.Attack != nil:
@@ -290,6 +294,11 @@ func writeDetails(w io.Writer, results []Result) {
 					lo, hi = min(lo, x), max(hi, x)
 				}
 				fmt.Fprintf(w, "- per downloader: %s to %s\n", formatRate(lo), formatRate(hi))
+			}
+			if sc := r.SeedCPU; sc != nil {
+				fmt.Fprintf(w, "- the seed, `quicxfer seed` in a child process behind the link: %.2f CPU s over the downloads at once, for %s served (the downloaders' fetched bytes): %.2f CPU s per GiB served; measured as %s\n",
+					sc.CPUSeconds, formatMiB(sc.Served), sc.PerGiB, sc.Measured)
+				fmt.Fprintln(w, "- the seed's bytes sent (and the plot) are its link's: QUIC packets delivered downstream, headers and retransmissions included")
 			}
 		}
 		if rs := r.Resume; rs != nil {

@@ -31,7 +31,7 @@ type SeedShare struct {
 	Bytes    int64     `json:"bytes"` // accepted from it (all downloaders)
 	Share    float64   `json:"share"` // Bytes ÷ the bytes downloaded
 	Received int64     `json:"received_bytes"`
-	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams
+	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams; for a seed in a child process, the bytes its link delivered (see testbed.sent)
 	Note     string    `json:"note,omitempty"`
 	Link     LinkStats `json:"link"`
 	// Conns is the most connections a downloader had to it at once
@@ -297,11 +297,13 @@ func abs(n int) int {
 	return n
 }
 
-// testbed is a scenario's in-process seeds, each behind its link.
+// testbed is a scenario's seeds, each behind its link: in this process,
+// or with Scenario.ChildSeeds and the binary each in a child process.
 type testbed struct {
-	seeds  []*seed.Server
-	links  []*Link      // nil entries with NoLink or kernel links
-	kernel *KernelLinks // with RunOptions.Kernel, for the scenarios it applies to
+	seeds  []*seed.Server // in this process; none with child seeds
+	procs  []*seedProcess // child seeds, else none
+	links  []*Link        // one per seed; nil entries with NoLink or kernel links
+	kernel *KernelLinks   // with RunOptions.Kernel, for the scenarios it applies to
 	urls   []string
 	stop   func()
 }
@@ -315,6 +317,9 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 		// ShutdownGrace for requests of a downloader that was killed.
 		for _, s := range tb.seeds {
 			s.Close()
+		}
+		for _, sp := range tb.procs {
+			_, _, _ = sp.stop() // SIGTERM: every downloader is done or dead
 		}
 		cancel()
 		for _, l := range tb.links {
@@ -338,11 +343,28 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 		}
 	}
 	served := filepath.Join(workDir, "served")
+	child := sc.ChildSeeds && o.Exe != "" && !sc.NoLink && tb.kernel == nil
 	for i, cfg := range sc.Seeds {
+		stateDir := filepath.Join(workDir, fmt.Sprintf("seed%d", i+1))
+		if child {
+			sp, err := startSeedProcess(ctx, o.Exe, served, stateDir)
+			if err != nil {
+				return nil, fmt.Errorf("starting seed %d: %w", i+1, err)
+			}
+			tb.procs = append(tb.procs, sp)
+			addr, err := seedAddr(sp.URL)
+			if err != nil {
+				return nil, err
+			}
+			if err := tb.addLink(ctx, addr, sp.URL, cfg); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		opts := seed.Options{
 			Paths:    []string{served},
 			Listen:   "127.0.0.1:0",
-			StateDir: filepath.Join(workDir, fmt.Sprintf("seed%d", i+1)),
+			StateDir: stateDir,
 			Logger:   slog.New(slog.DiscardHandler),
 		}
 		var s *seed.Server
@@ -361,29 +383,60 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 			tb.urls = append(tb.urls, s.URLs()[0])
 			continue
 		}
-		l, err := NewLink(ctx, s.Addr().(*net.UDPAddr), cfg)
-		if err != nil {
+		if err := tb.addLink(ctx, s.Addr().(*net.UDPAddr), s.URLs()[0], cfg); err != nil {
 			return nil, err
 		}
-		tb.links = append(tb.links, l)
-		u, err := linkURL(s, l)
-		if err != nil {
-			return nil, err
-		}
-		tb.urls = append(tb.urls, u)
 	}
 	return tb, nil
 }
 
-// sent returns the block bytes each seed has written so far, and their sum.
+// addLink puts a link with cfg in front of the seed at addr, whose URL is
+// seedURL, for the URL the downloaders are given.
+func (tb *testbed) addLink(ctx context.Context, addr *net.UDPAddr, seedURL string, cfg LinkConfig) error {
+	l, err := NewLink(ctx, addr, cfg)
+	if err != nil {
+		return err
+	}
+	tb.links = append(tb.links, l)
+	u, err := linkURL(seedURL, l)
+	if err != nil {
+		return err
+	}
+	tb.urls = append(tb.urls, u)
+	return nil
+}
+
+// sent returns what each seed has sent so far, and their sum: the block
+// bytes an in-process seed has written to its streams (seed.Server.Stats),
+// or for a seed in a child process, whose counters are not at hand, the
+// bytes its link delivered downstream (LinkStats.Down.Bytes: QUIC packets,
+// so headers, handshakes and retransmissions too).
 func (tb *testbed) sent() ([]int64, int64) {
-	out := make([]int64, len(tb.seeds))
+	out := make([]int64, len(tb.links))
 	var sum int64
-	for i, s := range tb.seeds {
-		out[i] = s.Stats().BytesSent
+	for i := range out {
+		if len(tb.procs) > 0 {
+			out[i] = tb.links[i].Stats().Down.Bytes
+		} else {
+			out[i] = tb.seeds[i].Stats().BytesSent
+		}
 		sum += out[i]
 	}
 	return out, sum
+}
+
+// childCPU returns the CPU seconds the child seeds have used so far
+// (procCPU), summed; 0 without child seeds.
+func (tb *testbed) childCPU() (float64, error) {
+	var sum float64
+	for i, sp := range tb.procs {
+		cpu, err := procCPU(sp.cmd.Process.Pid)
+		if err != nil {
+			return 0, fmt.Errorf("seed %d's CPU: %w", i+1, err)
+		}
+		sum += cpu
+	}
+	return sum, nil
 }
 
 // watch samples the seeds' counters every interval from start until the
@@ -573,6 +626,10 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	sent0, _ := tb.sent()
 
+	cpu0, err := tb.childCPU()
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	stop := tb.watch(start, o.SampleInterval, nil)
 	downloads := make([]download, sc.Downloaders)
@@ -583,6 +640,7 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	wg.Wait()
 	wall := time.Since(start).Seconds()
+	cpu1, cerr := tb.childCPU()
 	r.Samples = stop()
 	// The plot shows the concurrent phase only.
 	for i := range r.Samples {
@@ -592,6 +650,17 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("downloads at once: %w", err)
+	}
+	if cerr != nil {
+		return nil, cerr
+	}
+	if len(tb.procs) > 0 {
+		var served int64
+		for _, d := range downloads {
+			served += d.Fetched
+		}
+		cpu := cpu1 - cpu0
+		r.SeedCPU = &SeedCPU{CPUSeconds: cpu, Served: served, PerGiB: perGiB(cpu, served), Measured: seedCPUInChild}
 	}
 	f := &Fairness{Downloaders: sc.Downloaders}
 	for i, d := range downloads {
@@ -722,10 +791,20 @@ func runMemory(ctx context.Context, sc Scenario, workDir string, o RunOptions, w
 	return nil
 }
 
-// linkURL returns the URL of seed s as reached through l: the link's port
-// with the seed's pin.
-func linkURL(s *seed.Server, l *Link) (string, error) {
-	su, err := wire.ParseURL(s.URLs()[0])
+// seedAddr is the UDP address on 127.0.0.1 of the seed at seedURL (a seed
+// of this machine, listening there).
+func seedAddr(seedURL string) (*net.UDPAddr, error) {
+	su, err := wire.ParseURL(seedURL)
+	if err != nil {
+		return nil, err
+	}
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(su.Port)}, nil
+}
+
+// linkURL returns the URL of the seed at seedURL as reached through l: the
+// link's port with the seed's pin.
+func linkURL(seedURL string, l *Link) (string, error) {
+	su, err := wire.ParseURL(seedURL)
 	if err != nil {
 		return "", err
 	}

@@ -232,6 +232,27 @@ func TestChildProcessScenarios(t *testing.T) {
 		}
 		t.Logf("\n%s", md.String())
 	})
+	t.Run("7", func(t *testing.T) {
+		sc := Scenario7(4<<20, 40e6, 4)
+		r, err := Run(ctx, sc, t.TempDir(), o)
+		require.NoError(t, err)
+		require.True(t, r.Verified)
+		require.NotNil(t, r.Fairness)
+		require.NotEmpty(t, r.Samples)
+		sc7 := r.SeedCPU
+		require.NotNil(t, sc7, "the seed runs in a child process")
+		require.Equal(t, seedCPUInChild, sc7.Measured)
+		require.Positive(t, sc7.CPUSeconds)
+		require.GreaterOrEqual(t, sc7.Served, 4*sc.FileSize)
+		require.InDelta(t, sc7.CPUSeconds*(1<<30)/float64(sc7.Served), sc7.PerGiB, 1e-9)
+		// The link's bytes: both phases, QUIC overhead included.
+		require.GreaterOrEqual(t, r.Seeds[0].Sent, 5*sc.FileSize)
+		var md strings.Builder
+		WriteTable(&md, []Result{r})
+		writeDetails(&md, []Result{r})
+		require.Contains(t, md.String(), "CPU s/GiB served")
+		t.Logf("\n%s", md.String())
+	})
 	t.Run("2 in a child", func(t *testing.T) {
 		r, err := Run(ctx, Scenario2(2<<20, 20e6), t.TempDir(), o)
 		require.NoError(t, err)

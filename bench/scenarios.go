@@ -66,6 +66,12 @@ type Scenario struct {
 	// ConnsPerSeed is quicxfer get --conns-per-seed (0: get's default,
 	// auto).
 	ConnsPerSeed int
+	// ChildSeeds runs each seed as `quicxfer seed` in a child process
+	// behind its Link, where RunOptions.Exe is set, so that its CPU time is
+	// its own (scenario 7's Result.SeedCPU); the seeds' bytes sent are then
+	// their links' (testbed.sent). Not with NoLink or kernel links: the
+	// seeds run in this process there.
+	ChildSeeds bool
 	// Attack sets up ModeAttack (attack.go).
 	Attack *AttackConfig
 	// Swarm sets up ModeSwarm (swarm.go); its origin is behind Seeds[0]'s
@@ -254,11 +260,12 @@ func Scenario7(size int64, rate float64, n int) Scenario {
 	return Scenario{
 		Number:      7,
 		Name:        "7-one-seed-many-downloaders",
-		Note:        "one seed, downloaders at once, each its own process (with the binary); aggregate ÷ one alone and Jain's index",
+		Note:        "one seed, downloaders at once, each its own process (with the binary); aggregate ÷ one alone and Jain's index; with the binary the seed is `quicxfer seed` in a child process behind the link, and its CPU seconds per GiB served over the concurrent phase are reported",
 		Target:      "aggregate ≥ 0.85 × one downloader's throughput, Jain ≥ 0.95",
 		FileSize:    size,
 		Seeds:       []LinkConfig{{Rate: rate, RTT: 10 * time.Millisecond, Seed: 71}},
 		Downloaders: n,
+		ChildSeeds:  true,
 	}
 }
 
