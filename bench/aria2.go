@@ -413,6 +413,40 @@ func startAria2Kill(sc Scenario, seeds []*HTTPSeed, relays []*TCPLink, killedAt 
 	}
 }
 
+// aria2Exit is how one aria2c child went.
+type aria2Exit struct {
+	elapsed float64 // seconds, launch to exit
+	cpu     float64 // its user+system seconds
+	rss     int64   // its peak resident set (usage)
+	err     error   // it failed or was stopped: the reason and its last output
+}
+
+// runAria2Child runs aria2c with args, stopping it after timeout.
+func runAria2Child(ctx context.Context, aria2 string, args []string, timeout time.Duration) aria2Exit {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var x aria2Exit
+	cmd := exec.CommandContext(ctx, aria2, args...)
+	var output tailBuffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err := cmd.Start()
+	if err == nil {
+		rss := watchRSS(cmd.Process.Pid)
+		err = cmd.Wait()
+		x.elapsed = time.Since(start).Seconds()
+		x.cpu, x.rss = usage(cmd.ProcessState, rss())
+	}
+	switch {
+	case ctx.Err() != nil:
+		x.err = fmt.Errorf("aria2c stopped after %.0f s: %w: %s", x.elapsed, ctx.Err(), output.String())
+	case err != nil:
+		x.err = fmt.Errorf("aria2c: %w: %s", err, output.String())
+	}
+	return x
+}
+
 // tailBuffer keeps the last 4 KiB written to it.
 type tailBuffer struct{ b []byte }
 

@@ -31,7 +31,18 @@
 // are built by Scenario1 to Scenario9 (scenarios.go), ScenarioAttack,
 // ScenarioSwarm and ScenarioHTTPMirrors:
 //
-//  1. one unlimited seed on loopback, with the raw quic-go ceiling;
+//  1. one unlimited seed on loopback, with the raw quic-go ceiling over one
+//     connection and over four at once (one stream each, the same total),
+//     quicxfer's ratio taken against the run with its own number of
+//     connections (its --json "conns"), or the nearer; the same file from
+//     nginx on 127.0.0.1, downloaded by aria2c with each of Aria2Variants
+//     ("aria2 from nginx": the fastest) and by `quicxfer get --manifest
+//     MFILE --mirror URL` (every block verified), beside the suite's aria2c
+//     against the bench's Go net/http mirror; and CPU seconds per GiB of
+//     each process: the downloader, the seed (this process over the
+//     download, with the binary: the seed runs here without a link),
+//     aria2c, nginx (procCPU) and the raw client and server
+//     (nginxbaseline.go);
 //  2. three seeds at 4:2:1;
 //  3. as 2, the fastest seed closed (seed.Server.Close) once the seeds
 //     have sent 40 % of the file; the ideal counts three seeds until then
@@ -42,7 +53,10 @@
 //  5. three seeds at 80 ms RTT and 1 % loss;
 //  6. twelve seeds of mixed rates and RTTs, one ten times slower;
 //  7. one seed, N downloaders at once (after one alone): aggregate ÷ one
-//     alone, and Jain's index over their throughputs;
+//     alone, and Jain's index over their throughputs; with the binary the
+//     seed is `quicxfer seed` in a child process behind the link
+//     (Scenario.ChildSeeds), and its CPU seconds per GiB served over the
+//     concurrent phase are reported (its bytes sent are then its link's);
 //  8. the binary SIGKILLed once half the file was sent, then run again:
 //     bytes fetched again ÷ size, from the seeds' counters and the second
 //     run's --json;
@@ -84,7 +98,11 @@
 // parent's peak (see usage in process.go).
 //
 // Throughput over time comes from each seed's count of block bytes written
-// (seed.Server.Stats), sampled every 100 ms; WritePlot draws it per seed.
+// (seed.Server.Stats), or for a seed in a child process from its link's
+// count of bytes delivered, sampled every 100 ms; WritePlot draws it per
+// seed. A child's CPU time over part of its life is procCPU's: the sum of
+// its threads' run times in /proc/PID/task/*/schedstat, read before and
+// after.
 // RunSuite runs the scenarios with the aria2c baseline (aria2.go) where it
 // applies, and WriteReport writes report.md (the table, each scenario's
 // details), report.json (every figure) and the plots.
@@ -108,6 +126,6 @@
 //	quicxfer-bench --size 64MiB --only 2,3  # some scenarios, another size
 //	sudo quicxfer-bench --kernel --only 2   # scenario 2 behind kernel tbf links
 //	sudo quicxfer-bench --kernel --only 12  # HTTP mirrors (nginx, kernel links), 256 MiB
-//	go test ./bench/                        # the tests: scenarios 2 to 12 on small files
+//	go test ./bench/                        # the tests: scenarios 1 to 12 on small files
 //	go test -run '^$' -bench Scenario -benchtime 1x ./bench/ -bench.size 268435456
 package bench

@@ -323,3 +323,20 @@ func TestRawQUICInChildProcess(t *testing.T) {
 	require.True(t, res.Child)
 	t.Logf("raw quic-go, server in a child process, loopback: %.0f Mbit/s", res.Throughput*8/1e6)
 }
+
+// TestRawQUICConns: four connections at once carry the size between them,
+// and the CPU of both sides is measured.
+func TestRawQUICConns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	const size = 32<<20 + 3 // a remainder for the first connection
+	res, err := RawQUIC(ctx, RawOptions{Size: size, Conns: 4})
+	require.NoError(t, err)
+	require.EqualValues(t, size, res.Bytes)
+	require.Equal(t, 4, res.Conns)
+	require.Positive(t, res.Throughput)
+	require.Positive(t, res.ClientCPU)
+	require.Positive(t, res.ServerCPU)
+	require.InDelta(t, res.ServerCPU*(1<<30)/size, res.ServerCPUPerGiB, 1e-9)
+	t.Logf("raw quic-go, 4 connections: %.0f Mbit/s, CPU client %.2f s, server %.2f s", res.Throughput*8/1e6, res.ClientCPU, res.ServerCPU)
+}

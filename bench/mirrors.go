@@ -847,7 +847,8 @@ func shownArgs(args []string, out string) []string {
 	return s
 }
 
-// aria2Common are the aria2c flags of every scenario 12 run, into dir.
+// aria2Common are the aria2c flags of every run against nginx (scenarios 1
+// and 12), into dir.
 func aria2Common(dir string) []string {
 	return []string{
 		"--no-conf=true",
@@ -877,22 +878,10 @@ func runMirrorAria2(ctx context.Context, aria2 string, b *mirrorBed, n int, dir 
 		run.Err = err.Error()
 		return run
 	}
-	ctx, cancel := context.WithTimeout(ctx, mirrorTimeout(ideal))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, aria2, args...)
-	var output tailBuffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	cmd.WaitDelay = 5 * time.Second
 	stop := b.watch(n, o.SampleInterval)
-	start := time.Now()
-	runErr := cmd.Start()
-	if runErr == nil {
-		rss := watchRSS(cmd.Process.Pid)
-		runErr = cmd.Wait()
-		run.Elapsed = time.Since(start).Seconds()
-		run.CPUSeconds, run.PeakRSS = usage(cmd.ProcessState, rss())
-	}
+	x := runAria2Child(ctx, aria2, args, mirrorTimeout(ideal))
 	run.Samples = stop()
+	run.Elapsed, run.CPUSeconds, run.PeakRSS = x.elapsed, x.cpu, x.rss
 	if sent1, err := b.sent(n); err == nil {
 		for i := range n {
 			run.Sent = append(run.Sent, sent1[i]-sent0[i])
@@ -905,11 +894,8 @@ func runMirrorAria2(ctx context.Context, aria2 string, b *mirrorBed, n int, dir 
 	if size > 0 {
 		run.FetchedOver = float64(total) / float64(size)
 	}
-	switch {
-	case ctx.Err() != nil:
-		run.Err = fmt.Sprintf("aria2c stopped after %.0f s: %v: %s", run.Elapsed, ctx.Err(), output.String())
-	case runErr != nil:
-		run.Err = fmt.Sprintf("aria2c: %v: %s", runErr, output.String())
+	if x.err != nil {
+		run.Err = x.err.Error()
 	}
 	run.Identical = identical(out, want)
 	if run.Err == "" && !run.Identical {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -32,7 +33,10 @@ import (
 // which Nginx.BodySent sums: what a mirror sent to a downloader, whichever
 // downloader it was. `ip netns exec` execs nginx in its own process, so the
 // process started is nginx itself; Close kills it (and so does this
-// process's death: Pdeathsig).
+// process's death: Pdeathsig). Scenario 1's nginx (StartNginxLoopback)
+// runs the same way in this namespace, on 127.0.0.1. Without a master
+// process nginx is one process, its own worker, so Nginx.CPUSeconds is the
+// worker's.
 
 // NginxMissing is why nginx mirrors cannot run where nginx is not
 // installed.
@@ -64,9 +68,9 @@ type Nginx struct {
 }
 
 // StartNginx runs nginx in network namespace ns (as `ip netns exec`
-// names it), listening on addr and serving root, with its configuration,
-// logs and temporary files in dir (which must exist), and returns once it
-// answers. Close stops it.
+// names it; "" is this process's), listening on addr and serving root,
+// with its configuration, logs and temporary files in dir (which must
+// exist), and returns once it answers. Close stops it.
 func StartNginx(ctx context.Context, ns string, addr netip.AddrPort, root, dir string) (*Nginx, error) {
 	bin, ok := NginxPath()
 	if !ok {
@@ -85,11 +89,16 @@ func StartNginx(ctx context.Context, ns string, addr netip.AddrPort, root, dir s
 	}
 	defer out.Close() // the child has its own copy
 	n := &Nginx{addr: addr, dir: dir, exited: make(chan struct{})}
-	n.cmd = exec.Command("ip", "netns", "exec", ns, bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	args := []string{"-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")}
+	if ns == "" {
+		n.cmd = exec.Command(bin, args...)
+	} else {
+		n.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
 	n.cmd.Stdout, n.cmd.Stderr = out, out
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := n.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting nginx in %s: %w", ns, err)
+		return nil, fmt.Errorf("starting nginx in %q: %w", ns, err)
 	}
 	go func() {
 		n.err = n.cmd.Wait()
@@ -101,6 +110,44 @@ func StartNginx(ctx context.Context, ns string, addr netip.AddrPort, root, dir s
 	}
 	return n, nil
 }
+
+// nginxLoopbackTries is how many free ports StartNginxLoopback tries: the
+// port it picks may be taken by another process before nginx binds it.
+const nginxLoopbackTries = 3
+
+// StartNginxLoopback runs nginx in this network namespace on a free port
+// of 127.0.0.1, serving root, with its files in dir (which must exist); see
+// StartNginx.
+func StartNginxLoopback(ctx context.Context, root, dir string) (*Nginx, error) {
+	var err error
+	for range nginxLoopbackTries {
+		var port int
+		if port, err = freeTCPPort(); err != nil {
+			return nil, err
+		}
+		var n *Nginx
+		if n, err = StartNginx(ctx, "", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), root, dir); err == nil {
+			return n, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
+// freeTCPPort returns a TCP port of 127.0.0.1 that nothing listens on now.
+func freeTCPPort() (int, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// CPUSeconds returns the CPU seconds nginx has used so far (procCPU).
+func (n *Nginx) CPUSeconds() (float64, error) { return procCPU(n.cmd.Process.Pid) }
 
 // nginxConf is the configuration of an nginx that keeps everything in
 // dir, logs each request's body bytes, and serves root on addr.

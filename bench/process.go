@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type download struct {
 type downloadSeed struct {
 	Bytes, Received int64
 	Note            string
+	Conns           int // the most connections to it at once
 }
 
 // getJSON is what `quicxfer get --json` prints (README, "get").
@@ -51,6 +53,7 @@ type getJSON struct {
 		Bytes    int64  `json:"bytes"`
 		Received int64  `json:"received_bytes"`
 		Note     string `json:"note"`
+		Conns    int    `json:"conns"`
 	} `json:"seeds"`
 }
 
@@ -81,7 +84,7 @@ func downloadInProcess(ctx context.Context, urls []string, out string, conns int
 	}
 	d.Elapsed, d.Size, d.Fetched, d.Resumed = res.Elapsed.Seconds(), res.Size, res.FetchedBytes, res.ResumedBytes
 	for _, s := range res.Seeds {
-		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note})
+		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note, Conns: s.Conns})
 	}
 	return d, nil
 }
@@ -119,7 +122,7 @@ func finishGet(cmd *exec.Cmd, rss func() int64, start time.Time, stdout, stderr 
 	}
 	d.Elapsed, d.Size, d.Fetched, d.Resumed = j.ElapsedS, j.Size, j.FetchedBytes, j.ResumedBytes
 	for _, s := range j.Seeds {
-		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note})
+		d.Seeds = append(d.Seeds, downloadSeed{Bytes: s.Bytes, Received: s.Received, Note: s.Note, Conns: s.Conns})
 	}
 	return d, nil
 }
@@ -207,6 +210,101 @@ func readVmHWM(path string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// userHZ is the unit of the times in /proc/PID/stat: USER_HZ, which is 100
+// on every architecture Go runs Linux on but alpha (sysconf(_SC_CLK_TCK)
+// would need cgo).
+const userHZ = 100
+
+// procCPUHow says how procCPU measures, for the report.
+const procCPUHow = "its threads' run time in /proc/PID/task/*/schedstat, before and after"
+
+// procCPU returns the CPU seconds that the running process pid has used so
+// far: the sum of its threads' run times in /proc/PID/task/*/schedstat (the
+// scheduler's count, in nanoseconds; a thread that ended is no longer
+// there, but nginx has one thread and a Go process keeps its threads), or
+// where the kernel has no schedstat, utime+stime in /proc/PID/stat (to
+// 1/userHZ s, too coarse for a short interval).
+func procCPU(pid int) (float64, error) {
+	if cpu, err := schedstatCPU(pid); err == nil {
+		return cpu, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStatCPU(string(b))
+}
+
+// schedstatCPU sums the first field (run time, ns) of the schedstat of
+// each thread of process pid, in seconds.
+func schedstatCPU(pid int) (float64, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var ns int64
+	read := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue // the thread ended since the listing
+		}
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("bench: empty %s/%s/schedstat", dir, t.Name())
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: %s/%s/schedstat: %w", dir, t.Name(), err)
+		}
+		ns += n
+		read++
+	}
+	if read == 0 {
+		return 0, fmt.Errorf("bench: no thread of process %d has a schedstat", pid)
+	}
+	return float64(ns) / 1e9, nil
+}
+
+// parseProcStatCPU reads utime and stime (fields 14 and 15) of a
+// /proc/PID/stat line, in seconds. The command name (field 2) is in
+// parentheses and may hold spaces and parentheses itself, so the fields are
+// counted from the last ')'.
+func parseProcStatCPU(line string) (float64, error) {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bench: /proc/PID/stat without a command name: %q", line)
+	}
+	f := strings.Fields(line[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: /proc/PID/stat with %d fields after the name", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: /proc/PID/stat: %w", err)
+		}
+		ticks += n
+	}
+	return float64(ticks) / userHZ, nil
+}
+
+// gib is a gibibyte, the unit of the CPU cost figures (CPU seconds per GiB).
+const gib = 1 << 30
+
+// perGiB returns cpu seconds per GiB of n bytes, 0 for no bytes.
+func perGiB(cpu float64, n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return cpu * gib / float64(n)
 }
 
 func lastLine(s string) string {

@@ -34,7 +34,12 @@ const childEnv = "QUICXFER_BENCH_CHILD"
 
 // RawOptions configures a raw quic-go transfer.
 type RawOptions struct {
-	Size int64 // bytes to transfer on one stream
+	Size int64 // bytes to transfer in all
+	// Conns is how many connections transfer Size together, each on one
+	// stream of its share (Size ÷ Conns, the first takes the remainder), all
+	// at once through one quic.Transport on one UDP socket, as the
+	// downloader dials a seed; 0 is 1.
+	Conns int
 	// InProcess runs the server in this process. By default it runs in a
 	// child process (this executable, re-run with RunChild's environment),
 	// as a real seed and downloader would.
@@ -50,15 +55,28 @@ type RawOptions struct {
 // RawResult is the outcome of a raw transfer.
 type RawResult struct {
 	Bytes      int64         `json:"bytes"`
+	Conns      int           `json:"conns"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
 	Throughput float64       `json:"throughput_bytes_per_s"`
 	Child      bool          `json:"server_in_child_process"`
+	// ClientCPU is this process's user+system CPU seconds over the
+	// transfer (getrusage): the client's, and the link's with
+	// RawOptions.Link, the server's with RawOptions.InProcess.
+	ClientCPU       float64 `json:"client_cpu_s"`
+	ClientCPUPerGiB float64 `json:"client_cpu_s_per_gib"`
+	// ServerCPU is the server child's CPU seconds over the transfer
+	// (procCPU before and after); 0 with the server in
+	// this process.
+	ServerCPU       float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUPerGiB float64 `json:"server_cpu_s_per_gib,omitempty"`
 }
 
-// RawQUIC transfers o.Size bytes on one quic-go stream from a server to a
-// client with the downloader's flow-control windows, and returns the rate:
-// the ceiling a quicxfer download on the same path can approach. The clock
-// runs from opening the stream to its end (the handshake is excluded).
+// RawQUIC transfers o.Size bytes over o.Conns quic-go connections, one
+// stream each, from a server to a client with the downloader's
+// flow-control windows, and returns the rate: the ceiling a quicxfer
+// download with as many connections on the same path can approach. The
+// clock runs from opening the streams (once every handshake is done) to the
+// end of the last one.
 //
 // Unless o.InProcess, the executable must call RunChild at the start of
 // main (or TestMain).
@@ -68,6 +86,7 @@ func RawQUIC(ctx context.Context, o RawOptions) (RawResult, error) {
 	var (
 		addr *net.UDPAddr
 		wait func() error
+		pid  int // the server child's
 	)
 	if o.InProcess {
 		ln, closeAll, err := rawListen()
@@ -79,13 +98,13 @@ func RawQUIC(ctx context.Context, o RawOptions) (RawResult, error) {
 		addr = ln.Addr().(*net.UDPAddr)
 		wait = func() error { cancel(); wg.Wait(); closeAll(); return nil }
 	} else {
-		a, w, err := startRawChild(ctx, o.ChildArgs)
+		a, p, w, err := startRawChild(ctx, o.ChildArgs)
 		if err != nil {
 			return RawResult{}, err
 		}
-		addr, wait = a, w
+		addr, pid, wait = a, p, w
 	}
-	res, err := rawFetch(ctx, addr, o)
+	res, err := rawFetch(ctx, addr, pid, o)
 	if werr := wait(); err == nil && werr != nil {
 		err = werr
 	}
@@ -93,7 +112,9 @@ func RawQUIC(ctx context.Context, o RawOptions) (RawResult, error) {
 	return res, err
 }
 
-func rawFetch(ctx context.Context, addr *net.UDPAddr, o RawOptions) (RawResult, error) {
+// rawFetch dials o.Conns connections to addr and transfers o.Size bytes
+// over them; pid, if not 0, is the server process, whose CPU it measures.
+func rawFetch(ctx context.Context, addr *net.UDPAddr, pid int, o RawOptions) (RawResult, error) {
 	if o.Link != nil {
 		l, err := NewLink(ctx, addr, *o.Link)
 		if err != nil {
@@ -109,31 +130,77 @@ func rawFetch(ctx context.Context, addr *net.UDPAddr, o RawOptions) (RawResult, 
 	tr := &quic.Transport{Conn: udp}
 	defer udp.Close()
 	defer tr.Close()
-	conn, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{rawALPN}}, quicxfer.QUICConfig())
-	if err != nil {
-		return RawResult{}, fmt.Errorf("raw: dialling %s: %w", addr, err)
+	nconns := max(o.Conns, 1)
+	conns := make([]*quic.Conn, 0, nconns)
+	defer func() {
+		for _, c := range conns {
+			c.CloseWithError(0, "")
+		}
+	}()
+	for range nconns {
+		conn, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{rawALPN}}, quicxfer.QUICConfig())
+		if err != nil {
+			return RawResult{}, fmt.Errorf("raw: dialling %s: %w", addr, err)
+		}
+		conns = append(conns, conn)
 	}
-	defer conn.CloseWithError(0, "")
+	var server0 float64
+	if pid != 0 {
+		if server0, err = procCPU(pid); err != nil {
+			return RawResult{}, fmt.Errorf("raw: the server's CPU: %w", err)
+		}
+	}
+	client0 := cpuSeconds()
 	start := time.Now()
+	got := make([]int64, nconns)
+	errs := make([]error, nconns)
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		share := o.Size / int64(nconns)
+		if i == 0 {
+			share += o.Size % int64(nconns)
+		}
+		wg.Go(func() { got[i], errs[i] = rawStream(ctx, conn, share) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res := RawResult{Conns: nconns, Elapsed: elapsed, ClientCPU: cpuSeconds() - client0}
+	if err := errors.Join(errs...); err != nil {
+		return RawResult{}, fmt.Errorf("raw: %w", err)
+	}
+	if pid != 0 {
+		server1, err := procCPU(pid)
+		if err != nil {
+			return RawResult{}, fmt.Errorf("raw: the server's CPU: %w", err)
+		}
+		res.ServerCPU = server1 - server0
+	}
+	for _, n := range got {
+		res.Bytes += n
+	}
+	res.Throughput = float64(res.Bytes) / elapsed.Seconds()
+	res.ClientCPUPerGiB, res.ServerCPUPerGiB = perGiB(res.ClientCPU, res.Bytes), perGiB(res.ServerCPU, res.Bytes)
+	return res, nil
+}
+
+// rawStream asks conn's server for size bytes on a new stream and reads
+// them.
+func rawStream(ctx context.Context, conn *quic.Conn, size int64) (int64, error) {
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
-		return RawResult{}, fmt.Errorf("raw: %w", err)
+		return 0, err
 	}
 	stop := context.AfterFunc(ctx, func() { str.CancelRead(1) })
 	defer stop()
-	if _, err := str.Write(binary.BigEndian.AppendUint64(nil, uint64(o.Size))); err != nil {
-		return RawResult{}, fmt.Errorf("raw: %w", err)
+	if _, err := str.Write(binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
+		return 0, err
 	}
 	str.Close()
 	n, err := io.CopyBuffer(io.Discard, str, make([]byte, 256<<10))
-	elapsed := time.Since(start)
-	if err == nil && n != o.Size {
-		err = fmt.Errorf("raw: received %d bytes, want %d", n, o.Size)
+	if err == nil && n != size {
+		err = fmt.Errorf("received %d bytes, want %d", n, size)
 	}
-	if err != nil {
-		return RawResult{}, fmt.Errorf("raw: %w", err)
-	}
-	return RawResult{Bytes: n, Elapsed: elapsed, Throughput: float64(n) / elapsed.Seconds()}, nil
+	return n, err
 }
 
 // rawListen starts a raw server's listener; closeAll closes it, its
@@ -210,27 +277,28 @@ func selfSignedCert() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// startRawChild runs this executable as a raw server. The child prints its
-// address, then serves until its standard input closes; wait closes it and
-// waits for the child to exit.
-func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() error, error) {
+// startRawChild runs this executable as a raw server and returns its
+// address and process ID. The child prints its address, then serves until
+// its standard input closes; wait closes it and waits for the child to
+// exit.
+func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, int, func() error, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(cleanEnv(), childEnv+"=raw-server")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("raw: starting server process: %w", err)
+		return nil, 0, nil, fmt.Errorf("raw: starting server process: %w", err)
 	}
 	wait := func() error {
 		stdin.Close()
@@ -239,14 +307,14 @@ func startRawChild(ctx context.Context, args []string) (*net.UDPAddr, func() err
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		_ = wait()
-		return nil, nil, fmt.Errorf("raw: server process did not start (is RunChild called first in main/TestMain?): %w", err)
+		return nil, 0, nil, fmt.Errorf("raw: server process did not start (is RunChild called first in main/TestMain?): %w", err)
 	}
 	addr, err := net.ResolveUDPAddr("udp4", strings.TrimSpace(line))
 	if err != nil {
 		_ = wait()
-		return nil, nil, fmt.Errorf("raw: server process said %q: %w", line, err)
+		return nil, 0, nil, fmt.Errorf("raw: server process said %q: %w", line, err)
 	}
-	return addr, wait, nil
+	return addr, cmd.Process.Pid, wait, nil
 }
 
 // RunChild plays the role this process was started for by the bench package

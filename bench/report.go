@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/quicxfer/quicxfer/internal/units"
 )
 
 // DuplicateLimit is the issue's bound on bytes fetched ÷ file size; the
@@ -99,7 +101,10 @@ func WriteTable(w io.Writer, results []Result) {
 		qx := fmt.Sprintf("%.2f s, %s", r.Elapsed, formatRate(r.Throughput))
 		raw, ideal, over := "n/a", "n/a", "n/a"
 		if r.Raw != nil {
-			raw = fmt.Sprintf("%s (÷ %.2f)", formatRate(r.Raw.Throughput), r.OverRaw)
+			raw = rawCell(r)
+			if c := seedConns(r); c > 0 {
+				qx += ", " + nOf(c, "conn")
+			}
 		}
 		if r.Ideal > 0 {
 			ideal = fmt.Sprintf("%.2f s", r.Ideal)
@@ -122,6 +127,78 @@ func WriteTable(w io.Writer, results []Result) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU s and peak RSS are the downloader process's own (`quicxfer get --json` in a child process); ‡ marks a downloader that ran inside the bench process, whose CPU figure includes the seeds and the links. Shares are each seed's part of the bytes accepted; fetched ÷ size above", DuplicateLimit, "is flagged ⚠. The scenario name links to its plot.")
+}
+
+// rawCell is the raw ceiling's cell: the throughput of each run and
+// quicxfer's ÷ it, the target's ratio (the run with quicxfer's number of
+// connections, or the nearest) in bold.
+func rawCell(r Result) string {
+	if len(r.RawMulti) == 0 {
+		return fmt.Sprintf("%s (÷ %.2f)", formatRate(r.Raw.Throughput), r.OverRaw)
+	}
+	var cells []string
+	for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+		ratio := fmt.Sprintf("÷ %.2f", r.Throughput/raw.Throughput)
+		if raw.Conns == r.RawSameConns {
+			ratio = "**" + ratio + "**"
+		}
+		cells = append(cells, fmt.Sprintf("%s: %s (%s)", nOf(raw.Conns, "conn"), formatRate(raw.Throughput), ratio))
+	}
+	return strings.Join(cells, "; ")
+}
+
+// nOf is "n noun", the noun plural unless n is 1.
+func nOf(n int, noun string) string { return fmt.Sprintf("%d %s", n, units.Plural(n, noun)) }
+
+// seedConns is the most connections quicxfer had to one of r's seeds, 0 if
+// unknown.
+func seedConns(r Result) int {
+	var c int
+	for _, s := range r.Seeds {
+		c = max(c, s.Conns)
+	}
+	return c
+}
+
+// loopbackCell is scenario 1's last cell: the downloads from nginx, and
+// the CPU seconds per GiB of each process: the downloader's, the seed's,
+// aria2c's and quicxfer's from nginx and nginx's for each, the raw
+// ceiling's client and server.
+func loopbackCell(r Result) string {
+	var cells []string
+	c := []string{fmt.Sprintf("get %.2f", r.CPUPerGiB)}
+	if r.SeedCPU != nil {
+		c = append(c, fmt.Sprintf("seed %.2f", r.SeedCPU.PerGiB))
+	}
+	if nb := r.Nginx; nb != nil {
+		if nb.Skipped != "" {
+			cells = append(cells, "from nginx: skipped ("+nb.Skipped+")")
+		}
+		switch {
+		case nb.Aria2Best >= 0:
+			a := nb.Aria2[nb.Aria2Best]
+			cells = append(cells, fmt.Sprintf("aria2 from nginx: %.2f s, %s (`%s`)", a.Elapsed, formatRate(a.Throughput), a.Options))
+			c = append(c, fmt.Sprintf("aria2 %.2f (nginx %.2f)", a.CPUPerGiB, a.NginxCPUPerGiB))
+		case len(nb.Aria2) > 0:
+			cells = append(cells, "aria2 from nginx: failed")
+		case nb.Aria2Skipped != "" && nb.Skipped == "":
+			cells = append(cells, "aria2 from nginx: skipped")
+		}
+		if q := nb.Quicxfer; q != nil {
+			if q.Err != "" {
+				cells = append(cells, "quicxfer from nginx: failed")
+			} else {
+				cells = append(cells, fmt.Sprintf("quicxfer from nginx (--manifest): %.2f s, %s", q.Elapsed, formatRate(q.Throughput)))
+				c = append(c, fmt.Sprintf("get from nginx %.2f (nginx %.2f)", q.CPUPerGiB, q.NginxCPUPerGiB))
+			}
+		}
+	}
+	if r.Raw != nil {
+		for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+			c = append(c, fmt.Sprintf("raw %s client %.2f, server %.2f", nOf(raw.Conns, "conn"), raw.ClientCPUPerGiB, raw.ServerCPUPerGiB))
+		}
+	}
+	return strings.Join(append(cells, "CPU s/GiB: "+strings.Join(c, ", ")), "; ")
 }
 
 func aria2Cell(a *Aria2, best bool) string {
@@ -154,7 +231,11 @@ func aria2Cell(a *Aria2, best bool) string {
 func sharesCell(r Result) string {
 	switch {
 	case r.Fairness != nil:
-		return fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
+		s := fmt.Sprintf("%d downloaders: Jain %.3f, aggregate ÷ one alone %.2f", r.Fairness.Downloaders, r.Fairness.Jain, r.Fairness.AggregateOverAlone)
+		if r.SeedCPU != nil {
+			s += fmt.Sprintf("; seed %.2f CPU s/GiB served", r.SeedCPU.PerGiB)
+		}
+		return s
 	case r.Resume != nil:
 		return fmt.Sprintf("fetched again ÷ size %.4f", r.Resume.FetchedAgainOverSize)
 	case r.Attack != nil:
@@ -165,6 +246,8 @@ func sharesCell(r Result) string {
 		return "seed process: " + formatMiB(r.SeedProcess.PeakRSS) + fmt.Sprintf(", %.2f CPU s", r.SeedProcess.CPUSeconds)
 	case r.Mirrors != nil:
 		return mirrorsCell(r.Mirrors)
+	case r.Raw != nil:
+		return loopbackCell(r)
 	}
 	shares := make([]string, len(r.Seeds))
 	for i, s := range r.Seeds {
@@ -196,6 +279,9 @@ func writeDetails(w io.Writer, results []Result) {
 			writeMirrorsDetails(w, r)
 			continue
 		}
+		if r.Raw != nil {
+			writeRawDetails(w, r)
+		}
 		if r.KilledAt > 0 {
 			fmt.Fprintf(w, "\n- seed closed when the seeds had sent %.1f %% of the file; the ideal counts three seeds until then, two after\n", 100*r.KilledAt)
 		}
@@ -208,6 +294,11 @@ func writeDetails(w io.Writer, results []Result) {
 					lo, hi = min(lo, x), max(hi, x)
 				}
 				fmt.Fprintf(w, "- per downloader: %s to %s\n", formatRate(lo), formatRate(hi))
+			}
+			if sc := r.SeedCPU; sc != nil {
+				fmt.Fprintf(w, "- the seed, `quicxfer seed` in a child process behind the link: %.2f CPU s over the downloads at once, for %s served (the downloaders' fetched bytes): %.2f CPU s per GiB served; measured as %s\n",
+					sc.CPUSeconds, formatMiB(sc.Served), sc.PerGiB, sc.Measured)
+				fmt.Fprintln(w, "- the seed's bytes sent (and the plot) are its link's: QUIC packets delivered downstream, headers and retransmissions included")
 			}
 		}
 		if rs := r.Resume; rs != nil {
@@ -273,6 +364,75 @@ func writeDetails(w io.Writer, results []Result) {
 			fmt.Fprintf(w, "\n![%s: throughput over time per seed](%s)\n", r.Name, r.Plot)
 		}
 	}
+}
+
+// writeRawDetails writes scenario 1's comparison with the raw ceiling and
+// the CPU each process spent per GiB.
+func writeRawDetails(w io.Writer, r Result) {
+	conns := "its connections unknown"
+	if c := seedConns(r); c > 0 {
+		conns = nOf(c, "connection") + " to the seed at most (`--json` `conns`)"
+	}
+	fmt.Fprintf(w, "\n- quicxfer: %.2f s, %s, %s; ÷ raw with %s %.3f", r.Elapsed, formatRate(r.Throughput), conns, nOf(r.Raw.Conns, "connection"), r.OverRaw)
+	if r.RawSameConns != r.Raw.Conns {
+		fmt.Fprintf(w, ", ÷ raw with %s %.3f", nOf(r.RawSameConns, "connection"), r.OverRawSameConns)
+	}
+	fmt.Fprintf(w, " (the target's ratio is against the raw run with the number of connections nearest quicxfer's: %s)\n", nOf(r.RawSameConns, "connection"))
+	for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+		where := "the server in this process"
+		if raw.Child {
+			where = "the server in a child process"
+		}
+		fmt.Fprintf(w, "- raw quic-go over %s (one stream each, all at once; %s): %.2f s, %s; CPU s: client %.2f (%.2f per GiB), server %.2f (%.2f per GiB)\n",
+			nOf(raw.Conns, "connection"), where, raw.Elapsed.Seconds(), formatRate(raw.Throughput), raw.ClientCPU, raw.ClientCPUPerGiB, raw.ServerCPU, raw.ServerCPUPerGiB)
+	}
+	who := "the downloader's (`quicxfer get` in a child process, its rusage)"
+	if !r.DownloaderInChild {
+		who = "this whole process's (the downloader ran in it, with the seed)"
+	}
+	fmt.Fprintf(w, "- CPU s per GiB downloaded: quicxfer get %.2f (%.2f s in all, %s)", r.CPUPerGiB, r.CPUSeconds, who)
+	if sc := r.SeedCPU; sc != nil {
+		fmt.Fprintf(w, "; seed %.2f (%.2f s for %s served; %s)", sc.PerGiB, sc.CPUSeconds, formatMiB(sc.Served), sc.Measured)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "- the raw client's CPU is this process's over the transfer (getrusage; the seed had stopped by then), the raw server's the child's ("+procCPUHow+")")
+	if nb := r.Nginx; nb != nil {
+		writeNginxDetails(w, nb)
+	}
+}
+
+// writeNginxDetails writes scenario 1's downloads from nginx.
+func writeNginxDetails(w io.Writer, nb *NginxBaseline) {
+	if nb.Skipped != "" {
+		fmt.Fprintf(w, "- from nginx: skipped: %s\n", nb.Skipped)
+		return
+	}
+	fmt.Fprintf(w, "- from nginx %s on 127.0.0.1 (this namespace, no link; one process, sendfile), %s; times launch to exit, CPU s the downloader's (rusage) and nginx's (%s):\n", orNA(nb.Version), nb.URL, procCPUHow)
+	run := func(name string, run NginxRun) {
+		if run.Err != "" {
+			fmt.Fprintf(w, "  - %s: failed: %s\n", name, oneLine(run.Err))
+			return
+		}
+		fmt.Fprintf(w, "  - %s: %.2f s, %s; CPU s: downloader %.2f (%.2f per GiB), nginx %.3f (%.2f per GiB); peak RSS %s; nginx sent %s\n",
+			name, run.Elapsed, formatRate(run.Throughput), run.CPUSeconds, run.CPUPerGiB, run.NginxCPU, run.NginxCPUPerGiB, formatMiB(run.PeakRSS), formatMiB(run.Sent))
+	}
+	if nb.Aria2Skipped != "" {
+		fmt.Fprintf(w, "  - aria2c: skipped: %s\n", nb.Aria2Skipped)
+	}
+	for i, a := range nb.Aria2 {
+		name := "aria2c `" + a.Options + "`"
+		if i == nb.Aria2Best {
+			name += " (aria2 from nginx: the fastest)"
+		}
+		run(name, a)
+	}
+	switch q := nb.Quicxfer; {
+	case q != nil:
+		run("`quicxfer "+q.Options+"` (every block verified against the manifest, written by `quicxfer manifest --out`)", *q)
+	case nb.QuicxferSkipped != "":
+		fmt.Fprintf(w, "  - quicxfer get: skipped: %s\n", nb.QuicxferSkipped)
+	}
+	fmt.Fprintln(w, "- the table's aria2 columns are aria2c against the bench's Go net/http mirror on loopback (the suite's baseline, kept); \"aria2 from nginx\" in the last column is the fastest run above")
 }
 
 // plotName is the plot's file name for scenario name: letters, digits and

@@ -31,9 +31,12 @@ type SeedShare struct {
 	Bytes    int64     `json:"bytes"` // accepted from it (all downloaders)
 	Share    float64   `json:"share"` // Bytes ÷ the bytes downloaded
 	Received int64     `json:"received_bytes"`
-	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams
+	Sent     int64     `json:"sent_bytes"` // block bytes the seed wrote to its streams; for a seed in a child process, the bytes its link delivered (see testbed.sent)
 	Note     string    `json:"note,omitempty"`
 	Link     LinkStats `json:"link"`
+	// Conns is the most connections a downloader had to it at once
+	// (--json "conns"), the highest over the downloaders.
+	Conns int `json:"conns,omitempty"`
 }
 
 // Sample is the progress at one instant of a download.
@@ -70,6 +73,27 @@ type Resume struct {
 	Duplicates int64 `json:"duplicates_in_second_run"`
 }
 
+// SeedCPU is what the seeds cost in CPU while they served one phase of a
+// scenario: scenario 1's download, scenario 7's downloaders at once. It is
+// measured only where the seeds' CPU can be told apart from the rest (see
+// Measured).
+type SeedCPU struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	// Served is the block bytes the downloaders fetched in that phase
+	// (their --json fetched_bytes, duplicates included).
+	Served int64   `json:"served_bytes"`
+	PerGiB float64 `json:"cpu_s_per_gib"` // CPUSeconds per GiB of Served
+	// Measured says whose CPU time CPUSeconds is: seedCPUInBench or
+	// seedCPUInChild.
+	Measured string `json:"measured"`
+}
+
+// How SeedCPU is measured.
+const (
+	seedCPUInBench = "this process's CPU time (getrusage) over the download: the seed runs in it, without a link, and the downloader in a child process (this process also runs the 100 ms sampler and the child's RSS watch)"
+	seedCPUInChild = "the `quicxfer seed` child's CPU time (" + procCPUHow + ") from the launch of the downloaders to the exit of the last"
+)
+
 // Process is a child process's cost.
 type Process struct {
 	CPUSeconds float64 `json:"cpu_s"`
@@ -89,6 +113,7 @@ type Result struct {
 	TimeOverIdeal float64     `json:"time_over_ideal,omitempty"` // 0 when Ideal is
 	FetchedOver   float64     `json:"fetched_over_size"`         // bytes received ÷ bytes downloaded
 	CPUSeconds    float64     `json:"cpu_s"`                     // the downloader's user+system (see DownloaderInChild)
+	CPUPerGiB     float64     `json:"cpu_s_per_gib,omitempty"`   // CPUSeconds per GiB downloaded
 	PeakRSS       int64       `json:"peak_rss_bytes,omitempty"`  // the downloader process's; 0 when it ran in this process
 	Verified      bool        `json:"verified"`                  // output is byte-identical to the source
 	Seeds         []SeedShare `json:"seeds"`
@@ -96,17 +121,30 @@ type Result struct {
 	// child process, and CPUSeconds and PeakRSS are its own. Otherwise it
 	// ran in this process, and CPUSeconds is the whole process's (seeds and
 	// links included).
-	DownloaderInChild bool       `json:"downloader_in_child_process"`
-	Raw               *RawResult `json:"raw,omitempty"`
-	OverRaw           float64    `json:"throughput_over_raw,omitempty"`
-	KilledAt          float64    `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
-	Fairness          *Fairness  `json:"fairness,omitempty"`
-	Resume            *Resume    `json:"resume,omitempty"`
-	SeedProcess       *Process   `json:"seed_process,omitempty"` // scenarios 9, 10 and 11 (the origin)
-	Aria2             *Aria2     `json:"aria2,omitempty"`
-	Plot              string     `json:"plot,omitempty"`  // the plot's file name, next to the report
-	Err               string     `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
-	Samples           []Sample   `json:"-"`               // drawn in the plots; not kept in report.json (it made it half a megabyte)
+	DownloaderInChild bool `json:"downloader_in_child_process"`
+	// Raw is the raw ceiling with Scenario.RawConns' first count (one
+	// connection), OverRaw Throughput ÷ its; RawMulti are the runs with the
+	// other counts, each carrying the same total.
+	Raw      *RawResult  `json:"raw,omitempty"`
+	OverRaw  float64     `json:"throughput_over_raw,omitempty"`
+	RawMulti []RawResult `json:"raw_multi,omitempty"`
+	// RawSameConns is the connections of the raw run whose count is
+	// nearest the most quicxfer had to a seed (SeedShare.Conns), and
+	// OverRawSameConns Throughput ÷ that run's: the target's ratio.
+	RawSameConns     int     `json:"raw_same_conns,omitempty"`
+	OverRawSameConns float64 `json:"throughput_over_raw_same_conns,omitempty"`
+	// SeedCPU is the seeds' CPU time over the download (scenario 1, with
+	// the binary) or the concurrent phase (scenario 7, with the binary).
+	SeedCPU *SeedCPU `json:"seed_cpu,omitempty"`
+
+	KilledAt    float64   `json:"killed_at_fraction,omitempty"` // scenario 3: the fraction sent when the seed was closed
+	Fairness    *Fairness `json:"fairness,omitempty"`
+	Resume      *Resume   `json:"resume,omitempty"`
+	SeedProcess *Process  `json:"seed_process,omitempty"` // scenarios 9, 10 and 11 (the origin)
+	Aria2       *Aria2    `json:"aria2,omitempty"`
+	Plot        string    `json:"plot,omitempty"`  // the plot's file name, next to the report
+	Err         string    `json:"error,omitempty"` // the scenario failed (RunSuite goes on)
+	Samples     []Sample  `json:"-"`               // drawn in the plots; not kept in report.json (it made it half a megabyte)
 
 	// Attack is scenario 10's figures (attack.go).
 	Attack *AttackResult `json:"attack,omitempty"`
@@ -114,6 +152,9 @@ type Result struct {
 	Swarm *SwarmFigures `json:"swarm,omitempty"`
 	// Mirrors is scenario 12's figures (mirrors.go).
 	Mirrors *MirrorsResult `json:"http_mirrors,omitempty"`
+	// Nginx is scenario 1's downloads from nginx on 127.0.0.1
+	// (nginxbaseline.go).
+	Nginx *NginxBaseline `json:"nginx,omitempty"`
 }
 
 // RunOptions says how to run scenarios.
@@ -188,28 +229,81 @@ func Run(ctx context.Context, sc Scenario, workDir string, o RunOptions) (Result
 		r.TimeOverIdeal = r.Elapsed / r.Ideal
 	}
 	if sc.Raw {
-		ro := RawOptions{Size: max(sc.FileSize, 1), ChildArgs: o.ChildArgs}
+		if err := runRaw(ctx, sc, o, &r); err != nil {
+			return r, fmt.Errorf("raw ceiling: %w", err)
+		}
+	}
+	if sc.Nginx != nil {
+		if r.Nginx, err = runNginxBaseline(ctx, sc, workDir, o, want); err != nil {
+			return r, fmt.Errorf("nginx baseline: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// runRaw measures the raw ceiling with each of sc.RawConns on the seed's
+// path, and compares r's throughput with the run whose number of
+// connections is nearest quicxfer's.
+func runRaw(ctx context.Context, sc Scenario, o RunOptions, r *Result) error {
+	counts := sc.RawConns
+	if len(counts) == 0 {
+		counts = []int{1}
+	}
+	var runs []RawResult
+	for _, n := range counts {
+		ro := RawOptions{Size: max(sc.FileSize, 1), Conns: n, ChildArgs: o.ChildArgs}
 		if !sc.NoLink {
 			cfg := sc.Seeds[0]
 			ro.Link = &cfg
 		}
 		raw, err := RawQUIC(ctx, ro)
 		if err != nil {
-			return r, fmt.Errorf("raw ceiling: %w", err)
+			return fmt.Errorf("%d connections: %w", n, err)
 		}
-		r.Raw = &raw
-		if raw.Throughput > 0 {
-			r.OverRaw = r.Throughput / raw.Throughput
-		}
+		runs = append(runs, raw)
 	}
-	return r, nil
+	r.Raw, r.RawMulti = &runs[0], runs[1:]
+	if runs[0].Throughput > 0 {
+		r.OverRaw = r.Throughput / runs[0].Throughput
+	}
+	conns := 1
+	for _, s := range r.Seeds {
+		conns = max(conns, s.Conns)
+	}
+	near := nearestConns(runs, conns)
+	r.RawSameConns = near.Conns
+	if near.Throughput > 0 {
+		r.OverRawSameConns = r.Throughput / near.Throughput
+	}
+	return nil
 }
 
-// testbed is a scenario's in-process seeds, each behind its link.
+// nearestConns returns the run of runs (not empty) whose number of
+// connections is nearest conns, the first of those as near.
+func nearestConns(runs []RawResult, conns int) RawResult {
+	best := runs[0]
+	for _, raw := range runs[1:] {
+		if abs(raw.Conns-conns) < abs(best.Conns-conns) {
+			best = raw
+		}
+	}
+	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// testbed is a scenario's seeds, each behind its link: in this process,
+// or with Scenario.ChildSeeds and the binary each in a child process.
 type testbed struct {
-	seeds  []*seed.Server
-	links  []*Link      // nil entries with NoLink or kernel links
-	kernel *KernelLinks // with RunOptions.Kernel, for the scenarios it applies to
+	seeds  []*seed.Server // in this process; none with child seeds
+	procs  []*seedProcess // child seeds, else none
+	links  []*Link        // one per seed; nil entries with NoLink or kernel links
+	kernel *KernelLinks   // with RunOptions.Kernel, for the scenarios it applies to
 	urls   []string
 	stop   func()
 }
@@ -223,6 +317,9 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 		// ShutdownGrace for requests of a downloader that was killed.
 		for _, s := range tb.seeds {
 			s.Close()
+		}
+		for _, sp := range tb.procs {
+			_, _, _ = sp.stop() // SIGTERM: every downloader is done or dead
 		}
 		cancel()
 		for _, l := range tb.links {
@@ -246,11 +343,28 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 		}
 	}
 	served := filepath.Join(workDir, "served")
+	child := sc.ChildSeeds && o.Exe != "" && !sc.NoLink && tb.kernel == nil
 	for i, cfg := range sc.Seeds {
+		stateDir := filepath.Join(workDir, fmt.Sprintf("seed%d", i+1))
+		if child {
+			sp, err := startSeedProcess(ctx, o.Exe, served, stateDir)
+			if err != nil {
+				return nil, fmt.Errorf("starting seed %d: %w", i+1, err)
+			}
+			tb.procs = append(tb.procs, sp)
+			addr, err := seedAddr(sp.URL)
+			if err != nil {
+				return nil, err
+			}
+			if err := tb.addLink(ctx, addr, sp.URL, cfg); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		opts := seed.Options{
 			Paths:    []string{served},
 			Listen:   "127.0.0.1:0",
-			StateDir: filepath.Join(workDir, fmt.Sprintf("seed%d", i+1)),
+			StateDir: stateDir,
 			Logger:   slog.New(slog.DiscardHandler),
 		}
 		var s *seed.Server
@@ -269,29 +383,60 @@ func startTestbed(ctx context.Context, sc Scenario, workDir string, o RunOptions
 			tb.urls = append(tb.urls, s.URLs()[0])
 			continue
 		}
-		l, err := NewLink(ctx, s.Addr().(*net.UDPAddr), cfg)
-		if err != nil {
+		if err := tb.addLink(ctx, s.Addr().(*net.UDPAddr), s.URLs()[0], cfg); err != nil {
 			return nil, err
 		}
-		tb.links = append(tb.links, l)
-		u, err := linkURL(s, l)
-		if err != nil {
-			return nil, err
-		}
-		tb.urls = append(tb.urls, u)
 	}
 	return tb, nil
 }
 
-// sent returns the block bytes each seed has written so far, and their sum.
+// addLink puts a link with cfg in front of the seed at addr, whose URL is
+// seedURL, for the URL the downloaders are given.
+func (tb *testbed) addLink(ctx context.Context, addr *net.UDPAddr, seedURL string, cfg LinkConfig) error {
+	l, err := NewLink(ctx, addr, cfg)
+	if err != nil {
+		return err
+	}
+	tb.links = append(tb.links, l)
+	u, err := linkURL(seedURL, l)
+	if err != nil {
+		return err
+	}
+	tb.urls = append(tb.urls, u)
+	return nil
+}
+
+// sent returns what each seed has sent so far, and their sum: the block
+// bytes an in-process seed has written to its streams (seed.Server.Stats),
+// or for a seed in a child process, whose counters are not at hand, the
+// bytes its link delivered downstream (LinkStats.Down.Bytes: QUIC packets,
+// so headers, handshakes and retransmissions too).
 func (tb *testbed) sent() ([]int64, int64) {
-	out := make([]int64, len(tb.seeds))
+	out := make([]int64, len(tb.links))
 	var sum int64
-	for i, s := range tb.seeds {
-		out[i] = s.Stats().BytesSent
+	for i := range out {
+		if len(tb.procs) > 0 {
+			out[i] = tb.links[i].Stats().Down.Bytes
+		} else {
+			out[i] = tb.seeds[i].Stats().BytesSent
+		}
 		sum += out[i]
 	}
 	return out, sum
+}
+
+// childCPU returns the CPU seconds the child seeds have used so far
+// (procCPU), summed; 0 without child seeds.
+func (tb *testbed) childCPU() (float64, error) {
+	var sum float64
+	for i, sp := range tb.procs {
+		cpu, err := procCPU(sp.cmd.Process.Pid)
+		if err != nil {
+			return 0, fmt.Errorf("seed %d's CPU: %w", i+1, err)
+		}
+		sum += cpu
+	}
+	return sum, nil
 }
 
 // watch samples the seeds' counters every interval from start until the
@@ -390,6 +535,7 @@ func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions
 			if i < len(shares) {
 				shares[i].Bytes += s.Bytes
 				shares[i].Received += s.Received
+				shares[i].Conns = max(shares[i].Conns, s.Conns)
 				if s.Note != "" {
 					shares[i].Note = s.Note
 				}
@@ -415,6 +561,7 @@ func runWithSeeds(ctx context.Context, sc Scenario, workDir string, o RunOptions
 	if downloaded > 0 {
 		r.FetchedOver = float64(fetched) / float64(downloaded)
 	}
+	r.CPUPerGiB = perGiB(r.CPUSeconds, downloaded)
 	return nil
 }
 
@@ -434,12 +581,20 @@ func runOne(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb *
 			}
 		}
 	}
+	// With the downloader in a child and the seeds here without links,
+	// this process's CPU time is the seeds'.
+	seedCPU := o.Exe != "" && sc.NoLink && tb.kernel == nil
 	start := time.Now()
 	stop := tb.watch(start, o.SampleInterval, tick)
+	cpu0 := cpuSeconds()
 	d, err := runDownload(ctx, o.Exe, tb.urls, out, sc.ConnsPerSeed)
+	cpu := cpuSeconds() - cpu0
 	r.Samples = stop()
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
+	}
+	if seedCPU {
+		r.SeedCPU = &SeedCPU{CPUSeconds: cpu, Served: d.Fetched, PerGiB: perGiB(cpu, d.Fetched), Measured: seedCPUInBench}
 	}
 	if err := verify(out, want); err != nil {
 		return nil, err
@@ -471,6 +626,10 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	sent0, _ := tb.sent()
 
+	cpu0, err := tb.childCPU()
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	stop := tb.watch(start, o.SampleInterval, nil)
 	downloads := make([]download, sc.Downloaders)
@@ -481,6 +640,7 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	wg.Wait()
 	wall := time.Since(start).Seconds()
+	cpu1, cerr := tb.childCPU()
 	r.Samples = stop()
 	// The plot shows the concurrent phase only.
 	for i := range r.Samples {
@@ -490,6 +650,17 @@ func runMany(ctx context.Context, sc Scenario, workDir string, o RunOptions, tb 
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("downloads at once: %w", err)
+	}
+	if cerr != nil {
+		return nil, cerr
+	}
+	if len(tb.procs) > 0 {
+		var served int64
+		for _, d := range downloads {
+			served += d.Fetched
+		}
+		cpu := cpu1 - cpu0
+		r.SeedCPU = &SeedCPU{CPUSeconds: cpu, Served: served, PerGiB: perGiB(cpu, served), Measured: seedCPUInChild}
 	}
 	f := &Fairness{Downloaders: sc.Downloaders}
 	for i, d := range downloads {
@@ -620,10 +791,20 @@ func runMemory(ctx context.Context, sc Scenario, workDir string, o RunOptions, w
 	return nil
 }
 
-// linkURL returns the URL of seed s as reached through l: the link's port
-// with the seed's pin.
-func linkURL(s *seed.Server, l *Link) (string, error) {
-	su, err := wire.ParseURL(s.URLs()[0])
+// seedAddr is the UDP address on 127.0.0.1 of the seed at seedURL (a seed
+// of this machine, listening there).
+func seedAddr(seedURL string) (*net.UDPAddr, error) {
+	su, err := wire.ParseURL(seedURL)
+	if err != nil {
+		return nil, err
+	}
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(su.Port)}, nil
+}
+
+// linkURL returns the URL of the seed at seedURL as reached through l: the
+// link's port with the seed's pin.
+func linkURL(seedURL string, l *Link) (string, error) {
+	su, err := wire.ParseURL(seedURL)
 	if err != nil {
 		return "", err
 	}

@@ -128,6 +128,63 @@ func TestScenarioLoopbackWithRaw(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r.Raw)
 	require.Positive(t, r.OverRaw)
+	require.Equal(t, 1, r.Raw.Conns)
+	require.Len(t, r.RawMulti, 1)
+	require.Equal(t, 4, r.RawMulti[0].Conns)
+	require.EqualValues(t, 2<<20, r.RawMulti[0].Bytes, "four connections carry the same total")
+	require.Positive(t, r.Seeds[0].Conns)
+	require.Contains(t, []int{1, 4}, r.RawSameConns)
+	require.Positive(t, r.OverRawSameConns)
+	require.Positive(t, r.CPUPerGiB)
+	require.Nil(t, r.SeedCPU, "the seed's CPU cannot be told from the downloader's in one process")
+	requireNginxBaseline(t, Scenario1(2<<20), r.Nginx, false)
+}
+
+// requireNginxBaseline checks scenario 1's downloads from nginx: aria2c's
+// (where installed) and, with the binary (exe), quicxfer's. Where nginx
+// is missing it must say so.
+func requireNginxBaseline(t *testing.T, sc Scenario, nb *NginxBaseline, exe bool) {
+	t.Helper()
+	require.NotNil(t, nb)
+	if _, ok := NginxPath(); !ok {
+		require.Equal(t, NginxMissing, nb.Skipped)
+		return
+	}
+	require.Empty(t, nb.Skipped)
+	require.NotEmpty(t, nb.URL)
+	check := func(name string, run NginxRun) {
+		require.Empty(t, run.Err, name)
+		require.True(t, run.Identical, name)
+		require.Positive(t, run.Throughput, name)
+		require.Positive(t, run.CPUPerGiB, name)
+		require.GreaterOrEqual(t, run.Sent, sc.FileSize, name)
+		require.Positive(t, run.NginxCPUPerGiB, name)
+	}
+	if _, err := exec.LookPath("aria2c"); err != nil {
+		require.Equal(t, Aria2Missing, nb.Aria2Skipped)
+	} else {
+		require.Len(t, nb.Aria2, len(Aria2Variants(sc)))
+		for _, a := range nb.Aria2 {
+			check("aria2c "+a.Options, a)
+		}
+		require.GreaterOrEqual(t, nb.Aria2Best, 0)
+	}
+	if !exe {
+		require.Nil(t, nb.Quicxfer)
+		require.NotEmpty(t, nb.QuicxferSkipped)
+		return
+	}
+	require.NotNil(t, nb.Quicxfer)
+	check("quicxfer get", *nb.Quicxfer)
+	require.True(t, nb.Quicxfer.Verified)
+	require.Contains(t, nb.Quicxfer.Options, "--manifest MFILE --mirror "+nb.URL)
+}
+
+func TestNearestConns(t *testing.T) {
+	runs := []RawResult{{Conns: 1}, {Conns: 4}}
+	for conns, want := range map[int]int{1: 1, 2: 1, 3: 4, 4: 4, 9: 4} {
+		require.Equal(t, want, nearestConns(runs, conns).Conns, "%d connections", conns)
+	}
 }
 
 // buildBinary builds cmd/quicxfer into a temporary directory.
@@ -147,6 +204,55 @@ func TestChildProcessScenarios(t *testing.T) {
 	o := fast
 	o.Exe = buildBinary(t)
 
+	t.Run("1", func(t *testing.T) {
+		sc := Scenario1(32 << 20)
+		r, err := Run(ctx, sc, t.TempDir(), o)
+		require.NoError(t, err)
+		requireWhole(t, r, sc.FileSize)
+		require.Positive(t, r.Seeds[0].Conns)
+		require.Positive(t, r.CPUPerGiB)
+		require.Positive(t, r.OverRawSameConns)
+		require.NotNil(t, r.SeedCPU)
+		require.Positive(t, r.SeedCPU.CPUSeconds)
+		require.Positive(t, r.SeedCPU.PerGiB)
+		require.GreaterOrEqual(t, r.SeedCPU.Served, sc.FileSize)
+		for _, raw := range append([]RawResult{*r.Raw}, r.RawMulti...) {
+			require.True(t, raw.Child)
+			require.Positive(t, raw.ClientCPUPerGiB, "%d connections", raw.Conns)
+			require.Positive(t, raw.ServerCPUPerGiB, "%d connections", raw.Conns)
+		}
+		requireNginxBaseline(t, sc, r.Nginx, true)
+		var md strings.Builder
+		WriteTable(&md, []Result{r})
+		writeDetails(&md, []Result{r})
+		require.Contains(t, md.String(), "4 conns: ")
+		require.Contains(t, md.String(), "CPU s/GiB: get ")
+		if r.Nginx.Aria2Best >= 0 {
+			require.Contains(t, md.String(), "aria2 from nginx: ")
+		}
+		t.Logf("\n%s", md.String())
+	})
+	t.Run("7", func(t *testing.T) {
+		sc := Scenario7(4<<20, 40e6, 4)
+		r, err := Run(ctx, sc, t.TempDir(), o)
+		require.NoError(t, err)
+		require.True(t, r.Verified)
+		require.NotNil(t, r.Fairness)
+		require.NotEmpty(t, r.Samples)
+		sc7 := r.SeedCPU
+		require.NotNil(t, sc7, "the seed runs in a child process")
+		require.Equal(t, seedCPUInChild, sc7.Measured)
+		require.Positive(t, sc7.CPUSeconds)
+		require.GreaterOrEqual(t, sc7.Served, 4*sc.FileSize)
+		require.InDelta(t, sc7.CPUSeconds*(1<<30)/float64(sc7.Served), sc7.PerGiB, 1e-9)
+		// The link's bytes: both phases, QUIC overhead included.
+		require.GreaterOrEqual(t, r.Seeds[0].Sent, 5*sc.FileSize)
+		var md strings.Builder
+		WriteTable(&md, []Result{r})
+		writeDetails(&md, []Result{r})
+		require.Contains(t, md.String(), "CPU s/GiB served")
+		t.Logf("\n%s", md.String())
+	})
 	t.Run("2 in a child", func(t *testing.T) {
 		r, err := Run(ctx, Scenario2(2<<20, 20e6), t.TempDir(), o)
 		require.NoError(t, err)

@@ -50,8 +50,10 @@ type Scenario struct {
 	NoLink bool
 	// Raw, if set, also measures the raw quic-go ceiling for the same size
 	// on the same path (a Link like Seeds[0], or none with NoLink), for
-	// scenario 1's throughput ÷ raw.
-	Raw bool
+	// scenario 1's throughput ÷ raw, once with each of RawConns
+	// connections (nil: one).
+	Raw      bool
+	RawConns []int
 	// KillSeed, if not 0, is the 1-based index of a seed that is closed
 	// (seed.Server.Close) once the seeds together have sent KillAt of the
 	// file (scenario 3).
@@ -64,6 +66,12 @@ type Scenario struct {
 	// ConnsPerSeed is quicxfer get --conns-per-seed (0: get's default,
 	// auto).
 	ConnsPerSeed int
+	// ChildSeeds runs each seed as `quicxfer seed` in a child process
+	// behind its Link, where RunOptions.Exe is set, so that its CPU time is
+	// its own (scenario 7's Result.SeedCPU); the seeds' bytes sent are then
+	// their links' (testbed.sent). Not with NoLink or kernel links: the
+	// seeds run in this process there.
+	ChildSeeds bool
 	// Attack sets up ModeAttack (attack.go).
 	Attack *AttackConfig
 	// Swarm sets up ModeSwarm (swarm.go); its origin is behind Seeds[0]'s
@@ -71,6 +79,10 @@ type Scenario struct {
 	Swarm *SwarmConfig
 	// Mirrors sets up ModeMirrors (mirrors.go); Seeds are its links.
 	Mirrors *MirrorsConfig
+	// Nginx, if set, also downloads the file from nginx on 127.0.0.1,
+	// with aria2c and with `quicxfer get --manifest` (scenario 1,
+	// nginxbaseline.go).
+	Nginx *NginxConfig
 }
 
 // Ideal returns the time the file would take at the sum of the rates of the
@@ -118,17 +130,22 @@ func (sc Scenario) idealWithKill(k int, f float64) float64 {
 }
 
 // Scenario1 is one unlimited seed on loopback, compared with the raw quic-go
-// ceiling.
+// ceiling over one and over four connections, and with aria2c and
+// quicxfer's HTTP path from nginx on 127.0.0.1.
 func Scenario1(size int64) Scenario {
 	return Scenario{
-		Number:   1,
-		Name:     "1-loopback",
-		Note:     "one unlimited seed on loopback; throughput ÷ raw quic-go",
-		Target:   "≥ 0.9 × raw quic-go",
+		Number: 1,
+		Name:   "1-loopback",
+		Note: "one unlimited seed on loopback; throughput ÷ raw quic-go with 1 and with 4 connections (one stream each); " +
+			"aria2c (each of its settings) and `quicxfer get --manifest MFILE --mirror URL` from nginx on 127.0.0.1 (the aria2 columns are aria2c against the bench's Go net/http mirror, kept beside); " +
+			"CPU seconds per GiB of each process",
+		Target:   "≥ 0.9 × raw quic-go with the same number of connections",
 		FileSize: size,
 		Seeds:    []LinkConfig{{}},
 		NoLink:   true,
 		Raw:      true,
+		RawConns: []int{1, 4},
+		Nginx:    &NginxConfig{},
 	}
 }
 
@@ -243,11 +260,12 @@ func Scenario7(size int64, rate float64, n int) Scenario {
 	return Scenario{
 		Number:      7,
 		Name:        "7-one-seed-many-downloaders",
-		Note:        "one seed, downloaders at once, each its own process (with the binary); aggregate ÷ one alone and Jain's index",
+		Note:        "one seed, downloaders at once, each its own process (with the binary); aggregate ÷ one alone and Jain's index; with the binary the seed is `quicxfer seed` in a child process behind the link, and its CPU seconds per GiB served over the concurrent phase are reported",
 		Target:      "aggregate ≥ 0.85 × one downloader's throughput, Jain ≥ 0.95",
 		FileSize:    size,
 		Seeds:       []LinkConfig{{Rate: rate, RTT: 10 * time.Millisecond, Seed: 71}},
 		Downloaders: n,
+		ChildSeeds:  true,
 	}
 }
 

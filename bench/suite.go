@@ -104,6 +104,7 @@ func Suite(o SuiteOptions) []Scenario {
 		ScenarioSwarm(max(o.Size/int64(o.SwarmDownloaders), 1<<20), o.SwarmOrigin, o.SwarmDownloaders, o.SwarmUpload),
 		ScenarioHTTPMirrors(o.MirrorsSize),
 	}
+	all[0].Nginx.NoAria2 = o.NoAria2
 	all[len(all)-1].Mirrors.NoAria2 = o.NoAria2
 	var out []Scenario
 	for _, sc := range all {

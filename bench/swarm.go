@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
-	"github.com/quicxfer/quicxfer/quicxfer/wire"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -78,7 +77,7 @@ func RunSwarm(ctx context.Context, sc SwarmScenario, workDir string) (SwarmResul
 		return res, err
 	}
 	defer link.Close()
-	url, err := linkURL(origin, link)
+	url, err := linkURL(origin.URLs()[0], link)
 	if err != nil {
 		return res, err
 	}
@@ -321,16 +320,19 @@ func swarmProcRound(ctx context.Context, sc Scenario, workDir string, o RunOptio
 	if err != nil {
 		return round, err
 	}
-	ou, err := wire.ParseURL(origin.URL)
+	addr, err := seedAddr(origin.URL)
 	if err != nil {
 		return round, err
 	}
-	link, err := NewLink(ctx, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(ou.Port)}, sc.Seeds[0])
+	link, err := NewLink(ctx, addr, sc.Seeds[0])
 	if err != nil {
 		return round, err
 	}
 	defer link.Close()
-	originURL := wire.URL{Host: "127.0.0.1", Port: uint16(link.Addr().Port), Pin: ou.Pin, HasPin: ou.HasPin}.String()
+	originURL, err := linkURL(origin.URL, link)
+	if err != nil {
+		return round, err
+	}
 
 	out := func(i int) string { return filepath.Join(dir, fmt.Sprintf("out%02d.bin", i)) }
 	gets := make([]*swarmGet, n)
