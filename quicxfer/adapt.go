@@ -30,10 +30,14 @@ import (
 //     connections pay) shows it at once, and on one that is not the count
 //     comes back after one measurement.
 //   - No step up while the path is queued (its smoothed RTT well above its
-//     lowest, path.queued): its bottleneck is full, and more connections
+//     lowest, pathRTT.queued): its bottleneck is full, and more connections
 //     would take a share from the other traffic on it rather than add
 //     rate (other downloaders of the same seed, among others). Through
 //     random loss a path has no queue until the connections fill it.
+//   - None either on a path under adaptMinRTT (20 ms, pathRTT.short): there
+//     one connection's loss-limited rate is high, and a late downloader on
+//     a bottleneck shared with others cannot see the queue (its lowest
+//     round trip already holds it).
 //   - If the rate at n connections is more than adaptMinGain (15 %) above
 //     the rate at the last count kept, n is kept and the count grows: × 4
 //     when the rate rose at least half in proportion (≥ 50 % of n ÷ kept, a path
@@ -42,22 +46,26 @@ import (
 //     80 ms).
 //   - If not, the seed goes back to the last count kept and holds it. After
 //     adaptReprobe of busy time it tries one step up again (the path or the
-//     other traffic may have changed); each failed try doubles that wait,
-//     up to adaptReprobeMax (4 s, then 8, 16, 30 s). A rate-limited seed
-//     so spends nearly all its time at 1 connection and 1.5 s now and
-//     then at 2.
+//     other traffic may have changed; from 1, to 4 again, else × 2); each
+//     failed try doubles that wait, up to adaptReprobeMax (1 s, then 2, 4,
+//     8, 16, 30 s). The first wait is short because the first measurement
+//     at one connection is often its slow start's burst, above what it
+//     carries once losses begin: a try against it can fail for nothing.
+//     A rate-limited seed spends nearly all its time at 1 connection and a
+//     second now and then at more.
 //
 // The controller is pure (a clock and a byte counter come in, a count goes
 // out); the download loop feeds it every tick and applies the count
 // (connScaler.setActive, Scheduler.SetMinWindow with 2 requests per
 // connection).
 const (
+	adaptMinRTT     = 20 * time.Millisecond
 	adaptSettleMin  = 250 * time.Millisecond
 	adaptSettle     = 500 * time.Millisecond
 	adaptMeasureMin = 500 * time.Millisecond
 	adaptMeasure    = time.Second
 	adaptMinGain    = 0.15
-	adaptReprobe    = 4 * time.Second
+	adaptReprobe    = time.Second
 	adaptReprobeMax = 30 * time.Second
 	// DefaultMaxConnsPerSeed is the most connections to one seed that
 	// the adaptive mode opens (Options.MaxConnsPerSeed).
@@ -88,6 +96,19 @@ func (p pathRTT) queued() bool {
 	return p.minRTT > 0 && p.rtt > p.minRTT+max(p.minRTT/4, 2*time.Millisecond)
 }
 
+// short reports whether the path's lowest round trip is under
+// adaptMinRTT (or not known yet). One connection's loss-limited rate goes
+// as 1 ÷ RTT (about 20 Mbit/s through 1 % loss at 10 ms, 2.4 at 80 ms), so
+// short paths are where more connections buy least; and they are where a
+// seed's downloaders most often share one bottleneck (a LAN, one link
+// before the seed) on which a late downloader, whose lowest round trip
+// already holds the queue the others built, would not see the queue and
+// would take their share.
+func (p pathRTT) short() bool { return p.minRTT < adaptMinRTT }
+
+// noGrowth reports whether the path gives no reason to add connections.
+func (p pathRTT) noGrowth() bool { return p.short() || p.queued() }
+
 // connAdapter decides how many connections one seed gets. The zero value is
 // not usable; make it with newConnAdapter.
 type connAdapter struct {
@@ -102,14 +123,15 @@ type connAdapter struct {
 
 	// The measurement in progress: phase 0 idle (restarts at the next busy
 	// update), 1 settling since t, 2 measuring since t from bytes b.
-	phase  int
-	t      time.Time
-	b      int64
-	held   bool          // growth stopped at kept; a try up waits until heldT ≥ wait
-	heldT  time.Duration // busy time held so far
-	retry  bool          // a.n is a try up from a held count
-	queued bool          // the path was queued during the last measurement (pathRTT.queued): no growth
-	last   time.Time     // the previous busy update, for heldT
+	phase    int
+	t        time.Time
+	b        int64
+	held     bool          // growth stopped at kept; a try up waits until heldT ≥ wait
+	heldT    time.Duration // busy time held so far
+	retry    bool          // a.n is a try up from a held count
+	measured float64       // the last rate measured, for the log
+	queued   bool          // the path was queued during the last measurement (pathRTT.queued): no growth
+	last     time.Time     // the previous busy update, for heldT
 }
 
 func newConnAdapter(maxConns int) *connAdapter {
@@ -147,12 +169,12 @@ func (a *connAdapter) update(now time.Time, bytes int64, busy bool, p pathRTT) i
 	case 1:
 		if now.Sub(a.t) >= settle {
 			a.phase, a.t, a.b = 2, now, bytes
-			a.queued = p.queued()
+			a.queued = p.noGrowth()
 		}
 	case 2:
 		// Queued at any tick of the measurement counts: a queue that
 		// drains now and then is a full bottleneck too.
-		a.queued = a.queued || p.queued()
+		a.queued = a.queued || p.noGrowth()
 		if el := now.Sub(a.t); el >= measure {
 			a.decide(float64(bytes-a.b) / el.Seconds())
 			a.phase, a.t = 1, now
@@ -163,6 +185,7 @@ func (a *connAdapter) update(now time.Time, bytes int64, busy bool, p pathRTT) i
 
 // decide takes the rate measured at a.n connections.
 func (a *connAdapter) decide(rate float64) {
+	a.measured = rate
 	switch {
 	case a.held && a.n == a.kept:
 		// Holding: the measurement refreshes the reference; once held
@@ -171,6 +194,9 @@ func (a *connAdapter) decide(rate float64) {
 		if a.heldT >= a.wait && a.n < a.max && !a.queued {
 			a.held, a.heldT, a.retry = false, 0, true
 			a.n = min(2*a.n, a.max)
+			if a.n == 2 {
+				a.n = min(4, a.max) // from 1 as the first step
+			}
 		}
 	case a.keptRate == 0:
 		// The first measurement: the reference at 1 connection.
@@ -258,8 +284,13 @@ func (l *loop) adaptConns(now time.Time) {
 			n := sf.conns()
 			busy := (st.State == scheduler.Active || st.State == scheduler.Probing) && st.InFlightReqs > 0 &&
 				unassigned >= int64(n)*l.m.BlockSize
-			if m := s.adapt.update(now, s.received.Load(), busy, sf.path()); m != n {
-				l.opts.debugf("seed %s: %d connections, was %d (its rate %s)", s.raw, m, n, formatRate(st.Rate))
+			p := sf.path()
+			if m := s.adapt.update(now, s.received.Load(), busy, p); m != n {
+				var measured float64
+				if ca, ok := s.adapt.(*connAdapter); ok {
+					measured = ca.measured
+				}
+				l.opts.debugf("seed %s: %d connections, was %d (measured %s, round trip %v, lowest %v)", s.raw, m, n, formatRate(measured), p.rtt.Round(100*time.Microsecond), p.minRTT.Round(100*time.Microsecond))
 				sf.setActive(m)
 				s.maxConns = max(s.maxConns, m)
 			}

@@ -319,11 +319,16 @@ func (f *seedFetcher) parts(n int) int {
 	return max(1, min(f.conns(), maxParts, n/minPart))
 }
 
-// window: two requests for each connection, of parts or of whole blocks.
+// window: two requests for each connection, of parts or of whole blocks,
+// plus two whole blocks: the blocks asked whole while the seed had one
+// connection (slow ones, through loss) must not fill the window that the
+// parts for its new connections need.
 func (f *seedFetcher) window(blockSize int64) int64 {
 	n := int64(f.conns())
-	k := int64(f.parts(int(blockSize)))
-	return max(2*n*blockSize/k, 2*blockSize)
+	if k := int64(f.parts(int(blockSize))); k > 1 {
+		return 2*blockSize + 2*n*blockSize/k
+	}
+	return 2 * n * blockSize
 }
 
 // fetchParts fetches buf, block index, in k parts, each on the connection
