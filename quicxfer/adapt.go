@@ -34,10 +34,10 @@ import (
 //     would take a share from the other traffic on it rather than add
 //     rate (other downloaders of the same seed, among others). Through
 //     random loss a path has no queue until the connections fill it.
-//   - None either on a path under adaptMinRTT (20 ms, pathRTT.short): there
-//     one connection's loss-limited rate is high, and a late downloader on
-//     a bottleneck shared with others cannot see the queue (its lowest
-//     round trip already holds it).
+//   - None either on a path whose lowest round trip is under adaptMinRTT
+//     (45 ms, pathRTT.short): there one connection's loss-limited rate is
+//     high, and a late downloader on a bottleneck shared with others cannot
+//     see the queue (its lowest round trip already holds it).
 //   - If the rate at n connections is more than adaptMinGain (15 %) above
 //     the rate at the last count kept, n is kept and the count grows: × 4
 //     when the rate rose at least half in proportion (≥ 50 % of n ÷ kept, a path
@@ -59,7 +59,7 @@ import (
 // (connScaler.setActive, Scheduler.SetMinWindow with 2 requests per
 // connection).
 const (
-	adaptMinRTT     = 20 * time.Millisecond
+	adaptMinRTT     = 45 * time.Millisecond
 	adaptSettleMin  = 250 * time.Millisecond
 	adaptSettle     = 500 * time.Millisecond
 	adaptMeasureMin = 500 * time.Millisecond
@@ -99,11 +99,14 @@ func (p pathRTT) queued() bool {
 // short reports whether the path's lowest round trip is under
 // adaptMinRTT (or not known yet). One connection's loss-limited rate goes
 // as 1 ÷ RTT (about 20 Mbit/s through 1 % loss at 10 ms, 2.4 at 80 ms), so
-// short paths are where more connections buy least; and they are where a
-// seed's downloaders most often share one bottleneck (a LAN, one link
-// before the seed) on which a late downloader, whose lowest round trip
-// already holds the queue the others built, would not see the queue and
-// would take their share.
+// short paths are where more connections buy least. And a downloader that
+// joins a bottleneck other downloaders already fill sees their queue in
+// its lowest round trip too, so it cannot tell that queue from the path:
+// with buffers of about one bandwidth-delay product, its lowest round trip
+// is at most twice the path's, plus some slack. adaptMinRTT (45 ms) is
+// twice 20 ms and 5 ms: a path under 20 ms never grows, even for that late
+// downloader, who would otherwise take the others' share (32 downloaders of
+// one seed through one 10 ms link: Jain's index 0.68 with 20 ms here).
 func (p pathRTT) short() bool { return p.minRTT < adaptMinRTT }
 
 // noGrowth reports whether the path gives no reason to add connections.
