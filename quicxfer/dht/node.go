@@ -184,8 +184,9 @@ func (n *Node) Stats() Stats {
 
 // Close stops the node's announcers, ends the lookups and announces under
 // way (they return ErrClosed), saves the routing table to StatePath and
-// closes the socket. It returns the error of saving, the same on every
-// call.
+// closes the socket. It waits for the table maintainer, which may take up
+// to QueryTimeout: anacrolix's maintenance queries cannot be cancelled. It
+// returns the error of saving, the same on every call.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
