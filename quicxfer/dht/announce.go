@@ -3,6 +3,7 @@ package dht
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -62,7 +63,9 @@ func (n *Node) Announce(ctx context.Context, id manifest.ID, port int) error {
 		return true
 	})
 	if err != nil {
-		n.announcesFailed.Add(1)
+		if !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+			n.announcesFailed.Add(1)
+		}
 		return fmt.Errorf("announcing %v: %w", id, err)
 	}
 	if accepted := n.announcePeer(ctx, key, p, c.nodes); accepted == 0 {

@@ -61,7 +61,7 @@ type Stats struct {
 	Nodes, GoodNodes int
 	// Announces counts announce traversals that at least one node
 	// accepted; AnnouncesFailed those that none did, or that had no node
-	// to start from.
+	// to start from (not those cut short by Close or their context).
 	Announces, AnnouncesFailed uint64
 	// Lookups counts lookups started.
 	Lookups uint64
@@ -185,7 +185,8 @@ func (n *Node) Stats() Stats {
 // Close stops the node's announcers, ends the lookups and announces under
 // way (they return ErrClosed), saves the routing table to StatePath and
 // closes the socket. It waits for the table maintainer, which may take up
-// to QueryTimeout: anacrolix's maintenance queries cannot be cancelled. It
+// to QueryTimeout (anacrolix's maintenance queries cannot be cancelled);
+// in practice only a node closed within a moment of its Start waits. It
 // returns the error of saving, the same on every call.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {

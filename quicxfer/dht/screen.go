@@ -14,15 +14,20 @@ import (
 
 // screenConn is the node's UDP socket as anacrolix's server sees it. It
 // drops, before the server decodes them, the packets that would crash or
-// misuse it (screen), and tells Close when the server's read loop has left.
+// misuse it (screen), and tells Close when the server's read loop has left
+// it: closed, with no read in progress.
 type screenConn struct {
 	net.PacketConn
 	dropped   atomic.Uint64
 	closeOnce sync.Once
 	closeErr  error
-	exitOnce  sync.Once
-	exited    chan struct{} // closed when a read returns net.ErrClosed
 	logf      func(string, ...any)
+
+	mu      sync.Mutex
+	closed  bool
+	reading int
+	exited  chan struct{} // closed once closed and reading == 0
+	gone    bool          // exited is closed
 }
 
 func newScreenConn(c net.PacketConn, logf func(string, ...any)) *screenConn {
@@ -33,11 +38,23 @@ func newScreenConn(c net.PacketConn, logf func(string, ...any)) *screenConn {
 // closed socket are logged and the read retried: anacrolix's server panics
 // on any read error while it is open.
 func (c *screenConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, nil, net.ErrClosed
+	}
+	c.reading++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.reading--
+		c.exitLocked()
+		c.mu.Unlock()
+	}()
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				c.exitOnce.Do(func() { close(c.exited) })
 				return n, addr, err
 			}
 			c.logf("DHT socket: %v", err)
@@ -54,8 +71,21 @@ func (c *screenConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // Close closes the socket once; anacrolix's server closes it too.
 func (c *screenConn) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.PacketConn.Close() })
+	c.closeOnce.Do(func() {
+		c.closeErr = c.PacketConn.Close()
+		c.mu.Lock()
+		c.closed = true
+		c.exitLocked()
+		c.mu.Unlock()
+	})
 	return c.closeErr
+}
+
+func (c *screenConn) exitLocked() {
+	if c.closed && c.reading == 0 && !c.gone {
+		c.gone = true
+		close(c.exited)
+	}
 }
 
 // screen reports whether a packet may reach anacrolix's server. It refuses
