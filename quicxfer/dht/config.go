@@ -67,8 +67,9 @@ type Config struct {
 	// Names are resolved when they are needed, not at Start.
 	Bootstrap []string
 	// NoBootstrap starts from nothing but the nodes saved at StatePath
-	// (and those that contact this one): the first node of a private DHT,
-	// or a restart that must not contact the public routers.
+	// (and those that contact this one), ignoring Bootstrap: the first
+	// node of a private DHT, or a restart that must not contact the
+	// public routers.
 	NoBootstrap bool
 	// StatePath, if set, is a file where the routing table is saved on
 	// Close and every SaveInterval, and read at Start, so that a restart

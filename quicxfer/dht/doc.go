@@ -12,11 +12,13 @@
 // # A node
 //
 // Start opens the node's own UDP socket (KRPC cannot share the QUIC one) and
-// runs anacrolix's server on it, with its table maintainer. A traversal
-// starts from the routing table, or, while it is empty, from the nodes saved
-// at Config.StatePath and the bootstrap nodes (the public routers unless
-// told otherwise). The table is saved on Close and every SaveInterval, with
-// the node's ID, by an atomic replace.
+// runs anacrolix's server on it. A traversal starts from the routing table,
+// or, while it is empty, from the nodes saved at Config.StatePath and the
+// bootstrap nodes (the public routers unless told otherwise). The node's
+// loop bootstraps it and starts anacrolix's table maintainer once the table
+// has a node (before that, anacrolix's Bootstrap would leak a traversal a
+// minute); it saves the table, with the node's ID, on Close and every
+// SaveInterval, by an atomic replace.
 //
 //	Lookup / LookupFunc   get_peers traversal toward Key(id) ─▶ values
 //	                      ─▶ peerFilter (policy, dedupe, per-IP, per-node, max) ─▶ caller
@@ -29,9 +31,9 @@
 //
 //   - The socket is wrapped (screenConn): a packet reaches anacrolix's
 //     decoder only if it decodes without a panic, and a query only with its
-//     arguments. anacrolix/dht v2.23 crashes the process on a two-byte-short
-//     compact address ("ip" or "values") and on an announce_peer with no
-//     arguments; the screen drops both.
+//     arguments. anacrolix/dht v2.23 crashes the process on a compact
+//     address ("ip", or an entry of "values") of fewer than two bytes, and
+//     on an announce_peer with no arguments; the screen drops both.
 //   - Addresses outside the public ranges (addrPolicy: loopback, private,
 //     link-local, CGNAT, documentation; always unspecified, multicast,
 //     broadcast, port 0) are refused as nodes, through anacrolix's IP block
