@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/quicxfer/quicxfer/internal/netns"
 )
 
 // # Packet-level links for TCP: a Fabric
@@ -68,7 +69,7 @@ const fabricRateScale = 1500.0 / 1472.0
 const fabricNSPrefix = "qxb-"
 
 // netnsDir is where iproute2 keeps named namespaces.
-const netnsDir = "/var/run/netns"
+const netnsDir = netns.Dir
 
 var netnsCheck = sync.OnceValue(func() string {
 	if os.Geteuid() != 0 {
@@ -362,40 +363,8 @@ func openTUN(ns string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "tun:"+ns), nil
 }
 
-// inNetns runs fn on a locked OS thread switched into namespace ns. If the
-// thread cannot be switched back, its goroutine ends still locked, which
-// makes the runtime discard the thread.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join(netnsDir, ns))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// inNetns runs fn on a locked OS thread switched into namespace ns.
+func inNetns(ns string, fn func() error) error { return netns.Run(ns, fn) }
 
 // removeStaleNamespaces deletes the namespaces a Fabric of a process that no
 // longer exists left behind (killed before Close).

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/quicxfer"
+	"github.com/quicxfer/quicxfer/quicxfer/link"
 	"github.com/quicxfer/quicxfer/quicxfer/metalink"
 	"github.com/quicxfer/quicxfer/quicxfer/verify"
 )
@@ -22,9 +23,10 @@ import (
 
 // getArgs are a get's arguments, sorted.
 type getArgs struct {
-	names    []string // NAMEs: files on the seeds
-	mirrors  []string // --mirror and the http(s) URLs among the arguments, in order
-	metalink string   // --metalink, or the one Metalink among the arguments
+	names    []string   // NAMEs: files on the seeds
+	mirrors  []string   // --mirror and the http(s) URLs among the arguments, in order
+	metalink string     // --metalink, or the one Metalink among the arguments
+	link     *link.Link // the one qx: link among the arguments
 }
 
 // argKind is what an argument of get is.
@@ -34,6 +36,7 @@ const (
 	argName     argKind = iota // a NAME on the seeds
 	argMirror                  // an http(s) URL: a mirror
 	argMetalink                // a Metalink: a local *.meta4 / *.metalink, or its http(s) URL
+	argLink                    // a qx: link (quicxfer/link)
 )
 
 // kindOf tells what the argument a of get is.
@@ -41,6 +44,8 @@ func kindOf(a string) argKind {
 	_, _, isURL := strings.Cut(a, "://")
 	web := isWebURL(a)
 	switch {
+	case link.IsLink(a):
+		return argLink
 	case metalink.Sniff(a, "") && (web || !isURL):
 		return argMetalink
 	case web:
@@ -67,6 +72,15 @@ func splitArgs(c *cli.Context) (getArgs, error) {
 			g.metalink = a
 		case argMirror:
 			g.mirrors = append(g.mirrors, a)
+		case argLink:
+			if g.link != nil {
+				return g, usagef("get: give one link")
+			}
+			l, err := link.Parse(a)
+			if err != nil {
+				return g, usagef("get: %v", err)
+			}
+			g.link = &l
 		default:
 			g.names = append(g.names, a)
 		}

@@ -100,6 +100,15 @@ Examples:
 				return err
 			}
 			seeds, mirrors, mfile := c.StringSlice("seed"), ga.mirrors, c.String("manifest")
+			if l := ga.link; l != nil {
+				// A link is a whole command: its seeds and mirrors join
+				// the others, its name is NAME (and OUT's default) and its
+				// content ID is --id.
+				seeds, mirrors = append(seeds, l.Seeds...), append(mirrors, l.Mirrors...)
+				if len(ga.names) == 0 && l.Name != "" {
+					ga.names = []string{l.Name}
+				}
+			}
 			// --json's object is written whatever stops the get (but a
 			// usage error, and a directory's, which getDir writes), each
 			// source given listed.
@@ -137,6 +146,14 @@ Examples:
 			id, _, err := idFlag(c)
 			if err != nil {
 				return err
+			}
+			if l := ga.link; l != nil && (len(seeds) > 0 || mfile != "") {
+				// (From mirrors alone nothing has a manifest to check
+				// the ID against: the mirrors' checks apply.)
+				if !id.IsZero() && id != l.ID {
+					return usagef("get: --id %s and the link's content ID %s differ: give one", id, l.ID)
+				}
+				id = l.ID
 			}
 			if err := checkServeFlags(c); err != nil {
 				return err

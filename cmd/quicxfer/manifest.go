@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/quicxfer/quicxfer/quicxfer/link"
 	"github.com/quicxfer/quicxfer/quicxfer/manifest"
 )
 
@@ -26,18 +28,28 @@ file checks itself: a damaged or truncated one is refused. --out replaces
 only a manifest file, never FILE itself or any other file, and never writes
 through a symbolic link.
 
+With --link, a second line is the file's link (qx:?id=...&name=...&size=...),
+with the --seed and --mirror URLs given: "quicxfer get LINK" downloads it.
+
 Examples:
    quicxfer manifest debian.iso
+   quicxfer manifest --link --seed quic://10.0.0.5:4433?pin=... debian.iso
    quicxfer get --seed URL --id "$(quicxfer manifest ~/known-good/debian.iso)" debian.iso
    quicxfer manifest --out debian.iso.qxm debian.iso`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "also write the file's manifest to `MFILE`"},
+			&cli.BoolFlag{Name: "link", Usage: "also print the file's link (a second line), for 'quicxfer get LINK'"},
+			&cli.StringSliceFlag{Name: "seed", Usage: "with --link: a seed `URL` the link names (repeat for more)"},
+			&cli.StringSliceFlag{Name: "mirror", Usage: "with --link: an http(s) mirror `URL` the link names (repeat for more)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("manifest: give exactly one FILE")
 			}
 			in, out := c.Args().First(), c.String("out")
+			if !c.Bool("link") && (c.IsSet("seed") || c.IsSet("mirror")) {
+				return usagef("manifest: --seed and --mirror are for --link")
+			}
 			if out != "" {
 				// Refuse before hashing, which can take minutes.
 				if err := checkManifestOut(in, out); err != nil {
@@ -54,6 +66,16 @@ Examples:
 				}
 			}
 			fmt.Fprintln(c.App.Writer, m.ID())
+			if c.Bool("link") {
+				l := link.Link{ID: m.ID(), Name: filepath.Base(in), Size: m.Size, HasSize: true, Seeds: c.StringSlice("seed"), Mirrors: c.StringSlice("mirror")}
+				// Parse checks what was given (a seed URL, a mirror, the
+				// name) and puts it in its canonical form.
+				l, err := link.Parse(l.String())
+				if err != nil {
+					return usagef("manifest --link: %v", err)
+				}
+				fmt.Fprintln(c.App.Writer, l)
+			}
 			return nil
 		},
 	}

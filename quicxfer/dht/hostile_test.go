@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,8 +20,8 @@ import (
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
+	"github.com/quicxfer/quicxfer/internal/netns"
 	"github.com/quicxfer/quicxfer/quicxfer/dht"
 	"github.com/quicxfer/quicxfer/quicxfer/dht/dhttest"
 )
@@ -407,36 +406,7 @@ func removeStaleNetns() {
 }
 
 // inNetns runs fn on a thread in namespace ns: the sockets it opens stay
-// there. The thread goes back to this process's namespace afterwards (or
-// is dropped, if it cannot).
+// there.
 func inNetns(t *testing.T, ns string, fn func() error) {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(filepath.Join("/var/run/netns", ns))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	require.NoError(t, <-errc, "in namespace %s", ns)
+	require.NoError(t, netns.Run(ns, fn), "in namespace %s", ns)
 }
