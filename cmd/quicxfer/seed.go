@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quicxfer/quicxfer/internal/units"
+	"github.com/quicxfer/quicxfer/quicxfer/dht"
 	"github.com/quicxfer/quicxfer/seed"
 )
 
@@ -78,7 +79,7 @@ Examples:
 			&cli.StringFlag{Name: "log-level", EnvVars: seedFlagEnv("log-level"), Value: "info", Usage: "debug, info, warn or error (debug logs every block)"},
 			&cli.StringFlag{Name: "log-format", EnvVars: seedFlagEnv("log-format"), Value: "text", Usage: "log lines on standard error as text or json"},
 			&cli.BoolFlag{Name: "check", Usage: "validate the configuration (flags, PATHs, state directory, certificate, token files, addresses), print one line and exit; serves and hashes nothing"},
-		}, replicateFlags()...),
+		}, append(replicateFlags(), dhtFlags("announce every served content ID on the BitTorrent mainline DHT, so that get --id finds this seed without its URL")...)...),
 		Action: runSeed,
 	}
 }
@@ -120,6 +121,21 @@ func runSeed(c *cli.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	if err := checkSeedDHT(c, opts); err != nil {
+		return err
+	}
+	var dcfg dht.Config
+	if c.Bool("dht") {
+		dir := opts.StateDir
+		if dir == "" {
+			if dir, err = seed.DefaultStateDir(); err != nil {
+				return err
+			}
+		}
+		if dcfg, err = dhtConfig(c, dir, c.App.ErrWriter); err != nil {
+			return err
+		}
+	}
 	s, err := seed.New(c.Context, opts)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && c.Context.Err() != nil {
@@ -130,6 +146,13 @@ func runSeed(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
+	var sd *seedDHT
+	if c.Bool("dht") {
+		if sd, err = startSeedDHT(c.Context, dcfg, s); err != nil {
+			return err
+		}
+		defer sd.close()
+	}
 	urls := s.URLs()
 	line := fmt.Sprintf("quicxfer seed ready, serving %d %s: %s", len(s.Files()), units.Plural(len(s.Files()), "file"), urls[0])
 	if len(urls) > 1 {
@@ -146,6 +169,9 @@ func runSeed(c *cli.Context) error {
 				return
 			case <-hup:
 				_, _ = s.Reload(ctx) // it logs its outcome
+				if sd != nil {
+					sd.served(s)
+				}
 			}
 		}
 	})
