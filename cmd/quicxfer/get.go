@@ -92,7 +92,7 @@ Examples:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the download's decisions (--log-level debug): why a source joined, went down, was dropped, its backoffs, the manifest vote"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (as -v), info, warn, or error (no messages, only the error a failed get ends with)"},
 			&cli.BoolFlag{Name: "discard-partial", Usage: "throw away a partial download of a different file found at OUT (OUT.qxpart, OUT.qxstate) and start over; without it get refuses and keeps it"},
-		}, append(append(serveFlags(), clientAccessFlags()...), httpFlags()...)...),
+		}, append(append(append(serveFlags(), clientAccessFlags()...), httpFlags()...), dhtFlags("look the content ID (--id, or a link's) up on the BitTorrent mainline DHT for seeds, besides any --seed; get --id with no source at all does", ":0")...)...),
 		Action: func(c *cli.Context) (err error) {
 			all := c.Bool("all")
 			ga, err := splitArgs(c)
@@ -100,6 +100,10 @@ Examples:
 				return err
 			}
 			seeds, mirrors, mfile := c.StringSlice("seed"), ga.mirrors, c.String("manifest")
+			// No source but a content ID (--id, or a link's): the seeds
+			// are found on the DHT (getdht.go).
+			hasID := c.IsSet("id") || ga.link != nil
+			dhtMode := c.Bool("dht") || (hasID && len(seeds) == 0 && len(mirrors) == 0 && ga.metalink == "" && mfile == "" && (ga.link == nil || len(ga.link.Seeds)+len(ga.link.Mirrors) == 0))
 			if l := ga.link; l != nil {
 				// A link is a whole command: its seeds and mirrors join
 				// the others, its name is NAME (and OUT's default) and its
@@ -119,7 +123,11 @@ Examples:
 				}
 			}()
 			switch {
-			case len(seeds) == 0 && len(mirrors) == 0 && ga.metalink == "":
+			case c.Bool("dht") && !hasID:
+				return usagef("get --dht: give the file's content ID, --id ID (the DHT knows seeds by it)")
+			case !dhtMode && (c.IsSet("dht-listen") || c.IsSet("dht-bootstrap") || c.IsSet("dht-private")):
+				return usagef("get: --dht-listen, --dht-bootstrap and --dht-private go with --dht, or with --id and no other source")
+			case len(seeds) == 0 && len(mirrors) == 0 && ga.metalink == "" && !dhtMode:
 				return usagef("get: give at least one --seed URL, the file's http(s) URLs (mirrors), or a Metalink")
 			case all && (len(ga.names) != 0 || mfile != "" || len(mirrors) > 0 || ga.metalink != ""):
 				return usagef("get --all: give no NAME, mirror, Metalink or --manifest")
@@ -131,7 +139,7 @@ Examples:
 				return usagef("get: give exactly one NAME (or --all)")
 			case mfile != "" && ga.metalink != "":
 				return usagef("get: --manifest and a Metalink: give one")
-			case len(seeds) == 0 && mfile == "" && c.IsSet("id"):
+			case len(seeds) == 0 && mfile == "" && c.IsSet("id") && !dhtMode:
 				return usagef("get --id: a content ID names a manifest, which mirrors alone do not have: give a --seed or --manifest MFILE (or --checksum for the mirrors' file)")
 			case len(seeds) == 0 && mfile == "" && c.Bool("serve"):
 				return usagef("get --serve: a file from mirrors alone has no content ID to share it by: give a --seed or --manifest MFILE")
@@ -147,7 +155,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if l := ga.link; l != nil && (len(seeds) > 0 || mfile != "") {
+			if l := ga.link; l != nil && (len(seeds) > 0 || mfile != "" || dhtMode) {
 				// (From mirrors alone nothing has a manifest to check
 				// the ID against: the mirrors' checks apply.)
 				if !id.IsZero() && id != l.ID {
@@ -164,6 +172,31 @@ Examples:
 			}
 			if err := httpAccess(c, &auth); err != nil {
 				return err
+			}
+			if dhtMode {
+				dir := c.String("state-dir")
+				if dir == "" {
+					if dir, err = seed.DefaultStateDir(); err != nil {
+						return err
+					}
+				}
+				cfg, err := dhtConfig(c, dir, c.App.ErrWriter)
+				if err != nil {
+					return err
+				}
+				found, err := dhtSeeds(c.Context, cfg, id, c.App.ErrWriter)
+				if err != nil {
+					return err
+				}
+				seeds = append(seeds, found...)
+				if len(mirrors) == 0 {
+					// The DHT gives no pin: its seeds are dialled without
+					// a certificate check, safe as every block is checked
+					// against the content ID. (With https mirrors that
+					// would be their check too: then the DHT's seeds need
+					// a certificate the system trusts.)
+					auth.Insecure = true
+				}
 			}
 			var described []quicxfer.DescribedFile
 			var ml *metalink.Metalink

@@ -79,7 +79,7 @@ Examples:
 			&cli.StringFlag{Name: "log-level", EnvVars: seedFlagEnv("log-level"), Value: "info", Usage: "debug, info, warn or error (debug logs every block)"},
 			&cli.StringFlag{Name: "log-format", EnvVars: seedFlagEnv("log-format"), Value: "text", Usage: "log lines on standard error as text or json"},
 			&cli.BoolFlag{Name: "check", Usage: "validate the configuration (flags, PATHs, state directory, certificate, token files, addresses), print one line and exit; serves and hashes nothing"},
-		}, append(replicateFlags(), dhtFlags("announce every served content ID on the BitTorrent mainline DHT, so that get --id finds this seed without its URL")...)...),
+		}, append(replicateFlags(), dhtFlags("announce every served content ID on the BitTorrent mainline DHT, so that get --id finds this seed without its URL", ":6881")...)...),
 		Action: runSeed,
 	}
 }

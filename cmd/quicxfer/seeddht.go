@@ -20,13 +20,14 @@ import (
 // content ID with the seed's QUIC port, again before the DHT forgets it,
 // and again after a reload changes what is served.
 
-// dhtFlags are the flags of a DHT node, for seed (and, later, get).
-func dhtFlags(announce string) []cli.Flag {
+// dhtFlags are the flags of a DHT node, for seed and get: what --dht does
+// there, and the node's address by default.
+func dhtFlags(what, listen string) []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "dht", EnvVars: seedFlagEnv("dht"), Usage: announce},
-		&cli.StringFlag{Name: "dht-listen", EnvVars: seedFlagEnv("dht-listen"), Value: ":6881", Usage: "with --dht: the DHT node's own UDP address (`HOST:PORT`; port 0 picks a free one; keep it fixed so that the nodes that know it find it after a restart)"},
-		&cli.StringSliceFlag{Name: "dht-bootstrap", EnvVars: seedFlagEnv("dht-bootstrap"), Usage: "with --dht: a node (`HOST:PORT`) to join the DHT through, repeatable; replaces the public routers (" + fmt.Sprint(dht.DefaultBootstrap()) + ")"},
-		&cli.BoolFlag{Name: "dht-private", EnvVars: seedFlagEnv("dht-private"), Usage: "with --dht: take nodes and peers at loopback, private and link-local addresses (a DHT of your own on a LAN); refused by default"},
+		&cli.BoolFlag{Name: "dht", EnvVars: seedFlagEnv("dht"), Usage: what},
+		&cli.StringFlag{Name: "dht-listen", EnvVars: seedFlagEnv("dht-listen"), Value: listen, Usage: "the DHT node's own UDP address (`HOST:PORT`; port 0 picks a free one; a seed's should stay fixed, so that the nodes that know it find it after a restart)"},
+		&cli.StringSliceFlag{Name: "dht-bootstrap", EnvVars: seedFlagEnv("dht-bootstrap"), Usage: "a node (`HOST:PORT`) to join the DHT through, repeatable; replaces the public routers (" + fmt.Sprint(dht.DefaultBootstrap()) + ")"},
+		&cli.BoolFlag{Name: "dht-private", EnvVars: seedFlagEnv("dht-private"), Usage: "take nodes and peers at loopback, private and link-local addresses (a DHT of your own on a LAN); refused by default"},
 	}
 }
 
