@@ -37,14 +37,7 @@ func dhtSeeds(ctx context.Context, cfg dht.Config, id manifest.ID, logs io.Write
 	if err != nil {
 		return nil, fmt.Errorf("--dht: %w", err)
 	}
-	defer func() {
-		done := make(chan struct{})
-		go func() { _ = node.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-	}()
+	defer closeDHT(node)
 	lctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
 	defer cancel()
 	var urls []string

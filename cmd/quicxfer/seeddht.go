@@ -99,10 +99,17 @@ func (d *seedDHT) served(s *seed.Server) {
 
 func (d *seedDHT) close() {
 	d.ann.Close()
+	closeDHT(d.node)
+}
+
+// closeDHT closes node, waiting for it at most 5 s: its last save, or a
+// query just after its start that anacrolix cannot cancel, does not hold
+// up the command's exit.
+func closeDHT(node *dht.Node) {
 	done := make(chan struct{})
-	go func() { _ = d.node.Close(); close(done) }()
+	go func() { _ = node.Close(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second): // its save or a query it cannot cancel
+	case <-time.After(5 * time.Second):
 	}
 }
