@@ -144,7 +144,7 @@ func NewFabric(ctx context.Context, links []LinkConfig) (_ *Fabric, err error) {
 			return nil, err
 		}
 	}
-	removeStaleNamespaces()
+	netns.RemoveStale(fabricNSPrefix)
 	n := fabricCount.Add(1)
 	base := fmt.Sprintf("%s%d-%d", fabricNSPrefix, os.Getpid(), n)
 	f := &Fabric{cfgs: links, client: base + "-c", server: base + "-s", done: make(chan struct{})}
@@ -365,26 +365,3 @@ func openTUN(ns string) (*os.File, error) {
 
 // inNetns runs fn on a locked OS thread switched into namespace ns.
 func inNetns(ns string, fn func() error) error { return netns.Run(ns, fn) }
-
-// removeStaleNamespaces deletes the namespaces a Fabric of a process that no
-// longer exists left behind (killed before Close).
-func removeStaleNamespaces() {
-	ents, err := os.ReadDir(netnsDir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), fabricNSPrefix)
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = ipCmd("netns", "del", e.Name())
-		}
-	}
-}

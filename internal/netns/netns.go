@@ -5,10 +5,15 @@
 package netns
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,4 +54,28 @@ func Run(ns string, fn func() error) error {
 		errc <- err
 	}()
 	return <-errc
+}
+
+// RemoveStale deletes the namespaces named prefix+PID+"-..." whose process
+// PID no longer exists: those a process killed before its cleanup left
+// behind. It is best-effort: what cannot be read or deleted stays.
+func RemoveStale(prefix string) {
+	ents, err := os.ReadDir(Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = exec.Command("ip", "netns", "del", e.Name()).Run()
+		}
+	}
 }

@@ -2,7 +2,6 @@ package dht_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -10,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -358,7 +355,7 @@ func makeNetns(t *testing.T, addrs ...string) string {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("iproute2's ip is not installed")
 	}
-	removeStaleNetns()
+	netns.RemoveStale(nsPrefix)
 	name := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsCount.Add(1))
 	if err := ip("netns", "add", name); err != nil {
 		t.Skipf("cannot make a network namespace: %v", err)
@@ -381,28 +378,6 @@ func ip(args ...string) error {
 		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// removeStaleNetns deletes namespaces that a killed test process left.
-func removeStaleNetns() {
-	ents, err := os.ReadDir("/var/run/netns")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = ip("netns", "del", e.Name())
-		}
-	}
 }
 
 // inNetns runs fn on a thread in namespace ns: the sockets it opens stay
